@@ -1,0 +1,1 @@
+"""The accounting side: one module per package, each declaring its streams over the package's real tables."""

@@ -1,0 +1,107 @@
+"""The declared connector interface (singer-sdk style): streams with a key and a replication key.
+
+Why: the engine must not care whether rows come from Sage's ODBC driver, QODBC or a user's SELECT. Every
+connector lists its streams and yields canonical records (``sync.records``) page by page with ``fetchmany``,
+so memory does not grow with the size of the books.
+
+Contract of ``read(stream, since)``:
+- yields ``Record`` objects of the stream's type, or ``SourceProblem`` for a row that cannot be converted
+  (the stream goes on after a bad row);
+- with ``since`` set, yields only rows whose replication column is >= ``since`` plus every row whose
+  replication column is NULL (the engine applies its look-back window before calling);
+- invoices carry their lines, paid state and payments; the invoice's ``modified`` is the latest change of
+  the invoice or anything that changed its paid state, so a new payment re-reads the invoice;
+- driver failures are raised as ``sync.errors`` (see ``connectors.errors.error_from_odbc``), never raw.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Any, ClassVar
+
+from sync.records import EntityName, Record, SourceProblem
+
+DEFAULT_PAGE_SIZE = 500
+
+# A DB-API 2 connection factory: pyodbc.connect(...) in use, sqlite3 for the demo company.
+ConnectionFactory = Callable[[], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSpec:
+    name: EntityName
+    table: str  # the package's main table, e.g. 'SALES_LEDGER'
+    key: str  # the source column(s) that identify a row, e.g. 'ACCOUNT_REF'
+    replication_key: str | None  # e.g. 'RECORD_MODIFY_DATE'; None: every read is a full read
+    deleted_marker: str  # how deleted / inactive rows show, e.g. "RECORD_DELETED=1 or INACTIVE_FLAG=1"
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionCheck:
+    """The answer to "Test connection": one line for the user, what to do, and what was found."""
+
+    ok: bool
+    message: str
+    action: str = ""
+    detail: str = ""  # e.g. "Company: Acme Ltd; 42 customers; driver Sage Line 50 v30"
+
+
+class Connector(ABC):
+    kind: ClassVar[str]  # 'sage50uk', 'sage50ca', 'quickbooks', 'odbc'
+    display_name: ClassVar[str]  # 'Sage 50 UK'
+
+    def __init__(
+        self,
+        connect: ConnectionFactory,
+        *,
+        local_zone: tzinfo | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> None:
+        self._connect = connect
+        self.local_zone = local_zone
+        self.page_size = page_size
+        self._connection: Any = None
+
+    # --- what every connector declares ---------------------------------------------------------------------
+
+    @abstractmethod
+    def streams(self) -> tuple[StreamSpec, ...]:
+        """The streams this package offers, in dependency order."""
+
+    @abstractmethod
+    def read(self, stream: EntityName, since: datetime | None = None) -> Iterator[Record | SourceProblem]:
+        """Yield the stream's records changed since ``since`` (all when None), a page at a time."""
+
+    @abstractmethod
+    def test_connection(self) -> ConnectionCheck:
+        """Open the source for real and say, in the user's words, whether it works and what to fix."""
+
+    # --- shared plumbing --------------------------------------------------------------------------------------
+
+    def stream(self, name: EntityName) -> StreamSpec:
+        for spec in self.streams():
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    def connection(self) -> Any:
+        """The open connection (opened on first use; reconnect per run, Sage's driver degrades over time)."""
+        if self._connection is None:
+            self._connection = self._connect()
+        return self._connection
+
+    def close(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.close()
+            finally:
+                self._connection = None
+
+    def __enter__(self) -> Connector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,79 @@
+"""LedgerBridge entry point.
+
+No argument: the desktop app (setup wizard on first run). ``--demo``: the app on the demo company and a
+local Halo sandbox. ``sync``: one headless run for Task Scheduler. ``secret set NAME``: store a secret in the
+keyring. ``sandbox``: run the local Halo sandbox on its own.
+
+Imports are deferred to each command so that ``sync`` never loads Qt and ``--help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+__version__ = "0.1.0"
+
+EXIT_OK, EXIT_RECORDS_FAILED, EXIT_COULD_NOT_RUN = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ledgerbridge",
+        description="Keeps your books (Sage 50 UK, Sage 50 Canada, QuickBooks Desktop or any ODBC source) and "
+        "your HaloPSA / HaloITSM instance in step.",
+        epilog="Exit codes of 'sync': 0 all good, 1 some records failed (see Problems), 2 could not run "
+        "(settings, connection or sign-in).",
+    )
+    parser.add_argument("--version", action="version", version=f"LedgerBridge {__version__}")
+    parser.add_argument("--demo", action="store_true", help="open the app on the demo company and a local Halo sandbox")
+    parser.add_argument("--minimized", action="store_true", help="start in the system tray (used at login)")
+    parser.add_argument("--config", metavar="FILE", help="settings file (default: the user's config folder)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    sync = commands.add_parser("sync", help="run one sync without a window (for Task Scheduler) and exit")
+    sync.add_argument("--config", metavar="FILE", dest="sync_config", help="settings file to use")
+    sync.add_argument("--dry-run", action="store_true", help="show what would be created/updated; write nothing")
+    sync.add_argument(
+        "--entities",
+        nargs="+",
+        metavar="ENTITY",
+        choices=["tax_rates", "customers", "items", "invoices"],
+        help="only these: tax_rates customers items invoices",
+    )
+    sync.add_argument("--json", action="store_true", help="print the summary as JSON")
+    sync.add_argument("--demo", action="store_true", dest="sync_demo", help="sync the demo company into a local sandbox")
+
+    secret = commands.add_parser("secret", help="store or remove a secret in the OS keyring")
+    secret.add_argument("action", choices=["set", "delete"])
+    secret.add_argument("name", choices=["halo.client_secret", "source.password"])
+
+    sandbox = commands.add_parser("sandbox", help="run the local Halo sandbox (for trying things out)")
+    sandbox.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    sandbox.add_argument("--db", metavar="FILE", help="SQLite file to keep the sandbox's data in")
+    sandbox.add_argument("--client-id", default="ledgerbridge-sandbox")
+    sandbox.add_argument("--tenant", default="")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "sync":
+        from sync.cli import sync_command
+
+        return sync_command(args)
+    if args.command == "secret":
+        from sync.cli import secret_command
+
+        return secret_command(args)
+    if args.command == "sandbox":
+        from halo.sandbox.cli import sandbox_command
+
+        return sandbox_command(args)
+    from gui.app import run_app
+
+    return run_app(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,227 @@
+"""Canonical records: what every connector yields and what the engine maps to Halo.
+
+Why: connectors differ wildly (Sage's DOUBLE money, QuickBooks' offset timestamps, Sage 50 Canada's tax text),
+so they all convert to one shape here, with money as quantised ``Decimal``, dates timezone-aware and text as
+``str``. The engine and the Halo mapping never see a driver's raw row.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, tzinfo
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Literal
+
+CENT = Decimal("0.01")
+RATE_PLACES = Decimal("0.0001")
+
+EntityName = Literal["tax_rates", "customers", "items", "invoices", "payments"]
+# Dependency order: a record may only refer to records of entities earlier in this tuple.
+ENTITY_ORDER: tuple[EntityName, ...] = ("tax_rates", "customers", "items", "invoices", "payments")
+
+
+def to_decimal(value: object, places: Decimal = CENT) -> Decimal:
+    """Turn a driver value (float, int, str, Decimal) into a quantised Decimal without float noise.
+
+    A float goes through ``repr`` (the shortest string that round-trips), so Sage's DOUBLE 19.99 becomes
+    Decimal('19.99'), not 19.989999999999998436805981327779591083526611328125.
+    Raises ValueError for None, NaN, infinities and text that is not a number.
+    """
+    if value is None:
+        raise ValueError("no value")
+    if isinstance(value, bool):
+        raise ValueError(f"not a number: {value!r}")
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"not a finite number: {value!r}")
+        value = repr(value)
+    try:
+        number = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
+    except InvalidOperation as exc:
+        raise ValueError(f"not a number: {value!r}") from exc
+    if not number.is_finite():
+        raise ValueError(f"not a finite number: {value!r}")
+    return number.quantize(places, rounding=ROUND_HALF_UP)
+
+
+def money(value: object) -> Decimal:
+    """Money in the currency's minor unit (2 places)."""
+    return to_decimal(value, CENT)
+
+
+def optional_money(value: object) -> Decimal | None:
+    return None if value is None else money(value)
+
+
+def aware(value: object, local_zone: tzinfo | None = None) -> datetime | None:
+    """A timezone-aware datetime from a driver value; naive values are taken to be in ``local_zone``.
+
+    Accepts datetime, date, and ISO-8601 text (QuickBooks' ``2024-03-01T10:15:00-08:00``). Returns None for
+    None or empty text. Raises ValueError for text that is not a date.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise ValueError(f"not a date: {text!r}") from exc
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            zone = local_zone or datetime.now().astimezone().tzinfo or UTC
+            return value.replace(tzinfo=zone)
+        return value
+    if isinstance(value, date):
+        zone = local_zone or datetime.now().astimezone().tzinfo or UTC
+        return datetime.combine(value, time.min, tzinfo=zone)
+    raise ValueError(f"not a date: {value!r}")
+
+
+def clean_text(value: object, max_length: int | None = None) -> str:
+    """Unicode text with NULs and other C0 control characters (bar tab/newline) removed, trimmed."""
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", errors="replace")
+    text = "".join(ch for ch in str(value) if ch in "\t\n" or ord(ch) >= 32 and ord(ch) != 127).strip()
+    if max_length is not None:
+        text = text[:max_length]
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    lines: tuple[str, ...] = ()
+    city: str = ""
+    region: str = ""
+    postcode: str = ""
+    country: str = ""
+
+    def is_empty(self) -> bool:
+        return not (any(self.lines) or self.city or self.region or self.postcode or self.country)
+
+
+@dataclass(frozen=True, slots=True)
+class TaxComponent:
+    """One tax authority inside a code (Sage 50 Canada: 'GST @ 5%; QST @ 9.975%')."""
+
+    authority: str
+    rate: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class TaxRate:
+    key: str  # the source's own key, e.g. Sage 50 UK 'T1', QuickBooks ListID
+    code: str  # what a person calls it ('T1', 'GQ', 'Tax')
+    name: str
+    rate: Decimal  # percent, e.g. Decimal('20.0000')
+    inclusive: bool = False  # prices already include the tax
+    components: tuple[TaxComponent, ...] = ()
+    active: bool = True
+    modified: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    key: str  # Sage 50 UK ACCOUNT_REF, QuickBooks ListID, Sage 50 Canada lId
+    name: str
+    email: str = ""
+    phone: str = ""
+    contact_name: str = ""
+    tax_code: str = ""  # the TaxRate.key of the customer's default tax code, "" when none
+    tax_number: str = ""  # VAT / GST registration
+    address: Address = field(default_factory=Address)
+    delivery_address: Address = field(default_factory=Address)
+    website: str = ""
+    currency: str = ""
+    active: bool = True
+    deleted: bool = False
+    modified: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    key: str  # STOCK_CODE, ListID, tinvent.lId
+    code: str  # the part/stock code a person sees
+    name: str
+    description: str = ""
+    price: Decimal = Decimal("0.00")
+    cost: Decimal | None = None
+    tax_code: str = ""  # TaxRate.key, "" when none
+    nominal_code: str = ""  # income / sales account
+    purchase_nominal_code: str = ""
+    is_service: bool = False
+    active: bool = True
+    deleted: bool = False
+    modified: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceLine:
+    number: int
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    net: Decimal
+    tax: Decimal
+    item_key: str = ""  # Item.key, "" for a free-text/service line
+    tax_code: str = ""  # TaxRate.key
+    tax_rate: Decimal | None = None  # percent
+    nominal_code: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    key: str  # unique per payment allocation in the source
+    invoice_key: str
+    customer_key: str
+    date: datetime
+    amount: Decimal
+    method: str = ""
+    reference: str = ""
+    modified: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Invoice:
+    key: str  # unique across invoices and credit notes of the source
+    number: str  # the document number the customer sees
+    customer_key: str
+    date: datetime
+    lines: tuple[InvoiceLine, ...]
+    net: Decimal
+    tax: Decimal
+    gross: Decimal
+    due_date: datetime | None = None
+    is_credit: bool = False  # amounts are positive; this flag says it is a credit note
+    amount_paid: Decimal = Decimal("0.00")
+    outstanding: Decimal | None = None
+    paid_date: datetime | None = None
+    currency: str = ""
+    posted: bool = True
+    reference: str = ""  # customer order number / PO
+    payments: tuple[Payment, ...] = ()
+    deleted: bool = False
+    modified: datetime | None = None
+
+    @property
+    def is_paid(self) -> bool:
+        return self.outstanding is not None and self.outstanding <= 0 and self.gross != 0
+
+
+@dataclass(frozen=True, slots=True)
+class SourceProblem:
+    """A row a stream could not turn into a record: the rest of the stream goes on."""
+
+    entity: EntityName
+    key: str  # the row's key as far as it could be read ("" when even that failed)
+    message: str  # what is wrong, in words an office manager understands
+    action: str = "Correct the record in the accounting package; it will be read again on the next sync."
+    modified: datetime | None = None
+
+
+Record = TaxRate | Customer | Item | Invoice | Payment

@@ -1,0 +1,107 @@
+"""Secrets in the OS keyring (service ``LedgerBridge``), never in a file this program writes.
+
+Names: ``halo.client_secret`` and ``source.password``. When the machine has no usable keyring backend
+(a bare Linux box) the caller gets a ConfigError that says how to fix it; a plain-text backend is used only
+when the user explicitly allowed it.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import keyring
+import keyring.backend
+import keyring.errors
+
+from sync.errors import ConfigError
+
+SERVICE = "LedgerBridge"
+HALO_CLIENT_SECRET = "halo.client_secret"
+SOURCE_PASSWORD = "source.password"
+SECRET_NAMES = (HALO_CLIENT_SECRET, SOURCE_PASSWORD)
+
+NO_KEYRING_ACTION = (
+    "Install and unlock a keyring: on Windows this is built in (Credential Manager); on Linux install "
+    "gnome-keyring or KWallet and log in to a desktop session. Or, knowing the risk, allow plain-text "
+    "secrets in Settings > Advanced."
+)
+
+
+class SecretStore(Protocol):
+    def get(self, name: str) -> str | None: ...
+
+    def set(self, name: str, value: str) -> None: ...
+
+    def delete(self, name: str) -> None: ...
+
+
+def _is_plaintext(backend: keyring.backend.KeyringBackend) -> bool:
+    module = type(backend).__module__
+    return module.startswith("keyrings.alt") and "Encrypted" not in type(backend).__name__
+
+
+def _is_unusable(backend: keyring.backend.KeyringBackend) -> bool:
+    module = type(backend).__module__
+    return module in ("keyring.backends.fail", "keyring.backends.null")
+
+
+class KeyringSecretStore:
+    """The OS keyring. ``allow_plaintext`` must come from the user's explicit choice."""
+
+    def __init__(self, service: str = SERVICE, *, allow_plaintext: bool = False) -> None:
+        self.service = service
+        self.allow_plaintext = allow_plaintext
+
+    def backend_name(self) -> str:
+        backend = keyring.get_keyring()
+        return f"{type(backend).__module__}.{type(backend).__name__}"
+
+    def check(self) -> None:
+        """Raise ConfigError when secrets cannot be kept safely on this machine."""
+        backend = keyring.get_keyring()
+        if _is_unusable(backend):
+            raise ConfigError("No keyring is available to keep secrets safe.", action=NO_KEYRING_ACTION)
+        if _is_plaintext(backend) and not self.allow_plaintext:
+            raise ConfigError(
+                "The only keyring on this machine stores secrets in plain text.", action=NO_KEYRING_ACTION
+            )
+
+    def get(self, name: str) -> str | None:
+        self.check()
+        try:
+            return keyring.get_password(self.service, name)
+        except keyring.errors.KeyringError as exc:
+            raise ConfigError(f"The keyring could not be read ({type(exc).__name__}).", action=NO_KEYRING_ACTION)
+
+    def set(self, name: str, value: str) -> None:
+        self.check()
+        try:
+            keyring.set_password(self.service, name, value)
+        except keyring.errors.KeyringError as exc:
+            raise ConfigError(f"The keyring refused the secret ({type(exc).__name__}).", action=NO_KEYRING_ACTION)
+
+    def delete(self, name: str) -> None:
+        self.check()
+        try:
+            keyring.delete_password(self.service, name)
+        except keyring.errors.PasswordDeleteError:
+            pass
+
+
+class MemorySecretStore:
+    """Secrets held only in this process (the demo's generated sandbox credentials)."""
+
+    def __init__(self, values: dict[str, str] | None = None) -> None:
+        self._values = dict(values or {})
+
+    def get(self, name: str) -> str | None:
+        return self._values.get(name)
+
+    def set(self, name: str, value: str) -> None:
+        self._values[name] = value
+
+    def delete(self, name: str) -> None:
+        self._values.pop(name, None)
+
+    def __repr__(self) -> str:
+        return f"MemorySecretStore(names={sorted(self._values)})"

@@ -1,0 +1,3 @@
+"""Fixtures: fixtures_halo."""
+
+from __future__ import annotations

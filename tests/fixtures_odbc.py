@@ -1,0 +1,3 @@
+"""Fixtures: fixtures_odbc."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Fixtures: fixtures_sync."""
+
+from __future__ import annotations
