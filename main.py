@@ -20,20 +20,24 @@ EXIT_OK, EXIT_RECORDS_FAILED, EXIT_COULD_NOT_RUN = 0, 1, 2
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ledgerbridge",
-        description="Keeps your books (Sage 50 UK, Sage 50 Canada, QuickBooks Desktop or any ODBC source) and "
-        "your HaloPSA / HaloITSM instance in step.",
+        description="Keeps your books (Sage 50 UK, Sage 50 Canada, QuickBooks Desktop or any ODBC source) "
+        "and your HaloPSA / HaloITSM instance in step.",
         epilog="Exit codes of 'sync': 0 all good, 1 some records failed (see Problems), 2 could not run "
         "(settings, connection or sign-in).",
     )
     parser.add_argument("--version", action="version", version=f"LedgerBridge {__version__}")
-    parser.add_argument("--demo", action="store_true", help="open the app on the demo company and a local Halo sandbox")
+    parser.add_argument(
+        "--demo", action="store_true", help="open the app on the demo company and a local Halo sandbox"
+    )
     parser.add_argument("--minimized", action="store_true", help="start in the system tray (used at login)")
     parser.add_argument("--config", metavar="FILE", help="settings file (default: the user's config folder)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     sync = commands.add_parser("sync", help="run one sync without a window (for Task Scheduler) and exit")
     sync.add_argument("--config", metavar="FILE", dest="sync_config", help="settings file to use")
-    sync.add_argument("--dry-run", action="store_true", help="show what would be created/updated; write nothing")
+    sync.add_argument(
+        "--dry-run", action="store_true", help="show what would be created/updated; write nothing"
+    )
     sync.add_argument(
         "--entities",
         nargs="+",
@@ -42,7 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="only these: tax_rates customers items invoices",
     )
     sync.add_argument("--json", action="store_true", help="print the summary as JSON")
-    sync.add_argument("--demo", action="store_true", dest="sync_demo", help="sync the demo company into a local sandbox")
+    sync.add_argument(
+        "--demo", action="store_true", dest="sync_demo", help="sync the demo company into a local sandbox"
+    )
 
     secret = commands.add_parser("secret", help="store or remove a secret in the OS keyring")
     secret.add_argument("action", choices=["set", "delete"])

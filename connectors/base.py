@@ -79,7 +79,7 @@ class Connector(ABC):
     def test_connection(self) -> ConnectionCheck:
         """Open the source for real and say, in the user's words, whether it works and what to fix."""
 
-    # --- shared plumbing --------------------------------------------------------------------------------------
+    # --- shared plumbing ---------------------------------------------------------------------------
 
     def stream(self, name: EntityName) -> StreamSpec:
         for spec in self.streams():

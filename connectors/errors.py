@@ -69,7 +69,7 @@ def error_from_odbc(exc: BaseException, *, package: str = "odbc", during: str = 
             "Rights) and enter it in Settings > Accounting package.",
             detail=detail,
         )
-    if "could not start quickbooks" in lower or "company file" in lower and "open" in lower:
+    if "could not start quickbooks" in lower or ("company file" in lower and "open" in lower):
         return TransientError(
             f"{name} is not running with the company file open{where}.",
             action="Open the company file in QuickBooks (and allow LedgerBridge access when asked), then "
@@ -89,7 +89,7 @@ def error_from_odbc(exc: BaseException, *, package: str = "odbc", during: str = 
             action="Check the driver / DSN name in Settings > Accounting package." + _BITNESS_HINT,
             detail=detail,
         )
-    if state == "28000" or "access denied" in lower or "password" in lower and "invalid" in lower:
+    if state == "28000" or "access denied" in lower or ("password" in lower and "invalid" in lower):
         return AuthError(
             f"{name} rejected the user name or password{where}.",
             action="Re-enter them in Settings > Accounting package.",
@@ -107,8 +107,11 @@ def error_from_odbc(exc: BaseException, *, package: str = "odbc", during: str = 
             action="Check the path in Settings > Accounting package and that this Windows user can read it.",
             detail=detail,
         )
-    if state in ("42S02", "42S22") or "no such table" in lower or "no such column" in lower or (
-        "doesn't exist" in lower or "unknown column" in lower
+    if (
+        state in ("42S02", "42S22")
+        or "no such table" in lower
+        or "no such column" in lower
+        or ("doesn't exist" in lower or "unknown column" in lower)
     ):
         return ConfigError(
             f"{name} does not have the table or column LedgerBridge expected{where}.",
@@ -116,13 +119,15 @@ def error_from_odbc(exc: BaseException, *, package: str = "odbc", during: str = 
             "source check the SELECT and column mapping in Settings.",
             detail=detail,
         )
-    if state.startswith("08") or state in ("HYT00", "HYT01", "40001", "HY008") or (
-        "locked" in lower or "busy" in lower or "timeout" in lower or "gone away" in lower
+    if (
+        state.startswith("08")
+        or state in ("HYT00", "HYT01", "40001", "HY008")
+        or ("locked" in lower or "busy" in lower or "timeout" in lower or "gone away" in lower)
     ):
         return TransientError(
             f"The connection to {name} failed or timed out{where}.",
-            action="Make sure the package (and its company file) is open and reachable; LedgerBridge will try "
-            "again on the next sync.",
+            action="Make sure the package (and its company file) is open and reachable; "
+            "LedgerBridge will try again on the next sync.",
             detail=detail,
         )
     if state.startswith("22"):
@@ -133,6 +138,7 @@ def error_from_odbc(exc: BaseException, *, package: str = "odbc", during: str = 
         )
     return TransientError(
         f"{name} reported an error{where}.",
-        action="If this keeps happening, open the log (Log > Open log folder) and send it to your IT support.",
+        action="If this keeps happening, open the log (Log > Open log folder) and send it to your "
+        "IT support.",
         detail=detail,
     )

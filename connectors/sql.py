@@ -6,6 +6,7 @@ whatever the size of the books. Rows come out as dicts keyed by the column names
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -44,7 +45,6 @@ def iter_rows(
             for row in page:
                 yield dict(zip(columns, row, strict=False))
     finally:
-        try:
+        # A broken link cannot close a cursor either; there is nothing more to do then.
+        with contextlib.suppress(Exception):
             cursor.close()
-        except Exception:  # a broken link cannot close a cursor either; nothing more to do
-            pass

@@ -87,7 +87,7 @@ def clean_text(value: object, max_length: int | None = None) -> str:
         return ""
     if isinstance(value, bytes):
         value = value.decode("utf-8", errors="replace")
-    text = "".join(ch for ch in str(value) if ch in "\t\n" or ord(ch) >= 32 and ord(ch) != 127).strip()
+    text = "".join(ch for ch in str(value) if ch in "\t\n" or (ord(ch) >= 32 and ord(ch) != 127)).strip()
     if max_length is not None:
         text = text[:max_length]
     return text

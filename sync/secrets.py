@@ -7,6 +7,7 @@ when the user explicitly allowed it.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Protocol
 
 import keyring
@@ -71,21 +72,23 @@ class KeyringSecretStore:
         try:
             return keyring.get_password(self.service, name)
         except keyring.errors.KeyringError as exc:
-            raise ConfigError(f"The keyring could not be read ({type(exc).__name__}).", action=NO_KEYRING_ACTION)
+            raise ConfigError(
+                f"The keyring could not be read ({type(exc).__name__}).", action=NO_KEYRING_ACTION
+            ) from exc
 
     def set(self, name: str, value: str) -> None:
         self.check()
         try:
             keyring.set_password(self.service, name, value)
         except keyring.errors.KeyringError as exc:
-            raise ConfigError(f"The keyring refused the secret ({type(exc).__name__}).", action=NO_KEYRING_ACTION)
+            raise ConfigError(
+                f"The keyring refused the secret ({type(exc).__name__}).", action=NO_KEYRING_ACTION
+            ) from exc
 
     def delete(self, name: str) -> None:
         self.check()
-        try:
+        with contextlib.suppress(keyring.errors.PasswordDeleteError):
             keyring.delete_password(self.service, name)
-        except keyring.errors.PasswordDeleteError:
-            pass
 
 
 class MemorySecretStore:

@@ -89,7 +89,9 @@ class Settings:
                 action=f"Use only: {', '.join(ALL_ENTITIES)}.",
             )
         if self.sync.interval_minutes < 1:
-            raise ConfigError("The sync interval must be at least 1 minute.", action="Fix it in Settings > Sync.")
+            raise ConfigError(
+                "The sync interval must be at least 1 minute.", action="Fix it in Settings > Sync."
+            )
 
     # --- file I/O -----------------------------------------------------------------------------------------
 
