@@ -42,7 +42,10 @@ def to_decimal(value: object, places: Decimal = CENT) -> Decimal:
         raise ValueError(f"not a number: {value!r}") from exc
     if not number.is_finite():
         raise ValueError(f"not a finite number: {value!r}")
-    return number.quantize(places, rounding=ROUND_HALF_UP)
+    try:
+        return number.quantize(places, rounding=ROUND_HALF_UP)
+    except InvalidOperation as exc:  # more digits than a Decimal context holds: no real amount is that big
+        raise ValueError(f"number too large: {value!r}") from exc
 
 
 def money(value: object) -> Decimal:

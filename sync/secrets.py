@@ -37,8 +37,11 @@ class SecretStore(Protocol):
 
 
 def _is_plaintext(backend: keyring.backend.KeyringBackend) -> bool:
-    module = type(backend).__module__
-    return module.startswith("keyrings.alt") and "Encrypted" not in type(backend).__name__
+    """keyrings.alt's file backends (and subclasses of them) other than the encrypted one."""
+    return any(
+        cls.__module__.startswith("keyrings.alt") and "Encrypted" not in cls.__name__
+        for cls in type(backend).__mro__
+    )
 
 
 def _is_unusable(backend: keyring.backend.KeyringBackend) -> bool:
