@@ -1,0 +1,401 @@
+"""The state store: what the engine already knows, kept in one SQLite file (WAL).
+
+Why: the engine must never create a record twice and must resume where it stopped. Links (source key ->
+Halo id + hash of what was sent), per-stream cursors, the user's mappings, runs and open problems live here.
+Every write commits at once so a crash at any instant loses at most the write in flight, never a confirmed
+one. Links carry a direction so the coming Halo -> books flow is an addition, not a rewrite.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sync.errors import ConfigError
+from sync.events import RunSummary
+
+TO_HALO = "to_halo"
+MAPPING_KINDS = ("customer", "tax")
+
+# Problems of these entities are re-read through another entity's stream (and cursor).
+CURSOR_OWNER = {"payments": "invoices", "sites": "customers"}
+
+
+@dataclass(frozen=True)
+class Link:
+    entity: str
+    source_key: str
+    halo_id: int
+    content_hash: str
+    synced_at: datetime
+    direction: str = TO_HALO
+
+
+@dataclass(frozen=True)
+class Problem:
+    entity: str
+    key: str
+    message: str
+    action: str
+    first_seen: datetime
+    last_seen: datetime
+    occurrences: int
+    source_modified: datetime | None
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    started: datetime
+    finished: datetime | None
+    status: str
+    dry_run: bool
+    entities: tuple[str, ...]
+    counts: dict[str, dict[str, int]]
+    error: str
+
+
+def _run_script(db: sqlite3.Connection, script: str) -> None:
+    """Run statements one by one (executescript would commit and break the migration's transaction)."""
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def _migrate_1(db: sqlite3.Connection) -> None:
+    _run_script(
+        db,
+        """
+        CREATE TABLE links (
+            entity TEXT NOT NULL,
+            direction TEXT NOT NULL,
+            source_key TEXT NOT NULL,
+            halo_id INTEGER NOT NULL,
+            content_hash TEXT NOT NULL,
+            synced_at TEXT NOT NULL,
+            PRIMARY KEY (entity, direction, source_key)
+        );
+        CREATE TABLE cursors (entity TEXT PRIMARY KEY, value TEXT);
+        CREATE TABLE mappings (
+            kind TEXT NOT NULL,
+            source_key TEXT NOT NULL,
+            halo_id INTEGER NOT NULL,
+            PRIMARY KEY (kind, source_key)
+        );
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            started TEXT NOT NULL,
+            finished TEXT,
+            status TEXT NOT NULL,
+            dry_run INTEGER NOT NULL,
+            entities TEXT NOT NULL,
+            counts TEXT NOT NULL DEFAULT '{}',
+            error TEXT NOT NULL DEFAULT ''
+        );
+        CREATE TABLE problems (
+            entity TEXT NOT NULL,
+            key TEXT NOT NULL,
+            message TEXT NOT NULL,
+            action TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            occurrences INTEGER NOT NULL,
+            source_modified TEXT,
+            PRIMARY KEY (entity, key)
+        );
+        """,
+    )
+
+
+# Each entry moves the schema from version i to i+1; append only, never edit a shipped migration.
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_1,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _text(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetimes are not stored: give a timezone")
+    return value.isoformat()
+
+
+def _date(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+class StateStore:
+    """Links, cursors, mappings, runs and problems. Thread-safe: one connection guarded by a lock."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30.0)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode: a commit survives a crash of this program; only an OS crash/power cut can
+            # lose the last commits, and the accountsid lookup before every create covers that.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(
+                f"The sync state file {self.path} cannot be opened ({exc}).",
+                action="Close other copies of LedgerBridge; if it persists, rename the file to start afresh "
+                "(existing Halo records are matched again by their accounts ID).",
+            ) from exc
+
+    # --- schema -----------------------------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        with self._lock:
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise ConfigError(
+                    f"The sync state file {self.path} was written by a newer LedgerBridge "
+                    f"(schema {version}, this version knows {SCHEMA_VERSION}).",
+                    action="Install the newer LedgerBridge again.",
+                )
+            for number in range(version, SCHEMA_VERSION):
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    MIGRATIONS[number](self._db)
+                    self._db.execute(f"PRAGMA user_version = {number + 1}")
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+
+    @property
+    def schema_version(self) -> int:
+        with self._lock:
+            return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _execute(self, sql: str, params: Sequence[object] = ()) -> sqlite3.Cursor:
+        with self._lock:
+            return self._db.execute(sql, params)
+
+    # --- links ------------------------------------------------------------------------------------------
+
+    def link(self, entity: str, source_key: str, direction: str = TO_HALO) -> Link | None:
+        row = self._execute(
+            "SELECT halo_id, content_hash, synced_at FROM links "
+            "WHERE entity=? AND direction=? AND source_key=?",
+            (entity, direction, source_key),
+        ).fetchone()
+        if row is None:
+            return None
+        return Link(entity, source_key, int(row[0]), row[1], datetime.fromisoformat(row[2]), direction)
+
+    def links(self, entity: str, direction: str = TO_HALO) -> dict[str, Link]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT source_key, halo_id, content_hash, synced_at FROM links "
+                "WHERE entity=? AND direction=?",
+                (entity, direction),
+            ).fetchall()
+        return {
+            key: Link(entity, key, int(halo_id), content_hash, datetime.fromisoformat(synced), direction)
+            for key, halo_id, content_hash, synced in rows
+        }
+
+    def save_link(
+        self, entity: str, source_key: str, halo_id: int, content_hash: str, direction: str = TO_HALO
+    ) -> None:
+        """Record a confirmed write; committed at once (autocommit) so a crash right after keeps it."""
+        self._execute(
+            "INSERT INTO links (entity, direction, source_key, halo_id, content_hash, synced_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (entity, direction, source_key) DO UPDATE SET "
+            "halo_id=excluded.halo_id, content_hash=excluded.content_hash, synced_at=excluded.synced_at",
+            (entity, direction, source_key, int(halo_id), content_hash, _text(_now())),
+        )
+
+    def drop_link(self, entity: str, source_key: str, direction: str = TO_HALO) -> None:
+        self._execute(
+            "DELETE FROM links WHERE entity=? AND direction=? AND source_key=?",
+            (entity, direction, source_key),
+        )
+
+    # --- cursors ----------------------------------------------------------------------------------------
+
+    def cursor(self, entity: str) -> datetime | None:
+        row = self._execute("SELECT value FROM cursors WHERE entity=?", (entity,)).fetchone()
+        return None if row is None else _date(row[0])
+
+    def save_cursor(self, entity: str, value: datetime | None) -> None:
+        if value is None:
+            self._execute("DELETE FROM cursors WHERE entity=?", (entity,))
+            return
+        self._execute(
+            "INSERT INTO cursors (entity, value) VALUES (?, ?) "
+            "ON CONFLICT (entity) DO UPDATE SET value=excluded.value",
+            (entity, _text(value)),
+        )
+
+    # --- mappings (the user's choices) ------------------------------------------------------------------
+
+    @staticmethod
+    def _check_kind(kind: str) -> None:
+        if kind not in MAPPING_KINDS:
+            raise ValueError(f"unknown mapping kind {kind!r}; use one of {MAPPING_KINDS}")
+
+    def mapping(self, kind: str, source_key: str) -> int | None:
+        self._check_kind(kind)
+        row = self._execute(
+            "SELECT halo_id FROM mappings WHERE kind=? AND source_key=?", (kind, source_key)
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def mappings(self, kind: str) -> dict[str, int]:
+        self._check_kind(kind)
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT source_key, halo_id FROM mappings WHERE kind=?", (kind,)
+            ).fetchall()
+        return {key: int(halo_id) for key, halo_id in rows}
+
+    def set_mapping(self, kind: str, source_key: str, halo_id: int | None) -> None:
+        self._check_kind(kind)
+        if halo_id is None:
+            self._execute("DELETE FROM mappings WHERE kind=? AND source_key=?", (kind, source_key))
+            return
+        self._execute(
+            "INSERT INTO mappings (kind, source_key, halo_id) VALUES (?, ?, ?) "
+            "ON CONFLICT (kind, source_key) DO UPDATE SET halo_id=excluded.halo_id",
+            (kind, source_key, int(halo_id)),
+        )
+
+    # --- runs -------------------------------------------------------------------------------------------
+
+    def start_run(self, *, dry_run: bool, entities: Sequence[str]) -> int:
+        cursor = self._execute(
+            "INSERT INTO runs (started, status, dry_run, entities) VALUES (?, 'running', ?, ?)",
+            (_text(_now()), int(dry_run), json.dumps(list(entities))),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def finish_run(self, run_id: int, summary: RunSummary) -> None:
+        self._execute(
+            "UPDATE runs SET finished=?, status=?, counts=?, error=? WHERE id=?",
+            (
+                _text(summary.finished or _now()),
+                summary.status,
+                json.dumps(summary.counts, sort_keys=True),
+                summary.error,
+                run_id,
+            ),
+        )
+
+    def runs(self, limit: int = 100) -> list[RunRecord]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, started, finished, status, dry_run, entities, counts, error FROM runs "
+                "ORDER BY id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [
+            RunRecord(
+                id=int(row[0]),
+                started=datetime.fromisoformat(row[1]),
+                finished=_date(row[2]),
+                status=row[3],
+                dry_run=bool(row[4]),
+                entities=tuple(json.loads(row[5])),
+                counts=json.loads(row[6]),
+                error=row[7],
+            )
+            for row in rows
+        ]
+
+    # --- problems ---------------------------------------------------------------------------------------
+
+    def record_problem(
+        self, entity: str, key: str, message: str, action: str, source_modified: datetime | None = None
+    ) -> None:
+        """Open a problem, or refresh it (message, last seen, count) when the record failed again."""
+        now = _text(_now())
+        self._execute(
+            "INSERT INTO problems (entity, key, message, action, first_seen, last_seen, occurrences, "
+            "source_modified) VALUES (?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT (entity, key) DO UPDATE SET "
+            "message=excluded.message, action=excluded.action, last_seen=excluded.last_seen, "
+            "occurrences=problems.occurrences + 1, "
+            "source_modified=COALESCE(excluded.source_modified, problems.source_modified)",
+            (entity, key, message, action, now, now, _text(source_modified)),
+        )
+
+    def clear_problem(self, entity: str, key: str) -> None:
+        self._execute("DELETE FROM problems WHERE entity=? AND key=?", (entity, key))
+
+    def problems(self, entity: str | None = None) -> list[Problem]:
+        sql = (
+            "SELECT entity, key, message, action, first_seen, last_seen, occurrences, source_modified "
+            "FROM problems"
+        )
+        params: tuple[object, ...] = ()
+        if entity is not None:
+            sql += " WHERE entity=?"
+            params = (entity,)
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY entity, key", params).fetchall()
+        return [
+            Problem(
+                entity=row[0],
+                key=row[1],
+                message=row[2],
+                action=row[3],
+                first_seen=datetime.fromisoformat(row[4]),
+                last_seen=datetime.fromisoformat(row[5]),
+                occurrences=int(row[6]),
+                source_modified=_date(row[7]),
+            )
+            for row in rows
+        ]
+
+    def rewind_for_problems(self, entities: Sequence[str] | None = None) -> None:
+        """'Retry these': make the next run read the problem records again.
+
+        Each stream's cursor moves back to just before its oldest problem's source date; a problem without a
+        source date clears the cursor (a full read). Payments and sites are read through invoices/customers.
+        """
+        wanted = None if entities is None else set(entities)
+        oldest: dict[str, datetime | None] = {}
+        for problem in self.problems():
+            if wanted is not None and problem.entity not in wanted:
+                continue
+            stream = CURSOR_OWNER.get(problem.entity, problem.entity)
+            modified = problem.source_modified
+            if stream in oldest:
+                current = oldest[stream]
+                oldest[stream] = None if current is None or modified is None else min(current, modified)
+            else:
+                oldest[stream] = modified
+        with self._lock:
+            for stream, modified in oldest.items():
+                if modified is None:
+                    self.save_cursor(stream, None)
+                    continue
+                before = modified - timedelta(seconds=1)
+                cursor = self.cursor(stream)
+                if cursor is not None and cursor > before:
+                    self.save_cursor(stream, before)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> StateStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
