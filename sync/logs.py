@@ -1,0 +1,121 @@
+"""Logging to a rotating UTF-8 file, with every secret scrubbed before it is written.
+
+Why: users send us their log file when something goes wrong; it must never hold the Halo client secret, a
+bearer token or the accounting password, even inside a traceback of an error that quoted one.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import re
+import sys
+import threading
+from pathlib import Path
+
+from sync.paths import AppPaths
+
+LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s [%(threadName)s] %(message)s"
+MAX_BYTES = 2 * 1024 * 1024
+BACKUP_COUNT = 5
+REDACTED = "***"
+MIN_SECRET_LENGTH = 4  # shorter values would redact ordinary words; such a "secret" protects nothing anyway
+
+# Patterns that carry credentials whatever their value (the value may never have been registered).
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9\-._~+/=]+"), r"\1" + REDACTED),
+    (re.compile(r"(?i)(\bauthorization['\"]?\s*[:=]\s*['\"]?)(?!bearer\b)[^\s'\",}]+"), r"\1" + REDACTED),
+    (
+        re.compile(
+            r"(?i)(\b(?:client_secret|access_token|refresh_token|password|pwd)\b['\"]?\s*[=:]\s*)"
+            r"(\{[^}]*\}|'[^']*'|\"[^\"]*\"|[^;&\s,'\"}]+)"
+        ),
+        r"\1" + REDACTED,
+    ),
+)
+
+_registered: set[str] = set()
+_registered_lock = threading.Lock()
+
+
+def register_secret(value: str | None) -> None:
+    """Make ``value`` redacted from every log record from now on (the filter needs no restart)."""
+    if value and len(value) >= MIN_SECRET_LENGTH:
+        with _registered_lock:
+            _registered.add(value)
+
+
+def scrub(text: str) -> str:
+    """``text`` with registered secrets and credential-shaped fragments replaced by ***."""
+    with _registered_lock:
+        secrets = sorted(_registered, key=len, reverse=True)
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class SecretScrubber(logging.Filter):
+    """Rewrites each record's message, arguments and traceback text before any handler formats it."""
+
+    def __init__(self, name: str = "") -> None:
+        super().__init__(name)
+
+    @staticmethod
+    def register_secret(value: str | None) -> None:
+        register_secret(value)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string must not lose the record (nor leak its arguments)
+            message = str(record.msg)
+        record.msg = scrub(message)
+        record.args = None
+        if record.exc_info and record.exc_info[0] is not None:
+            # Format the traceback now, scrubbed; the handler then uses exc_text and not exc_info.
+            record.exc_text = scrub(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = scrub(record.exc_text)
+        if record.stack_info:
+            record.stack_info = scrub(record.stack_info)
+        return True
+
+
+_ATTACHED = "_ledgerbridge_handler"
+
+
+def setup_logging(paths: AppPaths, *, console: bool = False, level: int = logging.INFO) -> Path:
+    """Send the ``ledgerbridge`` (and root) log to a rotating file (5 x 2 MB); returns the file's path.
+
+    Calling it again replaces the handlers it added before, so a test or a second run in the same process
+    never writes each line twice.
+    """
+    paths.log_dir.mkdir(parents=True, exist_ok=True)
+    log_file = paths.log_file
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, _ATTACHED, False):
+            root.removeHandler(handler)
+            handler.close()
+    formatter = logging.Formatter(LOG_FORMAT)
+    file_handler = logging.handlers.RotatingFileHandler(
+        log_file, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8", delay=True
+    )
+    handlers: list[logging.Handler] = [file_handler]
+    if console:
+        handlers.append(logging.StreamHandler(sys.stderr))
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        handler.addFilter(SecretScrubber())
+        handler.setLevel(level)
+        setattr(handler, _ATTACHED, True)
+        root.addHandler(handler)
+    root.setLevel(level)
+    # urllib3 logs full URLs at DEBUG; keep it at INFO unless debugging was asked for explicitly.
+    if level > logging.DEBUG:
+        logging.getLogger("urllib3").setLevel(logging.INFO)
+    return log_file
