@@ -1,0 +1,641 @@
+"""The Halo REST client the engine uses: sign-in, paging, batched saves, retries and error mapping.
+
+Why it looks like this: the engine must never create a record twice, so every request goes through one loop
+(``_send``) that knows whether resending is provably safe (reads, updates, a 429, a 401, or a failure before
+anything was sent) and otherwise hands back TransientError(maybe_written=True) so the engine reconciles first.
+TLS is verified against the operating system's certificate store (truststore), never switched off.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import re
+import ssl
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import requests
+import truststore
+from requests.adapters import HTTPAdapter
+
+from halo.auth import AccessToken, normalise_server_url, token_from_json, token_url
+from halo.errors import (
+    FAILURE_CONNECT,
+    FAILURE_DNS,
+    FAILURE_PROXY,
+    FAILURE_TLS,
+    classify_failure,
+    error_from_failure,
+    error_from_response,
+    shape_error,
+)
+from halo.retry import RetryPolicy
+from sync.errors import ConfigError, LedgerBridgeError, TransientError
+from sync.settings import HaloSettings
+
+__all__ = ["HaloClient", "HaloConnection", "RequestStats", "RetryPolicy"]
+
+log = logging.getLogger("ledgerbridge.halo")
+
+RESOURCES = ("Client", "Site", "Item", "Tax", "Invoice", "InvoicePayment")
+# The list key in a paged answer, per resource (Tax/InvoicePayment keys are undocumented; see halo-api.md).
+LIST_KEYS: dict[str, str] = {
+    "Client": "clients",
+    "Site": "sites",
+    "Item": "items",
+    "Tax": "taxes",
+    "Invoice": "invoices",
+    "InvoicePayment": "payments",
+}
+# Words for messages: "reading customers", "saving invoices".
+RESOURCE_WORDS: dict[str, str] = {
+    "Client": "customers",
+    "Site": "customer sites",
+    "Item": "items",
+    "Tax": "tax rates",
+    "Invoice": "invoices",
+    "InvoicePayment": "invoice payments",
+}
+CONNECT_TIMEOUT_CAP = 15.0
+MIN_SCRUB_LENGTH = 8
+USER_AGENT = "LedgerBridge/0.1 (+Halo accounts sync)"
+
+
+@dataclass(frozen=True)
+class HaloConnection:
+    """Where and how to reach one Halo instance (everything but the secret)."""
+
+    resource_server: str
+    auth_server: str = ""
+    tenant: str = ""
+    client_id: str = ""
+    scope: str = "all"
+    proxy: str = ""
+    ca_bundle: str = ""
+    timeout: float = 60.0
+    page_size: int = 100
+    batch_size: int = 100
+
+    @classmethod
+    def from_settings(cls, settings: HaloSettings) -> HaloConnection:
+        return cls(
+            resource_server=settings.resource_server,
+            auth_server=settings.auth_server,
+            tenant=settings.tenant,
+            client_id=settings.client_id,
+            scope=settings.scope,
+            proxy=settings.proxy,
+            ca_bundle=settings.ca_bundle,
+            timeout=settings.timeout_seconds,
+            page_size=settings.page_size,
+            batch_size=settings.batch_size,
+        )
+
+    @property
+    def base_url(self) -> str:
+        """The resource server without a trailing "/api" (raises ConfigError when unusable)."""
+        return normalise_server_url(self.resource_server, setting="resource server", strip_suffix="/api")
+
+
+@dataclass
+class RequestStats:
+    """What the client sent: requests per (method, path template) and retries per reason."""
+
+    requests: Counter[tuple[str, str]] = field(default_factory=Counter)
+    retries: Counter[str] = field(default_factory=Counter)
+
+    def total(self) -> int:
+        return sum(self.requests.values())
+
+
+class _TruststoreAdapter(HTTPAdapter):
+    """HTTPS through the OS certificate store (plus an optional extra CA file); verification always on.
+
+    requests would otherwise load certifi's bundle into the context (cert_verify) or honour verify=False;
+    both are overridden so only the OS store and the configured CA bundle decide.
+    """
+
+    def __init__(self, ssl_context: ssl.SSLContext) -> None:
+        self._ssl_context = ssl_context
+        super().__init__(max_retries=0)  # retries are ours: see HaloClient._send
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["ssl_context"] = self._ssl_context
+        super().init_poolmanager(*args, **kwargs)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        proxy_kwargs["ssl_context"] = self._ssl_context
+        return super().proxy_manager_for(proxy, **proxy_kwargs)
+
+    def build_connection_pool_key_attributes(
+        self, request: requests.PreparedRequest, verify: Any, cert: Any = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, True, cert)
+        pool_kwargs.pop("ca_certs", None)
+        pool_kwargs.pop("ca_cert_dir", None)
+        pool_kwargs["cert_reqs"] = "CERT_REQUIRED"
+        return host_params, pool_kwargs
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        conn.cert_reqs = "CERT_REQUIRED"
+        conn.ca_certs = None
+        conn.ca_cert_dir = None
+
+
+def _tls_context(ca_bundle: str) -> ssl.SSLContext:
+    context = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if ca_bundle:
+        path = os.path.expandvars(os.path.expanduser(ca_bundle))
+        try:
+            context.load_verify_locations(cafile=path)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(
+                f"The CA bundle {ca_bundle!r} could not be read ({exc.__class__.__name__}).",
+                action="Point Settings > Halo > CA bundle at a PEM certificate file, or leave it blank.",
+            ) from exc
+    return context
+
+
+class _SecretScrubber(logging.Filter):
+    """Last line of defence: blank out bearer tokens and client secrets should any log line carry one."""
+
+    PATTERNS = (
+        re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(bearer\s+)?[^\s'\",}]+"),
+        re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
+        re.compile(r"(?i)(client_secret['\"]?\s*[:=]\s*['\"]?)[^\s&'\",}]+"),
+        re.compile(r"(?i)(access_token['\"]?\s*[:=]\s*['\"]?)[^\s&'\",}]+"),
+    )
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        scrubbed = scrub_text(message, patterns=self.PATTERNS)
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, None
+        return True
+
+
+def scrub_text(text: str, *, secrets: Sequence[str] = (), patterns: Sequence[re.Pattern[str]] = ()) -> str:
+    """``text`` with the given secret values and secret-bearing patterns replaced by ***."""
+    for secret in secrets:
+        # Whole-token matches of realistic secrets only (Halo's are ~90 characters), so a toy secret like
+        # "s" cannot garble ordinary words.
+        if len(secret) >= MIN_SCRUB_LENGTH:
+            text = re.sub(rf"(?<![\w.~+/=-]){re.escape(secret)}(?![\w.~+/=-])", "***", text)
+    for pattern in patterns or _SecretScrubber.PATTERNS:
+        text = pattern.sub(lambda m: m.group(1) + "***", text)
+    return text
+
+
+if not any(isinstance(f, _SecretScrubber) for f in log.filters):
+    log.addFilter(_SecretScrubber())
+
+
+class HaloClient:
+    """One signed-in conversation with Halo. Not shared between threads without external locking."""
+
+    def __init__(
+        self,
+        conn: HaloConnection,
+        client_secret: str,
+        retry: RetryPolicy | None = None,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.conn = conn
+        self.retry = retry or RetryPolicy()
+        self.stats = RequestStats()
+        self._secret = client_secret or ""
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = random.Random()
+        self._base = conn.base_url  # validates the URL (ConfigError) before anything is sent
+        self._api = f"{self._base}/api"
+        self._explicit_auth = (
+            normalise_server_url(conn.auth_server, setting="authorisation server") if conn.auth_server else ""
+        )
+        if conn.page_size < 1 or conn.batch_size < 1:
+            raise ConfigError(
+                "The Halo page size and batch size must be at least 1.", action="Fix them in Settings > Halo."
+            )
+        self._timeout = (min(CONNECT_TIMEOUT_CAP, conn.timeout), conn.timeout)
+        self._owns_session = session is None
+        self._session = session or requests.Session()
+        adapter = _TruststoreAdapter(_tls_context(conn.ca_bundle))
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", HTTPAdapter(max_retries=0))
+        self._session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
+        if conn.proxy:
+            self._session.proxies.update({"http": conn.proxy, "https": conn.proxy})
+        self._token: AccessToken | None = None
+        self._token_lock = threading.Lock()
+        self._token_endpoint: tuple[str, dict[str, str]] | None = None
+        self._reached_server = False
+
+    def __repr__(self) -> str:
+        return f"HaloClient(resource_server={self._base!r}, client_id={self.conn.client_id!r})"
+
+    # --- public API --------------------------------------------------------------------------------------
+
+    def sign_in(self) -> None:
+        """Get a fresh token now (discovering the auth server if needed); raises AuthError/ConfigError/..."""
+        self._require_credentials()
+        with self._token_lock:
+            self._token = None
+            self._fetch_token()
+
+    def test_connection(self) -> str:
+        """Sign in for real and read one customer page; a one-line summary for the setup wizard."""
+        self.sign_in()
+        body = self._send_json(
+            "GET",
+            f"{self._api}/Client",
+            params={"pageinate": "true", "page_size": "1", "page_no": "1"},
+            operation="reading customers",
+            path_template="/api/Client",
+        )
+        count = self._record_count(body, "Client", "reading customers")
+        summary = f"Signed in to {self._base}; {count} customers visible."
+        if count == 0:
+            summary += " (If Halo has customers, give the API application's agent visibility of them.)"
+        return summary
+
+    def iter_records(
+        self, resource: str, params: Mapping[str, Any] | None = None, *, page_size: int | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every record of ``resource`` matching ``params``, fetched a page at a time (a generator)."""
+        _check_resource(resource)
+        size = page_size or self.conn.page_size
+        operation = f"reading {RESOURCE_WORDS[resource]}"
+        seen = 0
+        page_no = 1
+        previous_first_id: object = None
+        while True:
+            query = {
+                **_stringify(params or {}),
+                "pageinate": "true",
+                "page_size": str(size),
+                "page_no": str(page_no),
+            }
+            body = self._send_json(
+                "GET",
+                f"{self._api}/{resource}",
+                params=query,
+                operation=operation,
+                path_template=f"/api/{resource}",
+            )
+            if isinstance(body, list):
+                # A bare array: no record_count to go by. Continue while pages come back full, and stop if the
+                # server ignored paging (the same first record again) so nothing is yielded twice.
+                page = _records_in(body, operation)
+                first_id = page[0].get("id") if page else None
+                if page and page_no > 1 and first_id is not None and first_id == previous_first_id:
+                    return
+                yield from page
+                if len(page) < size:
+                    return
+                previous_first_id = first_id
+            else:
+                total = self._record_count(body, resource, operation)
+                page = _records_in(self._list_of(body, resource, operation), operation)
+                yield from page
+                seen += len(page)
+                if not page or seen >= total:
+                    return
+            page_no += 1
+
+    def get_record(
+        self, resource: str, record_id: int, params: Mapping[str, Any] | None = None
+    ) -> dict[str, Any] | None:
+        """One record by Halo id, or None when Halo has no such record (404)."""
+        _check_resource(resource)
+        operation = f"reading {RESOURCE_WORDS[resource]}"
+        response = self._send(
+            "GET",
+            f"{self._api}/{resource}/{quote(str(int(record_id)))}",
+            params=_stringify(params or {}),
+            operation=operation,
+            path_template=f"/api/{resource}/{{id}}",
+            accept_statuses=(404,),
+        )
+        if response.status_code == 404:
+            return None
+        body = self._json_of(response, operation)
+        if not isinstance(body, dict):
+            raise shape_error(operation, f"expected one record, got {type(body).__name__}")
+        return body
+
+    def save(self, resource: str, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """POST one batch (creates and/or updates) and return Halo's saved records in the same order.
+
+        A batch whose records all carry an id (updates) is resent on failure; one holding any create is
+        resent only when Halo provably did not process it; otherwise TransientError(maybe_written=True).
+        """
+        _check_resource(resource)
+        if len(records) > self.conn.batch_size:
+            raise ValueError(f"{len(records)} records exceed the batch size {self.conn.batch_size}")
+        if not records:
+            return []
+        updates_only = all(_has_id(record) for record in records)
+        operation = f"saving {RESOURCE_WORDS[resource]}"
+        response = self._send(
+            "POST",
+            f"{self._api}/{resource}",
+            json=[dict(record) for record in records],
+            operation=operation,
+            path_template=f"/api/{resource}",
+            resend_after_sending=updates_only,
+        )
+        body = self._json_of(response, operation, maybe_written=not updates_only)
+        if not isinstance(body, list) or len(body) != len(records):
+            shape = f"{len(body)} records" if isinstance(body, list) else type(body).__name__
+            raise shape_error(
+                operation, f"sent {len(records)} records, got {shape} back", maybe_written=not updates_only
+            )
+        return _records_in(body, operation)
+
+    def close(self) -> None:
+        if self._owns_session:
+            self._session.close()
+
+    def __enter__(self) -> HaloClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- sign-in -----------------------------------------------------------------------------------------
+
+    def _bearer(self) -> str:
+        with self._token_lock:
+            if self._token is None or self._token.needs_renewal(self._clock()):
+                self._fetch_token()
+            assert self._token is not None
+            return self._token.value
+
+    def _renew_after_401(self, rejected: str) -> None:
+        with self._token_lock:
+            if self._token is None or self._token.value == rejected:
+                self._token = None
+                self._fetch_token()
+
+    def _fetch_token(self) -> None:
+        """POST client credentials to the token service (caller holds the token lock)."""
+        self._require_credentials()
+        url, query = self._token_endpoint or self._discover_token_endpoint()
+        response = self._send(
+            "POST",
+            url,
+            params=query,
+            data={
+                "grant_type": "client_credentials",
+                "client_id": self.conn.client_id,
+                "client_secret": self._secret,
+                "scope": self.conn.scope or "all",
+            },
+            operation="signing in",
+            path_template="/auth/token",
+            authenticated=False,
+        )
+        body = self._json_of(response, "signing in")
+        token = token_from_json(body, now=self._clock())
+        if token is None:
+            raise shape_error("signing in", "the token service's answer held no bearer access_token")
+        self._token = token
+        log.info("Signed in to %s (token valid %.0f s)", self._base, token.lifetime)
+
+    def _require_credentials(self) -> None:
+        """Raise ConfigError when the client ID or secret is missing (nothing to sign in with)."""
+        if not self.conn.client_id:
+            raise ConfigError("The Halo client ID is not set.", action="Enter it in Settings > Halo.")
+        if not self._secret:
+            raise ConfigError(
+                "The Halo client secret is not stored on this PC.",
+                action="Enter it in Settings > Halo (Halo shows it only once: create a new one if needed).",
+            )
+
+    def _discover_token_endpoint(self) -> tuple[str, dict[str, str]]:
+        """The token URL: the configured auth server, else /api/authinfo's auth_url, else {base}/auth."""
+        tenant = self.conn.tenant.strip()
+        if self._explicit_auth:
+            endpoint = token_url(self._explicit_auth, tenant)
+        else:
+            auth_server = f"{self._base}/auth"
+            response = self._send(
+                "GET",
+                f"{self._api}/authinfo",
+                operation="looking up the sign-in service",
+                path_template="/api/authinfo",
+                authenticated=False,
+                accept_statuses=(404,),
+            )
+            body = _json_or_none(response) if response.status_code == 200 else None
+            if isinstance(body, dict) and isinstance(body.get("auth_url"), str) and body["auth_url"].strip():
+                auth_server = normalise_server_url(
+                    body["auth_url"], setting="authorisation server (from Halo)"
+                )
+                if not tenant and isinstance(body.get("tenant_id"), str):
+                    tenant = body["tenant_id"].strip()
+            else:
+                log.info("No usable /api/authinfo at %s; using %s", self._base, auth_server)
+            endpoint = token_url(auth_server, tenant)
+        self._token_endpoint = endpoint
+        return endpoint
+
+    # --- the request loop --------------------------------------------------------------------------------
+
+    def _send_json(self, method: str, url: str, *, operation: str, path_template: str, **kwargs: Any) -> Any:
+        response = self._send(method, url, operation=operation, path_template=path_template, **kwargs)
+        return self._json_of(response, operation)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        operation: str,
+        path_template: str,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        data: Mapping[str, str] | None = None,
+        authenticated: bool = True,
+        resend_after_sending: bool | None = None,
+        accept_statuses: tuple[int, ...] = (),
+    ) -> requests.Response:
+        """Send with retries; return a 2xx (or an accepted status) response or raise a LedgerBridgeError.
+
+        ``resend_after_sending`` says whether the request may be sent again after it may have reached the
+        server; by default True for GETs and the token POST (neither changes data), False for API POSTs.
+        """
+        if resend_after_sending is None:
+            resend_after_sending = method == "GET" or not authenticated
+        renewed = False
+        retry_number = 0
+        while True:
+            headers = {"Authorization": f"Bearer {self._bearer()}"} if authenticated else {}
+            sent_token = headers.get("Authorization", "")[len("Bearer ") :]
+            self.stats.requests[(method, path_template)] += 1
+            started = time.monotonic()
+            try:
+                response = self._session.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    data=data,
+                    headers=headers,
+                    timeout=self._timeout,
+                    allow_redirects=False,
+                    verify=True,
+                )
+            except requests.RequestException as exc:
+                kind = classify_failure(exc)
+                nothing_sent = kind in (FAILURE_CONNECT, FAILURE_DNS, FAILURE_PROXY)
+                error = error_from_failure(
+                    exc,
+                    url=url,
+                    operation=operation,
+                    timeout=self._timeout[1],
+                    maybe_written=not nothing_sent and not resend_after_sending,
+                )
+                log.warning("%s %s failed: %s (%s)", method, path_template, kind, error.detail)
+                if kind == FAILURE_TLS or (kind == FAILURE_DNS and not self._reached_server):
+                    raise self._scrubbed(error) from exc
+                if not (nothing_sent or resend_after_sending):
+                    raise self._scrubbed(error) from exc
+                retry_number = self._wait_or_raise(error, retry_number, reason=kind, cause=exc)
+                continue
+            self._reached_server = True
+            elapsed_ms = (time.monotonic() - started) * 1000
+            log.debug("%s %s -> %s in %.0f ms", method, path_template, response.status_code, elapsed_ms)
+            status = response.status_code
+            if 200 <= status < 300 or status in accept_statuses:
+                return response
+            if status == 401 and authenticated and not renewed:
+                renewed = True  # a 401 was not processed: renew the token once and send again
+                self.stats.retries["401"] += 1
+                log.info("Halo answered 401 to %s %s; renewing the token once", method, path_template)
+                self._renew_after_401(sent_token)
+                continue
+            error = self._scrubbed(error_from_response(response, operation=operation))
+            if status == 429:
+                retry_after = error.retry_after if isinstance(error, TransientError) else None
+                if retry_after is not None and retry_after > self.retry.max_retry_after:
+                    raise error  # a long wait belongs to the engine's scheduler, not a blocked thread
+                retry_number = self._wait_or_raise(error, retry_number, reason="429", wait=retry_after)
+                continue
+            if isinstance(error, TransientError):
+                if not resend_after_sending:
+                    raise TransientError(
+                        error.message + " Halo may have saved the records before the failure.",
+                        action="LedgerBridge will look them up in Halo before sending them again.",
+                        detail=error.detail,
+                        retry_after=error.retry_after,
+                        maybe_written=True,
+                    )
+                retry_number = self._wait_or_raise(error, retry_number, reason=f"{status // 100}xx")
+                continue
+            raise error
+
+    def _wait_or_raise(
+        self,
+        error: LedgerBridgeError,
+        retry_number: int,
+        *,
+        reason: str,
+        wait: float | None = None,
+        cause: BaseException | None = None,
+    ) -> int:
+        """Sleep before the next attempt, or raise ``error`` when the attempts are used up."""
+        if retry_number + 1 >= self.retry.max_attempts:
+            raise self._scrubbed(error) from cause
+        delay = wait if wait is not None else self.retry.backoff(retry_number, self._rng)
+        delay = min(delay, self.retry.max_retry_after)
+        self.stats.retries[reason] += 1
+        log.info("Retrying in %.1f s after %s (%s)", delay, reason, error.message)
+        self._sleep(delay)
+        return retry_number + 1
+
+    def _json_of(self, response: requests.Response, operation: str, *, maybe_written: bool = False) -> Any:
+        body = _json_or_none(response)
+        if body is None:
+            error = self._scrubbed(error_from_response(response, operation=operation))
+            if maybe_written and isinstance(error, TransientError):
+                error.maybe_written = True
+            raise error
+        return body
+
+    def _record_count(self, body: Any, resource: str, operation: str) -> int:
+        if isinstance(body, list):
+            return len(body)
+        if not isinstance(body, dict):
+            raise shape_error(operation, f"expected an object with record_count, got {type(body).__name__}")
+        count = body.get("record_count")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            if count is None:
+                return len(self._list_of(body, resource, operation))
+            raise shape_error(operation, f"record_count is {count!r}")
+        return count
+
+    def _list_of(self, body: dict[str, Any], resource: str, operation: str) -> list[Any]:
+        key = LIST_KEYS[resource]
+        if isinstance(body.get(key), list):
+            return body[key]
+        lists = [value for value in body.values() if isinstance(value, list)]
+        if len(lists) == 1:
+            return lists[0]
+        raise shape_error(operation, f"no {key!r} list in keys {sorted(body)[:10]}")
+
+    def _scrubbed(self, error: LedgerBridgeError) -> LedgerBridgeError:
+        """Remove our own secret and token from an error's texts (servers sometimes echo what they got)."""
+        secrets = [self._secret, self._token.value if self._token else ""]
+        for name in ("message", "action", "detail"):
+            value = getattr(error, name, "")
+            if isinstance(value, str) and value:
+                setattr(error, name, scrub_text(value, secrets=secrets))
+        error.args = (error.message,)
+        return error
+
+
+def _check_resource(resource: str) -> None:
+    if resource not in RESOURCES:
+        raise ValueError(f"unknown Halo resource {resource!r}; expected one of {', '.join(RESOURCES)}")
+
+
+def _has_id(record: Mapping[str, Any]) -> bool:
+    value = record.get("id")
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _stringify(params: Mapping[str, Any]) -> dict[str, str]:
+    """Query values as Halo expects them (booleans as true/false)."""
+    return {
+        key: ("true" if value else "false") if isinstance(value, bool) else str(value)
+        for key, value in params.items()
+        if value is not None
+    }
+
+
+def _records_in(items: list[Any], operation: str) -> list[dict[str, Any]]:
+    if not all(isinstance(item, dict) for item in items):
+        raise shape_error(operation, "a list entry is not a record object")
+    return items
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    """The JSON body, or None when it is empty, HTML or not JSON."""
+    content_type = response.headers.get("Content-Type", "").lower()
+    if "html" in content_type or not response.content.strip():
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None
