@@ -1,0 +1,305 @@
+"""Headless commands: ``ledgerbridge sync`` (Task Scheduler) and ``ledgerbridge secret set|delete NAME``.
+
+Why: a scheduled run has no window; what it did must be readable in a console or a scheduler's log, and its
+exit code must tell a script whether to worry: 0 all good, 1 some records failed (see Problems), 2 could not
+run (settings, keyring, connection or sign-in). ``--json`` gives scripts one JSON document on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from sync.errors import LedgerBridgeError
+from sync.events import (
+    EntityStarted,
+    Event,
+    LogMessage,
+    Outcome,
+    Progress,
+    RecordOutcome,
+    RunFinished,
+    RunStarted,
+    RunSummary,
+)
+from sync.logs import register_secret, setup_logging
+from sync.paths import AppPaths, app_paths
+from sync.secrets import SECRET_NAMES, KeyringSecretStore, SecretStore
+from sync.settings import Settings
+
+log = logging.getLogger("ledgerbridge.cli")
+
+EXIT_OK, EXIT_RECORDS_FAILED, EXIT_COULD_NOT_RUN = 0, 1, 2
+NOT_SET_UP = (
+    "LedgerBridge is not set up yet: run `ledgerbridge` to open the setup, or `ledgerbridge sync --demo` "
+    "to try the demo."
+)
+TABLE_COLUMNS: tuple[Outcome, ...] = ("created", "updated", "unchanged", "deactivated", "failed", "skipped")
+PROGRESS_EVERY_SECONDS = 2.0
+SANDBOX_RESOURCES = ("Tax", "Client", "Site", "Item", "Invoice", "InvoicePayment")
+
+
+class CouldNotRun(Exception):
+    """The sync could not start; ``message`` says what is wrong and what to do."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# --- printing what happens ------------------------------------------------------------------------------
+
+
+class ConsoleListener:
+    """Turns engine events into lines for a console: progress (throttled) and every failure with its fix."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self._last_progress: dict[str, float] = {}
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, RunStarted):
+            mode = " (dry run: nothing will be written)" if event.dry_run else ""
+            self._print(f"Sync {event.run_id} started{mode}: {', '.join(event.entities)}")
+        elif isinstance(event, EntityStarted):
+            self._print(f"{event.entity}: reading…")
+        elif isinstance(event, Progress):
+            now = time.monotonic()
+            finished = event.total is not None and event.done >= event.total
+            if finished or now - self._last_progress.get(event.entity, 0.0) >= PROGRESS_EVERY_SECONDS:
+                self._last_progress[event.entity] = now
+                total = f"/{event.total}" if event.total is not None else ""
+                self._print(f"{event.entity}: {event.done}{total} done")
+        elif isinstance(event, RecordOutcome):
+            if event.outcome == "failed":
+                line = f"FAILED {event.entity} {event.key}: {event.message}"
+                if event.action:
+                    line += f" What to do: {event.action}"
+                self._print(line)
+        elif isinstance(event, LogMessage):
+            if event.level != "info":
+                self._print(f"{event.level.upper()}: {event.text}")
+        elif isinstance(event, RunFinished):
+            pass  # the caller prints the summary table
+
+
+def summary_table(summary: RunSummary) -> str:
+    """Per entity: created, updated, unchanged, deactivated, failed, skipped — plus a total row."""
+    header = ("Entity", *(c.capitalize() for c in TABLE_COLUMNS))
+    rows = [
+        (entity, *(str(counts.get(c, 0)) for c in TABLE_COLUMNS)) for entity, counts in summary.counts.items()
+    ]
+    rows.append(("Total", *(str(summary.total(c)) for c in TABLE_COLUMNS)))
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
+        first = cells[0].ljust(widths[0])
+        return "  ".join([first, *(cell.rjust(w) for cell, w in zip(cells[1:], widths[1:], strict=True))])
+
+    return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+def _status_line(summary: RunSummary) -> str:
+    seconds = ""
+    if summary.finished is not None:
+        seconds = f", {(summary.finished - summary.started).total_seconds():.1f} s"
+    words = {
+        "ok": "finished",
+        "partial": "finished with failures",
+        "failed": "could not run",
+        "cancelled": "was cancelled",
+    }
+    dry = " (dry run: nothing was written)" if summary.dry_run else ""
+    text = f"Sync {summary.run_id} {words.get(summary.status, summary.status)}{dry}{seconds}."
+    if summary.total("failed"):
+        text += f" {summary.total('failed')} record(s) failed: see the lines above or Problems in the app."
+    return text
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def summary_json(summary: RunSummary) -> dict:
+    return {
+        "status": summary.status,
+        "dry_run": summary.dry_run,
+        "run_id": summary.run_id,
+        "started": _iso(summary.started),
+        "finished": _iso(summary.finished),
+        "error": summary.error,
+        "counts": {entity: dict(counts) for entity, counts in summary.counts.items()},
+    }
+
+
+def _failed_json(message: str, dry_run: bool) -> dict:
+    now = datetime.now(UTC).isoformat()
+    return {
+        "status": "failed",
+        "dry_run": dry_run,
+        "run_id": None,
+        "started": now,
+        "finished": now,
+        "error": message,
+        "counts": {},
+    }
+
+
+def _message(error: LedgerBridgeError) -> str:
+    return f"{error.message} {error.action}".strip()
+
+
+# --- sync ----------------------------------------------------------------------------------------------
+
+
+def _load_settings(args: argparse.Namespace, paths: AppPaths) -> Settings:
+    explicit = getattr(args, "sync_config", None) or getattr(args, "config", None)
+    settings_file = Path(explicit) if explicit else paths.settings_file
+    if explicit and not settings_file.exists():
+        raise CouldNotRun(f"The settings file {settings_file} does not exist. Check the --config path.")
+    try:
+        settings = Settings.load(settings_file)
+    except LedgerBridgeError as exc:
+        raise CouldNotRun(_message(exc)) from exc
+    if not settings.is_configured():
+        raise CouldNotRun(NOT_SET_UP)
+    try:
+        settings.validate()
+    except LedgerBridgeError as exc:
+        raise CouldNotRun(_message(exc)) from exc
+    return settings
+
+
+def _open_secrets(settings: Settings) -> SecretStore:
+    store = KeyringSecretStore(allow_plaintext=settings.app.allow_plaintext_secrets)
+    try:
+        store.check()
+        for name in SECRET_NAMES:  # so that neither can reach the log, even inside a traceback
+            register_secret(store.get(name))
+    except LedgerBridgeError as exc:
+        raise CouldNotRun(_message(exc)) from exc
+    return store
+
+
+def _print_sandbox_contents(sandbox: object, out: TextIO) -> dict[str, int]:
+    """What landed in the demo sandbox: records per resource and a few names."""
+    counts: dict[str, int] = {}
+    print("\nIn the demo Halo sandbox now:", file=out)
+    for resource in SANDBOX_RESOURCES:
+        records = sandbox.records(resource)  # type: ignore[attr-defined]
+        counts[resource] = len(records)
+        names = [
+            str(r.get("name") or r.get("thirdpartyinvoicenumber") or r.get("thirdpartyid") or r.get("id"))
+            for r in records[:3]
+        ]
+        sample = f"  e.g. {', '.join(names)}" if names else ""
+        print(f"  {resource:<15}{len(records):>6}{sample}", file=out)
+    return counts
+
+
+def sync_command(args: argparse.Namespace) -> int:
+    """``ledgerbridge sync``: one run, progress and failures on stdout, a summary, exit 0/1/2."""
+    as_json = bool(getattr(args, "json", False))
+    dry_run = bool(getattr(args, "dry_run", False))
+    entities = list(args.entities) if getattr(args, "entities", None) else None
+    out = sys.stderr if as_json else sys.stdout
+    demo = None
+    sandbox_counts: dict[str, int] | None = None
+    try:
+        if getattr(args, "sync_demo", False):
+            from sync.demo import DemoEnvironment
+
+            try:
+                demo = DemoEnvironment.start()
+            except LedgerBridgeError as exc:
+                raise CouldNotRun(_message(exc)) from exc
+            settings, secrets, paths = demo.settings, demo.secrets, demo.paths
+            print(f"Demo: company {demo.company_file}, Halo sandbox at {demo.sandbox_url}", file=out)
+        else:
+            paths = app_paths()
+            settings = _load_settings(args, paths)
+            secrets = _open_secrets(settings)
+        log_file = setup_logging(paths.ensure())
+        from sync.runner import run_sync  # here, so a settings problem is reported without loading the engine
+
+        log.info("Headless sync started (dry run: %s, entities: %s).", dry_run, entities or "all configured")
+        summary = run_sync(
+            settings, secrets, paths=paths, dry_run=dry_run, entities=entities, listener=ConsoleListener(out)
+        )
+        if demo is not None:
+            sandbox_counts = _print_sandbox_contents(demo.sandbox, out)
+    except CouldNotRun as exc:
+        if as_json:
+            print(json.dumps(_failed_json(exc.message, dry_run)))
+        else:
+            print(exc.message, file=sys.stderr)
+        return EXIT_COULD_NOT_RUN
+    finally:
+        if demo is not None:
+            demo.stop()
+
+    if as_json:
+        document = summary_json(summary)
+        if sandbox_counts is not None:
+            document["sandbox"] = sandbox_counts
+        print(json.dumps(document))
+    else:
+        print("", file=out)
+        print(summary_table(summary), file=out)
+        print(_status_line(summary), file=out)
+        if summary.error:
+            print(summary.error, file=sys.stderr)
+        print(f"Log: {log_file}", file=out)
+    log.info("Headless sync %s ended: %s (exit %d).", summary.run_id, summary.status, summary.exit_code)
+    return summary.exit_code
+
+
+# --- secret --------------------------------------------------------------------------------------------
+
+
+def _read_secret_value(name: str) -> str:
+    """From the keyboard without echo when interactive, else one line from stdin (a pipe)."""
+    if sys.stdin is not None and sys.stdin.isatty():
+        return getpass.getpass(f"Value for {name} (typing is not shown): ")
+    line = sys.stdin.readline() if sys.stdin is not None else ""
+    return line.rstrip("\r\n")
+
+
+def secret_command(args: argparse.Namespace) -> int:
+    """``ledgerbridge secret set|delete NAME``: the value never appears on screen or in a log."""
+    name = args.name
+    if name not in SECRET_NAMES:
+        print(f"Unknown secret {name!r}: use one of {', '.join(SECRET_NAMES)}.", file=sys.stderr)
+        return EXIT_COULD_NOT_RUN
+    paths = app_paths()
+    explicit = getattr(args, "config", None)
+    try:
+        settings = Settings.load(Path(explicit) if explicit else paths.settings_file)
+        store = KeyringSecretStore(allow_plaintext=settings.app.allow_plaintext_secrets)
+        store.check()
+        if args.action == "set":
+            value = _read_secret_value(name)
+            if not value:
+                print(f"No value given: {name} was not changed.", file=sys.stderr)
+                return EXIT_COULD_NOT_RUN
+            register_secret(value)
+            store.set(name, value)
+            print(f"Stored {name} in the keyring ({store.backend_name()}).")
+        else:
+            store.delete(name)
+            print(f"Removed {name} from the keyring (if it was there).")
+    except LedgerBridgeError as exc:
+        print(_message(exc), file=sys.stderr)
+        return EXIT_COULD_NOT_RUN
+    return EXIT_OK
