@@ -31,6 +31,7 @@ from halo.errors import (
     FAILURE_DNS,
     FAILURE_PROXY,
     FAILURE_TLS,
+    URL_ACTION,
     classify_failure,
     error_from_failure,
     error_from_response,
@@ -239,6 +240,7 @@ class HaloClient:
         self._token_lock = threading.Lock()
         self._token_endpoint: tuple[str, dict[str, str]] | None = None
         self._reached_server = False
+        self._auth_guessed = False  # True when /api/authinfo was missing and {base}/auth is a guess
 
     def __repr__(self) -> str:
         return f"HaloClient(resource_server={self._base!r}, client_id={self.conn.client_id!r})"
@@ -404,7 +406,15 @@ class HaloClient:
             operation="signing in",
             path_template="/auth/token",
             authenticated=False,
+            accept_statuses=(404,) if self._auth_guessed else (),
         )
+        if self._auth_guessed and (response.status_code == 404 or _json_or_none(response) is None):
+            # Neither /api/authinfo nor the default /auth answered like Halo: the URL points elsewhere.
+            raise ConfigError(
+                f"No Halo API at {self._base}.",
+                action=URL_ACTION,
+                detail=f"/api/authinfo and {url} both missing (HTTP {response.status_code})",
+            )
         body = self._json_of(response, "signing in")
         token = token_from_json(body, now=self._clock())
         if token is None:
@@ -437,7 +447,12 @@ class HaloClient:
                 authenticated=False,
                 accept_statuses=(404,),
             )
-            body = _json_or_none(response) if response.status_code == 200 else None
+            body = _json_or_none(response) if response.status_code != 404 else None
+            if response.status_code != 404 and body is None:
+                raise self._scrubbed(
+                    error_from_response(response, operation="looking up the sign-in service")
+                )
+            self._auth_guessed = False
             if isinstance(body, dict) and isinstance(body.get("auth_url"), str) and body["auth_url"].strip():
                 auth_server = normalise_server_url(
                     body["auth_url"], setting="authorisation server (from Halo)"
@@ -445,7 +460,8 @@ class HaloClient:
                 if not tenant and isinstance(body.get("tenant_id"), str):
                     tenant = body["tenant_id"].strip()
             else:
-                log.info("No usable /api/authinfo at %s; using %s", self._base, auth_server)
+                self._auth_guessed = True
+                log.info("No usable /api/authinfo at %s; trying %s", self._base, auth_server)
             endpoint = token_url(auth_server, tenant)
         self._token_endpoint = endpoint
         return endpoint
