@@ -1,0 +1,624 @@
+"""Sage 50 Canada (ex-Simply Accounting): read the company's own MySQL database ``simply`` over ODBC.
+
+Why this shape: Sage 50 CA keeps each company in a MySQL 8 datadir that runs only while the company is open in
+Sage (port 13540 by default). A third-party user with the "Read data" right may SELECT from it, so every
+stream is plain SQL over the real tables (``tcustomr``, ``tinvent``, ``titrec``, ``tcustr``...). We never write
+here: Sage hands out ids from counters and has no referential integrity.
+
+Facts the code relies on (see accounting-packages.md §2 and §4):
+- tax codes carry their rates only in the description text ("GST @ 5%; QST @ 9.975%", "HST @ 13%, included"),
+  so rates are parsed from ``ttaxcode.sDesc``; authority names are checked against ``ttaxauth``;
+- there is no modified index, only the last-save stamp ``dtASDate`` (date) + ``tmASTime`` (time of day, local
+  time): ``since`` is compared in SQL on the pair, rows with a NULL stamp are always read, and the exact
+  comparison is repeated in Python on the combined aware timestamp;
+- an invoice (``titrec``) links to its receivables document (``tcustr``) by ``sSource1`` + ``lVenCusId``; the
+  outstanding amount is the sum of that document's ``tcustrdt.dAmount`` and receipts are details of
+  ``nTranType`` 1; reversed receipts come in cancelling pairs (``bReversed``) and are not payments;
+- a reversal (``bReversal``), a negative invoice or an ``nTranType`` 8 document is a credit note.
+Reads page with keyset pagination (``WHERE lId > ? ORDER BY lId LIMIT n``): each page is one small query, so
+memory stays flat even though the MySQL ODBC driver buffers a whole result set client-side.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from connectors.base import ConnectionCheck, Connector, StreamSpec
+from connectors.errors import error_from_odbc, sqlstate_of
+from connectors.sql import iter_rows
+from sync.errors import LedgerBridgeError, TransientError
+from sync.records import (
+    CENT,
+    RATE_PLACES,
+    Address,
+    Customer,
+    EntityName,
+    Invoice,
+    InvoiceLine,
+    Item,
+    Payment,
+    Record,
+    SourceProblem,
+    TaxComponent,
+    TaxRate,
+    clean_text,
+    money,
+    to_decimal,
+)
+
+PACKAGE = "sage50ca"
+DEFAULT_PORT = 13540
+
+DOC_INVOICE = 0  # tcustr.nTranType
+DOC_RECEIPT = 1
+DOC_CREDIT_NOTE = 8
+REGULAR_PRICE_LIST = 1  # tinvprc.lPrcListId of the "Regular" price list [I: inferred, not verified]
+HOME_CURRENCY = 0  # tinvprc.lCurrncyId of home-currency prices [I: inferred, not verified]
+
+_TAX_COMPONENT = re.compile(
+    r"(?P<authority>[^\W\d_][^@;,%]*?)\s*@\s*(?P<rate>\d{1,3}(?:[.,]\d{1,6})?)\s*%", re.UNICODE
+)
+_INCLUDED_WORDS = {"included", "incl", "incl.", "tax included", "inclus", "incluse", "taxe incluse"}
+_HARMLESS_WORDS = {"", "non-refundable", "refundable", "non refundable"}
+
+_UNREACHABLE_CODES = ("(2002)", "(2003)", "(2005)", "(2013)", "can't connect", "lost connection")
+
+_OPEN_THE_COMPANY = (
+    "Open the company in Sage 50 Canada on this computer (its database runs only while the company is "
+    "open), then try again. If it is open, check the server and port (13540 by default) in Settings > "
+    "Accounting package."
+)
+
+
+class TaxDescriptionError(ValueError):
+    """A tax code's description could not be read as 'AUTHORITY @ RATE%[, included]; ...'."""
+
+
+def parse_tax_description(text: str, known_authorities: dict[str, str] | None = None) -> TaxRate:
+    """Parse Sage 50 CA's tax text into rate (sum), inclusive flag and one component per authority.
+
+    The returned TaxRate has empty key/code/name; the caller fills them. ``known_authorities`` maps an upper
+    case name to ttaxauth.sName so components carry Sage's own spelling.
+    """
+    description = clean_text(text)
+    matches = list(_TAX_COMPONENT.finditer(description))
+    if not matches:
+        raise TaxDescriptionError(f"no 'TAX @ RATE%' part in {description!r}")
+    if description[: matches[0].start()].strip(" ;,"):
+        raise TaxDescriptionError(f"unexpected text before the first tax in {description!r}")
+    components: list[TaxComponent] = []
+    included_flags: list[bool] = []
+    for index, match in enumerate(matches):
+        end = matches[index + 1].start() if index + 1 < len(matches) else len(description)
+        words = [word.strip().lower() for word in re.split(r"[,;]", description[match.end() : end])]
+        included = False
+        for word in words:
+            if word in _INCLUDED_WORDS:
+                included = True
+            elif word not in _HARMLESS_WORDS:
+                raise TaxDescriptionError(f"unexpected text {word!r} in {description!r}")
+        authority = match.group("authority").strip()
+        if known_authorities:
+            authority = known_authorities.get(authority.upper(), authority)
+        rate = to_decimal(match.group("rate").replace(",", "."), RATE_PLACES)
+        components.append(TaxComponent(authority=authority, rate=rate))
+        included_flags.append(included)
+    if any(included_flags) and not all(included_flags):
+        raise TaxDescriptionError(f"part of the tax is included in prices and part is not in {description!r}")
+    total = sum((component.rate for component in components), Decimal(0)).quantize(RATE_PLACES)
+    return TaxRate(
+        key="", code="", name="", rate=total, inclusive=all(included_flags), components=tuple(components)
+    )
+
+
+def _as_time(value: object) -> time | None:
+    """MySQL TIME arrives as datetime.time, a timedelta (some drivers) or text."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.time()
+    if isinstance(value, time):
+        return value
+    if isinstance(value, timedelta):
+        seconds = int(value.total_seconds())
+        if not 0 <= seconds < 86400:
+            raise ValueError(f"not a time of day: {value!r}")
+        return time(seconds // 3600, seconds // 60 % 60, seconds % 60)
+    text = str(value).strip()
+    if not text:
+        return None
+    return time.fromisoformat(text)
+
+
+def _as_date(value: object) -> date | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = str(value).strip()
+    if not text:
+        return None
+    return date.fromisoformat(text[:10])
+
+
+def _flag(value: object) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "y", "-1")
+    return bool(int(value))  # type: ignore[call-overload]
+
+
+def _key(value: object) -> str:
+    """A Sage id as text: '42', never '42.0'; '' for NULL or 0 (Sage's "none")."""
+    if value is None:
+        return ""
+    number = int(Decimal(str(value).strip()))
+    return "" if number == 0 else str(number)
+
+
+class Sage50CAConnector(Connector):
+    """Sage 50 Canada through its MySQL database (MariaDB/MySQL ODBC driver; SQLite in the stand-in)."""
+
+    kind: ClassVar[str] = "sage50ca"
+    display_name: ClassVar[str] = "Sage 50 Canada"
+
+    # --- declaration --------------------------------------------------------------------------------------
+
+    def streams(self) -> tuple[StreamSpec, ...]:
+        stamp = "dtASDate + tmASTime (last save, local time; NULL stamps always read)"
+        return (
+            StreamSpec(
+                "tax_rates", "ttaxcode", "lId", None, "bHidden=1 (rates parsed from sDesc; full read)"
+            ),
+            StreamSpec("customers", "tcustomr", "lId", stamp, "bInactive=1"),
+            StreamSpec("items", "tinvent", "lId", stamp, "bInactive=1"),
+            StreamSpec(
+                "invoices",
+                "titrec",
+                "lId",
+                stamp + "; also tcustrdt stamps of the linked tcustr document",
+                "bReversed=1 (cancelled by a bReversal=1 entry, read as a credit note)",
+            ),
+        )
+
+    # --- connection -----------------------------------------------------------------------------------------
+
+    def connection(self) -> Any:
+        """Open on first use; a refused TCP connection means the company is not open in Sage."""
+        if self._connection is None:
+            try:
+                self._connection = self._connect()
+            except LedgerBridgeError:
+                raise
+            except Exception as exc:
+                raise _connect_error(exc) from exc
+        return self._connection
+
+    def test_connection(self) -> ConnectionCheck:
+        try:
+            connection = self.connection()
+            customers = self._scalar(connection, "SELECT COUNT(*) FROM tcustomr", "counting customers")
+            invoices = self._scalar(connection, "SELECT COUNT(*) FROM titrec", "counting invoices")
+            codes = self._scalar(connection, "SELECT COUNT(*) FROM ttaxcode", "reading tax codes")
+        except LedgerBridgeError as error:
+            return ConnectionCheck(False, error.message, error.action, error.detail)
+        return ConnectionCheck(
+            True,
+            "Connected to the Sage 50 Canada company.",
+            detail=f"{customers} customers; {invoices} sales/purchase records; {codes} tax codes",
+        )
+
+    def _scalar(self, connection: Any, sql: str, during: str) -> Any:
+        for row in iter_rows(connection, sql, package=PACKAGE, during=during):
+            return next(iter(row.values()))
+        return None
+
+    # --- reading --------------------------------------------------------------------------------------------
+
+    def read(self, stream: EntityName, since: datetime | None = None) -> Iterator[Record | SourceProblem]:
+        readers = {
+            "tax_rates": self._read_tax_rates,
+            "customers": self._read_customers,
+            "items": self._read_items,
+            "invoices": self._read_invoices,
+        }
+        if stream not in readers:
+            raise KeyError(f"Sage 50 Canada has no stream {stream!r}")
+        return readers[stream](since)
+
+    @property
+    def _zone(self) -> tzinfo:
+        return self.local_zone or datetime.now().astimezone().tzinfo or UTC
+
+    def _stamp(self, row: dict[str, Any], prefix: str = "") -> datetime | None:
+        """dtASDate + tmASTime as one aware timestamp (None when either half is missing)."""
+        day = _as_date(row.get(prefix + "dtASDate"))
+        clock = _as_time(row.get(prefix + "tmASTime"))
+        if day is None or clock is None:
+            return None
+        return datetime.combine(day, clock, tzinfo=self._zone)
+
+    def _since_filter(self, alias: str, since: datetime | None) -> tuple[str, list[Any]]:
+        """SQL that keeps rows saved at or after ``since`` (local date + time) and rows with no stamp."""
+        if since is None:
+            return "", []
+        local = since.astimezone(self._zone).replace(microsecond=0)
+        day, clock = local.date().isoformat(), local.time().isoformat()
+        sql = (
+            f"({alias}.dtASDate IS NULL OR {alias}.tmASTime IS NULL OR {alias}.dtASDate > ? "
+            f"OR ({alias}.dtASDate = ? AND {alias}.tmASTime >= ?))"
+        )
+        return sql, [day, day, clock]
+
+    def _keyset_pages(
+        self, select: str, where: Sequence[str], params: Sequence[Any], key: str, during: str
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Yield pages of ``select`` ordered by ``key`` (an integer column), one bounded query per page."""
+        last = -(2**62)
+        while True:
+            conditions = [f"{key} > ?", *where]
+            sql = f"{select} WHERE {' AND '.join(conditions)} ORDER BY {key} LIMIT {int(self.page_size)}"
+            page = list(
+                iter_rows(
+                    self.connection(),
+                    sql,
+                    [last, *params],
+                    page_size=self.page_size,
+                    package=PACKAGE,
+                    during=during,
+                )
+            )
+            if not page:
+                return
+            yield page
+            if len(page) < self.page_size:
+                return
+            last = page[-1]["lId"]
+
+    def _fresh(self, modified: datetime | None, since: datetime | None) -> bool:
+        return since is None or modified is None or modified >= since
+
+    # tax codes -------------------------------------------------------------------------------------------
+
+    def _authorities(self) -> dict[str, str]:
+        names: dict[str, str] = {}
+        for row in iter_rows(
+            self.connection(), "SELECT sName FROM ttaxauth", package=PACKAGE, during="reading tax authorities"
+        ):
+            name = clean_text(row["sName"])
+            if name:
+                names[name.upper()] = name
+        return names
+
+    def _read_tax_rates(self, since: datetime | None) -> Iterator[Record | SourceProblem]:
+        authorities = self._authorities()
+        sql = "SELECT lId, sCode, sDesc, bHidden FROM ttaxcode ORDER BY lId"
+        for row in iter_rows(self.connection(), sql, page_size=self.page_size, package=PACKAGE):
+            yield self._tax_rate(row, authorities)
+
+    def _tax_rate(self, row: dict[str, Any], authorities: dict[str, str]) -> TaxRate | SourceProblem:
+        raw_key = row.get("lId")
+        try:
+            key = _key(raw_key) or "0"
+            code = clean_text(row.get("sCode"))
+            description = clean_text(row.get("sDesc"))
+            parsed = parse_tax_description(description, authorities)
+            return TaxRate(
+                key=key,
+                code=code,
+                name=description,
+                rate=parsed.rate,
+                inclusive=parsed.inclusive,
+                components=parsed.components,
+                active=not _flag(row.get("bHidden")),
+            )
+        except (ValueError, ArithmeticError, TypeError) as exc:
+            code = clean_text(row.get("sCode"))
+            return SourceProblem(
+                "tax_rates",
+                clean_text(raw_key),
+                f"Sage 50 Canada tax code {code!r}: its description {clean_text(row.get('sDesc'))!r} could "
+                f"not be read as rates like 'GST @ 5%; QST @ 9.975%' ({exc}).",
+                action="Map this tax code to a Halo tax by hand in Mappings > Tax codes (or correct its "
+                "description in Sage 50 Canada: Setup > Settings > Taxes).",
+            )
+
+    def _tax_rate_by_key(self) -> dict[str, Decimal]:
+        rates: dict[str, Decimal] = {}
+        authorities = self._authorities()
+        for row in iter_rows(
+            self.connection(), "SELECT lId, sCode, sDesc, bHidden FROM ttaxcode", package=PACKAGE
+        ):
+            record = self._tax_rate(row, authorities)
+            if isinstance(record, TaxRate):
+                rates[record.key] = record.rate
+        return rates
+
+    # customers ---------------------------------------------------------------------------------------------
+
+    def _read_customers(self, since: datetime | None) -> Iterator[Record | SourceProblem]:
+        select = (
+            "SELECT c.lId, c.sName, c.sCntcName, c.sStreet1, c.sStreet2, c.sCity, c.sProvState, c.sCountry, "
+            "c.sPostalZip, c.sPhone1, c.sEmail, c.sWebSite, c.lTaxCode, c.bInactive, c.dtASDate, c.tmASTime "
+            "FROM tcustomr c"
+        )
+        where, params = self._since_filter("c", since)
+        for page in self._keyset_pages(
+            select, [where] if where else [], params, "c.lId", "reading customers"
+        ):
+            for row in page:
+                record = self._customer(row)
+                if self._fresh(record.modified, since):
+                    yield record
+
+    def _customer(self, row: dict[str, Any]) -> Customer | SourceProblem:
+        raw_key = row.get("lId")
+        modified = None
+        try:
+            key = _key(raw_key)
+            if not key:
+                raise ValueError("the customer has no id")
+            modified = self._stamp(row)
+            name = clean_text(row.get("sName"), 52)
+            if not name:
+                raise ValueError("the customer has no name")
+            return Customer(
+                key=key,
+                name=name,
+                email=clean_text(row.get("sEmail")),
+                phone=clean_text(row.get("sPhone1")),
+                contact_name=clean_text(row.get("sCntcName")),
+                tax_code=_key(row.get("lTaxCode")),
+                address=Address(
+                    lines=tuple(
+                        line
+                        for line in (clean_text(row.get("sStreet1")), clean_text(row.get("sStreet2")))
+                        if line
+                    ),
+                    city=clean_text(row.get("sCity")),
+                    region=clean_text(row.get("sProvState")),
+                    postcode=clean_text(row.get("sPostalZip")),
+                    country=clean_text(row.get("sCountry")),
+                ),
+                website=clean_text(row.get("sWebSite")),
+                active=not _flag(row.get("bInactive")),
+                modified=modified,
+            )
+        except (ValueError, ArithmeticError, TypeError) as exc:
+            return SourceProblem(
+                "customers", clean_text(raw_key), f"Customer could not be read: {exc}.", modified=modified
+            )
+
+    # items -------------------------------------------------------------------------------------------------
+
+    def _read_items(self, since: datetime | None) -> Iterator[Record | SourceProblem]:
+        select = (
+            "SELECT i.lId, i.sPartCode, i.sName, i.bService, i.bInactive, i.dtASDate, i.tmASTime, p.dPrice "
+            "FROM tinvent i LEFT JOIN tinvprc p ON p.lInventId = i.lId "
+            f"AND p.lPrcListId = {REGULAR_PRICE_LIST} AND p.lCurrncyId = {HOME_CURRENCY}"
+        )
+        where, params = self._since_filter("i", since)
+        for page in self._keyset_pages(select, [where] if where else [], params, "i.lId", "reading items"):
+            for row in page:
+                record = self._item(row)
+                if self._fresh(record.modified, since):
+                    yield record
+
+    def _item(self, row: dict[str, Any]) -> Item | SourceProblem:
+        raw_key = row.get("lId")
+        modified = None
+        try:
+            key = _key(raw_key)
+            if not key:
+                raise ValueError("the item has no id")
+            modified = self._stamp(row)
+            code = clean_text(row.get("sPartCode"))
+            name = clean_text(row.get("sName")) or code
+            if not code and not name:
+                raise ValueError("the item has neither a number nor a name")
+            price = row.get("dPrice")
+            return Item(
+                key=key,
+                code=code or name,
+                name=name,
+                price=money(price) if price is not None else Decimal("0.00"),
+                is_service=_flag(row.get("bService")),
+                active=not _flag(row.get("bInactive")),
+                modified=modified,
+            )
+        except (ValueError, ArithmeticError, TypeError) as exc:
+            return SourceProblem(
+                "items", clean_text(raw_key), f"Item could not be read: {exc}.", modified=modified
+            )
+
+    # invoices ----------------------------------------------------------------------------------------------
+
+    def _read_invoices(self, since: datetime | None) -> Iterator[Record | SourceProblem]:
+        rates = self._tax_rate_by_key()
+        select = (
+            "SELECT h.lId, h.lVenCusId, h.dtJournal, h.sSource1, h.sComment, h.dFreight, h.dInvAmt, "
+            "h.bReversal, h.bReversed, h.dtASDate, h.tmASTime, lu.sPONum "
+            "FROM titrec h LEFT JOIN titlu lu ON lu.lITRecId = h.lId"
+        )
+        is_sale = (
+            "EXISTS (SELECT 1 FROM tcustr d WHERE d.lCusId = h.lVenCusId AND d.sSource = h.sSource1 "
+            f"AND d.nTranType IN ({DOC_INVOICE}, {DOC_CREDIT_NOTE}))"
+        )
+        where = [is_sale]
+        params: list[Any] = []
+        header_filter, header_params = self._since_filter("h", since)
+        if header_filter:
+            detail_filter, detail_params = self._since_filter("x", since)
+            where.append(
+                f"({header_filter} OR EXISTS (SELECT 1 FROM tcustr d2 JOIN tcustrdt x ON x.lCusTrId = d2.lId "
+                f"WHERE d2.lCusId = h.lVenCusId AND d2.sSource = h.sSource1 AND {detail_filter}))"
+            )
+            params = [*header_params, *detail_params]
+        for page in self._keyset_pages(select, where, params, "h.lId", "reading invoices"):
+            lines = self._lines_for(page)
+            details = self._details_for(page)
+            for header in page:
+                record = self._invoice(header, lines, details, rates)
+                if self._fresh(record.modified, since):
+                    yield record
+
+    def _lines_for(self, page: list[dict[str, Any]]) -> dict[Any, list[dict[str, Any]]]:
+        ids = [row["lId"] for row in page]
+        marks = ", ".join("?" for _ in ids)
+        sql = (
+            "SELECT l.lITRecId, l.nLineNum, l.lInventId, l.lAcctId, l.dQty, l.dPrice, l.dAmt, "
+            "u.sItem, u.sDesc, u.lTaxCode, u.dTaxAmt "
+            "FROM titrline l LEFT JOIN titluli u ON u.lITRecId = l.lITRecId AND u.nLineNum = l.nLineNum "
+            f"WHERE l.lITRecId IN ({marks}) ORDER BY l.lITRecId, l.nLineNum"
+        )
+        grouped: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+        for row in iter_rows(self.connection(), sql, ids, page_size=self.page_size, package=PACKAGE):
+            grouped[row["lITRecId"]].append(row)
+        return grouped
+
+    def _details_for(self, page: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+        """Receivables details keyed by (customer id, document number), for the invoices of one page."""
+        sources = sorted({row["sSource1"] for row in page if row["sSource1"] is not None})
+        grouped: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        if not sources:
+            return grouped
+        marks = ", ".join("?" for _ in sources)
+        sql = (
+            "SELECT d.lId AS docId, d.lCusId, d.sSource, x.nLineNum, x.nTranType, x.dtDate, x.sSource AS sRef, "
+            "x.dAmount, x.bReversed, x.dtASDate, x.tmASTime "
+            "FROM tcustr d JOIN tcustrdt x ON x.lCusTrId = d.lId "
+            f"WHERE d.sSource IN ({marks}) AND d.nTranType IN ({DOC_INVOICE}, {DOC_CREDIT_NOTE}) "
+            "ORDER BY d.lId, x.nLineNum"
+        )
+        for row in iter_rows(self.connection(), sql, sources, page_size=self.page_size, package=PACKAGE):
+            grouped[(_key(row["lCusId"]), clean_text(row["sSource"]))].append(row)
+        return grouped
+
+    def _invoice(
+        self,
+        header: dict[str, Any],
+        lines: dict[Any, list[dict[str, Any]]],
+        details: dict[tuple[str, str], list[dict[str, Any]]],
+        rates: dict[str, Decimal],
+    ) -> Invoice | SourceProblem:
+        raw_key = header.get("lId")
+        modified = None
+        try:
+            key = _key(raw_key)
+            customer_key = _key(header.get("lVenCusId"))
+            number = clean_text(header.get("sSource1"))
+            if not key or not customer_key:
+                raise ValueError("the invoice has no id or no customer")
+            modified = self._stamp(header)
+            day = _as_date(header.get("dtJournal"))
+            if day is None:
+                raise ValueError("the invoice has no date")
+            total = money(header.get("dInvAmt"))
+            is_reversal = _flag(header.get("bReversal"))
+            is_reversed = _flag(header.get("bReversed"))
+            document = details.get((customer_key, number), [])
+            is_credit = (
+                is_reversal or total < 0 or any(row["nTranType"] == DOC_CREDIT_NOTE for row in document)
+            )
+            sign = Decimal(-1) if total < 0 else Decimal(1)
+
+            invoice_lines = tuple(self._line(row, sign, rates) for row in lines.get(raw_key, []))
+            tax = sum((line.tax for line in invoice_lines), Decimal("0.00"))
+            gross = abs(total)
+            for row in document:
+                stamp = self._stamp(row)
+                if stamp is not None and (modified is None or stamp > modified):
+                    modified = stamp
+
+            payments: tuple[Payment, ...] = ()
+            if is_reversal or is_reversed:
+                outstanding = Decimal("0.00")  # the pair cancels: nothing is owed on either half
+            elif document:
+                outstanding = abs(sum((money(row["dAmount"]) for row in document), Decimal("0.00")))
+                payments = tuple(
+                    Payment(
+                        key=f"{_key(row['docId'])}-{int(row['nLineNum'])}",
+                        invoice_key=key,
+                        customer_key=customer_key,
+                        date=self._day_start(row["dtDate"]),
+                        amount=abs(money(row["dAmount"])),
+                        reference=clean_text(row.get("sRef")),
+                        modified=self._stamp(row),
+                    )
+                    for row in document
+                    if row["nTranType"] == DOC_RECEIPT and not _flag(row.get("bReversed"))
+                )
+            else:
+                outstanding = None
+            amount_paid = sum((payment.amount for payment in payments), Decimal("0.00"))
+            paid_date = (
+                max((payment.date for payment in payments), default=None) if outstanding == 0 else None
+            )
+            return Invoice(
+                key=key,
+                number=number,
+                customer_key=customer_key,
+                date=self._day_start(day),
+                lines=invoice_lines,
+                net=(gross - tax).quantize(CENT),
+                tax=tax,
+                gross=gross,
+                is_credit=is_credit,
+                amount_paid=amount_paid,
+                outstanding=outstanding,
+                paid_date=paid_date,
+                reference=clean_text(header.get("sPONum")) or clean_text(header.get("sComment")),
+                payments=payments,
+                modified=modified,
+            )
+        except (ValueError, ArithmeticError, TypeError, KeyError) as exc:
+            return SourceProblem(
+                "invoices",
+                clean_text(raw_key),
+                f"Invoice {clean_text(header.get('sSource1'))!r} could not be read: {exc}.",
+                modified=modified,
+            )
+
+    def _day_start(self, value: object) -> datetime:
+        day = _as_date(value)
+        if day is None:
+            raise ValueError("a date is missing")
+        return datetime.combine(day, time.min, tzinfo=self._zone)
+
+    def _line(self, row: dict[str, Any], sign: Decimal, rates: dict[str, Decimal]) -> InvoiceLine:
+        tax_code = _key(row.get("lTaxCode"))
+        quantity = to_decimal(row.get("dQty") if row.get("dQty") is not None else 0, Decimal("0.0001"))
+        tax_amount = row.get("dTaxAmt")
+        return InvoiceLine(
+            number=int(row["nLineNum"]),
+            description=clean_text(row.get("sDesc")) or clean_text(row.get("sItem")),
+            quantity=(quantity * sign).quantize(Decimal("0.0001")),
+            unit_price=money(row.get("dPrice") if row.get("dPrice") is not None else 0),
+            net=money(row.get("dAmt")) * sign,
+            tax=money(tax_amount) * sign if tax_amount is not None else Decimal("0.00"),
+            item_key=_key(row.get("lInventId")),
+            tax_code=tax_code,
+            tax_rate=rates.get(tax_code),
+            nominal_code=_key(row.get("lAcctId")),
+        )
+
+
+def _connect_error(exc: BaseException) -> LedgerBridgeError:
+    """A failed connect: a refused port means Sage (and so its MySQL) is not running with the company open."""
+    text = str(exc).lower()
+    state = sqlstate_of(exc)
+    if any(code in text for code in _UNREACHABLE_CODES) or state in ("08001", "08S01", "HYT00"):
+        return TransientError(
+            "Sage 50 Canada's company database is not running: the company is not open in Sage 50 Canada.",
+            action=_OPEN_THE_COMPANY,
+            detail=f"SQLSTATE {state}: {exc.args[1] if len(exc.args) > 1 else exc}" if state else str(exc),
+        )
+    return error_from_odbc(exc, package=PACKAGE, during="connecting")
