@@ -1,0 +1,214 @@
+"""Canonical records -> the JSON Halo takes, plus the content hash that decides "changed or not".
+
+Why: field names come ONLY from Halo's published OpenAPI schemas (Tax, Area, Site/AddressStore, Item,
+InvoiceHeader/InvoiceDetail, InvoicePayment_List) — Halo (and the sandbox) reject anything else. Money stays
+Decimal until this edge, where it becomes a JSON number via ``float(str(d))`` (exactly the printed value);
+dates are ISO 8601 with their offset. The hash covers the payload without Halo ids, so re-linking the same
+content to another record does not look like a change, and a resync of unchanged books sends nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sync.records import Address, Customer, Invoice, InvoiceLine, Item, Payment, TaxRate
+
+MAIN_SITE_NAME = "Main Site"
+ADDRESS_LINES = 4
+# Connector kinds whose payments are Sage 50 payments (Halo keeps their reference in sage50_reference).
+SAGE50_KINDS = frozenset({"sage50uk", "demo"})
+
+
+def number(value: Decimal) -> float | int:
+    """A Decimal as a JSON number at the edge: whole values as int, others via their printed text."""
+    if value == value.to_integral_value() and abs(value) < 2**53:
+        return int(value)
+    return float(str(value))
+
+
+def timestamp(value: datetime) -> str:
+    """ISO 8601 with offset; a naive value here is a programming error (records are always aware)."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime reached the Halo payload")
+    return value.isoformat()
+
+
+def content_hash(payload: Mapping[str, Any]) -> str:
+    """sha256 of canonical JSON of the payload without ids (``id`` at any depth)."""
+    canonical = json.dumps(_without_ids(payload), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _without_ids(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _without_ids(v) for k, v in value.items() if k != "id"}
+    if isinstance(value, list | tuple):
+        return [_without_ids(v) for v in value]
+    return value
+
+
+def _put(payload: dict[str, Any], field: str, value: object) -> None:
+    """Set optional text only when there is some, so blanks never wipe what a person typed in Halo."""
+    if value:
+        payload[field] = value
+
+
+# --- Tax --------------------------------------------------------------------------------------------------
+
+
+def tax_payload(rate: TaxRate) -> dict[str, Any]:
+    return {
+        "name": rate.name or rate.code,
+        "code": rate.code,
+        "value": number(rate.rate),
+        "third_party_id": rate.key,
+    }
+
+
+# --- Client (schema Area) and its main Site ---------------------------------------------------------------
+
+
+def client_payload(
+    customer: Customer,
+    *,
+    tax_id: int | None,
+    inactive: bool | None = None,
+    toplevel_id: int | None = None,
+) -> dict[str, Any]:
+    """``inactive`` None leaves Halo's flag alone; ``toplevel_id`` is only sent on create."""
+    payload: dict[str, Any] = {"name": customer.name, "accountsid": customer.key}
+    _put(payload, "accountsemailaddress", customer.email)
+    _put(payload, "tax_number", customer.tax_number)
+    _put(payload, "website", customer.website)
+    if tax_id is not None:
+        payload["item_tax_code"] = tax_id
+        payload["service_tax_code"] = tax_id
+        payload["sales_tax_code"] = tax_id
+    if inactive is not None:
+        payload["inactive"] = inactive
+    if toplevel_id:
+        payload["toplevel_id"] = toplevel_id
+    return payload
+
+
+def address_payload(address: Address) -> dict[str, Any]:
+    """AddressStore line1..line4 + postcode; city/region/country fill spare lines, extras are joined."""
+    parts = [p for p in (*address.lines, address.city, address.region, address.country) if p]
+    if len(parts) > ADDRESS_LINES:
+        parts = [*parts[: ADDRESS_LINES - 1], ", ".join(parts[ADDRESS_LINES - 1 :])]
+    payload: dict[str, Any] = {f"line{n}": text for n, text in enumerate(parts, start=1)}
+    _put(payload, "postcode", address.postcode)
+    return payload
+
+
+def site_payload(
+    customer: Customer, *, site_id: int, client_id: int, inactive: bool | None = None
+) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "id": site_id,
+        "client_id": client_id,
+        "name": MAIN_SITE_NAME,
+        "accountsid": customer.key,
+    }
+    if not customer.address.is_empty():
+        payload["invoice_address"] = address_payload(customer.address)
+    if not customer.delivery_address.is_empty():
+        payload["delivery_address"] = address_payload(customer.delivery_address)
+    _put(payload, "phonenumber", customer.phone)
+    if inactive is not None:
+        payload["inactive"] = inactive
+    return payload
+
+
+# --- Item -------------------------------------------------------------------------------------------------
+
+
+def item_payload(item: Item, *, tax_id: int | None) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "name": item.name or item.code,
+        "baseprice": number(item.price),
+        "accountsid": item.key,
+        "internalreference": item.code,
+    }
+    _put(payload, "description", item.description)
+    if item.cost is not None:
+        payload["costprice"] = number(item.cost)
+    if tax_id is not None:
+        payload["taxcode"] = tax_id
+    _put(payload, "nominalcode", item.nominal_code)
+    _put(payload, "purchasenominalcode", item.purchase_nominal_code)
+    return payload
+
+
+# --- Invoice (InvoiceHeader + InvoiceDetail) --------------------------------------------------------------
+
+
+def line_payload(
+    line: InvoiceLine,
+    *,
+    is_credit: bool,
+    item_code: str,
+    item_id: int | None,
+    tax_code: str,
+    tax_id: int | None,
+) -> dict[str, Any]:
+    """A credit note's line has a negative quantity, net and tax, so Halo's totals come out negative."""
+    sign = -1 if is_credit else 1
+    payload: dict[str, Any] = {
+        "item_shortdescription": line.description or item_code or f"Line {line.number}",
+        "qty_order": number(line.quantity * sign),
+        "unit_price": number(line.unit_price),
+        "net_amount": number(line.net * sign),
+        "tax_amount": number(line.tax * sign),
+    }
+    _put(payload, "item_code", item_code)
+    if item_id is not None:
+        payload["_itemid"] = item_id
+    _put(payload, "tax_code", tax_code)
+    if line.tax_rate is not None:
+        payload["tax_rate"] = number(line.tax_rate)
+    _put(payload, "nominal_code", line.nominal_code)
+    if tax_id is not None:
+        payload["item_tax_code"] = tax_id
+    return payload
+
+
+def invoice_payload(invoice: Invoice, *, client_id: int, lines: list[dict[str, Any]]) -> dict[str, Any]:
+    sign = -1 if invoice.is_credit else 1
+    payload: dict[str, Any] = {
+        "client_id": client_id,
+        "invoice_date": timestamp(invoice.date),
+        "thirdpartyinvoicenumber": invoice.number,
+        "accountsid": invoice.key,
+        "posted": invoice.posted,
+        "total": number(invoice.gross * sign),
+        "amountpaid": number(invoice.amount_paid),
+        "lines": lines,
+    }
+    if invoice.due_date is not None:
+        payload["duedate"] = timestamp(invoice.due_date)
+    _put(payload, "reference", invoice.reference)
+    if invoice.paid_date is not None:
+        payload["datepaid"] = timestamp(invoice.paid_date)
+    return payload
+
+
+# --- InvoicePayment (InvoicePayment_List) -----------------------------------------------------------------
+
+
+def payment_payload(payment: Payment, *, invoice_id: int, client_id: int, source_kind: str) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "invoice_id": invoice_id,
+        "client_id": client_id,
+        "date": timestamp(payment.date),
+        "amount": number(payment.amount),
+        "thirdpartyid": payment.key,
+    }
+    if source_kind in SAGE50_KINDS:
+        payload["sage50_reference"] = payment.reference or payment.key
+    return payload
