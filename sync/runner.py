@@ -1,0 +1,199 @@
+"""One sync run from settings: lock, state store, connector, Halo client, engine, summary.
+
+Why: the GUI worker, the tray timer and the headless ``sync`` command all need the same run with the same
+guarantees — one run at a time (SyncLock), every run recorded, and an expected failure (wrong URL, secret
+rejected, Halo down, company file locked) ends as a summary with status "failed" and a message saying what
+to do, never as an exception the caller must understand.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from connectors.base import ConnectionCheck, Connector
+from halo.client import HaloClient, HaloConnection
+from sync.engine import STREAMS, SyncEngine
+from sync.errors import CancelledError, ConfigError, LedgerBridgeError
+from sync.events import Listener, RunFinished, RunStarted, RunSummary
+from sync.lock import SyncLock
+from sync.paths import AppPaths, app_paths
+from sync.records import ENTITY_ORDER
+from sync.secrets import HALO_CLIENT_SECRET, SOURCE_PASSWORD, SecretStore
+from sync.settings import Settings
+from sync.state import StateStore
+
+log = logging.getLogger("ledgerbridge.sync")
+
+
+def open_state(paths: AppPaths | None = None) -> StateStore:
+    """The state store of this configuration (data dir; LEDGERBRIDGE_HOME when set)."""
+    paths = (paths or app_paths()).ensure()
+    return StateStore(paths.state_file)
+
+
+def build_client(settings: Settings, secrets: SecretStore) -> HaloClient:
+    secret = secrets.get(HALO_CLIENT_SECRET)
+    if not secret:
+        raise ConfigError(
+            "The Halo client secret is not stored on this computer.",
+            action="Enter it in Settings > Halo (or run: ledgerbridge secret set halo.client_secret).",
+        )
+    return HaloClient(HaloConnection.from_settings(settings.halo), secret)
+
+
+def build_connector(settings: Settings, secrets: SecretStore) -> Connector:
+    from connectors.registry import create_connector  # the registry imports every package's module
+
+    password = secrets.get(SOURCE_PASSWORD) if settings.source.username else None
+    return create_connector(settings.source, password)
+
+
+def check_halo(settings: Settings, secrets: SecretStore) -> ConnectionCheck:
+    """Sign in for real and read one page: the answer to Settings > Halo > Test connection."""
+    try:
+        client = build_client(settings, secrets)
+        try:
+            return ConnectionCheck(ok=True, message=client.test_connection())
+        finally:
+            client.close()
+    except LedgerBridgeError as exc:
+        return ConnectionCheck(ok=False, message=exc.message, action=exc.action, detail=exc.detail)
+
+
+def check_source(settings: Settings, secrets: SecretStore) -> ConnectionCheck:
+    """Open the accounting package for real: the answer to Settings > Accounting package > Test."""
+    try:
+        connector = build_connector(settings, secrets)
+        try:
+            return connector.test_connection()
+        finally:
+            connector.close()
+    except LedgerBridgeError as exc:
+        return ConnectionCheck(ok=False, message=exc.message, action=exc.action, detail=exc.detail)
+
+
+def _ordered(entities: Sequence[str]) -> tuple[str, ...]:
+    wanted = set(entities)
+    return tuple(e for e in ENTITY_ORDER if e in wanted and (e in STREAMS or e == "payments"))
+
+
+def run_sync(
+    settings: Settings,
+    secrets: SecretStore,
+    *,
+    paths: AppPaths | None = None,
+    dry_run: bool = False,
+    entities: Sequence[str] | None = None,
+    listener: Listener | None = None,
+    cancel: threading.Event | None = None,
+    wait_for_lock: float = 0.0,
+    connector: Connector | None = None,
+    client: HaloClient | None = None,
+) -> RunSummary:
+    """One run. Never raises for an expected failure: see the summary's status and error."""
+    paths = (paths or app_paths()).ensure()
+    chosen = _ordered(entities if entities is not None else settings.sync.entities)
+
+    def emit(event: RunStarted | RunFinished) -> None:
+        if listener is not None:
+            listener(event)
+
+    lock = SyncLock(paths.lock_file)
+    if not lock.acquire(wait_for_lock):
+        started = datetime.now(UTC)
+        holder = lock.holder() or "another LedgerBridge"
+        summary = RunSummary(run_id=0, started=started, finished=datetime.now(UTC), dry_run=dry_run)
+        summary.status = "failed"
+        summary.error = (
+            f"Another sync is running ({holder}). Wait for it to finish (see the tray icon), then try again."
+        )
+        emit(RunStarted(0, chosen, dry_run, started))
+        emit(RunFinished(summary))
+        return summary
+    try:
+        return _run_locked(settings, secrets, paths, dry_run, chosen, listener, cancel, connector, client)
+    finally:
+        lock.release()
+
+
+def _run_locked(
+    settings: Settings,
+    secrets: SecretStore,
+    paths: AppPaths,
+    dry_run: bool,
+    chosen: tuple[str, ...],
+    listener: Listener | None,
+    cancel: threading.Event | None,
+    connector: Connector | None,
+    client: HaloClient | None,
+) -> RunSummary:
+    started = datetime.now(UTC)
+    state: StateStore | None = None
+    summary = RunSummary(run_id=0, started=started, dry_run=dry_run)
+    own_connector = own_client = False
+    try:
+        state = open_state(paths)
+        summary.run_id = state.start_run(dry_run=dry_run, entities=chosen)
+    except LedgerBridgeError as exc:
+        summary.status, summary.error = "failed", str(exc)
+    if listener is not None:
+        listener(RunStarted(summary.run_id, chosen, dry_run, started))
+    if state is not None:
+        try:
+            settings.validate()
+            if not chosen:
+                raise ConfigError(
+                    "No entities are chosen to sync.", action="Tick at least one in Settings > Sync."
+                )
+            if client is None:
+                client, own_client = build_client(settings, secrets), True
+            if connector is None:
+                connector, own_connector = build_connector(settings, secrets), True
+            engine = SyncEngine(
+                settings,
+                state,
+                connector,
+                client,
+                summary=summary,
+                listener=listener,
+                cancel=cancel,
+                dry_run=dry_run,
+            )
+            engine.run(chosen)
+            summary.status = "partial" if summary.total("failed") or engine.interrupted else "ok"
+        except CancelledError:
+            summary.status = "cancelled"
+        except LedgerBridgeError as exc:
+            log.warning("Sync could not run: %s (%s)", exc, exc.detail)
+            summary.status, summary.error = "failed", str(exc)
+        except Exception as exc:  # a bug must still end the run cleanly and be reported, not kill the app
+            log.exception("Sync failed unexpectedly")
+            summary.status = "failed"
+            summary.error = (
+                f"LedgerBridge hit an unexpected error ({type(exc).__name__}). "
+                f"Send the log file {paths.log_file} to support; nothing confirmed so far is lost."
+            )
+        finally:
+            if own_connector and connector is not None:
+                _quietly(connector.close)
+            if own_client and client is not None:
+                _quietly(client.close)
+            summary.finished = datetime.now(UTC)
+            try:
+                state.finish_run(summary.run_id, summary)
+            finally:
+                state.close()
+    summary.finished = summary.finished or datetime.now(UTC)
+    if listener is not None:
+        listener(RunFinished(summary))
+    return summary
+
+
+def _quietly(close: object) -> None:
+    try:
+        close()  # type: ignore[operator]
+    except Exception:  # closing must never hide the run's own outcome
+        log.debug("close failed", exc_info=True)
