@@ -1,0 +1,489 @@
+"""HaloSandbox: a local Halo over real HTTP, answering like the real API (sign-in, lists, POST arrays).
+
+Tests, benchmarks and ``--demo`` talk to it exactly as they would to Halo, so the client's paging, retries and
+never-twice rules meet real sockets, real status codes and switchable faults (see faults.py).
+
+    with HaloSandbox() as sandbox:
+        sandbox.url, sandbox.client_id, sandbox.client_secret
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+import secrets
+import socket
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from halo.sandbox.auth import TokenIssuer
+from halo.sandbox.faults import SandboxFaults
+from halo.sandbox.page import render_page
+from halo.sandbox.schemas import RecordProblem
+from halo.sandbox.store import LIST_KEYS, RESOURCES, ListQuery, SandboxStore
+
+__all__ = ["HaloSandbox", "SandboxFaults"]
+
+log = logging.getLogger("ledgerbridge.sandbox")
+
+DEFAULT_CLIENT_ID = "ledgerbridge-sandbox"
+DEFAULT_PAGE_SIZE = 50
+_RESOURCE_BY_LOWER = {name.lower(): name for name in RESOURCES}
+_API_PATH = re.compile(r"^/api/([A-Za-z]+)(?:/([^/]+))?/?$")
+_LOOPBACK = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
+_PROXY_502_PAGE = (
+    b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center>"
+    b"<hr><center>nginx</center></body></html>"
+)
+
+
+@dataclass
+class _Reply:
+    """What to send back; ``drop`` closes the connection instead of answering."""
+
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "application/json; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False
+
+
+def _json_reply(status: int, payload: Any, headers: dict[str, str] | None = None) -> _Reply:
+    body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    return _Reply(status, body, headers=headers or {})
+
+
+def _error_reply(status: int, message: str, **extra: Any) -> _Reply:
+    return _json_reply(status, {"error": message, **extra})
+
+
+_DROP = _Reply(drop=True)
+
+
+class _BadRequest(Exception):
+    """A query parameter or body the sandbox cannot read: answered 400 with this message."""
+
+
+class HaloSandbox:
+    """A local Halo: ``start()`` serves it on a real port in a daemon thread, ``stop()`` ends it."""
+
+    def __init__(
+        self,
+        db_path: Path | str | None = None,
+        client_id: str = DEFAULT_CLIENT_ID,
+        client_secret: str | None = None,
+        tenant: str = "",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        seed: int = 0,
+    ) -> None:
+        self.client_id = client_id
+        self.client_secret = client_secret if client_secret is not None else secrets.token_urlsafe(24)
+        self.tenant = tenant
+        self.host = host
+        self.port = port
+        self.faults = SandboxFaults(seed=seed)
+        self.db_path = Path(db_path) if db_path is not None else None
+        self._store = SandboxStore(self.db_path)
+        self._tokens = TokenIssuer(client_id, self.client_secret, tenant)
+        self._counts: Counter[tuple[str, str]] = Counter()
+        self._counts_lock = threading.Lock()
+        self._server: _SandboxHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._url: str | None = None
+
+    def __repr__(self) -> str:
+        where = self.url if self._server is not None else "not started"
+        return f"HaloSandbox({where}, client_id={self.client_id!r}, tenant={self.tenant!r})"
+
+    # ----------------------------------------------------------------- life cycle
+
+    def start(self) -> HaloSandbox:
+        if self._server is not None:
+            return self
+        try:
+            server = _SandboxHTTPServer((self.host, self.port), _Handler, self)
+        except OSError as error:
+            raise RuntimeError(
+                f"The Halo sandbox cannot listen on {self.host}:{self.port}: {error.strerror or error}. "
+                "Choose another port (or 0 for any free one)."
+            ) from error
+        self._server = server
+        self.port = server.server_address[1]
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        self._url = f"http://{host}:{self.port}"
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="halo-sandbox", daemon=True
+        )
+        self._thread.start()
+        log.info("Halo sandbox listening on %s", self.url)
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.close_open_connections()
+            server.server_close()
+            if self._thread is not None:
+                self._thread.join(timeout=10)
+            self._thread = None
+        self._store.close()
+
+    def __enter__(self) -> HaloSandbox:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """The resource server's base URL (API at /api, auth at /auth); stays readable after stop()."""
+        if self._url is None:
+            raise RuntimeError("The Halo sandbox has not been started; call start() first.")
+        return self._url
+
+    # ----------------------------------------------------------------- test helpers
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        with self._counts_lock:
+            return dict(self._counts)
+
+    def reset_counts(self) -> None:
+        with self._counts_lock:
+            self._counts.clear()
+
+    def records(self, resource: str, include_inactive: bool = True) -> list[dict[str, Any]]:
+        return self._store.all_records(_known_resource(resource), include_inactive)
+
+    def seed(self, resource: str, record: dict[str, Any]) -> dict[str, Any]:
+        """Store a record as if it already existed in Halo (no HTTP, not counted); returns it with its id."""
+        try:
+            return self._store.save_batch(_known_resource(resource), [record], allow_explicit_ids=True)[0]
+        except RecordProblem as problem:
+            raise ValueError(f"Cannot seed {resource}: {problem}") from problem
+
+    def expire_tokens(self) -> None:
+        self._tokens.expire_all()
+
+    # ----------------------------------------------------------------- request handling
+
+    def _count(self, method: str, template: str) -> None:
+        with self._counts_lock:
+            self._counts[(method, template)] += 1
+
+    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes, peer: str) -> _Reply:
+        """Route one request; faults apply to /api and /auth only, never to the page or /sandbox/*."""
+        parts = urlsplit(target)
+        path = parts.path
+        query = {key: values[-1] for key, values in parse_qs(parts.query, keep_blank_values=True).items()}
+        if path in ("/", "/index.html") and method == "GET":
+            return _Reply(200, render_page(self._store, self.url).encode("utf-8"), "text/html; charset=utf-8")
+        if path == "/sandbox/stats" and method == "GET":
+            return _json_reply(200, self._stats())
+        if path == "/sandbox/faults" and method == "POST":
+            return self._set_faults(body, peer)
+        if path.lower() in ("/auth/token", "/auth/token/"):
+            self._count(method, "/auth/token")
+            if method != "POST":
+                return _error_reply(405, "Use POST for /auth/token.")
+            self._delay()
+            return self._token(headers, body, query)
+        if path.lower() in ("/api/authinfo", "/api/authinfo/"):
+            self._count(method, "/api/authinfo")
+            before = self._faults_before(method, posting=False)
+            if before is not None:
+                return before
+            return _json_reply(200, {"auth_url": f"{self.url}/auth", "tenant_id": self.tenant})
+        match = _API_PATH.match(path)
+        if match is None or match.group(1).lower() not in _RESOURCE_BY_LOWER:
+            self._count(method, path)
+            return _error_reply(404, f"There is no endpoint {path} in this sandbox.")
+        resource = _RESOURCE_BY_LOWER[match.group(1).lower()]
+        record_id = match.group(2)
+        template = f"/api/{resource}" + ("/{id}" if record_id is not None else "")
+        self._count(method, template)
+        posting = method == "POST" and record_id is None
+        drop_after_write = False
+        if self.faults.latency > 0 or self.faults.rate_limit is not None or _any_rates(self.faults):
+            before = self._faults_before(method, posting)
+            if before is _DROP_AFTER_WRITE:
+                drop_after_write = True
+            elif before is not None:
+                return before
+        unauthorised = self._check_token(headers)
+        if unauthorised is not None:
+            return unauthorised
+        try:
+            if method == "GET" and record_id is None:
+                return self._list(resource, query)
+            if method == "GET":
+                return self._get_one(resource, record_id)
+            if posting:
+                reply = self._post(resource, body)
+                if reply.status in (200, 201):
+                    if drop_after_write:
+                        return _DROP
+                    if self.faults.chance(self.faults.error_after_write_rate):
+                        return _error_reply(500, "An internal error occurred (sandbox fault after write).")
+                return reply
+        except _BadRequest as problem:
+            return _error_reply(400, str(problem))
+        return _error_reply(405, f"{method} is not supported on {template} in this sandbox.")
+
+    def _delay(self) -> None:
+        if self.faults.latency > 0:
+            time.sleep(self.faults.latency)
+
+    def _faults_before(self, method: str, posting: bool) -> _Reply | None:
+        """A fault answer (or drop) decided before any processing, or None to go on."""
+        faults = self.faults
+        self._delay()
+        wait = faults.retry_after()
+        if wait is not None:
+            return _json_reply(
+                429,
+                {
+                    "error": "Too many requests: the API rate limit was reached; "
+                    "retry after Retry-After seconds."
+                },
+                {"Retry-After": str(wait)},
+            )
+        if faults.chance(faults.error_rate):
+            status = faults.pick((500, 502, 503))
+            return _error_reply(status, f"The server could not answer (sandbox fault {status}).")
+        if faults.chance(faults.html_error_rate):
+            return _Reply(502, _PROXY_502_PAGE, "text/html")
+        if faults.chance(faults.drop_rate):
+            if posting and faults.chance(0.5):
+                return _DROP_AFTER_WRITE
+            return _DROP
+        return None
+
+    def _check_token(self, headers: dict[str, str]) -> _Reply | None:
+        value = headers.get("authorization", "")
+        scheme, _, token = value.partition(" ")
+        auth_header = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        if scheme.lower() != "bearer" or not token.strip():
+            return _json_reply(
+                401, {"error": "No bearer token was sent; sign in at /auth/token first."}, auth_header
+            )
+        if not self._tokens.is_valid(token.strip()):
+            return _json_reply(
+                401, {"error": "The access token is invalid or has expired; sign in again."}, auth_header
+            )
+        return None
+
+    def _token(self, headers: dict[str, str], body: bytes, query: dict[str, str]) -> _Reply:
+        content_type = headers.get("content-type", "")
+        if "application/x-www-form-urlencoded" not in content_type:
+            return _json_reply(
+                400,
+                {
+                    "error": "invalid_request",
+                    "error_description": "Send the token request as application/x-www-form-urlencoded.",
+                },
+            )
+        form = {key: values[-1] for key, values in parse_qs(body.decode("utf-8", "replace")).items()}
+        status, payload = self._tokens.issue(form, query.get("tenant"), self.faults.token_lifetime)
+        return _json_reply(status, payload, {"Cache-Control": "no-store"})
+
+    def _list(self, resource: str, query: dict[str, str]) -> _Reply:
+        filters = ListQuery(
+            search=query.get("search", ""),
+            include_inactive=_flag(query, "includeinactive"),
+            client_id=_optional_int(query, "client_id"),
+            invoice_id=_optional_int(query, "invoice_id"),
+            toplevel_id=_optional_int(query, "toplevel_id"),
+            include_lines=_flag(query, "includelines"),
+        )
+        if _flag(query, "pageinate"):
+            page_size = _optional_int(query, "page_size") or DEFAULT_PAGE_SIZE
+            page_no = _optional_int(query, "page_no") or 1
+            if page_size < 1 or page_no < 1:
+                raise _BadRequest("page_size and page_no must be 1 or more.")
+            total, page = self._store.select(resource, filters, (page_no - 1) * page_size, page_size)
+        else:
+            count = _optional_int(query, "count")
+            if count is not None and count < 0:
+                raise _BadRequest("count must be 0 or more.")
+            total, page = self._store.select(resource, filters, 0, count)
+        return _json_reply(200, {"record_count": total, LIST_KEYS[resource]: page})
+
+    def _get_one(self, resource: str, raw_id: str) -> _Reply:
+        try:
+            record_id = int(raw_id)
+        except ValueError:
+            return _error_reply(404, f"{resource} id {raw_id!r} is not a number.")
+        record = self._store.get(resource, record_id)
+        if record is None:
+            return _error_reply(404, f"There is no {resource} with id {record_id}.")
+        return _json_reply(200, record)
+
+    def _post(self, resource: str, body: bytes) -> _Reply:
+        try:
+            payload = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            return _error_reply(
+                400, f"The request body is not valid JSON ({error}).", record_index=None, field=None
+            )
+        if not isinstance(payload, list):
+            return _error_reply(
+                400,
+                f"POST /api/{resource} takes a JSON array of records, even for one record: wrap it in [ ].",
+                record_index=None,
+                field=None,
+            )
+        try:
+            saved = self._store.save_batch(resource, payload)
+        except RecordProblem as problem:
+            return _error_reply(400, problem.message, record_index=problem.record_index, field=problem.field)
+        created = any(not isinstance(item, dict) or not item.get("id") for item in payload)
+        return _json_reply(201 if created else 200, saved)
+
+    def _stats(self) -> dict[str, Any]:
+        requests = {f"{method} {template}": n for (method, template), n in sorted(self.counts().items())}
+        records = {name: self._store.count(name) for name in RESOURCES}
+        return {"requests": requests, "records": records, "faults": self.faults.as_dict()}
+
+    def _set_faults(self, body: bytes, peer: str) -> _Reply:
+        if peer not in _LOOPBACK:
+            return _error_reply(403, "Faults can only be changed from this machine (127.0.0.1).")
+        try:
+            changes = json.loads(body.decode("utf-8") or "{}")
+            if not isinstance(changes, dict):
+                raise ValueError('Send a JSON object such as {"error_rate": 0.1}.')
+            self.faults.update(changes)
+        except (UnicodeDecodeError, ValueError) as error:
+            return _error_reply(400, str(error))
+        return _json_reply(200, {"faults": self.faults.as_dict()})
+
+
+_DROP_AFTER_WRITE = _Reply(drop=True)
+
+
+def _any_rates(faults: SandboxFaults) -> bool:
+    return faults.error_rate > 0 or faults.html_error_rate > 0 or faults.drop_rate > 0
+
+
+def _known_resource(resource: str) -> str:
+    if resource not in RESOURCES:
+        raise ValueError(f"Unknown sandbox resource {resource!r}; use one of {', '.join(RESOURCES)}.")
+    return resource
+
+
+def _flag(query: dict[str, str], name: str) -> bool:
+    return query.get(name, "").strip().lower() in ("true", "1", "yes")
+
+
+def _optional_int(query: dict[str, str], name: str) -> int | None:
+    raw = query.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise _BadRequest(f"Query parameter {name} must be a whole number, not {raw!r}.") from None
+
+
+class _SandboxHTTPServer(ThreadingHTTPServer):
+    """Threaded server that remembers open connections, so stop() does not leave keep-alive threads behind."""
+
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], sandbox: HaloSandbox):
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self.sandbox = sandbox
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, handler)
+
+    def track(self, connection: socket.socket, open_: bool) -> None:
+        with self._connections_lock:
+            if open_:
+                self._connections.add(connection)
+            else:
+                self._connections.discard(connection)
+
+    def close_open_connections(self) -> None:
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "HaloSandbox/1.0"
+    timeout = 120  # an idle keep-alive connection is closed after this many seconds
+    server: _SandboxHTTPServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.track(self.connection, True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.track(self.connection, False)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s " + format, self.client_address[0], *args)
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def do_PUT(self) -> None:
+        self._serve("PUT")
+
+    def do_DELETE(self) -> None:
+        self._serve("DELETE")
+
+    def do_PATCH(self) -> None:
+        self._serve("PATCH")
+
+    def _serve(self, method: str) -> None:
+        length_text = self.headers.get("Content-Length", "0") or "0"
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked" or not length_text.isdigit():
+            self._send(_error_reply(411, "Send the request body with a Content-Length header."))
+            self.close_connection = True
+            return
+        body = self.rfile.read(int(length_text)) if int(length_text) > 0 else b""
+        headers = {key.lower(): value for key, value in self.headers.items()}
+        try:
+            reply = self.server.sandbox.handle(method, self.path, headers, body, self.client_address[0])
+        except Exception:
+            log.exception("Halo sandbox failed on %s %s", method, urlsplit(self.path).path)
+            reply = _error_reply(500, "The sandbox hit an internal error; see its log.")
+        if reply.drop:
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        self._send(reply)
+
+    def _send(self, reply: _Reply) -> None:
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(reply.body)

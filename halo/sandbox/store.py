@@ -1,0 +1,382 @@
+"""The sandbox's records: in memory for speed, written through to SQLite when a file is given.
+
+Halo's POST semantics live here: a batch is all-or-nothing, an ``id`` updates and its absence creates, a new
+Client gets its main site, invoice lines are replaced wholesale, and server-kept fields (ids, timestamps)
+are set by the server. Id lookups are dict lookups so 100,000 records stay fast; searches may scan.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from halo.sandbox.schemas import RecordProblem, RecordValidator
+
+RESOURCES: tuple[str, ...] = ("Client", "Site", "Item", "Tax", "Invoice", "InvoicePayment")
+
+# The key a GET list answers with (halo-api.md §2.2; Tax and InvoicePayment keys are our choice).
+LIST_KEYS: dict[str, str] = {
+    "Client": "clients",
+    "Site": "sites",
+    "Item": "items",
+    "Tax": "taxes",
+    "Invoice": "invoices",
+    "InvoicePayment": "payments",
+}
+
+# Halo's own "last changed" field per record type, kept by the server.
+TIMESTAMP_FIELDS: dict[str, str] = {
+    "Client": "alastupdate",
+    "Site": "slastupdate",
+    "Item": "lastmodified",
+    "Invoice": "last_modified",
+}
+
+SEARCH_FIELDS: dict[str, tuple[str, ...]] = {
+    "Client": ("name",),
+    "Site": ("name",),
+    "Item": ("name", "description", "internalreference"),
+    "Tax": ("name", "code"),
+    "Invoice": ("invoicenumber", "thirdpartyinvoicenumber"),
+    "InvoicePayment": ("sage50_reference", "thirdpartyid"),
+}
+
+# Records that must point at an existing parent: resource -> (field, parent resource).
+PARENTS: dict[str, tuple[str, str]] = {
+    "Site": ("client_id", "Client"),
+    "Invoice": ("client_id", "Client"),
+    "InvoicePayment": ("invoice_id", "Invoice"),
+}
+
+INACTIVE_HIDDEN = frozenset({"Client", "Site"})
+LINE_COUNTER = "InvoiceDetail"
+MAIN_SITE_NAME = "Main Site"
+_QUERY_CACHE_SIZE = 16
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """The filters of a GET list, already parsed from the query string."""
+
+    search: str = ""
+    include_inactive: bool = False
+    client_id: int | None = None
+    invoice_id: int | None = None
+    toplevel_id: int | None = None
+    include_lines: bool = False
+
+    def filter_key(self) -> tuple[Any, ...]:
+        return (
+            self.search.casefold(),
+            self.include_inactive,
+            self.client_id,
+            self.invoice_id,
+            self.toplevel_id,
+        )
+
+
+def server_timestamp() -> str:
+    """UTC now in the ISO form Halo answers with."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class SandboxStore:
+    """Thread-safe record store; one lock serialises writes and keeps readers consistent."""
+
+    def __init__(self, db_path: Path | None = None) -> None:
+        self._lock = threading.RLock()
+        self._records: dict[str, dict[int, dict[str, Any]]] = {name: {} for name in RESOURCES}
+        self._next_id: dict[str, int] = {name: 1 for name in (*RESOURCES, LINE_COUNTER)}
+        self._versions: dict[str, int] = dict.fromkeys(RESOURCES, 0)
+        self._unordered: set[str] = set()
+        self._query_cache: OrderedDict[tuple[Any, ...], tuple[int, list[int]]] = OrderedDict()
+        self._validators = {name: RecordValidator(name) for name in RESOURCES}
+        self._db: sqlite3.Connection | None = None
+        if db_path is not None:
+            self._open_db(Path(db_path))
+
+    # ----------------------------------------------------------------- persistence
+
+    def _open_db(self, db_path: Path) -> None:
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS records (resource TEXT NOT NULL, id INTEGER NOT NULL, "
+                "body TEXT NOT NULL, PRIMARY KEY (resource, id)) WITHOUT ROWID"
+            )
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, next_id INTEGER NOT NULL)"
+            )
+            for resource, record_id, body in self._db.execute(
+                "SELECT resource, id, body FROM records ORDER BY resource, id"
+            ):
+                if resource in self._records:
+                    self._records[resource][record_id] = json.loads(body)
+            for name, next_id in self._db.execute("SELECT name, next_id FROM counters"):
+                if name in self._next_id:
+                    self._next_id[name] = max(self._next_id[name], next_id)
+        except sqlite3.DatabaseError as error:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+            raise RuntimeError(
+                f"The sandbox cannot use its data file {db_path}: {error}. "
+                "Delete the file to start with an empty sandbox, or pass another --db path."
+            ) from error
+
+    def _persist(self, writes: list[tuple[str, int, dict[str, Any]]], counters: dict[str, int]) -> None:
+        if self._db is None:
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO records (resource, id, body) VALUES (?, ?, ?)",
+                [(resource, record_id, json.dumps(body)) for resource, record_id, body in writes],
+            )
+            self._db.executemany(
+                "INSERT OR REPLACE INTO counters (name, next_id) VALUES (?, ?)", list(counters.items())
+            )
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    # ----------------------------------------------------------------- reads
+
+    def get(self, resource: str, record_id: int) -> dict[str, Any] | None:
+        with self._lock:
+            record = self._records[resource].get(record_id)
+            return None if record is None else self._present(resource, record, include_lines=True)
+
+    def count(self, resource: str) -> int:
+        with self._lock:
+            return len(self._records[resource])
+
+    def select(
+        self, resource: str, query: ListQuery, offset: int = 0, limit: int | None = None
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """(total matching, the records from ``offset``, at most ``limit``), in id order."""
+        with self._lock:
+            ids = self._matching_ids(resource, query)
+            selected = ids[offset:] if limit is None else ids[offset : offset + limit]
+            table = self._records[resource]
+            page = [self._present(resource, table[record_id], query.include_lines) for record_id in selected]
+            return len(ids), page
+
+    def _matching_ids(self, resource: str, query: ListQuery) -> list[int]:
+        key = (resource, *query.filter_key())
+        version = self._versions[resource]
+        cached = self._query_cache.get(key)
+        if cached is not None and cached[0] == version:
+            self._query_cache.move_to_end(key)
+            return cached[1]
+        table = self._records[resource]
+        if resource in self._unordered:
+            self._records[resource] = table = dict(sorted(table.items()))
+            self._unordered.discard(resource)
+        matches = self._filter(resource, query)
+        ids = [record_id for record_id, record in table.items() if matches(record)]
+        self._query_cache[key] = (version, ids)
+        if len(self._query_cache) > _QUERY_CACHE_SIZE:
+            self._query_cache.popitem(last=False)
+        return ids
+
+    def _filter(self, resource: str, query: ListQuery) -> Callable[[dict[str, Any]], bool]:
+        tests: list[Callable[[dict[str, Any]], bool]] = []
+        if resource in INACTIVE_HIDDEN and not query.include_inactive:
+            tests.append(lambda record: not record.get("inactive"))
+        if query.client_id is not None and resource in ("Site", "Invoice", "InvoicePayment"):
+            wanted_client = query.client_id
+            tests.append(lambda record: record.get("client_id") == wanted_client)
+        if query.invoice_id is not None and resource == "InvoicePayment":
+            wanted_invoice = query.invoice_id
+            tests.append(lambda record: record.get("invoice_id") == wanted_invoice)
+        if query.toplevel_id is not None and resource == "Client":
+            wanted_top = query.toplevel_id
+            tests.append(lambda record: record.get("toplevel_id") == wanted_top)
+        if query.search:
+            needle = query.search.casefold()
+            fields = SEARCH_FIELDS[resource]
+            clients = self._records["Client"]
+
+            def found(record: dict[str, Any]) -> bool:
+                texts = [record.get(field) for field in fields]
+                if resource == "Invoice":
+                    texts.append(clients.get(record.get("client_id"), {}).get("name"))
+                return any(isinstance(text, str) and needle in text.casefold() for text in texts)
+
+            tests.append(found)
+        return lambda record: all(test(record) for test in tests)
+
+    def all_records(self, resource: str, include_inactive: bool = True) -> list[dict[str, Any]]:
+        """Every record (deep copies), for tests and the page; includes invoice lines."""
+        query = ListQuery(include_inactive=include_inactive, include_lines=True)
+        return self.select(resource, query)[1]
+
+    def latest(self, resource: str, limit: int) -> list[dict[str, Any]]:
+        with self._lock:
+            table = self._records[resource]
+            newest = sorted(table, reverse=True)[:limit]
+            return [self._present(resource, table[record_id], include_lines=True) for record_id in newest]
+
+    def _present(self, resource: str, record: dict[str, Any], include_lines: bool) -> dict[str, Any]:
+        # A deep copy (records are plain JSON) so callers never hold the store's own dicts.
+        shown = {key: value for key, value in record.items() if include_lines or key != "lines"}
+        for key, value in shown.items():
+            if isinstance(value, (list, dict)):
+                shown[key] = json.loads(json.dumps(value))
+        client = self._records["Client"].get(shown.get("client_id")) if resource != "Client" else None
+        if client is not None:
+            shown["client_name"] = client.get("name")
+        return shown
+
+    # ----------------------------------------------------------------- writes
+
+    def save_batch(
+        self, resource: str, records: list[Any], allow_explicit_ids: bool = False
+    ) -> list[dict[str, Any]]:
+        """Create or update every record of one POST body, or none of them (raises RecordProblem)."""
+        validator = self._validators[resource]
+        for index, record in enumerate(records):
+            validator.check(index, record)
+        with self._lock:
+            plan = _BatchPlan(self, allow_explicit_ids)
+            saved_ids = [plan.apply(resource, index, record) for index, record in enumerate(records)]
+            self._persist(plan.writes(), plan.next_id)
+            for (name, record_id), body in plan.pending.items():
+                table = self._records[name]
+                if table and record_id not in table and record_id < next(reversed(table)):
+                    self._unordered.add(name)
+                table[record_id] = body
+                self._versions[name] += 1
+            self._next_id.update(plan.next_id)
+            return [
+                self._present(resource, self._records[resource][record_id], True) for record_id in saved_ids
+            ]
+
+
+class _BatchPlan:
+    """The changes of one batch, worked out against an overlay before anything is stored."""
+
+    def __init__(self, store: SandboxStore, allow_explicit_ids: bool) -> None:
+        self._store = store
+        self._allow_explicit_ids = allow_explicit_ids
+        self.pending: dict[tuple[str, int], dict[str, Any]] = {}
+        self.next_id: dict[str, int] = dict(store._next_id)
+        self._now = server_timestamp()
+
+    def lookup(self, resource: str, record_id: object) -> dict[str, Any] | None:
+        if not isinstance(record_id, int) or isinstance(record_id, bool):
+            return None
+        pending = self.pending.get((resource, record_id))
+        return pending if pending is not None else self._store._records[resource].get(record_id)
+
+    def _new_id(self, counter: str) -> int:
+        new_id = self.next_id[counter]
+        self.next_id[counter] = new_id + 1
+        return new_id
+
+    def apply(self, resource: str, index: int, incoming: dict[str, Any]) -> int:
+        record_id = incoming.get("id")
+        existing = self.lookup(resource, record_id) if isinstance(record_id, int) and record_id > 0 else None
+        creating = existing is None
+        if creating and isinstance(record_id, int) and record_id > 0 and not self._allow_explicit_ids:
+            raise RecordProblem(
+                index,
+                "id",
+                f"Record {index}: there is no {resource} with id {record_id} to update. "
+                "Leave out 'id' to create a new record, or look the record up again.",
+            )
+        merged: dict[str, Any] = {} if creating else dict(existing)
+        merged.update({key: value for key, value in incoming.items() if key != "lines"})
+        if creating:
+            if isinstance(record_id, int) and record_id > 0:
+                merged["id"] = record_id
+                self.next_id[resource] = max(self.next_id[resource], record_id + 1)
+            else:
+                merged["id"] = self._new_id(resource)
+        else:
+            merged["id"] = existing["id"]
+        self._check_parent(resource, index, merged)
+        if resource == "Invoice":
+            self._apply_lines(merged, incoming, existing)
+        if resource in TIMESTAMP_FIELDS:
+            merged[TIMESTAMP_FIELDS[resource]] = self._now
+        if resource == "InvoicePayment" and merged.get("client_id") is None:
+            invoice = self.lookup("Invoice", merged.get("invoice_id"))
+            if invoice is not None:
+                merged["client_id"] = invoice.get("client_id")
+        self.pending[(resource, merged["id"])] = merged
+        if resource == "Client" and creating and not merged.get("main_site_id"):
+            self._create_main_site(merged)
+        return merged["id"]
+
+    def _check_parent(self, resource: str, index: int, merged: dict[str, Any]) -> None:
+        if resource not in PARENTS:
+            return
+        field, parent = PARENTS[resource]
+        value = merged.get(field)
+        if self.lookup(parent, value) is None:
+            shown = "missing" if value is None else f"{value}"
+            raise RecordProblem(
+                index,
+                field,
+                f"Record {index}: {field} {shown} does not name an existing {parent}; "
+                f"a {resource} must belong to one. Create the {parent} first and use the id Halo gave it.",
+            )
+
+    def _apply_lines(self, merged: dict[str, Any], incoming: dict[str, Any], existing: dict | None) -> None:
+        if "lines" in incoming:
+            old_ids = {line.get("id") for line in (existing or {}).get("lines") or []}
+            lines = []
+            for line in incoming["lines"] or []:
+                stored = dict(line)
+                if stored.get("id") not in old_ids or not stored.get("id"):
+                    stored["id"] = self._new_id(LINE_COUNTER)
+                stored["ihid"] = merged["id"]
+                lines.append(stored)
+            merged["lines"] = lines
+        else:
+            merged.setdefault("lines", [])
+        merged["total"] = invoice_total(merged["lines"])
+
+    def _create_main_site(self, client: dict[str, Any]) -> None:
+        site_id = self._new_id("Site")
+        self.pending[("Site", site_id)] = {
+            "id": site_id,
+            "name": MAIN_SITE_NAME,
+            "client_id": client["id"],
+            TIMESTAMP_FIELDS["Site"]: self._now,
+        }
+        client["main_site_id"] = site_id
+        client["main_site_name"] = MAIN_SITE_NAME
+
+    def writes(self) -> list[tuple[str, int, dict[str, Any]]]:
+        return [(resource, record_id, body) for (resource, record_id), body in self.pending.items()]
+
+
+def invoice_total(lines: Iterable[dict[str, Any]]) -> float:
+    """Gross total like Halo shows it: each line's net (or qty x price) plus its tax, to the penny."""
+    total = 0.0
+    for line in lines:
+        net = line.get("net_amount")
+        if net is None:
+            net = (line.get("qty_order") or 0) * (line.get("unit_price") or 0)
+        total += net + (line.get("tax_amount") or 0)
+    return round(total, 2)
