@@ -2,8 +2,8 @@
 
 Why this shape: Sage 50 CA keeps each company in a MySQL 8 datadir that runs only while the company is open in
 Sage (port 13540 by default). A third-party user with the "Read data" right may SELECT from it, so every
-stream is plain SQL over the real tables (``tcustomr``, ``tinvent``, ``titrec``, ``tcustr``...). We never write
-here: Sage hands out ids from counters and has no referential integrity.
+stream is plain SQL over the real tables (``tcustomr``, ``tinvent``, ``titrec``, ``tcustr``...). We never
+write here: Sage hands out ids from counters and has no referential integrity.
 
 Facts the code relies on (see accounting-packages.md §2 and §4):
 - tax codes carry their rates only in the description text ("GST @ 5%; QST @ 9.975%", "HST @ 13%, included"),
@@ -492,7 +492,8 @@ class Sage50CAConnector(Connector):
             return grouped
         marks = ", ".join("?" for _ in sources)
         sql = (
-            "SELECT d.lId AS docId, d.lCusId, d.sSource, x.nLineNum, x.nTranType, x.dtDate, x.sSource AS sRef, "
+            "SELECT d.lId AS docId, d.lCusId, d.sSource, x.nLineNum, x.nTranType, "
+            "x.dtDate, x.sSource AS sRef, "
             "x.dAmount, x.bReversed, x.dtASDate, x.tmASTime "
             "FROM tcustr d JOIN tcustrdt x ON x.lCusTrId = d.lId "
             f"WHERE d.sSource IN ({marks}) AND d.nTranType IN ({DOC_INVOICE}, {DOC_CREDIT_NOTE}) "

@@ -26,7 +26,8 @@ SCHEMA: dict[str, str] = {
     "tcustomr": (
         "lId INT PRIMARY KEY, sName VARCHAR(52), sCntcName VARCHAR(30), sStreet1 VARCHAR(50), "
         "sStreet2 VARCHAR(50), sCity VARCHAR(35), sProvState VARCHAR(20), sCountry VARCHAR(30), "
-        "sPostalZip VARCHAR(9), sPhone1 VARCHAR(25), sPhone2 VARCHAR(25), sFax VARCHAR(25), sEmail VARCHAR(50), "
+        "sPostalZip VARCHAR(9), sPhone1 VARCHAR(25), sPhone2 VARCHAR(25), "
+        "sFax VARCHAR(25), sEmail VARCHAR(50), "
         "sWebSite VARCHAR(50), dCrLimit DECIMAL(19,4), lTaxCode INT, lCurrncyId INT, lPrcListId INT, "
         "bInactive TINYINT, dtASDate DATE, tmASTime TIME, sASUserId VARCHAR(20), sASOrgId VARCHAR(20)"
     ),
@@ -43,7 +44,8 @@ SCHEMA: dict[str, str] = {
     ),
     "titlu": "lITRecId INT PRIMARY KEY, sName VARCHAR(52), sPONum VARCHAR(20), dTotal DECIMAL(19,4)",
     "titrline": (
-        "lITRecId INT, nLineNum SMALLINT, lInventId INT, lAcctId INT, dQty DECIMAL(19,4), dPrice DECIMAL(19,4), "
+        "lITRecId INT, nLineNum SMALLINT, lInventId INT, lAcctId INT, "
+        "dQty DECIMAL(19,4), dPrice DECIMAL(19,4), "
         "dAmt DECIMAL(19,4), dCost DECIMAL(19,4), dRev DECIMAL(19,4), bService TINYINT"
     ),
     "titluli": (
