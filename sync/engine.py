@@ -562,7 +562,8 @@ class SyncEngine:
         return index
 
     def _index(self, resource: str) -> HaloIndex:
-        return self._indexes.get(resource) or self._load_index(resource)
+        index = self._indexes.get(resource)
+        return index if index is not None else self._load_index(resource)
 
     def _free(self, resource: str, records: Iterable[dict]) -> list[dict]:
         claimed = self._claimed.get(resource, set())
