@@ -8,9 +8,7 @@ test, its ``clock`` (to reach a token's renewal point without waiting an hour).
 from __future__ import annotations
 
 import logging
-import socket
 import time
-from typing import Any
 
 import pytest
 
@@ -412,45 +410,3 @@ def test_no_secret_or_token_in_logs_errors_or_reprs(halo_sandbox, make_halo_clie
     for text in texts:
         for secret in secrets:
             assert secret not in text
-
-
-# --- Halo client fixtures (the client engineer's section; keep below the sandbox section) -------------------
-
-
-@pytest.fixture
-def make_halo_client():
-    """Build HaloClients for a sandbox (keyword overrides for connection fields, secret, retry, sleep, clock);
-    every client made is closed at teardown."""
-    made: list[HaloClient] = []
-
-    def make(sandbox: HaloSandbox, *, secret: str | None = None, **overrides: Any) -> HaloClient:
-        client_options = {
-            k: overrides.pop(k) for k in ("retry", "sleep", "clock", "session") if k in overrides
-        }
-        connection = HaloConnection(
-            resource_server=overrides.pop("resource_server", sandbox.url),
-            client_id=overrides.pop("client_id", sandbox.client_id),
-            **overrides,
-        )
-        client = HaloClient(connection, sandbox.client_secret if secret is None else secret, **client_options)
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        client.close()
-
-
-@pytest.fixture
-def unused_tcp_port() -> int:
-    """A 127.0.0.1 port nothing listens on (bound once by the OS, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def halo_sandbox():
-    """TEMPORARY until the sandbox engineer's fixture lands in tests/fixtures_halo.py."""
-    with HaloSandbox() as sandbox:
-        yield sandbox
