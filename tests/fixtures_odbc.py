@@ -12,6 +12,75 @@ from pathlib import Path as _Path
 
 import pytest as _pytest
 
+# --- SQLite through the real SQLite3 ODBC driver (Sage 50 UK stand-in, generic ODBC) ----------------------
+
+SQLITE_ODBC_DRIVER = "SQLite3"
+
+
+def sqlite_odbc_connection_string(path: _Path, *, create: bool = False) -> str:
+    """``Driver=SQLite3;Database=<path>`` for pyodbc; without ``create`` a missing file fails (NoCreat=1)."""
+    return f"Driver={SQLITE_ODBC_DRIVER};Database={path}" + ("" if create else ";NoCreat=1")
+
+
+def build_sqlite_odbc(path: _Path, script: str = "") -> str:
+    """Create the SQLite file ``path`` from an SQL script and return its pyodbc connection string."""
+    import sqlite3
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(path)
+    try:
+        connection.executescript(script)
+        connection.commit()
+    finally:
+        connection.close()
+    return sqlite_odbc_connection_string(path)
+
+
+def _require_sqlite_odbc() -> None:
+    import pyodbc
+
+    if SQLITE_ODBC_DRIVER not in pyodbc.drivers():
+        _pytest.skip(f"ODBC driver {SQLITE_ODBC_DRIVER!r} is not installed (apt install libsqliteodbc)")
+
+
+@_dataclass(frozen=True)
+class Sage50UKCompany:
+    """A stand-in Sage 50 UK company file (tests/standins/sage50uk.py) and how to reach it over ODBC."""
+
+    path: _Path
+    connection_string: str
+
+
+@_pytest.fixture
+def sage50uk_company(tmp_path) -> Sage50UKCompany:
+    """A fresh realistic-and-nasty Sage 50 UK stand-in per test, read through the SQLite3 ODBC driver."""
+    from tests.standins.sage50uk import build_company
+
+    _require_sqlite_odbc()
+    folder = tmp_path / "sage50uk"
+    folder.mkdir()
+    path = build_company(folder / "ACCDATA.sqlite")
+    return Sage50UKCompany(path=path, connection_string=sqlite_odbc_connection_string(path))
+
+
+@_pytest.fixture
+def sage50uk_connector(sage50uk_company):
+    """A Sage50UKConnector over pyodbc on the stand-in, naive times taken as Europe/London; closed after."""
+    from zoneinfo import ZoneInfo
+
+    import pyodbc
+
+    from connectors.sage50uk import Sage50UKConnector
+
+    connector = Sage50UKConnector(
+        lambda: pyodbc.connect(sage50uk_company.connection_string, autocommit=True),
+        local_zone=ZoneInfo("Europe/London"),
+        page_size=4,  # small pages so the tests cross page boundaries
+    )
+    yield connector
+    connector.close()
+
+
 # --- MariaDB server for the Sage 50 Canada stand-in (Sage 50 CA keeps its company in MySQL) -----------------
 
 

@@ -1,0 +1,172 @@
+"""Row-conversion helpers shared by the SQL connectors.
+
+Why: every package hands back driver values (DOUBLE money, naive timestamps, 0/1/-1/'Y' flags, NULLs) that
+must become canonical values the same way, and every row that cannot be converted must become a
+``SourceProblem`` with a sentence an office manager understands, while the stream carries on. Keep the
+signatures stable: other connectors import them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime, tzinfo
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from sync.records import (
+    CENT,
+    RATE_PLACES,
+    EntityName,
+    Record,
+    SourceProblem,
+    aware,
+    clean_text,
+    to_decimal,
+)
+
+T = TypeVar("T")
+
+_TRUE_TEXT = frozenset({"1", "-1", "y", "yes", "t", "true"})
+_FALSE_TEXT = frozenset({"", "0", "n", "no", "f", "false"})
+
+# Keep IN (...) lists short: some ODBC drivers (Sage's among them) are slow or fail with long parameter lists.
+MAX_IN_LIST = 200
+
+
+class RowProblem(ValueError):
+    """A row value that cannot be converted; the message is the user-facing reason."""
+
+
+def flag(value: object) -> bool:
+    """Sage/QuickBooks flags: 1, -1 (Access-style true), 'Y', 'True'... NULL counts as not set."""
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float | Decimal):
+        return value != 0
+    text = clean_text(value).lower()
+    if text in _TRUE_TEXT:
+        return True
+    if text in _FALSE_TEXT:
+        return False
+    raise RowProblem(f"the yes/no value {clean_text(value)!r} is not understood")
+
+
+def text(value: object, max_length: int | None = None) -> str:
+    return clean_text(value, max_length)
+
+
+def required_text(value: object, label: str) -> str:
+    result = clean_text(value)
+    if not result:
+        raise RowProblem(f"it has no {label}")
+    return result
+
+
+def amount(value: object, label: str, *, places: Decimal = CENT, default: Decimal | None = None) -> Decimal:
+    """A Decimal from a driver number; NULL gives ``default`` or, without one, a problem naming the field."""
+    if value is None:
+        if default is not None:
+            return default
+        raise RowProblem(f"the {label} is empty")
+    try:
+        return to_decimal(value, places)
+    except ValueError as exc:
+        raise RowProblem(f"the {label} {_shown(value)} is not a number") from exc
+
+
+def optional_amount(value: object, label: str, *, places: Decimal = CENT) -> Decimal | None:
+    return None if value is None else amount(value, label, places=places)
+
+
+def rate(value: object, label: str = "tax rate") -> Decimal:
+    return amount(value, label, places=RATE_PLACES)
+
+
+def when(value: object, local_zone: tzinfo | None, label: str) -> datetime | None:
+    """A timezone-aware datetime; naive values are in the package's zone (``local_zone``)."""
+    try:
+        return aware(value, local_zone)
+    except (ValueError, OverflowError) as exc:
+        raise RowProblem(f"the {label} {_shown(value)} is not a date") from exc
+
+
+def required_when(value: object, local_zone: tzinfo | None, label: str) -> datetime:
+    result = when(value, local_zone, label)
+    if result is None:
+        raise RowProblem(f"it has no {label}")
+    return result
+
+
+def latest(*values: datetime | None) -> datetime | None:
+    """The latest of several aware datetimes (None ignored) — e.g. an invoice changed by a new payment."""
+    present = [value for value in values if value is not None]
+    return max(present) if present else None
+
+
+def since_parameter(since: datetime, local_zone: tzinfo | None, connection: Any) -> Any:
+    """``since`` as the package stores its timestamps: naive, in the package's zone, whole seconds.
+
+    Flooring to the second only ever reads a little more, never less. The stdlib sqlite3 connection (demo
+    company) gets text, because its datetime adapter is deprecated from Python 3.12.
+    """
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    zone = local_zone or datetime.now().astimezone().tzinfo or UTC
+    local = since.astimezone(zone).replace(tzinfo=None, microsecond=0)
+    if isinstance(connection, sqlite3.Connection):
+        return local.strftime("%Y-%m-%d %H:%M:%S")
+    return local
+
+
+def chunks(values: Sequence[T], size: int = MAX_IN_LIST) -> Iterator[Sequence[T]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def placeholders(count: int) -> str:
+    return ", ".join("?" for _ in range(count))
+
+
+def pages(rows: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Group a row iterator into lists of ``size`` (the unit for per-page child queries)."""
+    page: list[T] = []
+    for row in rows:
+        page.append(row)
+        if len(page) >= size:
+            yield page
+            page = []
+    if page:
+        yield page
+
+
+def convert_row(
+    entity: EntityName,
+    key: str,
+    convert: Callable[[], Record],
+    *,
+    what: str,
+    modified: Callable[[], datetime | None] | None = None,
+) -> Record | SourceProblem:
+    """Run ``convert``; a conversion failure becomes a SourceProblem naming the record and the reason."""
+    try:
+        return convert()
+    except (RowProblem, ValueError, TypeError, ArithmeticError) as exc:
+        reason = str(exc) if isinstance(exc, RowProblem) else f"a value could not be read ({exc})"
+        label = f"{what} {key}" if key else f"A {what.lower()} without a key"
+        stamp: datetime | None = None
+        if modified is not None:
+            try:
+                stamp = modified()
+            except (RowProblem, ValueError, TypeError, OverflowError):
+                stamp = None
+        return SourceProblem(
+            entity=entity, key=key, message=f"{label} was not read: {reason}.", modified=stamp
+        )
+
+
+def _shown(value: object) -> str:
+    shown = clean_text(value, 40) if not isinstance(value, float) else repr(value)
+    return repr(shown)

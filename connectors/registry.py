@@ -1,0 +1,197 @@
+"""Which connector reads which accounting package, and how its connection is opened from the settings.
+
+Why: the engine and the GUI only know ``SourceSettings``; this is the one place that turns a package kind, a
+connection string and a password from the keyring into an open-on-demand connector. The password is added
+to the ODBC string here and nowhere else, and it never appears in an error message or traceback.
+Connector modules are imported on first use, so a package module that fails to import only breaks that
+package.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sqlite3
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from connectors.base import DEFAULT_PAGE_SIZE, Connector
+from connectors.errors import error_from_odbc
+from sync.errors import ConfigError, LedgerBridgeError
+from sync.settings import SourceSettings
+
+# kind -> (module, class). "demo" is Sage 50 UK over the bundled demo company (stdlib sqlite3).
+_CONNECTOR_CLASSES: dict[str, tuple[str, str]] = {
+    "sage50uk": ("connectors.sage50uk", "Sage50UKConnector"),
+    "sage50ca": ("connectors.sage50ca", "Sage50CAConnector"),
+    "quickbooks": ("connectors.quickbooks", "QuickBooksConnector"),
+    "odbc": ("connectors.generic", "GenericODBCConnector"),
+    "demo": ("connectors.sage50uk", "Sage50UKConnector"),
+}
+
+DISPLAY_NAMES: dict[str, str] = {
+    "sage50uk": "Sage 50 UK",
+    "sage50ca": "Sage 50 Canada",
+    "quickbooks": "QuickBooks Desktop",
+    "odbc": "Other (ODBC data source)",
+    "demo": "Demo company (Sage 50 UK sample data)",
+}
+
+
+class _LazyConnectors(Mapping[str, type[Connector]]):
+    """kind -> connector class, importing each module only when its class is asked for."""
+
+    def __getitem__(self, kind: str) -> type[Connector]:
+        module_name, class_name = _CONNECTOR_CLASSES[kind]
+        module = importlib.import_module(module_name)
+        return getattr(module, class_name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_CONNECTOR_CLASSES)
+
+    def __len__(self) -> int:
+        return len(_CONNECTOR_CLASSES)
+
+
+CONNECTORS: Mapping[str, type[Connector]] = _LazyConnectors()
+
+
+def connector_class(kind: str) -> type[Connector]:
+    """The class for ``kind``; an unknown kind or a module that cannot load is a ConfigError."""
+    if kind not in _CONNECTOR_CLASSES:
+        raise ConfigError(
+            f"Unknown accounting package {kind!r}.",
+            action="Choose one in Settings > Accounting package.",
+        )
+    try:
+        return CONNECTORS[kind]
+    except ImportError as exc:
+        raise ConfigError(
+            f"LedgerBridge cannot load its {DISPLAY_NAMES.get(kind, kind)} connector.",
+            action="Reinstall LedgerBridge; if that does not help, send the log to your IT support.",
+            detail=str(exc),
+        ) from exc
+
+
+def _braced(value: str) -> str:
+    """An ODBC attribute value in braces, so ';', '=' and '}' in a password cannot break the string."""
+    return "{" + value.replace("}", "}}") + "}"
+
+
+def odbc_connection_string(source: SourceSettings, password: str | None) -> str:
+    """The settings' connection string plus UID and PWD (braced) when given."""
+    parts = [source.connection_string.strip().rstrip(";")]
+    if source.username:
+        parts.append(f"UID={_braced(source.username)}")
+    if password:
+        parts.append(f"PWD={_braced(password)}")
+    return ";".join(part for part in parts if part)
+
+
+def _local_zone(source: SourceSettings) -> ZoneInfo | None:
+    if not source.timezone:
+        return None
+    try:
+        return ZoneInfo(source.timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(
+            f"Unknown time zone {source.timezone!r} for the accounting package.",
+            action="Enter an IANA zone such as Europe/London in Settings > Accounting package, or leave it "
+            "blank to use this PC's zone.",
+        ) from exc
+
+
+def _scrubbed(error: LedgerBridgeError, secrets: tuple[str, ...]) -> LedgerBridgeError:
+    """Remove any secret a driver might have echoed from the message, action and detail."""
+    for secret in secrets:
+        if not secret:
+            continue
+        for attribute in ("message", "action", "detail"):
+            value = getattr(error, attribute)
+            if secret in value:
+                setattr(error, attribute, value.replace(secret, "***"))
+        if error.args and isinstance(error.args[0], str) and secret in error.args[0]:
+            error.args = (error.args[0].replace(secret, "***"), *error.args[1:])
+    return error
+
+
+def _pyodbc_factory(connection_string: str, package: str, password: str | None) -> Any:
+    def connect() -> Any:
+        import pyodbc
+
+        try:
+            # autocommit: never hold a read transaction (and its locks) open between pages or runs.
+            return pyodbc.connect(connection_string, autocommit=True, timeout=30)
+        except pyodbc.Error as exc:
+            mapped = _scrubbed(
+                error_from_odbc(exc, package=package, during="connecting"),
+                (password or "", connection_string),
+            )
+        # Raised outside the except block: the driver's own exception (and its text) is not chained.
+        raise mapped
+
+    return connect
+
+
+def _demo_factory(path: Path) -> Any:
+    def connect() -> sqlite3.Connection:
+        if not path.is_file():
+            raise ConfigError(
+                f"The demo company file {path} is missing.",
+                action="Start the demo again (ledgerbridge --demo) to rebuild it.",
+            )
+        # Read-only like Sage's ODBC driver; usable from the sync worker thread.
+        return sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=False)
+
+    return connect
+
+
+def create_connector(
+    source: SourceSettings, password: str | None, *, page_size: int = DEFAULT_PAGE_SIZE
+) -> Connector:
+    """A connector for the configured package; the connection opens on first use."""
+    kind = source.kind
+    cls = connector_class(kind)
+    zone = _local_zone(source)
+    if kind == "demo":
+        if not source.connection_string.strip():
+            raise ConfigError(
+                "No demo company file is set.", action="Start the demo again (ledgerbridge --demo)."
+            )
+        return cls(
+            _demo_factory(Path(source.connection_string.strip())), local_zone=zone, page_size=page_size
+        )
+    if not source.connection_string.strip():
+        raise ConfigError(
+            f"No ODBC connection is set for {DISPLAY_NAMES.get(kind, kind)}.",
+            action="Choose the DSN or driver and data path in Settings > Accounting package.",
+        )
+    factory = _pyodbc_factory(odbc_connection_string(source, password), kind, password)
+    if kind == "odbc":
+        from connectors.generic import GenericODBCConnector
+
+        return GenericODBCConnector(
+            factory, queries=source.queries, columns=source.columns, local_zone=zone, page_size=page_size
+        )
+    return cls(factory, local_zone=zone, page_size=page_size)
+
+
+def odbc_drivers() -> list[str]:
+    """The ODBC drivers installed for this process's bitness (empty when ODBC itself is unavailable)."""
+    try:
+        import pyodbc
+
+        return sorted(pyodbc.drivers())
+    except Exception:  # no unixODBC / broken odbcinst.ini: the GUI shows an empty list and a hint
+        return []
+
+
+def odbc_data_sources() -> dict[str, str]:
+    """DSN name -> driver, for this process's bitness (empty when ODBC itself is unavailable)."""
+    try:
+        import pyodbc
+
+        return dict(pyodbc.dataSources())
+    except Exception:  # as above
+        return {}

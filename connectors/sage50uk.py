@@ -1,0 +1,664 @@
+"""Sage 50 UK (Sage Accounts, ex-Line 50) read through its SageLine50 ODBC driver.
+
+Why: Sage's ODBC driver is the one free, supported way to read a UK company's books. It is read-only, slow,
+keeps DOUBLE money and naive local timestamps, and calls a column TYPE or DATE. This module knows the real
+table and column names (accounting-packages.md section 1.2) and turns rows into canonical records, a page at
+a time: invoice lines, ledger headers and allocations are fetched per page of invoices with short IN (...)
+lists, so memory stays flat however large the books are.
+
+How an invoice's paid state is found (stand-in semantics derived from the reference, to check on a real
+install): the invoicing-module INVOICE row reaches the ledger as an AUDIT_HEADER of TYPE 'SI' (credit note:
+'SC') whose INV_REF (or ISP_REFERENCE) is the invoice number; that header's OUTSTANDING / AMOUNT_PAID give the
+paid state. Its AUDIT_SPLIT rows carry the allocations: an AUDIT_USAGE row whose SPLIT_NUMBER is the invoice's
+split and whose TYPE is 'SR' (receipt) or 'SA' (payment on account) is one payment, keyed by USAGE_NUMBER.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from connectors.base import ConnectionCheck, Connector, StreamSpec
+from connectors.common import (
+    RowProblem,
+    amount,
+    chunks,
+    convert_row,
+    flag,
+    latest,
+    optional_amount,
+    pages,
+    placeholders,
+    rate,
+    required_text,
+    required_when,
+    since_parameter,
+    text,
+    when,
+)
+from connectors.errors import error_from_odbc
+from connectors.sql import iter_rows, quote
+from sync.errors import ConfigError, LedgerBridgeError
+from sync.records import (
+    Address,
+    Customer,
+    EntityName,
+    Invoice,
+    InvoiceLine,
+    Item,
+    Payment,
+    Record,
+    SourceProblem,
+    TaxRate,
+)
+
+PACKAGE = "sage50uk"
+MODIFIED = "RECORD_MODIFY_DATE"
+
+# Sage's special non-stock product codes: S1/S2/S3 are free-text service lines, M a message line.
+NON_STOCK_CODES = frozenset({"S1", "S2", "S3", "M"})
+RECEIPT_TYPES = ("SR", "SA")
+DOCUMENT_TYPES = ("SI", "SC")
+_PAYMENT_METHODS = {"SR": "Receipt", "SA": "Payment on account"}
+
+TAX_COLUMNS = ("TAX_CODE", "TAX_CODE_ID", "DESCRIPTION", "TAX_RATE", "VAT_INCLUDE")
+CUSTOMER_COLUMNS = (
+    "ACCOUNT_REF",
+    "NAME",
+    *(f"ADDRESS_{n}" for n in range(1, 6)),
+    *(f"DEL_ADDRESS_{n}" for n in range(1, 6)),
+    "CONTACT_NAME",
+    "TELEPHONE",
+    "E_MAIL",
+    "WEB_ADDRESS",
+    "DEF_TAX_CODE",
+    "VAT_REG_NUMBER",
+    "COUNTRY_CODE",
+    "INACTIVE_FLAG",
+    "RECORD_DELETED",
+    MODIFIED,
+)
+ITEM_COLUMNS = (
+    "STOCK_CODE",
+    "DESCRIPTION",
+    "SALES_PRICE",
+    "AVERAGE_COST_PRICE",
+    "LAST_PURCHASE_PRICE",
+    "TAX_CODE",
+    "NOMINAL_CODE",
+    "PURCHASE_NOMINAL_CODE",
+    "INACTIVE_FLAG",
+    "RECORD_DELETED",
+    MODIFIED,
+)
+INVOICE_COLUMNS = (
+    "INVOICE_NUMBER",
+    "INVOICE_OR_CREDIT",
+    "INVOICE_DATE",
+    "ACCOUNT_REF",
+    "CUST_ORDER_NUMBER",
+    "INVOICE_NET",
+    "INVOICE_TAX",
+    "INVOICE_GROSS",
+    "POSTED_CODE",
+    "PAYMENT_DUE_DATE",
+    "RECORD_DELETED",
+    MODIFIED,
+)
+LINE_COLUMNS = (
+    "INVOICE_NUMBER",
+    "ITEM_NUMBER",
+    "STOCK_CODE",
+    "DESCRIPTION",
+    "TEXT",
+    "QUANTITY",
+    "UNIT_PRICE",
+    "NET_AMOUNT",
+    "TAX_AMOUNT",
+    "TAX_CODE",
+    "TAX_RATE",
+    "NOMINAL_CODE",
+)
+HEADER_COLUMNS = (
+    "HEADER_NUMBER",
+    "TYPE",
+    "INV_REF",
+    "ISP_REFERENCE",
+    "AMOUNT_PAID",
+    "OUTSTANDING",
+    "PAID_FLAG",
+    "DELETED_FLAG",
+    MODIFIED,
+)
+USAGE_COLUMNS = (
+    "USAGE_NUMBER",
+    "SPLIT_NUMBER",
+    "TYPE",
+    "REFERENCE",
+    "DATE",
+    "AMOUNT",
+    "DELETED_FLAG",
+    MODIFIED,
+)
+
+_STREAMS = (
+    StreamSpec("tax_rates", "TAX_CODE", "TAX_CODE", None, "none: every tax code is read every time"),
+    StreamSpec("customers", "SALES_LEDGER", "ACCOUNT_REF", MODIFIED, "RECORD_DELETED=1 or INACTIVE_FLAG=1"),
+    StreamSpec("items", "STOCK", "STOCK_CODE", MODIFIED, "RECORD_DELETED=1 or INACTIVE_FLAG=1"),
+    StreamSpec(
+        "invoices",
+        "INVOICE",
+        "INVOICE_NUMBER",
+        MODIFIED,
+        "RECORD_DELETED=1; also re-read when its AUDIT_HEADER or AUDIT_USAGE rows change",
+    ),
+)
+
+# What a failed open looks like when the data path is wrong (SQLite stand-in: "connect failed (14)";
+# Sage's driver words it in several ways, all naming the path or the data files).
+_WRONG_PATH_MARKERS = ("connect failed", "invalid data path", "cannot find", "path not found", "no such file")
+
+
+def _columns(names: Iterable[str]) -> str:
+    return ", ".join(quote(name) for name in names)
+
+
+class Sage50UKConnector(Connector):
+    """Reads tax codes, customers, stock items and invoices (with paid state and receipts) from Sage 50 UK."""
+
+    kind = "sage50uk"
+    display_name = "Sage 50 UK"
+
+    def streams(self) -> tuple[StreamSpec, ...]:
+        return _STREAMS
+
+    # --- connection ---------------------------------------------------------------------------------------
+
+    def _open(self) -> Any:
+        try:
+            return self.connection()
+        except LedgerBridgeError:
+            raise
+        except Exception as exc:
+            raise self._open_error(exc) from exc
+
+    def _open_error(self, exc: BaseException) -> LedgerBridgeError:
+        mapped = error_from_odbc(exc, package=PACKAGE, during="opening the company data")
+        lower = str(exc).lower()
+        if not isinstance(mapped, ConfigError) and any(marker in lower for marker in _WRONG_PATH_MARKERS):
+            return ConfigError(
+                "The Sage 50 UK company data could not be opened: the data path looks wrong or the folder is "
+                "missing.",
+                action="Enter the company's ACCDATA folder (Help > About > Data Directory in Sage) as DIR= "
+                "in Settings > Accounting package, and check this PC can reach it.",
+                detail=mapped.detail,
+            )
+        return mapped
+
+    def _rows(self, sql: str, params: Sequence[Any] = (), *, during: str) -> Iterator[dict[str, Any]]:
+        return iter_rows(self._open(), sql, params, page_size=self.page_size, package=PACKAGE, during=during)
+
+    def _since(self, since: datetime | None, column: str = MODIFIED) -> tuple[str, tuple[Any, ...]]:
+        """The WHERE clause for an incremental read: changed since, plus every row with no date."""
+        if since is None:
+            return "", ()
+        parameter = since_parameter(since, self.local_zone, self._open())
+        quoted = quote(column)
+        return f" WHERE ({quoted} >= ? OR {quoted} IS NULL)", (parameter,)
+
+    # --- test connection --------------------------------------------------------------------------------
+
+    def test_connection(self) -> ConnectionCheck:
+        try:
+            connection = self._open()
+            count_rows = list(
+                self._rows(f"SELECT COUNT(*) AS N FROM {quote('SALES_LEDGER')}", during="counting customers")
+            )
+            customers = int(next(iter(count_rows[0].values()))) if count_rows else 0
+            for table, columns in (
+                ("TAX_CODE", TAX_COLUMNS),
+                ("SALES_LEDGER", CUSTOMER_COLUMNS),
+                ("STOCK", ITEM_COLUMNS),
+                ("INVOICE", INVOICE_COLUMNS),
+                ("INVOICE_ITEM", LINE_COLUMNS),
+                ("AUDIT_HEADER", HEADER_COLUMNS),
+                ("AUDIT_USAGE", USAGE_COLUMNS),
+            ):
+                list(
+                    self._rows(
+                        f"SELECT {_columns(columns)} FROM {quote(table)} WHERE 1 = 0",
+                        during=f"checking the {table} table",
+                    )
+                )
+            company = self._company_name()
+            driver = _driver_name(connection)
+        except LedgerBridgeError as exc:
+            self.close()
+            return ConnectionCheck(ok=False, message=exc.message, action=exc.action, detail=exc.detail)
+        self.close()  # Sage allows one login per user: do not hold it between runs
+        parts = [
+            f"Company: {company}" if company else "",
+            f"{customers} customers",
+            driver and f"driver {driver}",
+        ]
+        return ConnectionCheck(
+            ok=True,
+            message="Connected to Sage 50 UK.",
+            detail="; ".join(part for part in parts if part),
+        )
+
+    def _company_name(self) -> str:
+        """Sage keeps the company's own details in COMPANY; older versions may not expose it over ODBC."""
+        try:
+            for row in self._rows(
+                f"SELECT {quote('NAME')} FROM {quote('COMPANY')}", during="reading COMPANY"
+            ):
+                return text(row.get("NAME"))
+        except LedgerBridgeError:
+            return ""
+        return ""
+
+    # --- streams ------------------------------------------------------------------------------------------
+
+    def read(self, stream: EntityName, since: datetime | None = None) -> Iterator[Record | SourceProblem]:
+        if stream == "tax_rates":
+            return self._read_tax_rates()
+        if stream == "customers":
+            return self._read_customers(since)
+        if stream == "items":
+            return self._read_items(since)
+        if stream == "invoices":
+            return self._read_invoices(since)
+        raise ConfigError(
+            f"Sage 50 UK has no stream {stream!r}.",
+            action="Use tax_rates, customers, items or invoices (payments come with their invoices).",
+        )
+
+    def _read_tax_rates(self) -> Iterator[Record | SourceProblem]:
+        sql = f"SELECT {_columns(TAX_COLUMNS)} FROM {quote('TAX_CODE')} ORDER BY {quote('TAX_CODE')}"
+        for row in self._rows(sql, during="reading tax codes"):
+            key = text(row.get("TAX_CODE")).upper()
+            yield convert_row(
+                "tax_rates", key, lambda row=row, key=key: self._tax_rate(row, key), what="Tax code"
+            )
+
+    def _tax_rate(self, row: dict[str, Any], key: str) -> TaxRate:
+        code = required_text(key, "tax code")
+        return TaxRate(
+            key=code,
+            code=code,
+            name=text(row.get("DESCRIPTION")) or code,
+            rate=rate(row.get("TAX_RATE")),
+            inclusive=flag(row.get("VAT_INCLUDE")),
+        )
+
+    def _read_customers(self, since: datetime | None) -> Iterator[Record | SourceProblem]:
+        where, params = self._since(since)
+        sql = (
+            f"SELECT {_columns(CUSTOMER_COLUMNS)} FROM {quote('SALES_LEDGER')}{where} "
+            f"ORDER BY {quote('ACCOUNT_REF')}"
+        )
+        for row in self._rows(sql, params, during="reading customers"):
+            key = text(row.get("ACCOUNT_REF"))
+            yield convert_row(
+                "customers",
+                key,
+                lambda row=row, key=key: self._customer(row, key),
+                what="Customer",
+                modified=lambda row=row: when(row.get(MODIFIED), self.local_zone, "modified date"),
+            )
+
+    def _customer(self, row: dict[str, Any], key: str) -> Customer:
+        return Customer(
+            key=required_text(key, "account reference"),
+            name=required_text(row.get("NAME"), "name"),
+            email=text(row.get("E_MAIL")),
+            phone=text(row.get("TELEPHONE")),
+            contact_name=text(row.get("CONTACT_NAME")),
+            tax_code=text(row.get("DEF_TAX_CODE")).upper(),
+            tax_number=text(row.get("VAT_REG_NUMBER")),
+            address=_address(row, "ADDRESS_", text(row.get("COUNTRY_CODE"))),
+            delivery_address=_address(row, "DEL_ADDRESS_", text(row.get("COUNTRY_CODE"))),
+            website=text(row.get("WEB_ADDRESS")),
+            active=not flag(row.get("INACTIVE_FLAG")),
+            deleted=flag(row.get("RECORD_DELETED")),
+            modified=when(row.get(MODIFIED), self.local_zone, "modified date"),
+        )
+
+    def _read_items(self, since: datetime | None) -> Iterator[Record | SourceProblem]:
+        where, params = self._since(since)
+        sql = f"SELECT {_columns(ITEM_COLUMNS)} FROM {quote('STOCK')}{where} ORDER BY {quote('STOCK_CODE')}"
+        for row in self._rows(sql, params, during="reading stock items"):
+            key = text(row.get("STOCK_CODE"))
+            yield convert_row(
+                "items",
+                key,
+                lambda row=row, key=key: self._item(row, key),
+                what="Stock item",
+                modified=lambda row=row: when(row.get(MODIFIED), self.local_zone, "modified date"),
+            )
+
+    def _item(self, row: dict[str, Any], key: str) -> Item:
+        code = required_text(key, "stock code")
+        description = text(row.get("DESCRIPTION"))
+        average = optional_amount(row.get("AVERAGE_COST_PRICE"), "average cost price")
+        last = optional_amount(row.get("LAST_PURCHASE_PRICE"), "last purchase price")
+        return Item(
+            key=code,
+            code=code,
+            name=description or code,
+            description=description,
+            price=amount(row.get("SALES_PRICE"), "sales price", default=Decimal("0.00")),
+            cost=average if average else last if last is not None else average,
+            tax_code=text(row.get("TAX_CODE")).upper(),
+            nominal_code=text(row.get("NOMINAL_CODE")),
+            purchase_nominal_code=text(row.get("PURCHASE_NOMINAL_CODE")),
+            active=not flag(row.get("INACTIVE_FLAG")),
+            deleted=flag(row.get("RECORD_DELETED")),
+            modified=when(row.get(MODIFIED), self.local_zone, "modified date"),
+        )
+
+    # --- invoices -----------------------------------------------------------------------------------------
+
+    def _read_invoices(self, since: datetime | None) -> Iterator[Record | SourceProblem]:
+        where, params = self._since(since)
+        sql = (
+            f"SELECT {_columns(INVOICE_COLUMNS)} FROM {quote('INVOICE')}{where} "
+            f"ORDER BY {quote('INVOICE_NUMBER')}"
+        )
+        already_read: set[str] = set()
+        for page in pages(self._rows(sql, params, during="reading invoices"), self.page_size):
+            if since is not None:
+                already_read.update(text(row.get("INVOICE_NUMBER")) for row in page)
+            yield from self._invoice_page(page)
+        if since is None:
+            return
+        # Invoices not edited themselves but whose ledger entry or allocations changed (a new receipt).
+        changed = sorted(self._invoices_changed_in_ledger(params[0]) - already_read, key=_number_order)
+        numbers = [int(number) for number in changed if number.isdigit()]
+        for chunk in chunks(numbers, self.page_size):
+            sql = (
+                f"SELECT {_columns(INVOICE_COLUMNS)} FROM {quote('INVOICE')} "
+                f"WHERE {quote('INVOICE_NUMBER')} IN ({placeholders(len(chunk))}) "
+                f"ORDER BY {quote('INVOICE_NUMBER')}"
+            )
+            yield from self._invoice_page(list(self._rows(sql, chunk, during="reading paid invoices")))
+
+    def _invoices_changed_in_ledger(self, since_value: Any) -> set[str]:
+        """Invoice numbers whose AUDIT_HEADER or receipt allocations changed since (or carry no date)."""
+        modified = quote(MODIFIED)
+        changed_since = f"({modified} >= ? OR {modified} IS NULL)"
+        references: set[str] = set()
+        document_types = ", ".join(f"'{kind}'" for kind in DOCUMENT_TYPES)
+        header_sql = (
+            f"SELECT {_columns(('INV_REF', 'ISP_REFERENCE'))} FROM {quote('AUDIT_HEADER')} "
+            f"WHERE {quote('TYPE')} IN ({document_types}) AND {changed_since}"
+        )
+        for row in self._rows(header_sql, (since_value,), during="reading changed ledger entries"):
+            references.update(_references(row))
+        receipt_types = ", ".join(f"'{kind}'" for kind in RECEIPT_TYPES)
+        usage_sql = (
+            f"SELECT {quote('SPLIT_NUMBER')} FROM {quote('AUDIT_USAGE')} "
+            f"WHERE {quote('TYPE')} IN ({receipt_types}) AND {changed_since}"
+        )
+        splits = sorted(
+            {
+                row["SPLIT_NUMBER"]
+                for row in self._rows(usage_sql, (since_value,), during="reading allocations")
+            }
+            - {None}
+        )
+        for chunk in chunks(splits):
+            split_sql = (
+                f"SELECT {_columns(('HEADER_NUMBER',))} FROM {quote('AUDIT_SPLIT')} "
+                f"WHERE {quote('SPLIT_NUMBER')} IN ({placeholders(len(chunk))})"
+            )
+            headers = sorted(
+                {row["HEADER_NUMBER"] for row in self._rows(split_sql, chunk, during="reading ledger splits")}
+                - {None}
+            )
+            for header_chunk in chunks(headers):
+                sql = (
+                    f"SELECT {_columns(('INV_REF', 'ISP_REFERENCE'))} FROM {quote('AUDIT_HEADER')} "
+                    f"WHERE {quote('TYPE')} IN ({document_types}) "
+                    f"AND {quote('HEADER_NUMBER')} IN ({placeholders(len(header_chunk))})"
+                )
+                for row in self._rows(sql, header_chunk, during="reading changed ledger entries"):
+                    references.update(_references(row))
+        return references
+
+    def _invoice_page(self, page: list[dict[str, Any]]) -> Iterator[Record | SourceProblem]:
+        """Convert one page of INVOICE rows, fetching their lines, ledger headers and receipts in bulk."""
+        if not page:
+            return
+        numbers = [row["INVOICE_NUMBER"] for row in page if isinstance(row.get("INVOICE_NUMBER"), int)]
+        lines = self._lines_for(numbers)
+        headers = self._headers_for([str(number) for number in numbers])
+        usage = self._receipts_for([h["HEADER_NUMBER"] for found in headers.values() for h in found])
+        for row in page:
+            key = text(row.get("INVOICE_NUMBER"))
+            kind = _document_kind(row.get("INVOICE_OR_CREDIT"))
+            if kind == "other":
+                continue  # quotes and pro-formas are not invoices yet
+            yield convert_row(
+                "invoices",
+                key,
+                lambda row=row, key=key, kind=kind: self._invoice(row, key, kind, lines, headers, usage),
+                what="Invoice" if kind != "credit" else "Credit note",
+                modified=lambda row=row: when(row.get(MODIFIED), self.local_zone, "modified date"),
+            )
+
+    def _lines_for(self, numbers: list[int]) -> dict[int, list[dict[str, Any]]]:
+        found: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for chunk in chunks(numbers):
+            sql = (
+                f"SELECT {_columns(LINE_COLUMNS)} FROM {quote('INVOICE_ITEM')} "
+                f"WHERE {quote('INVOICE_NUMBER')} IN ({placeholders(len(chunk))}) "
+                f"ORDER BY {quote('INVOICE_NUMBER')}, {quote('ITEM_NUMBER')}"
+            )
+            for row in self._rows(sql, chunk, during="reading invoice lines"):
+                found[row["INVOICE_NUMBER"]].append(row)
+        return found
+
+    def _headers_for(self, references: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """AUDIT_HEADER rows (SI/SC, not deleted) by the invoice number they refer to."""
+        found: dict[str, dict[Any, dict[str, Any]]] = defaultdict(dict)
+        document_types = ", ".join(f"'{kind}'" for kind in DOCUMENT_TYPES)
+        wanted = set(references)
+        for chunk in chunks(references, 100):
+            marks = placeholders(len(chunk))
+            sql = (
+                f"SELECT {_columns(HEADER_COLUMNS)} FROM {quote('AUDIT_HEADER')} "
+                f"WHERE {quote('TYPE')} IN ({document_types}) "
+                f"AND ({quote('INV_REF')} IN ({marks}) OR {quote('ISP_REFERENCE')} IN ({marks}))"
+            )
+            for row in self._rows(sql, [*chunk, *chunk], during="reading ledger entries"):
+                if _flag_or_false(row.get("DELETED_FLAG")):
+                    continue
+                for reference in _references(row) & wanted:
+                    found[reference][row["HEADER_NUMBER"]] = row
+        return {reference: list(rows.values()) for reference, rows in found.items()}
+
+    def _receipts_for(self, header_numbers: list[Any]) -> dict[Any, list[dict[str, Any]]]:
+        """Receipt allocations (AUDIT_USAGE) by the ledger header of the invoice they pay."""
+        split_header: dict[Any, Any] = {}
+        for chunk in chunks(sorted(set(header_numbers) - {None})):
+            sql = (
+                f"SELECT {_columns(('SPLIT_NUMBER', 'HEADER_NUMBER'))} FROM {quote('AUDIT_SPLIT')} "
+                f"WHERE {quote('HEADER_NUMBER')} IN ({placeholders(len(chunk))})"
+            )
+            for row in self._rows(sql, chunk, during="reading ledger splits"):
+                split_header[row["SPLIT_NUMBER"]] = row["HEADER_NUMBER"]
+        found: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+        receipt_types = ", ".join(f"'{kind}'" for kind in RECEIPT_TYPES)
+        for chunk in chunks(sorted(split_header)):
+            sql = (
+                f"SELECT {_columns(USAGE_COLUMNS)} FROM {quote('AUDIT_USAGE')} "
+                f"WHERE {quote('TYPE')} IN ({receipt_types}) "
+                f"AND {quote('SPLIT_NUMBER')} IN ({placeholders(len(chunk))}) "
+                f"ORDER BY {quote('USAGE_NUMBER')}"
+            )
+            for row in self._rows(sql, chunk, during="reading receipts"):
+                if not _flag_or_false(row.get("DELETED_FLAG")):
+                    found[split_header[row["SPLIT_NUMBER"]]].append(row)
+        return found
+
+    def _invoice(
+        self,
+        row: dict[str, Any],
+        key: str,
+        kind: str,
+        lines: dict[int, list[dict[str, Any]]],
+        headers: dict[str, list[dict[str, Any]]],
+        usage: dict[Any, list[dict[str, Any]]],
+    ) -> Invoice:
+        number = row.get("INVOICE_NUMBER")
+        if not isinstance(number, int):
+            raise RowProblem("the invoice number is not a whole number")
+        is_credit = kind == "credit"
+        zone = self.local_zone
+        customer_key = required_text(row.get("ACCOUNT_REF"), "customer account reference")
+        gross = _signed(amount(row.get("INVOICE_GROSS"), "gross total"), is_credit)
+        posted = flag(row.get("POSTED_CODE")) if row.get("POSTED_CODE") is not None else True
+        invoice_lines = tuple(self._line(line) for line in lines.get(number, ()))
+        ledger = [
+            h for h in headers.get(key, ()) if text(h.get("TYPE")).upper() == ("SC" if is_credit else "SI")
+        ]
+        payments: list[Payment] = []
+        for header in ledger:
+            for allocation in usage.get(header["HEADER_NUMBER"], ()):
+                payments.append(self._payment(allocation, key, customer_key))
+        payments.sort(key=lambda payment: (payment.date, payment.key))
+        if ledger:
+            # The ledger stores credit notes with negative amounts; the record carries them positive.
+            sign = Decimal(-1) if is_credit else Decimal(1)
+            amount_paid = sign * sum(
+                (amount(h.get("AMOUNT_PAID"), "amount paid") for h in ledger), Decimal("0.00")
+            )
+            outstanding: Decimal | None = sign * sum(
+                (amount(h.get("OUTSTANDING"), "outstanding amount") for h in ledger), Decimal("0.00")
+            )
+        else:
+            amount_paid, outstanding = Decimal("0.00"), None
+        paid_date = max((p.date for p in payments), default=None) if outstanding == 0 and gross else None
+        return Invoice(
+            key=key,
+            number=key,
+            customer_key=customer_key,
+            date=required_when(row.get("INVOICE_DATE"), zone, "invoice date"),
+            lines=invoice_lines,
+            net=_signed(amount(row.get("INVOICE_NET"), "net total"), is_credit),
+            tax=_signed(amount(row.get("INVOICE_TAX"), "VAT total", default=Decimal("0.00")), is_credit),
+            gross=gross,
+            due_date=when(row.get("PAYMENT_DUE_DATE"), zone, "due date"),
+            is_credit=is_credit,
+            amount_paid=amount_paid,
+            outstanding=outstanding,
+            paid_date=paid_date,
+            posted=posted,
+            reference=text(row.get("CUST_ORDER_NUMBER")),
+            payments=tuple(payments),
+            deleted=flag(row.get("RECORD_DELETED")),
+            modified=latest(
+                when(row.get(MODIFIED), zone, "modified date"),
+                *(when(h.get(MODIFIED), zone, "ledger modified date") for h in ledger),
+                *(p.modified for p in payments),
+            ),
+        )
+
+    def _line(self, row: dict[str, Any]) -> InvoiceLine:
+        number = row.get("ITEM_NUMBER")
+        label = f"line {number}"
+        net = amount(row.get("NET_AMOUNT"), f"net amount of {label}")
+        stock_code = text(row.get("STOCK_CODE"))
+        tax_rate_value = row.get("TAX_RATE")
+        return InvoiceLine(
+            number=int(number) if number is not None else 0,
+            description=text(row.get("DESCRIPTION")) or text(row.get("TEXT")),
+            quantity=amount(row.get("QUANTITY"), f"quantity of {label}", places=Decimal("0.0001")),
+            unit_price=amount(row.get("UNIT_PRICE"), f"unit price of {label}", default=net),
+            net=net,
+            tax=amount(row.get("TAX_AMOUNT"), f"VAT of {label}", default=Decimal("0.00")),
+            item_key="" if stock_code.upper() in NON_STOCK_CODES else stock_code,
+            tax_code=text(row.get("TAX_CODE")).upper(),
+            tax_rate=None if tax_rate_value is None else rate(tax_rate_value, f"VAT rate of {label}"),
+            nominal_code=text(row.get("NOMINAL_CODE")),
+        )
+
+    def _payment(self, row: dict[str, Any], invoice_key: str, customer_key: str) -> Payment:
+        usage_number = text(row.get("USAGE_NUMBER"))
+        kind = text(row.get("TYPE")).upper()
+        return Payment(
+            key=required_text(usage_number, "allocation number"),
+            invoice_key=invoice_key,
+            customer_key=customer_key,
+            date=required_when(row.get("DATE"), self.local_zone, f"date of receipt {usage_number}"),
+            amount=abs(amount(row.get("AMOUNT"), f"amount of receipt {usage_number}")),
+            method=_PAYMENT_METHODS.get(kind, kind),
+            reference=text(row.get("REFERENCE")),
+            modified=when(row.get(MODIFIED), self.local_zone, "receipt modified date"),
+        )
+
+
+def _flag_or_false(value: object) -> bool:
+    """A flag where an unreadable value must not drop a ledger row: treat it as 'not set'."""
+    try:
+        return flag(value)
+    except ValueError:
+        return False
+
+
+def _address(row: dict[str, Any], prefix: str, country: str) -> Address:
+    """Sage's five address lines: street, street, town, county, postcode (by convention, not enforced)."""
+    parts = [text(row.get(f"{prefix}{n}")) for n in range(1, 6)]
+    address = Address(
+        lines=tuple(part for part in parts[:2] if part),
+        city=parts[2],
+        region=parts[3],
+        postcode=parts[4],
+        country=country,
+    )
+    return Address() if not any(parts) else address
+
+
+def _document_kind(value: object) -> str:
+    """'invoice', 'credit' or 'other' (quote / pro-forma) from INVOICE_OR_CREDIT (text or code)."""
+    if value is None:
+        return "invoice"
+    if isinstance(value, int | float):
+        return {0: "invoice", 1: "credit"}.get(int(value), "other")
+    word = text(value).lower()
+    if word.startswith("cred"):
+        return "credit"
+    if word.startswith("inv") or not word:
+        return "invoice"
+    return "other"
+
+
+def _references(row: dict[str, Any]) -> set[str]:
+    found = {text(row.get("INV_REF")), text(row.get("ISP_REFERENCE"))}
+    return {reference for reference in found if reference}
+
+
+def _number_order(value: str) -> tuple[int, str]:
+    return (int(value), value) if value.isdigit() else (0, value)
+
+
+def _signed(value: Decimal, is_credit: bool) -> Decimal:
+    """Credit notes carry positive amounts (the flag says what they are), whatever sign Sage stored."""
+    return abs(value) if is_credit else value
+
+
+def _driver_name(connection: Any) -> str:
+    getinfo = getattr(connection, "getinfo", None)
+    if getinfo is None:
+        return ""
+    try:
+        import pyodbc
+
+        return text(getinfo(pyodbc.SQL_DRIVER_NAME))
+    except Exception:  # a driver that cannot describe itself is still usable
+        return ""
