@@ -1,0 +1,131 @@
+"""MappingService against the real sandbox (HTTP) and the demo company read by the Sage 50 UK connector."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from sync.mappings import MappingService
+from sync.matching import normalise_name
+from sync.records import Customer, TaxRate
+from sync.secrets import HALO_CLIENT_SECRET, MemorySecretStore
+from sync.settings import Settings
+from sync.state import StateStore
+
+
+@pytest.fixture
+def demo_company(tmp_path):
+    from resources.demo.build_demo_company import ensure_demo_company
+
+    return ensure_demo_company(tmp_path / "demo-company.sqlite3")
+
+
+@pytest.fixture
+def settings(halo_sandbox, demo_company):
+    settings = Settings()
+    settings.halo.resource_server = halo_sandbox.url
+    settings.halo.client_id = halo_sandbox.client_id
+    settings.source.kind = "demo"
+    settings.source.connection_string = str(demo_company)
+    return settings
+
+
+@pytest.fixture
+def state(tmp_path):
+    store = StateStore(tmp_path / "state.sqlite3")
+    yield store
+    store.close()
+
+
+def _source(settings: Settings) -> tuple[list[Customer], list[TaxRate]]:
+    from connectors.registry import create_connector
+
+    with create_connector(settings.source, None) as connector:
+        customers = [r for r in connector.read("customers") if isinstance(r, Customer) and not r.deleted]
+        taxes = [r for r in connector.read("tax_rates") if isinstance(r, TaxRate)]
+    return customers, taxes
+
+
+def _distinct(customers: list[Customer], n: int) -> list[Customer]:
+    """n customers whose normalised names are unique in the company (so an exact match is unambiguous)."""
+    counts: dict[str, int] = {}
+    for c in customers:
+        counts[normalise_name(c.name)] = counts.get(normalise_name(c.name), 0) + 1
+    chosen = [c for c in customers if counts[normalise_name(c.name)] == 1 and len(normalise_name(c.name)) > 6]
+    assert len(chosen) >= n, "the demo company needs more distinct customer names"
+    return chosen[:n]
+
+
+def test_load_classifies_demo_customers_against_seeded_halo_clients(settings, state, halo_sandbox):
+    customers, taxes = _source(settings)
+    exact, by_key, near, mapped, linked = _distinct(customers, 5)
+    seeded_exact = halo_sandbox.seed("Client", {"name": exact.name.upper() + " LIMITED"})
+    seeded_key = halo_sandbox.seed("Client", {"name": "Renamed In Halo", "accountsid": by_key.key.lower()})
+    seeded_near = halo_sandbox.seed("Client", {"name": near.name[1:]})
+    seeded_mapped = halo_sandbox.seed("Client", {"name": "Chosen By Hand"})
+    seeded_linked = halo_sandbox.seed("Client", {"name": "Synced Before"})
+    halo_sandbox.seed("Client", {"name": "Zzz Unrelated Halo Only Client"})
+    state.set_mapping("customer", mapped.key, seeded_mapped["id"])
+    state.save_link("customers", linked.key, seeded_linked["id"], "hash")
+    standard = next((t for t in taxes if t.rate > 0), None)
+    assert standard is not None
+    seeded_tax = halo_sandbox.seed(
+        "Tax", {"name": "Standard", "code": standard.code, "value": float(standard.rate)}
+    )
+
+    service = MappingService(
+        settings, MemorySecretStore({HALO_CLIENT_SECRET: halo_sandbox.client_secret}), state
+    )
+    snapshot = service.load()
+
+    rows = {row.source_key: row for row in snapshot.customers}
+    assert len(rows) == len(customers)
+    assert (rows[exact.key].state, rows[exact.key].halo_id) == ("exact", seeded_exact["id"])
+    assert (rows[by_key.key].state, rows[by_key.key].halo_id) == ("accountsid", seeded_key["id"])
+    assert (rows[mapped.key].state, rows[mapped.key].halo_id) == ("mapped", seeded_mapped["id"])
+    assert (rows[linked.key].state, rows[linked.key].halo_id) == ("linked", seeded_linked["id"])
+    near_row = rows[near.key]
+    assert near_row.state == "suggested" and near_row.halo_id is None
+    assert near_row.suggestions[0].halo_id == seeded_near["id"] and near_row.suggestions[0].score >= 80
+    assert snapshot.matched == 4 and snapshot.unmatched == len(customers) - 4
+    assert len(snapshot.halo_clients) == 6 + 0 and (
+        "Zzz Unrelated Halo Only Client" in dict(snapshot.halo_clients).values()
+    )
+
+    tax_rows = {row.source_key: row for row in snapshot.taxes}
+    assert len(tax_rows) == len(taxes)
+    assert (tax_rows[standard.key].state, tax_rows[standard.key].halo_id) == ("auto", seeded_tax["id"])
+    assert all(
+        r.state == "unmapped" for k, r in tax_rows.items() if k != standard.key and r.rate != standard.rate
+    )
+    assert all(isinstance(r.rate, Decimal) for r in snapshot.taxes)
+
+    # "Generate mappings" saves only the exact row; the suggestion is never applied.
+    writes_before = sum(n for (method, _), n in halo_sandbox.counts().items() if method == "POST")
+    assert service.generate_customer_mappings(snapshot) == 1
+    assert state.mapping("customer", exact.key) == seeded_exact["id"]
+    assert state.mapping("customer", near.key) is None
+    assert sum(n for (method, _), n in halo_sandbox.counts().items() if method == "POST") == writes_before
+
+    service.set_customer_mapping(near.key, seeded_near["id"])
+    again = {row.source_key: row for row in service.load().customers}
+    assert (again[near.key].state, again[near.key].halo_id) == ("mapped", seeded_near["id"])
+    assert (again[exact.key].state, again[exact.key].halo_id) == ("mapped", seeded_exact["id"])
+
+
+def test_load_without_the_halo_secret_says_what_to_do(settings, state):
+    from sync.errors import ConfigError
+
+    service = MappingService(settings, MemorySecretStore(), state)
+    with pytest.raises(ConfigError) as caught:
+        service.load()
+    assert "secret" in caught.value.message and "Settings > Halo" in caught.value.action
+
+
+def test_load_with_a_wrong_secret_is_an_auth_error(settings, state):
+    from sync.errors import AuthError
+
+    service = MappingService(settings, MemorySecretStore({HALO_CLIENT_SECRET: "not-the-secret"}), state)
+    with pytest.raises(AuthError):
+        service.load()
