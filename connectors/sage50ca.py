@@ -61,7 +61,7 @@ REGULAR_PRICE_LIST = 1  # tinvprc.lPrcListId of the "Regular" price list [I: inf
 HOME_CURRENCY = 0  # tinvprc.lCurrncyId of home-currency prices [I: inferred, not verified]
 
 _TAX_COMPONENT = re.compile(
-    r"(?P<authority>[^\W\d_][^@;,%]*?)\s*@\s*(?P<rate>\d{1,3}(?:[.,]\d{1,6})?)\s*%", re.UNICODE
+    r"(?P<authority>[^\W\d_][\w .'()/-]*?)\s*@\s*(?P<rate>\d{1,3}(?:[.,]\d{1,6})?)\s*%", re.UNICODE
 )
 _INCLUDED_WORDS = {"included", "incl", "incl.", "tax included", "inclus", "incluse", "taxe incluse"}
 _HARMLESS_WORDS = {"", "non-refundable", "refundable", "non refundable"}

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA: dict[str, str] = {
-    "tnxtpids": "lId INT PRIMARY KEY, lNextId INT",
     "ttaxauth": (
         "lId INT PRIMARY KEY, sName VARCHAR(20), sTaxId VARCHAR(20), lAcSalTax INT, lAcPurTax INT, "
         "bTaxable TINYINT, sNameF VARCHAR(20)"
