@@ -1,0 +1,322 @@
+"""Start-up of the desktop app: one instance per user, logging and crash reporting, then wizard or window.
+
+Order matters: the single-instance check comes first (a second launch must hand over quickly and touch
+nothing), then logging and the exception hooks (so everything after is recorded), then the demo, the wizard
+(not configured yet) or the main window and tray (configured; only the tray with --minimized).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import threading
+import traceback
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from PySide6.QtCore import QObject, QtMsgType, Signal, Slot, qInstallMessageHandler
+from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon, QWidget
+
+from gui.controller import AppContext, SyncController
+from gui.forms import describe_error
+from gui.icons import app_icon
+from gui.main_window import MainWindow
+from gui.single_instance import SingleInstance, server_name
+from gui.tray import TrayController
+from gui.wizard import SetupWizard
+from gui.worker import TaskRunner
+from sync.errors import ConfigError
+from sync.logs import scrub, setup_logging
+from sync.paths import AppPaths, app_paths
+from sync.secrets import KeyringSecretStore
+from sync.settings import Settings
+
+log = logging.getLogger("ledgerbridge.gui.app")
+
+_QT_LEVELS = {
+    QtMsgType.QtDebugMsg: logging.DEBUG,
+    QtMsgType.QtInfoMsg: logging.INFO,
+    QtMsgType.QtWarningMsg: logging.WARNING,
+    QtMsgType.QtCriticalMsg: logging.ERROR,
+    QtMsgType.QtFatalMsg: logging.CRITICAL,
+}
+
+
+def _qt_message(mode: QtMsgType, _context: object, message: str) -> None:
+    logging.getLogger("ledgerbridge.qt").log(_QT_LEVELS.get(mode, logging.INFO), "%s", message)
+
+
+class ExceptionReporter(QObject):
+    """Unhandled exceptions (GUI thread or any other) are logged with a scrubbed traceback and shown.
+
+    Why: a tray app that dies silently looks like it is syncing when it is not. The app keeps running.
+    """
+
+    report = Signal(str, str)  # summary, details (both scrubbed)
+
+    def __init__(self, parent: QObject | None = None, *, show_dialogs: bool = True) -> None:
+        super().__init__(parent)
+        self.show_dialogs = show_dialogs
+        self.reported: list[str] = []
+        self._previous_hook = sys.excepthook
+        self._previous_thread_hook = threading.excepthook
+        self._dialogs: list[QMessageBox] = []
+        self.report.connect(self._show)
+
+    def install(self) -> None:
+        sys.excepthook = self._excepthook
+        threading.excepthook = self._thread_excepthook
+
+    def uninstall(self) -> None:
+        sys.excepthook = self._previous_hook
+        threading.excepthook = self._previous_thread_hook
+
+    def _excepthook(
+        self, kind: type[BaseException], value: BaseException, trace: TracebackType | None
+    ) -> None:
+        self.handle(kind, value, trace, where="the window")
+
+    def _thread_excepthook(self, args: threading.ExceptHookArgs) -> None:
+        if args.exc_type is SystemExit:
+            return
+        name = args.thread.name if args.thread is not None else "a background thread"
+        self.handle(args.exc_type, args.exc_value, args.exc_traceback, where=name)
+
+    def handle(
+        self, kind: type[BaseException], value: BaseException | None, trace: TracebackType | None, where: str
+    ) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            QApplication.quit()
+            return
+        log.error("Unhandled error in %s", where, exc_info=(kind, value, trace))  # type: ignore[arg-type]
+        summary = scrub(f"{kind.__name__}: {value}")
+        details = scrub("".join(traceback.format_exception(kind, value, trace)))
+        self.report.emit(summary, details)  # queued to the GUI thread when raised elsewhere
+
+    @Slot(str, str)
+    def _show(self, summary: str, details: str) -> None:
+        self.reported.append(summary)
+        if not self.show_dialogs:
+            return
+        box = QMessageBox(QMessageBox.Icon.Critical, "LedgerBridge hit an unexpected error", summary)
+        box.setInformativeText(
+            "LedgerBridge keeps running. The details are in the log (Log tab > Open log folder); "
+            "please send it to your IT support."
+        )
+        box.setDetailedText(details)
+        box.finished.connect(lambda _result, b=box: self._dialogs.remove(b) if b in self._dialogs else None)
+        self._dialogs.append(box)
+        box.open()
+
+
+class DesktopApp(QObject):
+    """The running app: which of wizard / window / tray is up, and the objects behind them."""
+
+    def __init__(self, app: QApplication, args: argparse.Namespace, paths: AppPaths | None = None) -> None:
+        super().__init__()
+        self.qt_app = app
+        self.args = args
+        self.paths = (paths or app_paths()).ensure()
+        self.config_path = Path(args.config) if getattr(args, "config", None) else self.paths.settings_file
+        self.tasks = TaskRunner(self)
+        self.single: SingleInstance | None = None
+        self.reporter = ExceptionReporter(self)
+        self.context: AppContext | None = None
+        self.controller: SyncController | None = None
+        self.tray: TrayController | None = None
+        self.window: MainWindow | None = None
+        self.wizard: SetupWizard | None = None
+        self.demo: Any = None
+        self.message_box: QMessageBox | None = None
+        self.tray_available = QSystemTrayIcon.isSystemTrayAvailable()
+        self._previous_qt_handler: Any = None
+        self._qt_handler_installed = False
+
+    # --- start ----------------------------------------------------------------------------------------------
+
+    def instance_name(self) -> str:
+        anchor = self.paths.data_dir / "demo" if self.args.demo else self.config_path
+        return server_name(anchor)
+
+    def start(self, *, install_qt_handler: bool = True) -> bool:
+        """False when another copy was running and has been asked to show itself (then exit 0)."""
+        self.single = SingleInstance(self.instance_name(), self)
+        if not self.single.acquire():
+            return False
+        self.single.show_requested.connect(self.bring_forward)
+        from gui.win_mutex import create_app_mutex
+
+        create_app_mutex()
+        setup_logging(self.paths)
+        self.reporter.install()
+        if install_qt_handler:
+            self._previous_qt_handler = qInstallMessageHandler(_qt_message)
+            self._qt_handler_installed = True
+        log.info(
+            "LedgerBridge desktop app starting (tray %s).", "available" if self.tray_available else "absent"
+        )
+        if self.args.demo:
+            self.start_demo()
+            return True
+        try:
+            settings = Settings.load(self.config_path)
+        except ConfigError as error:
+            self._tell(QMessageBox.Icon.Warning, "The settings file cannot be read", describe_error(error))
+            settings = Settings()
+        if settings.is_configured():
+            self.open_main(self._context_for(settings))
+        else:
+            self.open_wizard(settings)
+        return True
+
+    def _context_for(self, settings: Settings) -> AppContext:
+        secrets = KeyringSecretStore(allow_plaintext=settings.app.allow_plaintext_secrets)
+        return AppContext(settings=settings, secrets=secrets, paths=self.paths, config_path=self.config_path)
+
+    def open_wizard(self, settings: Settings | None = None) -> SetupWizard:
+        wizard = SetupWizard(self.paths, self.config_path, settings)
+        wizard.finished.connect(self._wizard_finished)
+        self.wizard = wizard
+        wizard.show()
+        return wizard
+
+    @Slot(int)
+    def _wizard_finished(self, _result: int) -> None:
+        wizard, self.wizard = self.wizard, None
+        if wizard is None:
+            return
+        wizard.deleteLater()
+        if wizard.choice == "demo":
+            self.start_demo()
+        elif wizard.choice == "configured" and wizard.saved_settings is not None:
+            self.open_main(self._context_for(wizard.saved_settings))
+        else:
+            log.info("Set-up cancelled; LedgerBridge closes.")
+            self.qt_app.quit()
+
+    def start_demo(self) -> None:
+        """Build the demo company and start the sandbox off the GUI thread, then open the window on it."""
+        from sync.demo import DemoEnvironment
+
+        home = self.paths.data_dir
+        self._tell(
+            QMessageBox.Icon.Information, "Starting the demo", "Preparing the demo company and sandbox…"
+        )
+        self.tasks.submit(lambda: DemoEnvironment.start(home), self._demo_started, self._demo_failed)
+
+    def _demo_started(self, demo: Any) -> None:
+        self._close_message()
+        self.demo = demo
+        context = AppContext(
+            settings=demo.settings,
+            secrets=demo.secrets,
+            paths=demo.paths,
+            config_path=self.config_path,
+            demo=demo,
+        )
+        self.open_main(context, force_window=True)
+
+    def _demo_failed(self, error: BaseException) -> None:
+        self._close_message()
+        log.error("The demo could not start: %s", error, exc_info=error)
+        self._tell(QMessageBox.Icon.Critical, "The demo could not start", describe_error(error))
+
+    def open_main(self, context: AppContext, *, force_window: bool = False) -> MainWindow:
+        self.context = context
+        controller = SyncController(context, parent=self)
+        tray = TrayController(controller, self)
+        window = MainWindow(controller, tray_available=tray.available)
+        tray.open_requested.connect(self.bring_forward)
+        tray.quit_requested.connect(self.quit)
+        window.quit_requested.connect(self.quit)
+        window.hidden_to_tray.connect(lambda text: tray.show_message("LedgerBridge", text))
+        self.controller, self.tray, self.window = controller, tray, window
+        tray.show()
+        controller.start()
+        if isinstance(context.secrets, KeyringSecretStore):  # the demo's secrets live in memory
+            controller.tasks.submit(context.secrets.check, None, self._keyring_problem)
+        minimised = bool(getattr(self.args, "minimized", False)) and tray.available and not force_window
+        if not minimised:
+            window.show()
+        return window
+
+    def _keyring_problem(self, error: BaseException) -> None:
+        if self.window is not None:
+            self.window.status_page.info_label.setText(describe_error(error))
+        if self.tray is not None:
+            self.tray.show_message("LedgerBridge cannot read its secrets", describe_error(error), True)
+
+    # --- running --------------------------------------------------------------------------------------------
+
+    @Slot()
+    def bring_forward(self) -> None:
+        if self.window is not None:
+            self.window.bring_forward()
+        elif self.wizard is not None:
+            self.wizard.show()
+            self.wizard.raise_()
+            self.wizard.activateWindow()
+
+    @Slot()
+    def quit(self) -> None:
+        self.qt_app.quit()
+
+    def _tell(self, icon: QMessageBox.Icon, title: str, text: str, parent: QWidget | None = None) -> None:
+        self._close_message()
+        box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, parent)
+        box.setWindowIcon(app_icon())
+        self.message_box = box
+        box.show()
+
+    def _close_message(self) -> None:
+        if self.message_box is not None:
+            self.message_box.close()
+            self.message_box.deleteLater()
+            self.message_box = None
+
+    # --- stop -----------------------------------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """Cancel a running sync and wait for it, stop the demo sandbox, give back the instance name."""
+        if self.controller is not None:
+            self.controller.shutdown()
+        if self.window is not None:
+            self.window.log_page.detach()
+            self.window.hide()
+            self.window.deleteLater()
+            self.window = None
+        if self.tray is not None:
+            self.tray.hide()
+        if self.wizard is not None:
+            self.wizard.hide()
+            self.wizard.deleteLater()
+            self.wizard = None
+        self._close_message()
+        if self.demo is not None:
+            self.demo.stop()
+            self.demo = None
+        if self.single is not None:
+            self.single.release()
+        self.reporter.uninstall()
+        if self._qt_handler_installed:
+            qInstallMessageHandler(self._previous_qt_handler)
+            self._qt_handler_installed = False
+
+
+def run_app(args: argparse.Namespace) -> int:
+    """The desktop app (main.py with no command). Returns the process exit code."""
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("LedgerBridge")
+    app.setOrganizationName("LedgerBridge")
+    app.setWindowIcon(app_icon())
+    app.setQuitOnLastWindowClosed(False)
+    desktop = DesktopApp(app, args)
+    if not desktop.start():
+        return 0
+    try:
+        return app.exec()
+    finally:
+        desktop.shutdown()

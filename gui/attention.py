@@ -1,0 +1,70 @@
+"""When to interrupt the user: only after repeated failures, or at once when only they can fix it.
+
+Why: a tray app that pops up a balloon for every network blip teaches people to ignore it. A sign-in that
+Halo rejects or a setting that cannot work will not heal by waiting, so those are said at once; anything
+else must fail several runs in a row first.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sync.events import RunSummary
+
+FAILURES_BEFORE_NOTICE = 3
+
+# The engine reports why a run could not run as text (message + what to do). These are the phrases of the
+# errors only the user can fix (sign-in refused, permission missing, a setting that cannot work).
+_USER_MUST_ACT = re.compile(
+    r"sign[- ]?in|signin|credential|client secret|client id|password|permission|not set up|settings|"
+    r"re-?enter|reconnect|unauthori[sz]ed|forbidden|invalid_client|tenant|keyring",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Notice:
+    title: str
+    message: str
+    critical: bool  # the user must act (shown as a warning), versus repeated failures
+
+
+def user_must_act(summary: RunSummary) -> bool:
+    """True when the run could not run for a reason waiting will not fix."""
+    kind = getattr(summary, "error_kind", "")  # forward-compatible: the engine may name the error's kind
+    if kind:
+        return kind in ("config", "auth")
+    return summary.status == "failed" and bool(_USER_MUST_ACT.search(summary.error))
+
+
+class AttentionPolicy:
+    """Feeds on each finished run; says whether the tray needs attention and whether to notify."""
+
+    def __init__(self, failures_before_notice: int = FAILURES_BEFORE_NOTICE) -> None:
+        self.failures_before_notice = failures_before_notice
+        self.consecutive_failures = 0
+        self.needs_attention = False
+        self._notified_streak = False
+
+    def observe(self, summary: RunSummary) -> Notice | None:
+        if summary.dry_run or summary.status == "cancelled":
+            return None
+        failed_records = summary.total("failed")
+        if summary.status == "failed":
+            self.consecutive_failures += 1
+        else:
+            self.consecutive_failures = 0
+            self._notified_streak = False
+        self.needs_attention = summary.status == "failed" or failed_records > 0
+        if summary.status == "failed" and user_must_act(summary):
+            return Notice("LedgerBridge needs you", summary.error or "The sync could not run.", critical=True)
+        if self.consecutive_failures >= self.failures_before_notice and not self._notified_streak:
+            self._notified_streak = True
+            return Notice(
+                "LedgerBridge cannot sync",
+                f"The last {self.consecutive_failures} syncs failed: {summary.error} "
+                "Open LedgerBridge to see the details.",
+                critical=False,
+            )
+        return None

@@ -1,0 +1,1 @@
+"""The main window's tabs: Status, History, Problems, Mappings, Settings, Log."""

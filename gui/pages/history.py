@@ -1,0 +1,60 @@
+"""History: every run with its counts, newest first, so "what happened last Tuesday?" has an answer."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Slot
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from gui.controller import SyncController
+from gui.pages.common import STATUS_NAMES, cell, local_time, read_only_table
+
+HEADERS = [
+    "Started",
+    "Finished",
+    "Result",
+    "Kind",
+    "Created",
+    "Updated",
+    "Unchanged",
+    "Deactivated",
+    "Failed",
+    "Why",
+]
+STATUS_COLOURS = {"failed": "#ffcdd2", "partial": "#ffe0b2", "cancelled": "#eeeeee"}
+
+
+class HistoryPage(QWidget):
+    def __init__(self, controller: SyncController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        self.empty_label = QLabel("No sync has run yet.")
+        layout.addWidget(self.empty_label)
+        self.table = read_only_table(HEADERS)
+        layout.addWidget(self.table, 1)
+        controller.history_loaded.connect(self.show_runs)
+
+    @Slot(object)
+    def show_runs(self, runs: list) -> None:
+        self.empty_label.setVisible(not runs)
+        self.table.setRowCount(len(runs))
+        for row, run in enumerate(runs):
+            values = [
+                local_time(run.started),
+                local_time(run.finished),
+                STATUS_NAMES.get(run.status, run.status),
+                "Dry run" if run.dry_run else "Sync",
+                *[
+                    sum(per.get(o, 0) for per in run.counts.values())
+                    for o in ("created", "updated", "unchanged", "deactivated", "failed")
+                ],
+                run.error,
+            ]
+            for column, value in enumerate(values):
+                item = cell(value)
+                colour = STATUS_COLOURS.get(run.status)
+                if colour:
+                    item.setBackground(QBrush(QColor(colour)))
+                    item.setForeground(QBrush(QColor("#000000")))
+                self.table.setItem(row, column, item)
+        self.table.resizeColumnsToContents()

@@ -1,0 +1,32 @@
+"""Mappings tab: the same editor as the wizard's page, on the running configuration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from gui.controller import SyncController
+from gui.mapping_editor import MappingEditor
+
+
+class MappingsPage(QWidget):
+    def __init__(self, controller: SyncController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        layout = QVBoxLayout(self)
+        note = QLabel(
+            "Choose which Halo client each customer in the books is, and which Halo tax each tax code is. "
+            "Nothing is matched on a near name without your say-so."
+        )
+        note.setWordWrap(True)
+        layout.addWidget(note)
+        self.editor = MappingEditor(controller.tasks, self._service)
+        layout.addWidget(self.editor, 1)
+
+    def _service(self) -> Any:
+        """Runs in a worker thread: a MappingService on the app's settings and state store."""
+        from sync.mappings import MappingService
+
+        context = self.controller.context
+        return MappingService(context.settings, context.secrets, self.controller.state_store())

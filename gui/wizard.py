@@ -1,0 +1,393 @@
+"""The first-run set-up: Halo, the accounting package, what to sync, mappings and a dry run, then save.
+
+Why a wizard: it is run once, by an office manager or the MSP's technician, and must leave a configuration
+that works. Each connection page tests for real (the engine's own checks, in the background) and says what
+is wrong; nothing is written to Halo before the dry run has shown what the first sync will do. Finish stores
+the secrets in the keyring (never in the settings file) and then writes the settings file.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+from typing import Any
+
+from PySide6.QtCore import Slot
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QCommandLinkButton,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QVBoxLayout,
+    QWizard,
+    QWizardPage,
+)
+
+from gui.forms import HaloForm, SourceForm, SyncOptionsForm, describe_error, settings_with_secrets
+from gui.icons import app_icon
+from gui.mapping_editor import MappingEditor
+from gui.pages.common import OUTCOME_NAMES, cell, entity_name, read_only_table
+from gui.worker import ProgressSnapshot, SyncThread, TaskRunner
+from sync.errors import ConfigError
+from sync.events import OUTCOMES, RunSummary
+from sync.paths import AppPaths
+from sync.secrets import HALO_CLIENT_SECRET, SOURCE_PASSWORD, KeyringSecretStore, MemorySecretStore
+from sync.settings import Settings
+
+log = logging.getLogger("ledgerbridge.gui.wizard")
+
+PAGE_INTRO, PAGE_HALO, PAGE_SOURCE, PAGE_SYNC, PAGE_MAPPINGS = range(5)
+
+
+class IntroPage(QWizardPage):
+    def __init__(self, wizard: SetupWizard) -> None:
+        super().__init__()
+        self._wizard = wizard
+        self.setTitle("Welcome to LedgerBridge")
+        self.setSubTitle(
+            "It keeps your books and HaloPSA / HaloITSM in step: tax rates, customers, items, invoices."
+        )
+        layout = QVBoxLayout(self)
+        text = QLabel(
+            "You will need: your Halo address and an API application's client ID and secret (the next page "
+            "says what to create in Halo), and the accounting package's ODBC connection. It takes about "
+            "ten minutes, and nothing is written to Halo until you have seen a preview."
+        )
+        text.setWordWrap(True)
+        layout.addWidget(text)
+        self.setup_button = QCommandLinkButton(
+            "Set up my company", "Connect Halo and your accounting package, step by step."
+        )
+        self.demo_button = QCommandLinkButton(
+            "Try the demo first",
+            "A made-up company and a local Halo sandbox on this computer: press Sync now and watch.",
+        )
+        self.setup_button.clicked.connect(wizard.next)
+        self.demo_button.clicked.connect(wizard.choose_demo)
+        layout.addWidget(self.setup_button)
+        layout.addWidget(self.demo_button)
+        layout.addStretch(1)
+
+
+class HaloPage(QWizardPage):
+    def __init__(self, wizard: SetupWizard) -> None:
+        super().__init__()
+        self._wizard = wizard
+        self.setTitle("Halo")
+        self.setSubTitle("Where your Halo is, and the API application LedgerBridge signs in with.")
+        layout = QVBoxLayout(self)
+        self.form = HaloForm(wizard.tasks)
+        self.form.settings_provider = wizard.pending
+        self.form.changed.connect(self.completeChanged)
+        layout.addWidget(self.form)
+        self.keyring_label = QLabel("")
+        self.keyring_label.setWordWrap(True)
+        self.keyring_label.setStyleSheet("color: #b71c1c;")
+        self.keyring_label.setVisible(False)
+        self.plaintext_box = QCheckBox("Keep the secrets in a plain-text file anyway (I understand the risk)")
+        self.plaintext_box.setVisible(False)
+        self.plaintext_box.toggled.connect(self._on_plaintext)
+        self.recheck_button = QPushButton("Check the keyring again")
+        self.recheck_button.setVisible(False)
+        self.recheck_button.clicked.connect(self.check_keyring)
+        layout.addWidget(self.keyring_label)
+        row = QHBoxLayout()
+        row.addWidget(self.plaintext_box, 1)
+        row.addWidget(self.recheck_button)
+        layout.addLayout(row)
+        self.keyring_ok: bool | None = None
+
+    def initializePage(self) -> None:
+        self.check_keyring()
+
+    def check_keyring(self) -> None:
+        """Find out (off the GUI thread: a keyring may talk to D-Bus) whether secrets can be kept safely."""
+        allow = self.plaintext_box.isChecked()
+        self.keyring_ok = None
+        self._wizard.tasks.submit(
+            lambda: KeyringSecretStore(allow_plaintext=allow).check(),
+            self._keyring_fine,
+            self._keyring_problem,
+        )
+
+    def _keyring_fine(self, _: object) -> None:
+        self.keyring_ok = True
+        self.keyring_label.setVisible(self.plaintext_box.isChecked())
+        if self.plaintext_box.isChecked():
+            self.keyring_label.setText("Secrets will be kept in a plain-text file, as you chose.")
+        self.recheck_button.setVisible(False)
+        self.completeChanged.emit()
+
+    def _keyring_problem(self, error: BaseException) -> None:
+        self.keyring_ok = False
+        self.keyring_label.setText(describe_error(error))
+        self.keyring_label.setVisible(True)
+        plaintext_possible = "plain text" in str(error)
+        self.plaintext_box.setVisible(plaintext_possible or self.plaintext_box.isChecked())
+        self.recheck_button.setVisible(True)
+        self.completeChanged.emit()
+
+    def _on_plaintext(self, checked: bool) -> None:
+        self._wizard.settings.app.allow_plaintext_secrets = checked
+        self.check_keyring()
+
+    def isComplete(self) -> bool:
+        return bool(self.keyring_ok) and self.form.is_complete()
+
+
+class SourcePage(QWizardPage):
+    def __init__(self, wizard: SetupWizard) -> None:
+        super().__init__()
+        self.setTitle("Accounting package")
+        self.setSubTitle("Which package holds your books, and how to reach it over ODBC.")
+        layout = QVBoxLayout(self)
+        self.form = SourceForm(wizard.tasks)
+        self.form.settings_provider = wizard.pending
+        self.form.changed.connect(self.completeChanged)
+        layout.addWidget(self.form)
+        self._lists_loaded = False
+
+    def initializePage(self) -> None:
+        if not self._lists_loaded:
+            self._lists_loaded = True
+            self.form.load_odbc_lists()
+
+    def isComplete(self) -> bool:
+        return self.form.is_complete()
+
+
+class SyncPage(QWizardPage):
+    def __init__(self, wizard: SetupWizard) -> None:
+        super().__init__()
+        self.setTitle("What to sync, and how often")
+        self.setSubTitle("Records always go from the books to Halo; Halo is never asked to delete anything.")
+        layout = QVBoxLayout(self)
+        self.form = SyncOptionsForm()
+        self.form.load(wizard.settings)
+        self.form.changed.connect(self.completeChanged)
+        layout.addWidget(self.form)
+
+    def isComplete(self) -> bool:
+        return self.form.is_complete()
+
+
+class MappingsPage(QWizardPage):
+    """Tax codes and customers, then a dry run that shows what the first sync will do."""
+
+    def __init__(self, wizard: SetupWizard) -> None:
+        super().__init__()
+        self._wizard = wizard
+        self.setTitle("Mappings and a preview")
+        self.setSubTitle(
+            "Check which Halo client each customer lands on, then preview the first sync. Nothing is written "
+            "to Halo on this page."
+        )
+        self.setFinalPage(True)
+        layout = QVBoxLayout(self)
+        self.editor = MappingEditor(wizard.tasks, self._service)
+        layout.addWidget(self.editor, 3)
+        row = QHBoxLayout()
+        self.dry_run_button = QPushButton("Preview the first sync (dry run)")
+        self.dry_run_button.clicked.connect(self.start_dry_run)
+        self.dry_run_label = QLabel("")
+        self.dry_run_label.setWordWrap(True)
+        row.addWidget(self.dry_run_button)
+        row.addWidget(self.dry_run_label, 1)
+        layout.addLayout(row)
+        self.dry_run_table: QTableWidget = read_only_table(["Records", *[OUTCOME_NAMES[o] for o in OUTCOMES]])
+        self.dry_run_table.setMaximumHeight(170)
+        layout.addWidget(self.dry_run_table, 1)
+        self._pending: tuple[Settings, MemorySecretStore] | None = None
+        self.dry_run_thread: SyncThread | None = None
+        self.dry_run_summary: RunSummary | None = None
+        self.dry_run_failures: list[Any] = []
+
+    def initializePage(self) -> None:
+        self._pending = self._wizard.pending()
+        self.editor.load()
+
+    def _service(self) -> Any:
+        """Runs in a worker thread, on the settings captured when the page opened."""
+        from sync.mappings import MappingService
+
+        assert self._pending is not None
+        settings, secrets = self._pending
+        return MappingService(settings, secrets, self._wizard.state_store())
+
+    def start_dry_run(self) -> None:
+        if self.dry_run_thread is not None:
+            return
+        from sync.runner import run_sync
+
+        settings, secrets = self._wizard.pending()
+        self.dry_run_failures = []
+        thread = SyncThread(
+            run_sync,
+            settings=settings,
+            secrets=secrets,
+            paths=self._wizard.paths,
+            dry_run=True,
+            prepare=self._wizard.state_store,  # open (and migrate) the state file once, before the engine
+            parent=self,
+        )
+        thread.signals.progress.connect(self._on_progress)
+        thread.signals.failures.connect(self._on_failures)
+        thread.signals.done.connect(self._on_done)
+        self.dry_run_thread = thread
+        self.dry_run_button.setEnabled(False)
+        self.dry_run_label.setText("Reading the books and Halo to plan the first sync…")
+        thread.start()
+
+    @Slot(object)
+    def _on_progress(self, snapshot: ProgressSnapshot) -> None:
+        if snapshot.entity:
+            self.dry_run_label.setText(f"Planning {entity_name(snapshot.entity).lower()}: {snapshot.done:,}…")
+
+    @Slot(object)
+    def _on_failures(self, failures: list[Any]) -> None:
+        self.dry_run_failures.extend(failures)
+
+    @Slot(object)
+    def _on_done(self, summary: RunSummary | None) -> None:
+        thread, self.dry_run_thread = self.dry_run_thread, None
+        if thread is not None:
+            thread.wait()
+            thread.deleteLater()
+        self.dry_run_button.setEnabled(True)
+        self.dry_run_summary = summary
+        if summary is None:
+            self.dry_run_label.setText("The preview stopped unexpectedly; the details are in the log.")
+            return
+        if summary.status == "failed":
+            self.dry_run_label.setText(f"The preview could not run: {summary.error}")
+            self.dry_run_label.setStyleSheet("color: #b71c1c;")
+            return
+        created, updated = summary.total("created"), summary.total("updated")
+        failed = summary.total("failed")
+        text = f"The first sync would create {created:,} and update {updated:,} record(s) in Halo."
+        if failed:
+            first = self.dry_run_failures[0] if self.dry_run_failures else None
+            text += f" {failed:,} record(s) would fail"
+            text += f", e.g. {first.key}: {first.message} {first.action}" if first else ""
+        self.dry_run_label.setText(text)
+        self.dry_run_label.setStyleSheet("color: #e65100;" if failed else "color: #1b5e20;")
+        self.dry_run_table.setRowCount(len(summary.counts))
+        for row, (entity, per) in enumerate(summary.counts.items()):
+            self.dry_run_table.setItem(row, 0, cell(entity_name(entity)))
+            for column, outcome in enumerate(OUTCOMES, start=1):
+                self.dry_run_table.setItem(row, column, cell(per.get(outcome, 0)))
+        self.dry_run_table.resizeColumnsToContents()
+
+    def cleanupPage(self) -> None:
+        if self.dry_run_thread is not None:
+            self.dry_run_thread.cancel()
+
+
+class SetupWizard(QWizard):
+    """``choice`` is "configured" after Finish saved a working configuration, "demo" for Try the demo."""
+
+    def __init__(self, paths: AppPaths, config_path: Any, settings: Settings | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("Set up LedgerBridge")
+        self.setWindowIcon(app_icon())
+        self.setWizardStyle(QWizard.WizardStyle.ModernStyle)
+        self.setOption(QWizard.WizardOption.NoBackButtonOnStartPage, True)
+        self.resize(900, 720)
+        self.paths = paths
+        self.config_path = config_path
+        self.settings = copy.deepcopy(settings) if settings is not None else Settings()
+        self.tasks = TaskRunner(self)
+        self.choice = ""
+        self.saved_settings: Settings | None = None
+        self._state: Any = None
+        self._state_lock = threading.Lock()
+        self._saving = False
+        self.intro_page = IntroPage(self)
+        self.halo_page = HaloPage(self)
+        self.source_page = SourcePage(self)
+        self.sync_page = SyncPage(self)
+        self.mappings_page = MappingsPage(self)
+        for page_id, page in enumerate(
+            (self.intro_page, self.halo_page, self.source_page, self.sync_page, self.mappings_page)
+        ):
+            self.setPage(page_id, page)
+        self.halo_page.form.load(self.settings, None)
+        self.source_page.form.load(self.settings, None)
+        self.finished.connect(self._close_state)
+
+    # --- what the pages share ----------------------------------------------------------------------------
+
+    def pending(self) -> tuple[Settings, MemorySecretStore]:
+        """The settings as typed so far, with the typed secrets in memory only (checks, preview)."""
+        return settings_with_secrets(
+            self.settings, self.halo_page.form, self.source_page.form, self.sync_page.form
+        )
+
+    def state_store(self) -> Any:
+        """This configuration's state store (mappings are saved there); opened in a worker thread."""
+        with self._state_lock:
+            if self._state is None:
+                from sync.runner import open_state
+
+                self._state = open_state(self.paths)
+            return self._state
+
+    def _close_state(self, *_: object) -> None:
+        with self._state_lock:
+            if self._state is not None:
+                self._state.close()
+                self._state = None
+
+    def choose_demo(self) -> None:
+        self.choice = "demo"
+        self.done(QWizard.DialogCode.Accepted)
+
+    # --- finishing ------------------------------------------------------------------------------------------
+
+    def accept(self) -> None:
+        """Validate, store the secrets in the keyring, write the settings file (off-thread), close."""
+        if self.choice == "demo":
+            super().accept()
+            return
+        if self._saving:
+            return
+        settings, typed = self.pending()
+        try:
+            settings.validate()
+        except ConfigError as error:
+            self._show_save_error(error)
+            return
+        self._saving = True
+        self.button(QWizard.WizardButton.FinishButton).setEnabled(False)
+        secrets = KeyringSecretStore(allow_plaintext=settings.app.allow_plaintext_secrets)
+        config_path = self.config_path
+
+        def save() -> Settings:
+            for name in (HALO_CLIENT_SECRET, SOURCE_PASSWORD):
+                value = typed.get(name)
+                if value:
+                    secrets.set(name, value)
+            settings.save(config_path)
+            return settings
+
+        self.tasks.submit(save, self._saved, self._save_failed)
+
+    def _saved(self, settings: Settings) -> None:
+        self._saving = False
+        self.saved_settings = settings
+        self.choice = "configured"
+        log.info("Set-up finished; settings saved to %s.", self.config_path)
+        super().accept()
+
+    def _save_failed(self, error: BaseException) -> None:
+        self._saving = False
+        self.button(QWizard.WizardButton.FinishButton).setEnabled(True)
+        self._show_save_error(error)
+
+    def _show_save_error(self, error: BaseException) -> None:
+        label = self.mappings_page.dry_run_label
+        label.setText(f"Could not save: {describe_error(error)}")
+        label.setStyleSheet("color: #b71c1c;")
