@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 import truststore
@@ -30,7 +30,6 @@ from halo.errors import (
     FAILURE_CONNECT,
     FAILURE_DNS,
     FAILURE_PROXY,
-    FAILURE_TLS,
     URL_ACTION,
     classify_failure,
     error_from_failure,
@@ -234,8 +233,9 @@ class HaloClient:
         self._session.mount("https://", adapter)
         self._session.mount("http://", HTTPAdapter(max_retries=0))
         self._session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
-        if conn.proxy:
-            self._session.proxies.update({"http": conn.proxy, "https": conn.proxy})
+        # The configured proxy is passed with every request: requests lets environment proxies override a
+        # session's own, and the user's explicit setting must win. Blank: environment / Windows settings.
+        self._proxies = _checked_proxy(conn.proxy)
         self._token: AccessToken | None = None
         self._token_lock = threading.Lock()
         self._token_endpoint: tuple[str, dict[str, str]] | None = None
@@ -511,6 +511,7 @@ class HaloClient:
                     timeout=self._timeout,
                     allow_redirects=False,
                     verify=True,
+                    proxies=self._proxies,
                 )
             except requests.RequestException as exc:
                 kind = classify_failure(exc)
@@ -521,9 +522,10 @@ class HaloClient:
                     operation=operation,
                     timeout=self._timeout[1],
                     maybe_written=not nothing_sent and not resend_after_sending,
+                    server_seen=self._reached_server,
                 )
                 log.warning("%s %s failed: %s (%s)", method, path_template, kind, error.detail)
-                if kind == FAILURE_TLS or (kind == FAILURE_DNS and not self._reached_server):
+                if isinstance(error, ConfigError):  # TLS, bad URL, or a name that never resolved
                     raise self._scrubbed(error) from exc
                 if not (nothing_sent or resend_after_sending):
                     raise self._scrubbed(error) from exc
@@ -557,7 +559,8 @@ class HaloClient:
                         retry_after=error.retry_after,
                         maybe_written=True,
                     )
-                retry_number = self._wait_or_raise(error, retry_number, reason=f"{status // 100}xx")
+                reason = "408" if status == 408 else f"{status // 100}xx"
+                retry_number = self._wait_or_raise(error, retry_number, reason=reason)
                 continue
             raise error
 
@@ -619,6 +622,26 @@ class HaloClient:
                 setattr(error, name, scrub_text(value, secrets=secrets))
         error.args = (error.message,)
         return error
+
+
+def _checked_proxy(proxy: str) -> dict[str, str] | None:
+    """requests' proxies mapping for the proxy setting; None to use the environment's / system's."""
+    text = (proxy or "").strip()
+    if not text:
+        return None
+    if "://" not in text:
+        text = "http://" + text
+    parts = urlsplit(text)
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        port_ok = False
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or not port_ok:
+        raise ConfigError(
+            f"The proxy setting {proxy!r} is not a proxy address.",
+            action="Enter it in Settings > Halo as http://host:port, or leave it blank (Windows' setting).",
+        )
+    return {"http": text, "https": text}
 
 
 def _check_resource(resource: str) -> None:

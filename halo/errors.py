@@ -170,6 +170,7 @@ def shape_error(operation: str, problem: str, *, maybe_written: bool = False) ->
 # --- network failures ------------------------------------------------------------------------------------
 
 FAILURE_TLS = "tls"
+FAILURE_INVALID = "invalid"  # the URL or proxy setting cannot be used at all
 FAILURE_DNS = "dns"
 FAILURE_PROXY = "proxy"
 FAILURE_CONNECT = "connect"  # nothing was sent: always safe to send again
@@ -179,6 +180,8 @@ FAILURE_DROPPED = "dropped"  # sent, connection closed: the server may have proc
 
 def classify_failure(exc: requests.RequestException) -> str:
     """Which kind of network failure ``exc`` is; decides whether a create may be sent again."""
+    if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.InvalidSchema):
+        return FAILURE_INVALID
     if isinstance(exc, requests.exceptions.SSLError):
         return FAILURE_TLS
     if isinstance(exc, requests.exceptions.ProxyError):
@@ -198,12 +201,34 @@ def classify_failure(exc: requests.RequestException) -> str:
 
 
 def error_from_failure(
-    exc: requests.RequestException, *, url: str, operation: str, timeout: float, maybe_written: bool = False
+    exc: requests.RequestException,
+    *,
+    url: str,
+    operation: str,
+    timeout: float,
+    maybe_written: bool = False,
+    server_seen: bool = False,
 ) -> LedgerBridgeError:
-    """A network failure as an error naming the host and what to check."""
+    """A network failure as an error naming the host and what to check.
+
+    ``server_seen``: the server has answered before, so a name that no longer resolves is an outage (retry
+    later), not a wrong URL.
+    """
     kind = classify_failure(exc)
     host = urlsplit(url).hostname or url
     detail = f"{type(exc).__name__}: {_safe_exception_text(exc)}"
+    if kind == FAILURE_INVALID:
+        return ConfigError(
+            f"The address for {operation} cannot be used ({_safe_exception_text(exc)}).",
+            action=f"Check the resource server, authorisation server and proxy in {SETTINGS_HINT}.",
+            detail=detail,
+        )
+    if kind == FAILURE_DNS and server_seen:
+        return TransientError(
+            f"The Halo server name {host} could not be looked up just now.",
+            action="Check this PC's internet connection; LedgerBridge will try again.",
+            detail=detail,
+        )
     if kind == FAILURE_TLS:
         return ConfigError(
             f"The certificate of {host} was not trusted, so LedgerBridge did not connect.",

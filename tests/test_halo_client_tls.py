@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from halo.client import HaloClient, HaloConnection, RetryPolicy
-from sync.errors import ConfigError
+from sync.errors import ConfigError, TransientError
 
 
 def write_self_signed_certificate(folder: Path) -> tuple[Path, Path]:
@@ -93,6 +93,25 @@ class _TLSFront(socketserver.ThreadingTCPServer):
         return raw, address
 
 
+def pipe(one: socket.socket, other: socket.socket) -> None:
+    """Copy bytes both ways until either side closes."""
+    selector = selectors.DefaultSelector()
+    selector.register(one, selectors.EVENT_READ, other)
+    selector.register(other, selectors.EVENT_READ, one)
+    try:
+        while True:
+            for key, _ in selector.select(timeout=10):
+                try:
+                    data = key.fileobj.recv(65536)
+                except (ssl.SSLError, OSError):
+                    return
+                if not data:
+                    return
+                key.data.sendall(data)
+    finally:
+        selector.close()
+
+
 class _Pipe(socketserver.BaseRequestHandler):
     server: _TLSFront
 
@@ -102,18 +121,36 @@ class _Pipe(socketserver.BaseRequestHandler):
         except (ssl.SSLError, OSError):
             return  # the client refused our certificate: exactly what some tests expect
         with secure, socket.create_connection(self.server.upstream, timeout=10) as upstream:
-            selector = selectors.DefaultSelector()
-            selector.register(secure, selectors.EVENT_READ, upstream)
-            selector.register(upstream, selectors.EVENT_READ, secure)
-            while True:
-                for key, _ in selector.select(timeout=10):
-                    try:
-                        data = key.fileobj.recv(65536)
-                    except (ssl.SSLError, OSError):
-                        return
-                    if not data:
-                        return
-                    key.data.sendall(data)
+            pipe(secure, upstream)
+
+
+class _ConnectProxy(socketserver.ThreadingTCPServer):
+    """A minimal HTTP CONNECT proxy (like an office proxy); remembers which host:port each tunnel went to."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self) -> None:
+        self.tunnels: list[str] = []
+        super().__init__(("127.0.0.1", 0), _Tunnel)
+
+
+class _Tunnel(socketserver.StreamRequestHandler):
+    server: _ConnectProxy
+
+    def handle(self) -> None:
+        request_line = self.rfile.readline(8192).decode("latin-1").split()
+        while self.rfile.readline(8192) not in (b"\r\n", b"\n", b""):
+            pass  # skip the headers
+        if len(request_line) < 2 or request_line[0] != "CONNECT":
+            self.wfile.write(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+            return
+        host, _, port = request_line[1].rpartition(":")
+        self.server.tunnels.append(request_line[1])
+        with socket.create_connection((host, int(port)), timeout=10) as upstream:
+            self.wfile.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            self.wfile.flush()
+            pipe(self.connection, upstream)
 
 
 @pytest.fixture
@@ -187,3 +224,85 @@ def test_an_unreadable_ca_bundle_is_a_config_error(tmp_path):
             "some-secret-value",
         )
     assert "CA bundle" in caught.value.message and "PEM" in caught.value.action
+
+
+@pytest.fixture
+def connect_proxy() -> Iterator[_ConnectProxy]:
+    server = _ConnectProxy()
+    thread = threading.Thread(target=server.serve_forever, name="connect-proxy", daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def no_proxy_environment(monkeypatch):
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    return monkeypatch
+
+
+def test_the_proxy_setting_tunnels_https_and_beats_the_environment(
+    halo_sandbox, tls_front, tls_certificate, connect_proxy, no_proxy_environment, unused_tcp_port
+):
+    no_proxy_environment.setenv("HTTPS_PROXY", f"http://127.0.0.1:{unused_tcp_port}")  # nothing there
+    proxy_url = f"http://127.0.0.1:{connect_proxy.server_address[1]}"
+    client = HaloClient(
+        HaloConnection(
+            tls_front,
+            auth_server=tls_front + "/auth",  # the sandbox's authinfo names its own plain-http address
+            client_id=halo_sandbox.client_id,
+            ca_bundle=str(tls_certificate[0]),
+            proxy=proxy_url,
+        ),
+        halo_sandbox.client_secret,
+    )
+    with client:
+        client.sign_in()
+        assert list(client.iter_records("Tax")) == []
+    assert connect_proxy.tunnels and set(connect_proxy.tunnels) == {tls_front.removeprefix("https://")}
+
+
+def test_a_blank_proxy_setting_uses_the_environments_proxy(
+    halo_sandbox, tls_front, tls_certificate, connect_proxy, no_proxy_environment
+):
+    no_proxy_environment.setenv("HTTPS_PROXY", f"http://127.0.0.1:{connect_proxy.server_address[1]}")
+    client = HaloClient(
+        HaloConnection(
+            tls_front,
+            auth_server=tls_front + "/auth",
+            client_id=halo_sandbox.client_id,
+            ca_bundle=str(tls_certificate[0]),
+        ),
+        halo_sandbox.client_secret,
+    )
+    with client:
+        client.sign_in()
+    assert connect_proxy.tunnels
+
+
+def test_a_proxy_that_is_not_there_is_transient_and_names_the_proxy_setting(
+    halo_sandbox, tls_front, no_proxy_environment, unused_tcp_port
+):
+    client = HaloClient(
+        HaloConnection(tls_front, client_id=halo_sandbox.client_id, proxy=f"127.0.0.1:{unused_tcp_port}"),
+        halo_sandbox.client_secret,
+        retry=RetryPolicy(max_attempts=2),
+        sleep=lambda seconds: None,
+    )
+    with client, pytest.raises(TransientError) as caught:
+        client.sign_in()
+    assert "proxy" in caught.value.message and "proxy" in caught.value.action
+    assert client.stats.retries["proxy"] == 1
+
+
+@pytest.mark.parametrize("proxy", ["socks5://127.0.0.1:1080", "http://", "http://host:notaport"])
+def test_an_unusable_proxy_setting_is_a_config_error(proxy):
+    with pytest.raises(ConfigError, match="proxy"):
+        HaloClient(HaloConnection("https://acme.halopsa.com", client_id="id", proxy=proxy), "some-secret")
