@@ -73,6 +73,7 @@ class ConsoleListener:
             mode = " (dry run: nothing will be written)" if event.dry_run else ""
             self._print(f"Sync {event.run_id} started{mode}: {', '.join(event.entities)}")
         elif isinstance(event, EntityStarted):
+            self._last_progress[event.entity] = time.monotonic()  # a quick entity shows only its total
             self._print(f"{event.entity}: reading…")
         elif isinstance(event, Progress):
             now = time.monotonic()
@@ -192,19 +193,26 @@ def _open_secrets(settings: Settings) -> SecretStore:
     return store
 
 
+def _sample(resource: str, record: dict) -> str:
+    """A few words a person recognises for one sandbox record."""
+    if resource == "Invoice":
+        return f"{record.get('thirdpartyinvoicenumber') or record.get('id')} (total {record.get('total')})"
+    if resource == "InvoicePayment":
+        return f"{record.get('amount')} on {str(record.get('date') or '')[:10]}"
+    if resource == "Site":
+        return f"{record.get('name')} of client {record.get('client_id')}"
+    return str(record.get("name") or record.get("id"))
+
+
 def _print_sandbox_contents(sandbox: object, out: TextIO) -> dict[str, int]:
-    """What landed in the demo sandbox: records per resource and a few names."""
+    """What landed in the demo sandbox: records per resource and a few of them."""
     counts: dict[str, int] = {}
     print("\nIn the demo Halo sandbox now:", file=out)
     for resource in SANDBOX_RESOURCES:
         records = sandbox.records(resource)  # type: ignore[attr-defined]
         counts[resource] = len(records)
-        names = [
-            str(r.get("name") or r.get("thirdpartyinvoicenumber") or r.get("thirdpartyid") or r.get("id"))
-            for r in records[:3]
-        ]
-        sample = f"  e.g. {', '.join(names)}" if names else ""
-        print(f"  {resource:<15}{len(records):>6}{sample}", file=out)
+        sample = "; ".join(_sample(resource, r) for r in records[:3])
+        print(f"  {resource:<15}{len(records):>6}  {sample}".rstrip(), file=out)
     return counts
 
 
