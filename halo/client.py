@@ -8,6 +8,7 @@ TLS is verified against the operating system's certificate store (truststore), n
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
@@ -18,6 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -351,7 +353,8 @@ class HaloClient:
         response = self._send(
             "POST",
             f"{self._api}/{resource}",
-            json=[dict(record) for record in records],
+            data=_json_bytes([dict(record) for record in records]),
+            content_type="application/json",
             operation=operation,
             path_template=f"/api/{resource}",
             resend_after_sending=updates_only,
@@ -480,8 +483,8 @@ class HaloClient:
         operation: str,
         path_template: str,
         params: Mapping[str, str] | None = None,
-        json: Any = None,
-        data: Mapping[str, str] | None = None,
+        data: Mapping[str, str] | bytes | None = None,
+        content_type: str = "",
         authenticated: bool = True,
         resend_after_sending: bool | None = None,
         accept_statuses: tuple[int, ...] = (),
@@ -497,6 +500,8 @@ class HaloClient:
         retry_number = 0
         while True:
             headers = {"Authorization": f"Bearer {self._bearer()}"} if authenticated else {}
+            if content_type:
+                headers["Content-Type"] = content_type
             sent_token = headers.get("Authorization", "")[len("Bearer ") :]
             self.stats.requests[(method, path_template)] += 1
             started = time.monotonic()
@@ -505,7 +510,6 @@ class HaloClient:
                     method,
                     url,
                     params=params,
-                    json=json,
                     data=data,
                     headers=headers,
                     timeout=self._timeout,
@@ -642,6 +646,19 @@ def _checked_proxy(proxy: str) -> dict[str, str] | None:
             action="Enter it in Settings > Halo as http://host:port, or leave it blank (Windows' setting).",
         )
     return {"http": text, "https": text}
+
+
+def _json_bytes(value: Any) -> bytes:
+    """JSON for a POST body; a Decimal goes out as the number it prints as (19.99, never 19.989999...)."""
+
+    def default(item: object) -> object:
+        if isinstance(item, Decimal):
+            if not item.is_finite():
+                raise ValueError(f"cannot send {item} to Halo")
+            return int(item) if item == item.to_integral_value() else float(str(item))
+        raise TypeError(f"{type(item).__name__} cannot be sent to Halo as JSON")
+
+    return json.dumps(value, default=default, ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 
 def _check_resource(resource: str) -> None:

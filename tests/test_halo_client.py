@@ -410,3 +410,14 @@ def test_no_secret_or_token_in_logs_errors_or_reprs(halo_sandbox, make_halo_clie
     for text in texts:
         for secret in secrets:
             assert secret not in text
+
+
+def test_money_as_decimal_is_sent_as_the_number_it_prints_as(halo_sandbox, make_halo_client):
+    from decimal import Decimal
+
+    client = make_halo_client(halo_sandbox)
+    (saved,) = client.save(
+        "Item", [{"name": "Widget", "baseprice": Decimal("19.99"), "costprice": Decimal("7")}]
+    )
+    stored = halo_sandbox.records("Item")[0]
+    assert stored["baseprice"] == 19.99 and stored["costprice"] == 7 and saved["id"] == stored["id"]
