@@ -76,6 +76,12 @@ def load_schema_document() -> dict[str, Any]:
     return json.loads(text)
 
 
+@cache
+def shared_validator(resource: str) -> RecordValidator:
+    """One validator per resource for the whole process: they are thread-safe and costly to warm up."""
+    return RecordValidator(resource)
+
+
 class RecordValidator:
     """Checks one POST body (a list of records) for one resource; thread-safe once built."""
 

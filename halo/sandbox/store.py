@@ -14,10 +14,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from halo.sandbox.schemas import RecordProblem, RecordValidator
+from halo.sandbox.schemas import RecordProblem, shared_validator
 
 RESOURCES: tuple[str, ...] = ("Client", "Site", "Item", "Tax", "Invoice", "InvoicePayment")
 
@@ -97,7 +98,7 @@ class SandboxStore:
         self._versions: dict[str, int] = dict.fromkeys(RESOURCES, 0)
         self._unordered: set[str] = set()
         self._query_cache: OrderedDict[tuple[Any, ...], tuple[int, list[int]]] = OrderedDict()
-        self._validators = {name: RecordValidator(name) for name in RESOURCES}
+        self._validators = {name: shared_validator(name) for name in RESOURCES}
         self._db: sqlite3.Connection | None = None
         if db_path is not None:
             self._open_db(Path(db_path))
@@ -232,7 +233,10 @@ class SandboxStore:
     def latest(self, resource: str, limit: int) -> list[dict[str, Any]]:
         with self._lock:
             table = self._records[resource]
-            newest = sorted(table, reverse=True)[:limit]
+            if resource in self._unordered:
+                newest = sorted(table, reverse=True)[:limit]
+            else:
+                newest = list(islice(reversed(table), limit))
             return [self._present(resource, table[record_id], include_lines=True) for record_id in newest]
 
     def _present(self, resource: str, record: dict[str, Any], include_lines: bool) -> dict[str, Any]:
