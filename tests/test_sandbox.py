@@ -360,6 +360,22 @@ def test_search_inactive_and_client_filters(api) -> None:
     assert [i["invoicenumber"] for i in by_client_name["invoices"]] == ["B-1"]
 
 
+def test_toplevel_filter(api) -> None:
+    post(api, "Client", [{"name": "North", "toplevel_id": 2}, {"name": "South", "toplevel_id": 3}])
+    found = api.get(f"{api.url}/Client", params={"toplevel_id": 3}, timeout=10).json()
+    assert [c["name"] for c in found["clients"]] == ["South"]
+
+
+def test_server_keeps_ids_and_timestamps(api) -> None:
+    sent = "2001-01-01T00:00:00Z"
+    item = post(api, "Item", [{"name": "Widget", "lastmodified": sent}]).json()[0]
+    assert item["lastmodified"] != sent
+    first_stamp = item["lastmodified"]
+    again = post(api, "Item", [{"id": item["id"], "baseprice": 2.5}]).json()[0]
+    assert again["lastmodified"] >= first_stamp
+    assert again["id"] == item["id"]
+
+
 def test_get_one_and_404(api) -> None:
     item = post(api, "Item", [{"name": "Widget"}]).json()[0]
     assert api.get(f"{api.url}/Item/{item['id']}", timeout=10).json()["name"] == "Widget"

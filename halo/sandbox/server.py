@@ -417,6 +417,10 @@ class _SandboxHTTPServer(ThreadingHTTPServer):
             else:
                 self._connections.discard(connection)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Only socket trouble gets here (a client that went away); request errors are answered in _serve.
+        log.debug("Halo sandbox connection from %s ended abruptly", client_address, exc_info=True)
+
     def close_open_connections(self) -> None:
         with self._connections_lock:
             connections = list(self._connections)
