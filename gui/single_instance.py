@@ -44,6 +44,7 @@ class SingleInstance(QObject):
         super().__init__(parent)
         self.name = name
         self._server: QLocalServer | None = None
+        self._connections: list[QLocalSocket] = []
 
     def acquire(self) -> bool:
         if self._tell_running_instance():
@@ -61,8 +62,15 @@ class SingleInstance(QObject):
         return True
 
     def release(self) -> None:
+        """Stop listening and drop any connection still open (on quit, or at the end of a test)."""
+        for connection in self._connections:
+            connection.readyRead.disconnect(self._on_ready_read)
+            connection.abort()
+        self._connections.clear()
         if self._server is not None:
+            self._server.newConnection.disconnect(self._on_new_connection)
             self._server.close()
+            self._server.deleteLater()
             self._server = None
 
     def _tell_running_instance(self) -> bool:
@@ -80,16 +88,30 @@ class SingleInstance(QObject):
 
     @Slot()
     def _on_new_connection(self) -> None:
-        assert self._server is not None
-        while self._server.hasPendingConnections():
-            connection = self._server.nextPendingConnection()
-            connection.readyRead.connect(lambda c=connection: self._read(c))
-            connection.disconnected.connect(connection.deleteLater)
-            if connection.bytesAvailable():
-                self._read(connection)
+        server = self._server
+        if server is None:
+            return
+        while server.hasPendingConnections():
+            connection = server.nextPendingConnection()
+            self._connections.append(connection)
+            connection.readyRead.connect(self._on_ready_read)
+            self._read(connection)
+
+    @Slot()
+    def _on_ready_read(self) -> None:
+        connection = self.sender()
+        if isinstance(connection, QLocalSocket):
+            self._read(connection)
 
     def _read(self, connection: QLocalSocket) -> None:
+        if not connection.bytesAvailable():
+            return
         data = bytes(connection.readAll().data())
         if SHOW_COMMAND.strip() in data:
             log.info("Another copy of LedgerBridge was started; showing this one instead.")
             self.show_requested.emit()
+        if connection in self._connections:
+            self._connections.remove(connection)
+        connection.readyRead.disconnect(self._on_ready_read)
+        connection.disconnectFromServer()
+        connection.deleteLater()
