@@ -74,6 +74,7 @@ STREAMS = ("tax_rates", "customers", "items", "invoices")  # payments ride with 
 PROGRESS_INTERVAL = 0.1  # seconds: at most ~10 Progress events per second
 CANCEL_CHECK_EVERY = 200  # records read between cancel checks (besides the check before every batch)
 RECONCILE_ROUNDS = 3
+KEPT = "Everything confirmed so far is kept; the rest is sent on the next sync."
 BACKOFF_MIN = 2.0
 BACKOFF_MAX = 30.0
 FIX_IN_BOOKS = (
@@ -235,11 +236,18 @@ class SyncEngine:
                 self._progress(entity)
             self._flush_all(entity)
         except TransientError as exc:
+            # Halo (after the client's retries and one more pause here) or the books stayed unavailable: stop
+            # the run, keep everything confirmed, and leave the cursor where it was so the rest is read again.
             tracker.interrupted = True
             self.interrupted = True
-            text = f"{entity.replace('_', ' ').capitalize()} stopped part-way: {exc}"
-            log.warning("%s (%s)", text, exc.detail)
-            self._emit(LogMessage("warning", f"{text} The rest is sent on the next sync."))
+            label = entity.replace("_", " ")
+            log.warning("Stopped while syncing %s: %s (%s)", label, exc, exc.detail)
+            raise TransientError(
+                f"The sync stopped while sending {label}: {exc.message}",
+                action=f"{exc.action} {KEPT}".strip(),
+                detail=exc.detail,
+                retry_after=exc.retry_after,
+            ) from exc
         except CancelledError:
             tracker.interrupted = True
             raise

@@ -150,6 +150,7 @@ def _run_locked(
                 )
             if client is None:
                 client, own_client = build_client(settings, secrets), True
+            client.sign_in()  # fail fast and clearly (secret rejected, server unreachable) before any reads
             if connector is None:
                 connector, own_connector = build_connector(settings, secrets), True
             engine = SyncEngine(
