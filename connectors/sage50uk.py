@@ -63,6 +63,7 @@ NON_STOCK_CODES = frozenset({"S1", "S2", "S3", "M"})
 RECEIPT_TYPES = ("SR", "SA")
 DOCUMENT_TYPES = ("SI", "SC")
 _PAYMENT_METHODS = {"SR": "Receipt", "SA": "Payment on account"}
+_DOCUMENT_CODES: dict[float, str] = {0: "invoice", 1: "credit"}
 
 TAX_COLUMNS = ("TAX_CODE", "TAX_CODE_ID", "DESCRIPTION", "TAX_RATE", "VAT_INCLUDE")
 CUSTOMER_COLUMNS = (
@@ -629,7 +630,7 @@ def _document_kind(value: object) -> str:
     if value is None:
         return "invoice"
     if isinstance(value, int | float):
-        return {0: "invoice", 1: "credit"}.get(int(value), "other")
+        return _DOCUMENT_CODES.get(value, "other")  # NaN / infinity / other codes: not an invoice
     word = text(value).lower()
     if word.startswith("cred"):
         return "credit"
