@@ -32,6 +32,8 @@
 #define RunKey "Software\Microsoft\Windows\CurrentVersion\Run"
 #define RunValueName "LedgerBridge"
 #define AppDataFolder "{localappdata}\LedgerBridge"
+; AppId without Inno's brace escaping, for the uninstall key name in [Code] (a test checks both agree).
+#define AppIdBare "{5C0E8A37-2F4B-4D19-A6E3-91B7C4D2F860}"
 
 [Setup]
 ; Never change AppId: Windows and Inno use it to recognise upgrades and the uninstaller.
@@ -71,7 +73,9 @@ WizardStyle=modern
 Name: "english"; MessagesFile: "compiler:Default.isl"
 
 [Tasks]
-Name: "startatlogin"; Description: "Start LedgerBridge with Windows (in the notification area)"; GroupDescription: "When I sign in:"
+; Offered on a first install only: on an upgrade the app's own Settings > Start at login decides (the Run
+; value is left as the user last set it, and the install folder does not change).
+Name: "startatlogin"; Description: "Start LedgerBridge with Windows (in the notification area)"; GroupDescription: "When I sign in:"; Check: not IsUpgrade
 Name: "desktopicon"; Description: "{cm:CreateDesktopIcon}"; GroupDescription: "{cm:AdditionalIcons}"; Flags: unchecked
 
 [InstallDelete]
@@ -97,6 +101,13 @@ Filename: "{app}\{#AppExeName}"; Description: "{cm:LaunchProgram,{#AppName}}"; F
 [Code]
 var
   RemoveUserData: Boolean;
+
+{ True when this user already has LedgerBridge installed (Inno's uninstall entry for our AppId exists). }
+function IsUpgrade(): Boolean;
+begin
+  Result := RegKeyExists(HKEY_CURRENT_USER,
+    'Software\Microsoft\Windows\CurrentVersion\Uninstall\{#AppIdBare}_is1');
+end;
 
 function UserDataFolder(): String;
 begin

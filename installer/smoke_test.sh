@@ -5,7 +5,9 @@
 #   2. the bundle holds the data files (icons, demo schema, the sandbox's halo_schemas.json) and none of
 #      tests/, bench/ or installer/;
 #   3. `LedgerBridge sync --demo --json` syncs the demo company into the bundled local Halo sandbox: exit 0,
-#      records created, none failed; a second run creates nothing (never twice).
+#      records created, none failed; a second run creates nothing (never twice);
+#   4. `LedgerBridge --demo` (the desktop app, QT_QPA_PLATFORM=offscreen) starts and keeps running for 15 s
+#      without a traceback, then the test stops it.
 # Usage: installer/smoke_test.sh        (LEDGERBRIDGE_SMOKE_KEEP=1 keeps the temporary folder)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -110,6 +112,28 @@ if "sandbox" in first and first["sandbox"] != second.get("sandbox"):
 created = {entity: counts.get("created", 0) for entity, counts in first["counts"].items()}
 print(f"ok: first run created {created}; second run created 0, unchanged {total(second, 'unchanged')}")
 PY
+
+echo "== The desktop app (--demo, offscreen) starts from the bundle and keeps running"
+# Proves the Qt plugins we kept are enough (platform, SVG icons) and the app's lazy imports are bundled.
+"$exe" --demo > "$work/gui.out" 2> "$work/gui.err" &
+gui_pid=$!
+for _ in $(seq 1 30); do
+  sleep 0.5
+  kill -0 "$gui_pid" 2>/dev/null || break
+done
+if kill -0 "$gui_pid" 2>/dev/null; then
+  kill "$gui_pid"
+  wait "$gui_pid" 2>/dev/null || true
+else
+  wait "$gui_pid" && gui_rc=0 || gui_rc=$?
+  tail -n 20 "$work/gui.err" >&2
+  fail "the app exited by itself within 15 s (exit code $gui_rc); its messages are above"
+fi
+if grep -E -q "Traceback|Could not load the Qt platform plugin|Failed to execute script" "$work/gui.err"; then
+  tail -n 30 "$work/gui.err" >&2
+  fail "the app reported an error while starting; see above"
+fi
+echo "ok: the app ran for 15 s without an error (stopped by the test)"
 
 finished=$(date +%s)
 echo "== Smoke test passed: build $((built - started)) s, checks $((finished - built)) s, total $((finished - started)) s"

@@ -72,12 +72,19 @@ def test_run_value_matches_what_the_app_writes():
 def test_per_user_install_with_a_stable_app_id():
     assert iss_setup("PrivilegesRequired") == "lowest"
     assert iss_setup("DefaultDirName").startswith("{autopf}\\")  # = {userpf} when not elevated
-    assert re.fullmatch(
-        r"\{\{[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}\}", iss_setup("AppId")
-    )
+    app_id = iss_setup("AppId")
+    assert re.fullmatch(r"\{\{[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}\}", app_id)
+    assert iss_define("AppIdBare") == app_id[1:]  # the upgrade check reads this AppId's uninstall key
     assert iss_setup("AppVersion") == "{#AppVersion}"
     assert "{autoprograms}" in ISS  # Start-menu entry
     assert iss_setup("SetupIconFile") == "{#IconFile}"
+
+
+def test_start_with_windows_is_offered_on_first_install_only():
+    task_line = next(line for line in ISS.splitlines() if line.startswith('Name: "startatlogin"'))
+    assert "Check: not IsUpgrade" in task_line
+    assert "Flags: unchecked" not in task_line  # ticked by default on a first install
+    assert "Uninstall\\{#AppIdBare}_is1" in ISS
 
 
 def test_uninstall_asks_before_removing_user_data_and_keeps_it_when_silent():
