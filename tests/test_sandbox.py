@@ -395,3 +395,13 @@ def test_seed_and_records_helpers(halo_sandbox, api) -> None:
         halo_sandbox.seed("Client", {"nmae": "typo"})
     with pytest.raises(ValueError, match="Unknown sandbox resource"):
         halo_sandbox.records("Customer")
+
+
+def test_oversized_bodies_are_refused(api, halo_sandbox, monkeypatch) -> None:
+    from halo.sandbox import server
+
+    monkeypatch.setattr(server, "MAX_BODY_BYTES", 100)
+    answer = post(api, "Client", [{"name": "x" * 200}])
+    assert answer.status_code == 413
+    assert "smaller batches" in answer.json()["error"]
+    assert halo_sandbox.records("Client") == []

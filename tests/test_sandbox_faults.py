@@ -35,13 +35,13 @@ def api(halo_sandbox):
 
 
 def test_rate_limit_answers_429_with_retry_after_then_recovers(api, halo_sandbox) -> None:
-    halo_sandbox.faults.rate_limit = (3, 1.0)
+    halo_sandbox.faults.rate_limit = (3, 2.0)
     statuses = [api.get(f"{api.url}/Client", timeout=10).status_code for _ in range(3)]
     assert statuses == [200, 200, 200]
     limited = api.get(f"{api.url}/Client", timeout=10)
     assert limited.status_code == 429
     wait = int(limited.headers["Retry-After"])
-    assert 1 <= wait <= 1
+    assert 1 <= wait <= 2
     time.sleep(wait + 0.05)
     assert api.get(f"{api.url}/Client", timeout=10).status_code == 200
 
@@ -119,7 +119,7 @@ def test_latency_is_added_to_each_request(api, halo_sandbox) -> None:
 
 
 def test_token_lifetime_sets_expires_in_and_tokens_expire(halo_sandbox) -> None:
-    halo_sandbox.faults.token_lifetime = 1
+    halo_sandbox.faults.token_lifetime = 2
     answer = requests.post(
         f"{halo_sandbox.url}/auth/token",
         data={
@@ -129,10 +129,10 @@ def test_token_lifetime_sets_expires_in_and_tokens_expire(halo_sandbox) -> None:
         },
         timeout=10,
     ).json()
-    assert answer["expires_in"] == 1
+    assert answer["expires_in"] == 2
     headers = {"Authorization": f"Bearer {answer['access_token']}"}
     assert requests.get(f"{halo_sandbox.url}/api/Client", headers=headers, timeout=10).status_code == 200
-    time.sleep(1.1)
+    time.sleep(2.1)
     assert requests.get(f"{halo_sandbox.url}/api/Client", headers=headers, timeout=10).status_code == 401
 
 

@@ -37,6 +37,7 @@ log = logging.getLogger("ledgerbridge.sandbox")
 
 DEFAULT_CLIENT_ID = "ledgerbridge-sandbox"
 DEFAULT_PAGE_SIZE = 50
+MAX_BODY_BYTES = 64 * 2**20
 _RESOURCE_BY_LOWER = {name.lower(): name for name in RESOURCES}
 _API_PATH = re.compile(r"^/api/([A-Za-z]+)(?:/([^/]+))?/?$")
 _LOOPBACK = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
@@ -470,6 +471,14 @@ class _Handler(BaseHTTPRequestHandler):
         length_text = self.headers.get("Content-Length", "0") or "0"
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked" or not length_text.isdigit():
             self._send(_error_reply(411, "Send the request body with a Content-Length header."))
+            self.close_connection = True
+            return
+        if int(length_text) > MAX_BODY_BYTES:
+            self._send(
+                _error_reply(
+                    413, f"The request body is over {MAX_BODY_BYTES // 2**20} MiB; send smaller batches."
+                )
+            )
             self.close_connection = True
             return
         body = self.rfile.read(int(length_text)) if int(length_text) > 0 else b""
