@@ -21,6 +21,7 @@ from gui.scheduler import MINUTE_MS, SyncScheduler
 from gui.worker import ProgressSnapshot, SyncThread, TaskRunner
 from sync.events import RunStarted, RunSummary
 from sync.paths import AppPaths
+from sync.runner import open_state, run_sync
 from sync.settings import Settings
 
 log = logging.getLogger("ledgerbridge.gui.controller")
@@ -46,18 +47,6 @@ class AppContext:
     @property
     def is_demo(self) -> bool:
         return self.demo is not None
-
-
-def _default_run_sync() -> Callable[..., RunSummary]:
-    from sync.runner import run_sync
-
-    return run_sync
-
-
-def _default_open_state() -> Callable[[AppPaths], Any]:
-    from sync.runner import open_state
-
-    return open_state
 
 
 class SyncController(QObject):
@@ -139,7 +128,7 @@ class SyncController(QObject):
         if self.is_running():
             self.info.emit("A sync is already running. It will finish first; watch its progress here.")
             return False
-        function = self._sync_function or _default_run_sync()
+        function = self._sync_function or run_sync
         thread = SyncThread(
             function,
             settings=self.context.settings,
@@ -240,7 +229,7 @@ class SyncController(QObject):
         """The state store, opened on first use; called from worker threads only."""
         with self._state_lock:
             if self._state is None:
-                opener = self._open_state or _default_open_state()
+                opener = self._open_state or open_state
                 self._state = opener(self.context.paths)
             return self._state
 

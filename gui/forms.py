@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.worker import TaskRunner
+from sync import runner
 from sync.errors import LedgerBridgeError
 from sync.secrets import HALO_CLIENT_SECRET, SOURCE_PASSWORD, MemorySecretStore
 from sync.settings import ALL_ENTITIES, Settings
@@ -103,8 +104,6 @@ class CheckResultLabel(QLabel):
 
 def _default_check(name: str) -> Callable[[Settings, Any], Any]:
     def call(settings: Settings, secrets: Any) -> Any:
-        from sync import runner
-
         return getattr(runner, name)(settings, secrets)
 
     return call

@@ -33,7 +33,9 @@ from gui.pages.common import OUTCOME_NAMES, cell, entity_name, read_only_table
 from gui.worker import ProgressSnapshot, SyncThread, TaskRunner
 from sync.errors import ConfigError
 from sync.events import OUTCOMES, RunSummary
+from sync.mappings import MappingService
 from sync.paths import AppPaths
+from sync.runner import open_state, run_sync
 from sync.secrets import HALO_CLIENT_SECRET, SOURCE_PASSWORD, KeyringSecretStore, MemorySecretStore
 from sync.settings import Settings
 
@@ -211,8 +213,6 @@ class MappingsPage(QWizardPage):
 
     def _service(self) -> Any:
         """Runs in a worker thread, on the settings captured when the page opened."""
-        from sync.mappings import MappingService
-
         assert self._pending is not None
         settings, secrets = self._pending
         return MappingService(settings, secrets, self._wizard.state_store())
@@ -220,8 +220,6 @@ class MappingsPage(QWizardPage):
     def start_dry_run(self) -> None:
         if self.dry_run_thread is not None:
             return
-        from sync.runner import run_sync
-
         settings, secrets = self._wizard.pending()
         self.dry_run_failures = []
         thread = SyncThread(
@@ -330,8 +328,6 @@ class SetupWizard(QWizard):
         """This configuration's state store (mappings are saved there); opened in a worker thread."""
         with self._state_lock:
             if self._state is None:
-                from sync.runner import open_state
-
                 self._state = open_state(self.paths)
             return self._state
 

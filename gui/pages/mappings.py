@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from gui.controller import SyncController
 from gui.mapping_editor import MappingEditor
+from sync.mappings import MappingService
 
 
 class MappingsPage(QWidget):
@@ -26,7 +27,5 @@ class MappingsPage(QWidget):
 
     def _service(self) -> Any:
         """Runs in a worker thread: a MappingService on the app's settings and state store."""
-        from sync.mappings import MappingService
-
         context = self.controller.context
         return MappingService(context.settings, context.secrets, self.controller.state_store())
