@@ -68,6 +68,7 @@ def _error_reply(status: int, message: str, **extra: Any) -> _Reply:
 
 
 _DROP = _Reply(drop=True)
+_DROP_AFTER_WRITE = _Reply(drop=True)  # a POST to commit first, then drop: told apart from _DROP by identity
 
 
 class _BadRequest(Exception):
@@ -203,7 +204,7 @@ class HaloSandbox:
             return self._token(headers, body, query)
         if path.lower() in ("/api/authinfo", "/api/authinfo/"):
             self._count(method, "/api/authinfo")
-            before = self._faults_before(method, posting=False)
+            before = self._faults_before(posting=False)
             if before is not None:
                 return before
             return _json_reply(200, {"auth_url": f"{self.url}/auth", "tenant_id": self.tenant})
@@ -218,7 +219,7 @@ class HaloSandbox:
         posting = method == "POST" and record_id is None
         drop_after_write = False
         if self.faults.latency > 0 or self.faults.rate_limit is not None or _any_rates(self.faults):
-            before = self._faults_before(method, posting)
+            before = self._faults_before(posting)
             if before is _DROP_AFTER_WRITE:
                 drop_after_write = True
             elif before is not None:
@@ -247,7 +248,7 @@ class HaloSandbox:
         if self.faults.latency > 0:
             time.sleep(self.faults.latency)
 
-    def _faults_before(self, method: str, posting: bool) -> _Reply | None:
+    def _faults_before(self, posting: bool) -> _Reply | None:
         """A fault answer (or drop) decided before any processing, or None to go on."""
         faults = self.faults
         self._delay()
@@ -369,9 +370,6 @@ class HaloSandbox:
         except (UnicodeDecodeError, ValueError) as error:
             return _error_reply(400, str(error))
         return _json_reply(200, {"faults": self.faults.as_dict()})
-
-
-_DROP_AFTER_WRITE = _Reply(drop=True)
 
 
 def _any_rates(faults: SandboxFaults) -> bool:
