@@ -17,6 +17,7 @@ pytest_plugins = [
     "tests.fixtures_halo",
     "tests.fixtures_odbc",
     "tests.fixtures_sync",
+    "tests.fixtures_gui",
 ]
 
 
