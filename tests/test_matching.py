@@ -128,3 +128,16 @@ def test_tax_matches_need_same_code_and_rate():
     assert tax_matches("T5", Decimal("5"), halo) == []
     assert tax_matches("T9", Decimal("0"), halo) == []
     assert tax_matches("", Decimal("20"), halo) == []
+
+
+def test_suggestions_in_a_large_index_still_find_near_matches():
+    from sync.matching import FULL_SCAN_LIMIT
+
+    filler = [{"id": i, "name": f"Customer Number {i:05d} Services"} for i in range(1, FULL_SCAN_LIMIT * 3)]
+    index = HaloIndex([*filler, {"id": 99999, "name": "Brightwater Dental Practice Ltd"}])
+    assert len(index) > FULL_SCAN_LIMIT
+    hits = index.suggestions("Brightwatr Dental Practise")
+    assert hits and hits[0][0]["id"] == 99999 and hits[0][1] >= 80
+    # A name made only of very common words still gets candidates (as a last resort).
+    assert index.suggestions("Customer Number 00042 Service", limit=1)[0][0]["id"] == 42
+    assert index.suggestions("Zebra Logistics") == []
