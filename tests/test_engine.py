@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
-from tests.standins.sage50uk import BASE, touch
+from resources.demo.sage50uk_schema import SageLedger
+from tests.standins.sage50uk import BASE, invoice_split, touch
 
 
 def _keys(records: list[dict], field: str = "accountsid") -> Counter:
@@ -65,3 +68,34 @@ def test_one_changed_row_is_exactly_one_update(sage_company):
     assert summary.counts["customers"]["updated"] == 1
     client = next(c for c in sage_company.sandbox.records("Client") if c.get("accountsid") == "OBRIEN")
     assert client["name"] == "O'Brien & Daughters"
+
+
+def test_cursor_moves_to_the_latest_confirmed_change_and_a_new_payment_reaches_halo(sage_company):
+    sage_company.run()
+    with sage_company.state() as state:
+        assert state.cursor("customers") == BASE.replace(tzinfo=ZoneInfo("Europe/London"))
+        invoice_link = state.link("invoices", "1002")
+    payments_before = {p["thirdpartyid"] for p in sage_company.sandbox.records("InvoicePayment")}
+
+    connection = sqlite3.connect(sage_company.path)
+    try:
+        usage = SageLedger(connection).add_receipt(
+            invoice_split=invoice_split(connection, 1002),
+            account_ref="OBRIEN",
+            when=BASE + timedelta(days=40),
+            amount=55.0,
+            reference="BACS final",
+            touch_invoice=False,  # only the allocation changes: it alone must re-read the invoice
+        )
+        connection.commit()
+    finally:
+        connection.close()
+    posts_before = sage_company.posts()
+    summary = sage_company.run()
+    payments = sage_company.sandbox.records("InvoicePayment")
+    new = [p for p in payments if p["thirdpartyid"] not in payments_before]
+    assert len(new) == 1 and new[0]["invoice_id"] == invoice_link.halo_id and new[0]["amount"] == 55.0
+    assert str(usage) in new[0]["thirdpartyid"]
+    assert summary.counts["payments"]["created"] == 1
+    after = sage_company.posts()
+    assert after["/api/InvoicePayment"] - posts_before["/api/InvoicePayment"] == 1
