@@ -124,6 +124,9 @@ class _TestableForm(QWidget):
         self.test_button.clicked.connect(self.run_check)
         self.result_label = CheckResultLabel()
 
+    def _notify_changed(self, *_: object) -> None:
+        self.changed.emit()
+
     def run_check(self) -> None:
         if self.settings_provider is None:
             return
@@ -179,7 +182,7 @@ class HaloForm(_TestableForm):
         layout.addWidget(self.result_label)
         layout.addStretch(1)
         for edit in (self.resource_server, self.auth_server, self.tenant, self.client_id, self.client_secret):
-            edit.textChanged.connect(self.changed.emit)
+            edit.textChanged.connect(self._notify_changed)
 
     def load(self, settings: Settings, secret: str | None) -> None:
         halo = settings.halo
@@ -252,7 +255,7 @@ class SourceForm(_TestableForm):
         for combo in (self.dsn, self.driver):
             combo.currentTextChanged.connect(self._compose)
         self.path.textChanged.connect(self._compose)
-        self.connection_string.textChanged.connect(self.changed.emit)
+        self.connection_string.textChanged.connect(self._notify_changed)
         self._on_kind()
 
     def load_odbc_lists(self) -> None:
@@ -372,7 +375,7 @@ class SyncOptionsForm(QWidget):
         for entity in ALL_ENTITIES:
             box = QCheckBox(ENTITY_LABELS[entity])
             box.setChecked(True)
-            box.toggled.connect(self.changed.emit)
+            box.toggled.connect(self._notify_changed)
             self.entity_boxes[entity] = box
             layout.addWidget(box)
         form = QFormLayout()
@@ -392,6 +395,9 @@ class SyncOptionsForm(QWidget):
         form.addRow("Sync every:", self.interval)
         layout.addLayout(form)
         layout.addStretch(1)
+
+    def _notify_changed(self, *_: object) -> None:
+        self.changed.emit()
 
     def load(self, settings: Settings) -> None:
         sync = settings.sync
