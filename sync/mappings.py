@@ -106,41 +106,51 @@ def customer_rows(
     """Each source customer with what the engine would match it to, in the engine's own order.
 
     Order (as sync.engine): link -> Halo client carrying the key as accountsid -> the user's mapping -> one
-    exact normalised name that carries no other key -> otherwise a new client (with suggestions).
+    exact normalised name that carries no other key -> otherwise a new client (with suggestions). A Halo
+    client already taken by another customer's link, key or mapping is never offered again.
     """
     links = state.links("customers")
     mapped = state.mappings("customer")
     by_id = {_halo_id(r): r for r in clients.records() if _halo_id(r) is not None}
-    rows: list[CustomerMappingRow] = []
 
     def name_of(halo_id: int) -> str:
         record = by_id.get(halo_id)
         return str(record.get("name") or "") if record else f"(Halo client {halo_id}, not found in Halo)"
 
-    for customer in customers:
+    # Pass 1: the sure matches, which claim their Halo client; the rest wait for name matching.
+    decided: dict[int, CustomerMappingRow] = {}
+    pending: list[tuple[int, Customer, list[int]]] = []
+    ordered = list(customers)
+    for position, customer in enumerate(ordered):
         key, name = customer.key, customer.name
         link = links.get(key)
-        if link is not None:
-            rows.append(CustomerMappingRow(key, name, link.halo_id, name_of(link.halo_id), "linked"))
-            continue
         carrier = clients.by_key(key)
-        if carrier is not None and _halo_id(carrier) is not None:
-            halo_id = _halo_id(carrier)
-            assert halo_id is not None
-            rows.append(CustomerMappingRow(key, name, halo_id, name_of(halo_id), "accountsid"))
+        if link is not None:
+            decided[position] = CustomerMappingRow(key, name, link.halo_id, name_of(link.halo_id), "linked")
+        elif carrier is not None and (carrier_id := _halo_id(carrier)) is not None:
+            decided[position] = CustomerMappingRow(key, name, carrier_id, name_of(carrier_id), "accountsid")
+        elif key in mapped:
+            decided[position] = CustomerMappingRow(key, name, mapped[key], name_of(mapped[key]), "mapped")
+        else:
+            exact = [i for r in clients.by_name(name, source_key=key) if (i := _halo_id(r)) is not None]
+            pending.append((position, customer, exact))
+    claimed = {row.halo_id for row in decided.values() if row.halo_id is not None}
+
+    # Pass 2: an exact name counts only when it is the one free candidate AND no other customer wants it
+    # (two "Acme Ltd" accounts in the books must not both land on one Halo client); else the user chooses.
+    wanted_by: dict[int, int] = {}
+    for _position, _customer, exact in pending:
+        free = [i for i in exact if i not in claimed]
+        if len(free) == 1:
+            wanted_by[free[0]] = wanted_by.get(free[0], 0) + 1
+    for position, customer, exact in pending:
+        key, name = customer.key, customer.name
+        free = [i for i in exact if i not in claimed]
+        if len(free) == 1 and wanted_by[free[0]] == 1:
+            decided[position] = CustomerMappingRow(key, name, free[0], name_of(free[0]), "exact")
             continue
-        if key in mapped:
-            rows.append(CustomerMappingRow(key, name, mapped[key], name_of(mapped[key]), "mapped"))
-            continue
-        exact = [r for r in clients.by_name(name, source_key=key) if _halo_id(r) is not None]
-        if len(exact) == 1:
-            halo_id = _halo_id(exact[0])
-            assert halo_id is not None
-            rows.append(CustomerMappingRow(key, name, halo_id, name_of(halo_id), "exact"))
-            continue
-        # Several records share the exact name: the user must choose; they come first, scored 100.
-        suggestions = [Suggestion(_halo_id(r) or 0, str(r.get("name") or ""), 100.0) for r in exact]
-        seen = {s.halo_id for s in suggestions}
+        suggestions = [Suggestion(i, name_of(i), 100.0) for i in free]
+        seen = set(free) | claimed
         for record, score in clients.suggestions(
             name, limit=suggestion_limit + len(seen), min_score=min_score, source_key=key
         ):
@@ -149,10 +159,10 @@ def customer_rows(
                 continue
             seen.add(halo_id)
             suggestions.append(Suggestion(halo_id, str(record.get("name") or ""), score))
-        suggestions = suggestions[: max(suggestion_limit, len(exact))]
+        suggestions = suggestions[: max(suggestion_limit, len(free))]
         row_state: CustomerState = "suggested" if suggestions else "unmatched"
-        rows.append(CustomerMappingRow(key, name, None, "", row_state, tuple(suggestions)))
-    return rows
+        decided[position] = CustomerMappingRow(key, name, None, "", row_state, tuple(suggestions))
+    return [decided[position] for position in range(len(ordered))]
 
 
 def tax_rows(tax_rates: Iterable[TaxRate], halo_taxes: list[dict], state: StateStore) -> list[TaxMappingRow]:

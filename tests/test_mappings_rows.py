@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from sync.mappings import MappingService, MappingSnapshot, customer_rows, tax_rows
+from sync.mappings import MappingService, MappingSnapshot, Suggestion, customer_rows, tax_rows
 from sync.matching import HaloIndex
 from sync.records import Customer, TaxRate
 from sync.secrets import MemorySecretStore
@@ -32,13 +32,14 @@ def _clients() -> HaloIndex:
             {"id": 15, "name": "TWIN Limited"},
             {"id": 16, "name": "Taken Ltd", "accountsid": "SOMEONE"},
             {"id": 17, "name": "Linked Old Name"},
+            {"id": 18, "name": "Hand Picked"},
         ]
     )
 
 
 def test_customer_rows_follow_the_engine_order(state):
     state.save_link("customers", "LINK01", 17, "hash")
-    state.set_mapping("customer", "MAP01", 13)
+    state.set_mapping("customer", "MAP01", 18)
     customers = [
         Customer("LINK01", "Linked Renamed"),
         Customer("BROWN01", "Brown and Sons Ltd"),
@@ -59,8 +60,8 @@ def test_customer_rows_follow_the_engine_order(state):
     assert (rows["BROWN01"].state, rows["BROWN01"].halo_id) == ("accountsid", 11)
     assert (rows["MAP01"].state, rows["MAP01"].halo_id, rows["MAP01"].halo_name) == (
         "mapped",
-        13,
-        "Delta Services Ltd",
+        18,
+        "Hand Picked",
     )
     assert (rows["ACME01"].state, rows["ACME01"].halo_id) == ("exact", 10)
     assert (rows["CAFE01"].state, rows["CAFE01"].halo_id) == ("exact", 12)
@@ -75,6 +76,31 @@ def test_customer_rows_follow_the_engine_order(state):
     assert delta.state == "suggested" and delta.halo_id is None
     assert delta.suggestions[0].halo_id == 13 and 80 <= delta.suggestions[0].score < 100
     assert rows["ZED01"].state == "unmatched" and rows["ZED01"].suggestions == ()
+
+
+def test_a_halo_client_is_offered_to_one_customer_only(state):
+    clients = HaloIndex(
+        [
+            {"id": 1, "name": "Acme Ltd"},
+            {"id": 2, "name": "Brown Bakery"},
+            {"id": 3, "name": "Cole Carpets Ltd"},
+        ]
+    )
+    state.set_mapping("customer", "HAND01", 2)
+    customers = [
+        Customer("ACME01", "ACME Limited"),  # two accounts in the books with the same normalised name
+        Customer("ACME02", "Acme Ltd."),
+        Customer("HAND01", "Something Else"),
+        Customer("BROWN01", "Brown Bakery"),  # its exact namesake is already taken by HAND01's mapping
+        Customer("COLE01", "Cole Carpets"),
+    ]
+    rows = {row.source_key: row for row in customer_rows(customers, clients, state)}
+    for key in ("ACME01", "ACME02"):
+        assert rows[key].state == "suggested" and rows[key].halo_id is None
+        assert rows[key].suggestions[0] == Suggestion(1, "Acme Ltd", 100.0)
+    assert rows["BROWN01"].state == "unmatched" and rows["BROWN01"].suggestions == ()
+    assert (rows["COLE01"].state, rows["COLE01"].halo_id) == ("exact", 3)
+    assert [row.source_key for row in customer_rows(customers, clients, state)] == [c.key for c in customers]
 
 
 def test_link_to_a_client_halo_no_longer_has_says_so(state):

@@ -136,3 +136,39 @@ def _api_posts(sandbox) -> int:
     return sum(
         n for (method, path), n in sandbox.counts().items() if method == "POST" and path.startswith("/api")
     )
+
+
+def test_stand_in_company_through_odbc_with_awkward_names(sage_company):
+    """The Sage 50 UK stand-in read through unixODBC + the SQLite3 driver: accents, apostrophes, twins."""
+    sandbox = sage_company.sandbox
+    obrien = sandbox.seed("Client", {"name": "O'BRIEN AND SONS (CAFE MULLER) LIMITED"})
+    acme = sandbox.seed("Client", {"name": "Acme Ltd"})
+    zed = sandbox.seed("Client", {"name": "Zeds Last Customers"})
+    standard = sandbox.seed("Tax", {"name": "VAT 20%", "code": "t1", "value": 20})
+    state = sage_company.state()
+    try:
+        connector = sage_company.connector()
+        client = sage_company.client()
+        try:
+            service = MappingService(
+                sage_company.settings, sage_company.secrets, state, connector=connector, client=client
+            )
+            snapshot = service.load()
+        finally:
+            connector.close()
+            client.close()
+        rows = {row.source_key: row for row in snapshot.customers}
+        assert "GONE" not in rows and "NONAME" not in rows  # deleted; unreadable (a source problem)
+        assert (rows["OBRIEN"].state, rows["OBRIEN"].halo_id) == ("exact", obrien["id"])
+        # "Acme Ltd" and "ACME Limited" are two accounts in the books: neither takes the Halo client alone.
+        for key in ("ACME01", "ACME02"):
+            assert rows[key].state == "suggested" and rows[key].suggestions[0].halo_id == acme["id"]
+        assert rows["ZED"].state == "suggested" and rows["ZED"].suggestions[0].halo_id == zed["id"]
+        assert rows["MAXLEN08"].source_name.startswith("Łó")
+        taxes = {row.source_key: row for row in snapshot.taxes}
+        assert (taxes["T1"].state, taxes["T1"].halo_id) == ("auto", standard["id"])
+        assert taxes["T0"].state == "unmapped"
+        assert service.generate_customer_mappings(snapshot) == 1
+        assert state.mappings("customer") == {"OBRIEN": obrien["id"]}
+    finally:
+        state.close()
