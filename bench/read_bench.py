@@ -1,0 +1,167 @@
+"""How fast the Sage 50 UK connector reads, and whether its memory stays flat as the books grow.
+
+Builds a large stand-in company (tests/standins/sage50uk.make_large: 10,000 customers, 2,000 items, 50,000
+invoices with 150,000 lines at --scale 1), reads every stream through real unixODBC + the SQLite3 ODBC
+driver, and prints rows/s per stream with the peak Python allocation (tracemalloc) and the RSS growth
+(psutil). Then it does the same for a company --factor times larger and prints the ratio of the peaks:
+paged reading should keep them within 10% of each other.
+
+Run: ``python bench/read_bench.py [--scale 1.0] [--factor 5] [--page-size 500] [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import sys
+import tempfile
+import threading
+import time
+import tracemalloc
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import psutil
+import pyodbc
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from connectors.sage50uk import Sage50UKConnector
+from sync.records import Invoice, SourceProblem
+from tests.fixtures_odbc import sqlite_odbc_connection_string
+from tests.standins.sage50uk import make_large
+
+STREAMS = ("tax_rates", "customers", "items", "invoices")
+BASE_SIZE = {"customers": 10_000, "items": 2_000, "invoices": 50_000, "lines_per_inv": 3}
+
+
+@dataclass
+class StreamFigures:
+    stream: str
+    rows: int
+    problems: int
+    seconds: float
+    traced_peak: int
+    rss_growth: int
+
+    @property
+    def rate(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+
+class RssSampler:
+    """Samples the process RSS every few milliseconds, so a short spike between reads is not missed."""
+
+    def __init__(self, interval: float = 0.005) -> None:
+        self.process = psutil.Process()
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.process.memory_info().rss)
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> RssSampler:
+        self.peak = self.process.memory_info().rss
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.process.memory_info().rss)
+
+
+def read_stream(connector: Sage50UKConnector, stream: str) -> StreamFigures:
+    """Two passes: one untraced for speed and RSS growth, one under tracemalloc for the allocation peak."""
+    gc.collect()
+    rss_before = psutil.Process().memory_info().rss
+    rows = problems = 0
+    with RssSampler() as sampler:
+        started = time.perf_counter()
+        for record in connector.read(stream):
+            if isinstance(record, SourceProblem):
+                problems += 1
+            elif isinstance(record, Invoice):
+                rows += len(record.lines)  # count lines too: they are rows read
+            rows += 1
+        seconds = time.perf_counter() - started
+    gc.collect()
+    tracemalloc.start()
+    for _record in connector.read(stream):
+        pass
+    traced_peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return StreamFigures(stream, rows, problems, seconds, traced_peak, max(0, sampler.peak - rss_before))
+
+
+def bench_company(folder: Path, scale: float, page_size: int) -> list[StreamFigures]:
+    sizes = {name: max(1, int(value * scale)) for name, value in BASE_SIZE.items() if name != "lines_per_inv"}
+    path = folder / f"large-{scale:g}.sqlite"
+    started = time.perf_counter()
+    make_large(path, sizes["customers"], sizes["items"], sizes["invoices"], BASE_SIZE["lines_per_inv"])
+    built = time.perf_counter() - started
+    print(
+        f"\nCompany x{scale:g}: {sizes['customers']:,} customers, {sizes['items']:,} items, "
+        f"{sizes['invoices']:,} invoices, {sizes['invoices'] * BASE_SIZE['lines_per_inv']:,} lines "
+        f"(built in {built:.1f} s, {path.stat().st_size / 1e6:.0f} MB)"
+    )
+    connection_string = sqlite_odbc_connection_string(path)
+    connector = Sage50UKConnector(
+        lambda: pyodbc.connect(connection_string, autocommit=True),
+        local_zone=ZoneInfo("Europe/London"),
+        page_size=page_size,
+    )
+    figures = []
+    with connector:
+        connector.connection()  # open outside the measurements: the driver's own set-up is not per row
+        for stream in STREAMS:
+            result = read_stream(connector, stream)
+            figures.append(result)
+            problems = f"  ({result.problems} problems)" if result.problems else ""
+            print(
+                f"  {stream:<10} {result.rows:>9,} rows {result.seconds:>7.2f} s {result.rate:>9,.0f} rows/s "
+                f"tracemalloc peak {result.traced_peak / 1e6:>6.2f} MB  "
+                f"RSS growth {result.rss_growth / 1e6:>6.1f} MB{problems}"
+            )
+    path.unlink()
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="size of the first company (1 = 50,000 invoices)"
+    )
+    parser.add_argument("--factor", type=float, default=5.0, help="how much larger the second company is")
+    parser.add_argument("--page-size", type=int, default=500)
+    parser.add_argument(
+        "--quick", action="store_true", help="a small run (scale 0.05) to check the bench works"
+    )
+    args = parser.parse_args(argv)
+    scale = 0.2 if args.quick else args.scale
+
+    with tempfile.TemporaryDirectory(prefix="lb-read-bench-") as folder:
+        small = bench_company(Path(folder), scale, args.page_size)
+        large = bench_company(Path(folder), scale * args.factor, args.page_size)
+
+    print(f"\nPeak memory, x{scale * args.factor:g} company vs x{scale:g} (target: within 10%)")
+    worst = 0.0
+    for before, after in zip(small, large, strict=True):
+        ratio = after.traced_peak / before.traced_peak if before.traced_peak else float("nan")
+        worst = max(worst, ratio) if before.stream != "tax_rates" else worst
+        print(
+            f"  {before.stream:<10} tracemalloc {before.traced_peak / 1e6:6.2f} -> "
+            f"{after.traced_peak / 1e6:6.2f} MB (x{ratio:.2f})   "
+            f"RSS growth {before.rss_growth / 1e6:6.1f} -> {after.rss_growth / 1e6:6.1f} MB"
+        )
+    print(f"Largest tracemalloc peak ratio (customers/items/invoices): x{worst:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
