@@ -310,6 +310,13 @@ class HaloClient:
             else:
                 total = self._record_count(body, resource, operation)
                 page = _records_in(self._list_of(body, resource, operation), operation)
+                first_id = page[0].get("id") if page else None
+                if page_no > 1 and first_id is not None and first_id == previous_first_id:
+                    # The same page again: going on would yield duplicates, stopping would hide records.
+                    raise shape_error(
+                        operation, f"page {page_no} repeated page {page_no - 1} (paging ignored)"
+                    )
+                previous_first_id = first_id
                 yield from page
                 seen += len(page)
                 if not page or seen >= total:
