@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
 
 from sync.events import (
@@ -229,6 +230,7 @@ class TaskRunner(QObject):
         on_result: ResultCallback | None = None,
         on_error: ErrorCallback | None = None,
     ) -> int:
+        """Run ``function`` in the pool; callbacks that are methods of a since-closed widget are dropped."""
         self._next_id += 1
         self._callbacks[self._next_id] = (on_result, on_error)
         self._pool.start(_Task(self._next_id, function, self._signals))
@@ -241,6 +243,9 @@ class TaskRunner(QObject):
     @Slot(int, bool, object)
     def _on_finished(self, task_id: int, ok: bool, payload: object) -> None:
         on_result, on_error = self._callbacks.pop(task_id, (None, None))
+        if not (_owner_alive(on_result) and _owner_alive(on_error)):
+            on_result = on_error = None
+            ok = True  # the asker is gone (a closed page): nobody to tell
         try:
             if ok and on_result is not None:
                 on_result(payload)
@@ -252,3 +257,9 @@ class TaskRunner(QObject):
         finally:
             if not self._callbacks:
                 self.all_done.emit()
+
+
+def _owner_alive(callback: Callable[..., Any] | None) -> bool:
+    """False when ``callback`` is a method of a Qt object whose C++ side was already destroyed."""
+    owner = getattr(callback, "__self__", None)
+    return not isinstance(owner, QObject) or shiboken6.isValid(owner)

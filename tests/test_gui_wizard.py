@@ -22,7 +22,7 @@ from tests.standins.sage50uk import odbc_connection_string
 LOAD_TIMEOUT = 60_000
 
 # Qt's offscreen platform (used by the tests) cannot size real windows and says so for each one shown.
-pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints")
+pytestmark = pytest.mark.qt_log_ignore("This plugin does not support")
 
 
 @pytest.fixture
