@@ -42,7 +42,7 @@ for program in "$exe" "$bundle/LedgerBridgeConsole"; do
 done
 
 echo "== Bundle contents"
-"$python" - "$bundle" "$exe" <<'PY'
+"$python" - "$bundle" "$exe" "$root" <<'PY'
 import sys
 from pathlib import Path
 
@@ -62,8 +62,24 @@ if leaked:
 for needed in ("main", "sync.cli", "gui.autostart", "gui.win_mutex", "keyring.backends.Windows"):
     if needed not in modules and needed not in package.toc:
         sys.exit(f"module not bundled: {needed}")
+# Every module of our packages is in, including those only imported lazily (connectors, sandbox CLI).
+sys.path.insert(0, sys.argv[3])
+from installer.bundle import APP_PACKAGES, excluded_from_package  # noqa: E402
+
+root = Path(sys.argv[3])
+ours = set()
+for package in APP_PACKAGES:
+    for source in (root / package).rglob("*.py"):
+        parts = source.relative_to(root).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        if not excluded_from_package(name):
+            ours.add(name)
+missing = sorted(ours - modules)
+if missing:
+    sys.exit(f"modules of the app missing from the bundle: {missing}")
 size = sum(path.stat().st_size for path in bundle.rglob("*") if path.is_file() and not path.is_symlink())
-print(f"ok: data files present, {len(modules)} modules, no tests/bench; bundle {size / 1e6:.1f} MB")
+print(f"ok: data files present, all {len(ours)} app modules and {len(modules)} in all, no tests/bench; "
+      f"bundle {size / 1e6:.1f} MB")
 PY
 
 echo "== sync --demo (first run: creates the demo records in the bundled sandbox)"
@@ -132,6 +148,11 @@ fi
 if grep -E -q "Traceback|Could not load the Qt platform plugin|Failed to execute script" "$work/gui.err"; then
   tail -n 30 "$work/gui.err" >&2
   fail "the app reported an error while starting; see above"
+fi
+# The app routes unhandled exceptions to its log (and a dialog), not to stderr: read the logs too.
+if grep -r -n -E " (ERROR|CRITICAL) " "$LEDGERBRIDGE_HOME" --include='*.log*' > "$work/log-errors.txt"; then
+  head -n 20 "$work/log-errors.txt" >&2
+  fail "errors were logged while the bundle ran (above; full logs under $LEDGERBRIDGE_HOME, kept with LEDGERBRIDGE_SMOKE_KEEP=1)"
 fi
 echo "ok: the app ran for 15 s without an error (stopped by the test)"
 
