@@ -200,7 +200,12 @@ if not any(isinstance(f, _SecretScrubber) for f in log.filters):
 
 
 class HaloClient:
-    """One signed-in conversation with Halo. Not shared between threads without external locking."""
+    """One signed-in conversation with Halo. Not shared between threads without external locking.
+
+    A ``session`` passed in gets this client's adapters mounted (TLS through the OS store, no urllib3
+    retries) so verification cannot be weakened through it; it is left open by ``close()``. ``sleep`` and
+    ``clock`` are injectable so tests can record back-off waits and reach a token's renewal point.
+    """
 
     def __init__(
         self,
