@@ -119,6 +119,13 @@ def error_from_odbc(exc: BaseException, *, package: str = "odbc", during: str = 
             "source check the SELECT and column mapping in Settings.",
             detail=detail,
         )
+    if "can't connect" in lower or "(2002)" in text or "(2003)" in text or "connection refused" in lower:
+        return TransientError(
+            f"{name} could not be reached{where}: its database server is not running.",
+            action="Open the company in the accounting package (Sage 50 Canada runs its database only while "
+            "a company is open) and check the server/port in Settings > Accounting package.",
+            detail=detail,
+        )
     if (
         state.startswith("08")
         or state in ("HYT00", "HYT01", "40001", "HY008")

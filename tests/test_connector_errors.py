@@ -42,6 +42,7 @@ def test_missing_table_through_real_sqlite_odbc(tmp_path):
         ("28000", "Access denied for user 'lb'@'localhost'", AuthError, "Re-enter"),
         ("42000", "SELECT command denied to user 'lb'", AuthError, "Read data"),
         ("08S01", "Communication link failure", TransientError, "try again"),
+        ("HY000", "Can't connect to server on '127.0.0.1' (111) (2002)", TransientError, "Open the company"),
         ("22007", "Invalid datetime format", RecordError, "Check the record"),
         ("HY000", "Incorrect data version", ConfigError, "ACCDATA"),
     ],
