@@ -372,3 +372,37 @@ def _unquote_exec(value: str) -> list[str]:
     if started:
         arguments.append("".join(current))
     return arguments
+
+
+def test_unfrozen_on_windows_uses_pythonw_so_no_console_flashes(monkeypatch, tmp_path):
+    interpreter_dir = tmp_path / "Python 3.11"
+    interpreter_dir.mkdir()
+    (interpreter_dir / "python.exe").write_bytes(b"")
+    (interpreter_dir / "pythonw.exe").write_bytes(b"")
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.delattr(sys, "frozen", raising=False)
+    monkeypatch.setattr(sys, "executable", str(interpreter_dir / "python.exe"))
+    command = autostart.launch_command()
+    assert command[0] == str((interpreter_dir / "pythonw.exe").resolve())
+    assert Path(command[1]).name == "main.py"
+    assert command[2] == "--minimized"
+
+
+def test_these_modules_load_no_qt_themselves():
+    """autostart and the mutex are plain Python (the gui package's __init__ loads Qt for its own guard)."""
+    probe = (
+        "import importlib.util, sys\n"
+        "for name in ('autostart', 'win_mutex'):\n"
+        "    spec = importlib.util.spec_from_file_location(name, f'gui/{name}.py')\n"
+        "    spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
+        "print(any(module.startswith('PySide6') for module in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert result.stdout.strip() == "False"
