@@ -40,6 +40,7 @@ from sync.paths import app_paths
 from sync.runner import run_sync
 from sync.secrets import HALO_CLIENT_SECRET, MemorySecretStore
 from sync.settings import Settings
+from sync.state import StateStore
 from tests.standins.sage50uk import BASE, make_large, odbc_connection_string
 
 FULL = {"customers": 10_000, "items": 2_000, "invoices": 50_000, "lines_per_inv": 3}
@@ -206,6 +207,10 @@ def main(argv: list[str] | None = None) -> int:
             traced = not args.no_tracemalloc
             first = run_phase("first sync", settings, secrets, paths, db, traced)
             second = run_phase("no-change resync", settings, secrets, paths, db, traced)
+            with StateStore(paths.state_file) as state:  # forget the cursors: every row is read and hashed
+                for entity in settings.sync.entities:
+                    state.save_cursor(entity, None)
+            full = run_phase("no-change full re-read (cursors cleared)", settings, secrets, paths, db, traced)
             changed = change_one_percent(db)
             print(f"\nChanged {changed:,} rows (1% of customers, items and invoices)")
             third = run_phase("1% changed resync", settings, secrets, paths, db, traced)
@@ -219,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"   first sync write requests per record: {first['writes'] / max(first['records'], 1):.4f} (<= 0.02)"
     )
-    print(f"   no-change resync writes: {second['writes']} (0)")
+    print(f"   no-change resync writes: {second['writes']} (0); full re-read writes: {full['writes']} (0)")
     ratio = third["elapsed"] / first["elapsed"]
     print(f"   1% resync time / first sync time: {ratio:.1%} (<= 5%)")
     return 0

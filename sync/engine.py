@@ -189,6 +189,7 @@ class SyncEngine:
         self._source_taxes: dict[str, TaxRate] | None = None
         self._main_sites: dict[int, int] = {}  # Halo client id -> main site id, from Halo's answers
         self._dry_planned: dict[str, set[str]] = {}
+        self._skip_reasons: dict[tuple[str, str], str] = {}  # why a record was not sent (for waiting records)
         self._progress_done = 0
         self._progress_at = 0.0
 
@@ -297,6 +298,7 @@ class SyncEngine:
         self._solved(entity, key)
 
     def _skipped(self, entity: str, key: str, message: str, stream: str, modified: datetime | None) -> None:
+        self._skip_reasons[(entity, key)] = message
         self._count(entity, "skipped")
         self._trackers[stream].ok(modified)
         self._solved(entity, key)
@@ -800,7 +802,11 @@ class SyncEngine:
     # --- invoices and their payments ----------------------------------------------------------------------
 
     def _waiting_for(self, entity: str, key: str, noun: str) -> PlanProblem:
-        reason = self._problems.get((entity, key)) or "not synced to Halo yet"
+        reason = (
+            self._problems.get((entity, key))
+            or self._skip_reasons.get((entity, key))
+            or "not synced to Halo yet"
+        )
         return PlanProblem(
             f"Waiting for {noun} {key} ({reason}).",
             f"Fix the {noun}'s own problem, or include {entity} in the sync; this follows on the next sync.",
