@@ -143,3 +143,12 @@ def test_source_rows_that_cannot_be_read_are_problems_and_hold_the_cursor(sage_c
         invoice_cursor = state.cursor("invoices")
     assert ("customers", "NONAME") in problems and ("invoices", "1007") in problems
     assert invoice_cursor is not None and invoice_cursor <= problems[("invoices", "1007")].source_modified
+
+
+def test_an_invoice_of_a_customer_never_created_says_why_it_waits(sage_company):
+    touch(sage_company.path, "INVOICE", "INVOICE_NUMBER", 1005, BASE + timedelta(days=5), ACCOUNT_REF="INACT")
+    sage_company.run()
+    with sage_company.state() as state:
+        problem = next(p for p in state.problems("invoices") if p.key == "1005")
+    assert problem.message == "Waiting for customer INACT (Inactive in the books: not created in Halo.)."
+    assert "include customers in the sync" in problem.action
