@@ -2,18 +2,23 @@
 
 Why: a scheduled run has no window; what it did must be readable in a console or a scheduler's log, and its
 exit code must tell a script whether to worry: 0 all good, 1 some records failed (see Problems), 2 could not
-run (settings, keyring, connection or sign-in). ``--json`` gives scripts one JSON document on stdout.
+run or did not finish (settings, keyring, connection, sign-in, another sync running, Ctrl-C). ``--json``
+gives scripts one JSON document on stdout.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import json
 import logging
+import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -30,7 +35,7 @@ from sync.events import (
     RunStarted,
     RunSummary,
 )
-from sync.logs import register_secret, setup_logging
+from sync.logs import register_secret, scrub, setup_logging
 from sync.paths import AppPaths, app_paths
 from sync.secrets import SECRET_NAMES, KeyringSecretStore, SecretStore
 from sync.settings import Settings
@@ -164,6 +169,39 @@ def _message(error: LedgerBridgeError) -> str:
 # --- sync ----------------------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _stop_on_signals(cancel: threading.Event, out: TextIO) -> Iterator[None]:
+    """Ctrl-C (or SIGTERM) asks the run to stop after the current batch, keeping what Halo confirmed.
+
+    A second Ctrl-C stops at once (still safe: every confirmed write is already in the state store).
+    Signal handlers can only be set from the main thread; elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    names = ["SIGINT", "SIGTERM", "SIGBREAK"]  # SIGBREAK: Ctrl-Break in a Windows console
+    wanted = [getattr(signal, name) for name in names if hasattr(signal, name)]
+    previous = {number: signal.getsignal(number) for number in wanted}
+
+    def on_signal(number: int, _frame: object) -> None:
+        if cancel.is_set():
+            signal.signal(number, signal.SIG_DFL)
+            raise KeyboardInterrupt
+        cancel.set()
+        # os.write, not print: the interrupted code may be in the middle of printing to the same stream.
+        note = "Stopping after the current batch (press Ctrl-C again to stop at once)...\n"
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            os.write(out.fileno(), note.encode())
+
+    for number in wanted:
+        signal.signal(number, on_signal)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
 def _load_settings(args: argparse.Namespace, paths: AppPaths) -> Settings:
     explicit = getattr(args, "sync_config", None) or getattr(args, "config", None)
     settings_file = Path(explicit) if explicit else paths.settings_file
@@ -242,16 +280,41 @@ def sync_command(args: argparse.Namespace) -> int:
         from sync.runner import run_sync  # here, so a settings problem is reported without loading the engine
 
         log.info("Headless sync started (dry run: %s, entities: %s).", dry_run, entities or "all configured")
-        summary = run_sync(
-            settings, secrets, paths=paths, dry_run=dry_run, entities=entities, listener=ConsoleListener(out)
-        )
+        cancel = threading.Event()
+        with _stop_on_signals(cancel, out):
+            summary = run_sync(
+                settings,
+                secrets,
+                paths=paths,
+                dry_run=dry_run,
+                entities=entities,
+                listener=ConsoleListener(out),
+                cancel=cancel,
+            )
         if demo is not None:
             sandbox_counts = _print_sandbox_contents(demo.sandbox, out)
+    except KeyboardInterrupt:
+        print(
+            "Stopped. Everything Halo confirmed is kept; the next sync carries on from there.",
+            file=sys.stderr,
+        )
+        return EXIT_COULD_NOT_RUN
     except CouldNotRun as exc:
         if as_json:
             print(json.dumps(_failed_json(exc.message, dry_run)))
         else:
             print(exc.message, file=sys.stderr)
+        return EXIT_COULD_NOT_RUN
+    except Exception as exc:  # a bug or an unforeseen failure: say so plainly, keep the details in the log
+        log.exception("The headless sync stopped on an unexpected error.")
+        message = (
+            f"LedgerBridge stopped on an unexpected error ({type(exc).__name__}: {scrub(str(exc))}). "
+            "Everything Halo confirmed is kept. Try again; if it happens again, send the log file to support."
+        )
+        if as_json:
+            print(json.dumps(_failed_json(message, dry_run)))
+        else:
+            print(message, file=sys.stderr)
         return EXIT_COULD_NOT_RUN
     finally:
         if demo is not None:
@@ -269,8 +332,14 @@ def sync_command(args: argparse.Namespace) -> int:
         if summary.error:
             print(summary.error, file=sys.stderr)
         print(f"Log: {log_file}", file=out)
-    log.info("Headless sync %s ended: %s (exit %d).", summary.run_id, summary.status, summary.exit_code)
-    return summary.exit_code
+    exit_code = exit_code_of(summary)
+    log.info("Headless sync %s ended: %s (exit %d).", summary.run_id, summary.status, exit_code)
+    return exit_code
+
+
+def exit_code_of(summary: RunSummary) -> int:
+    """RunSummary.exit_code, except that a cancelled run is not "all good": it did not finish (2)."""
+    return EXIT_COULD_NOT_RUN if summary.status == "cancelled" else summary.exit_code
 
 
 # --- secret --------------------------------------------------------------------------------------------

@@ -170,3 +170,46 @@ def test_secret_delete_of_a_missing_secret_is_fine(tmp_path, name):
     _configured(tmp_path, allow_plaintext=True)
     result = run_cli(cli_env(tmp_path), "secret", "delete", name)
     assert result.returncode == 0
+
+
+def test_secret_set_at_a_terminal_asks_without_echo(tmp_path):
+    """A real pseudo-terminal (pty.fork): getpass turns echo off, so the typed value never shows."""
+    import pty
+    import select
+    import time
+
+    _configured(tmp_path, allow_plaintext=True)
+    env = cli_env(tmp_path)
+    value = "typed-" + secrets.token_urlsafe(12)
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: becomes `ledgerbridge secret set` on the terminal
+        os.chdir(REPO)
+        os.execve(
+            sys.executable, [sys.executable, str(REPO / "main.py"), "secret", "set", "source.password"], env
+        )
+    seen = b""
+    deadline = time.monotonic() + 60
+    try:
+        while b"not shown" not in seen and time.monotonic() < deadline:
+            if select.select([fd], [], [], 0.5)[0]:
+                seen += os.read(fd, 1024)
+        assert b"not shown" in seen, seen
+        os.write(fd, value.encode() + b"\r")
+        while time.monotonic() < deadline:
+            if select.select([fd], [], [], 0.5)[0]:
+                try:
+                    chunk = os.read(fd, 1024)
+                except OSError:  # the terminal closes when the child exits
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0, seen
+    assert b"Stored source.password" in seen
+    assert value.encode() not in seen
+    code = "import keyring; print(keyring.get_password('LedgerBridge', 'source.password'))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert done.stdout.strip() == value

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import tomllib
 
 import pytest
 
-from tests.test_cli_setup import cli_env, run_cli, write_settings
+from sync.lock import SyncLock
+from sync.paths import app_paths
+from tests.test_cli_setup import REPO, cli_env, run_cli, write_settings
 
 EXPECTED_KEYS = {"status", "dry_run", "run_id", "started", "finished", "error", "counts"}
 
@@ -104,3 +110,67 @@ def test_sync_demo_runs_prints_the_sandbox_and_keeps_its_data(tmp_path):
     document = json.loads(second.stdout)
     assert document["status"] == "ok" and document["sandbox"]["Client"] == int(client_line.split()[1])
     assert sum(c["created"] for c in document["counts"].values()) == 0
+
+
+def test_ctrl_c_stops_after_a_batch_keeps_what_landed_and_the_rerun_completes(
+    tmp_path, configured, halo_sandbox
+):
+    settings_file = tmp_path / "home" / "config" / "settings.toml"
+    data = tomllib.loads(settings_file.read_text(encoding="utf-8"))
+    data["halo"]["batch_size"] = 4  # several batches per entity, so the stop lands between two of them
+    write_settings(tmp_path, data)
+    halo_sandbox.faults.latency = 0.15
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "main.py"), "sync"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=configured,
+        cwd=REPO,
+    )
+    try:
+        seen = []
+        for line in process.stdout:
+            seen.append(line)
+            if line.startswith("customers: reading"):
+                process.send_signal(signal.SIGINT)
+                break
+        rest, errors = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    output = "".join(seen) + rest
+    assert process.returncode == 2, output + errors
+    assert "Stopping after the current batch" in output
+    assert "was cancelled" in output
+    landed = len(halo_sandbox.records("Client"))
+    assert landed < 39  # stopped part-way: not every customer was sent
+
+    halo_sandbox.faults.latency = 0.0
+    again = run_cli(configured, "sync", "--json")
+    assert again.returncode == 0, again.stdout + again.stderr
+    document = json.loads(again.stdout)
+    clients = halo_sandbox.records("Client")
+    assert document["counts"]["customers"]["created"] == len(clients) - landed
+    assert len({c["accountsid"] for c in clients}) == len(clients)  # never twice
+
+
+def test_a_second_sync_while_one_runs_exits_2_and_says_so(configured, tmp_path):
+    lock = SyncLock(app_paths(tmp_path / "home").ensure().lock_file)
+    assert lock.acquire(0)
+    try:
+        result = run_cli(configured, "sync", "--json")
+    finally:
+        lock.release()
+    assert result.returncode == 2
+    assert "Another sync is running" in json.loads(result.stdout)["error"]
+
+
+def test_the_log_of_a_sync_holds_no_secret(configured, tmp_path, halo_sandbox):
+    result = run_cli(configured, "sync", "--entities", "tax_rates")
+    assert result.returncode == 0, result.stdout + result.stderr
+    logs = list((tmp_path / "home" / "logs").glob("ledgerbridge.log*"))
+    assert logs
+    text = "".join(path.read_text(encoding="utf-8") for path in logs)
+    assert "Headless sync started" in text
+    assert halo_sandbox.client_secret not in text
