@@ -67,7 +67,10 @@ class SyncLock:
             return True
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # O_RDWR without O_APPEND: the holder text must land at HOLDER_OFFSET, not at the end.
-        handle = os.fdopen(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644), "r+b")
+        flags = (
+            os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0)
+        )  # O_BINARY: no newline translation on Windows
+        handle = os.fdopen(os.open(self.path, flags, 0o644), "r+b")
         deadline = time.monotonic() + max(0.0, timeout)
         while not _try_lock(handle):
             if time.monotonic() >= deadline:
