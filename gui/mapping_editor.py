@@ -39,8 +39,9 @@ STATE_COLOURS = {
     "auto": "#c8e6c9",  # tax code + rate match
     "exact": "#bbdefb",  # same normalised name: "Generate mappings" saves these
     "suggested": "#fff59d",  # a near match to confirm
-    "unmatched": "#ffccbc",  # would be created new in Halo
-    "unmapped": "#ffccbc",  # a tax code with no Halo tax: its records would wait
+    "unmatched": "#eceff1",  # would be created new in Halo (normal on a fresh Halo)
+    "unmapped": "#ffcdd2",  # a tax code with no Halo tax: its records would wait
+    "new_tax": "#eceff1",  # no Halo tax yet, but the sync creates it with the tax rates
 }
 STATE_TEXT = {
     "linked": "Linked",
@@ -50,7 +51,8 @@ STATE_TEXT = {
     "exact": "Same name",
     "suggested": "Near match: please confirm",
     "unmatched": "New in Halo",
-    "unmapped": "Not mapped",
+    "unmapped": "Not mapped: its records would wait",
+    "new_tax": "New in Halo (synced with the tax rates)",
 }
 CREATE_NEW = "(create a new client in Halo)"
 NOT_MAPPED = "(not mapped)"
@@ -69,6 +71,7 @@ class MappingEditor(QWidget):
         self.tasks = tasks
         self.service_factory = service_factory
         self.snapshot: Any = None
+        self.creates_taxes = True  # the sync includes tax rates, so an unmapped code is created, not stuck
         self._customer_halo: dict[str, int | None] = {}
         self._customer_state: dict[str, str] = {}
         layout = QVBoxLayout(self)
@@ -153,7 +156,9 @@ class MappingEditor(QWidget):
         self._fill_taxes(snapshot)
         self._fill_customers(snapshot)
         self._set_busy(
-            False, "Loaded. Rows in yellow are near matches to confirm; orange ones will be new in Halo."
+            False,
+            "Loaded. Yellow rows are near matches to confirm; grey ones will be new in Halo; "
+            "red ones would wait.",
         )
         self._update_counter()
         self.loaded.emit(snapshot)
@@ -177,7 +182,8 @@ class MappingEditor(QWidget):
             table.setItem(row, 1, QTableWidgetItem(tax.name))
             table.setItem(row, 2, QTableWidgetItem(str(tax.rate)))
             table.setItem(row, 3, QTableWidgetItem(""))
-            table.setItem(row, 4, QTableWidgetItem(STATE_TEXT.get(tax.state, tax.state)))
+            state = self._tax_state(tax.state)
+            table.setItem(row, 4, QTableWidgetItem(STATE_TEXT.get(state, state)))
             combo = QComboBox()
             combo.addItem(NOT_MAPPED, None)
             for halo_id, label in snapshot.halo_taxes:
@@ -185,7 +191,7 @@ class MappingEditor(QWidget):
             combo.setCurrentIndex(max(0, combo.findData(tax.halo_id)) if tax.halo_id is not None else 0)
             combo.currentIndexChanged.connect(lambda _i, r=row, c=combo: self._tax_chosen(r, c))
             table.setCellWidget(row, 3, combo)
-            self._paint_row(table, row, tax.state)
+            self._paint_row(table, row, state)
         table.resizeColumnsToContents()
 
     def _fill_customers(self, snapshot: Any) -> None:
@@ -212,6 +218,9 @@ class MappingEditor(QWidget):
             table.setCellWidget(row, 2, combo)
             self._paint_row(table, row, customer.state)
         table.resizeColumnsToContents()
+
+    def _tax_state(self, state: str) -> str:
+        return "new_tax" if state == "unmapped" and self.creates_taxes else state
 
     def _update_counter(self) -> None:
         matched = sum(1 for v in self._customer_halo.values() if v is not None)
@@ -252,7 +261,7 @@ class MappingEditor(QWidget):
         factory = self.service_factory
 
         def done(_: object) -> None:
-            state = "mapped" if halo_id is not None else "unmapped"
+            state = "mapped" if halo_id is not None else self._tax_state("unmapped")
             self.tax_table.item(row, 4).setText(STATE_TEXT[state])
             self._paint_row(self.tax_table, row, state)
 

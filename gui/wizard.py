@@ -29,7 +29,14 @@ from PySide6.QtWidgets import (
 from gui.forms import HaloForm, SourceForm, SyncOptionsForm, describe_error, settings_with_secrets
 from gui.icons import app_icon
 from gui.mapping_editor import MappingEditor
-from gui.pages.common import OUTCOME_NAMES, cell, entity_name, read_only_table
+from gui.pages.common import (
+    OUTCOME_NAMES,
+    cell,
+    entity_name,
+    in_entity_order,
+    read_only_table,
+    stretch_columns,
+)
 from gui.worker import ProgressSnapshot, SyncThread, TaskRunner
 from sync.errors import ConfigError
 from sync.events import OUTCOMES, RunSummary
@@ -190,7 +197,7 @@ class MappingsPage(QWizardPage):
         self.setFinalPage(True)
         layout = QVBoxLayout(self)
         self.editor = MappingEditor(wizard.tasks, self._service)
-        layout.addWidget(self.editor, 3)
+        layout.addWidget(self.editor, 5)
         row = QHBoxLayout()
         self.dry_run_button = QPushButton("Preview the first sync (dry run)")
         self.dry_run_button.clicked.connect(self.start_dry_run)
@@ -200,7 +207,8 @@ class MappingsPage(QWizardPage):
         row.addWidget(self.dry_run_label, 1)
         layout.addLayout(row)
         self.dry_run_table: QTableWidget = read_only_table(["Records", *[OUTCOME_NAMES[o] for o in OUTCOMES]])
-        self.dry_run_table.setMaximumHeight(170)
+        stretch_columns(self.dry_run_table)
+        self.dry_run_table.setMaximumHeight(200)
         layout.addWidget(self.dry_run_table, 1)
         self._pending: tuple[Settings, MemorySecretStore] | None = None
         self.dry_run_thread: SyncThread | None = None
@@ -209,6 +217,7 @@ class MappingsPage(QWizardPage):
 
     def initializePage(self) -> None:
         self._pending = self._wizard.pending()
+        self.editor.creates_taxes = "tax_rates" in self._pending[0].sync.entities
         self.editor.load()
 
     def _service(self) -> Any:
@@ -273,11 +282,10 @@ class MappingsPage(QWizardPage):
         self.dry_run_label.setText(text)
         self.dry_run_label.setStyleSheet("color: #e65100;" if failed else "color: #1b5e20;")
         self.dry_run_table.setRowCount(len(summary.counts))
-        for row, (entity, per) in enumerate(summary.counts.items()):
+        for row, (entity, per) in enumerate(in_entity_order(summary.counts)):
             self.dry_run_table.setItem(row, 0, cell(entity_name(entity)))
             for column, outcome in enumerate(OUTCOMES, start=1):
                 self.dry_run_table.setItem(row, column, cell(per.get(outcome, 0)))
-        self.dry_run_table.resizeColumnsToContents()
 
     def cleanupPage(self) -> None:
         if self.dry_run_thread is not None:
@@ -293,7 +301,7 @@ class SetupWizard(QWizard):
         self.setWindowIcon(app_icon())
         self.setWizardStyle(QWizard.WizardStyle.ModernStyle)
         self.setOption(QWizard.WizardOption.NoBackButtonOnStartPage, True)
-        self.resize(900, 720)
+        self.resize(1000, 900)
         self.paths = paths
         self.config_path = config_path
         self.settings = copy.deepcopy(settings) if settings is not None else Settings()

@@ -160,6 +160,7 @@ class SyncThread(QThread):
         self.cancel_event.set()
 
     def run(self) -> None:  # runs in the worker thread
+        threading.current_thread().name = "lb-sync"  # so the log says which thread wrote a line
         listener = ThrottledListener(self.signals)
         try:
             if self._prepare is not None:
@@ -195,6 +196,7 @@ class _Task(QRunnable):
         self._signals = signals
 
     def run(self) -> None:  # runs in a pool thread
+        threading.current_thread().name = "lb-worker"
         try:
             result = self._function()
         except Exception as exc:

@@ -31,6 +31,19 @@ STATUS_NAMES = {
 }
 
 
+ENTITY_ORDER = ("tax_rates", "customers", "sites", "items", "invoices", "payments")
+
+
+def in_entity_order(counts: dict[str, dict[str, int]]) -> list[tuple[str, dict[str, int]]]:
+    """Per-entity counts in the order a sync runs them (tax rates first, payments last)."""
+    rank = {entity: n for n, entity in enumerate(ENTITY_ORDER)}
+    return sorted(counts.items(), key=lambda pair: (rank.get(pair[0], len(rank)), pair[0]))
+
+
+def stretch_columns(table: QTableWidget) -> None:
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+
+
 def entity_name(entity: str) -> str:
     return ENTITY_NAMES.get(entity, entity.replace("_", " ").capitalize())
 

@@ -28,4 +28,5 @@ class MappingsPage(QWidget):
     def _service(self) -> Any:
         """Runs in a worker thread: a MappingService on the app's settings and state store."""
         context = self.controller.context
+        self.editor.creates_taxes = "tax_rates" in context.settings.sync.entities
         return MappingService(context.settings, context.secrets, self.controller.state_store())

@@ -20,7 +20,16 @@ from PySide6.QtWidgets import (
 )
 
 from gui.controller import SyncController
-from gui.pages.common import OUTCOME_NAMES, STATUS_NAMES, cell, entity_name, local_time, read_only_table
+from gui.pages.common import (
+    OUTCOME_NAMES,
+    STATUS_NAMES,
+    cell,
+    entity_name,
+    in_entity_order,
+    local_time,
+    read_only_table,
+    stretch_columns,
+)
 from gui.worker import ProgressSnapshot
 from sync.events import OUTCOMES, RunStarted, RunSummary
 
@@ -69,6 +78,7 @@ class StatusPage(QWidget):
 
         layout.addWidget(QLabel("<b>Last sync, per kind of record</b>"))
         self.counts_table = read_only_table(["Records", *[OUTCOME_NAMES[o] for o in OUTCOMES]])
+        stretch_columns(self.counts_table)
         layout.addWidget(self.counts_table, 1)
 
         controller.run_started.connect(self._on_run_started)
@@ -171,11 +181,10 @@ class StatusPage(QWidget):
         colour = "#b71c1c" if status == "failed" else ("#e65100" if failed else "#1b5e20")
         self.last_run_label.setStyleSheet(f"color: {colour};")
         self.counts_table.setRowCount(len(counts))
-        for row, (entity, per) in enumerate(counts.items()):
+        for row, (entity, per) in enumerate(in_entity_order(counts)):
             self.counts_table.setItem(row, 0, cell(entity_name(entity)))
             for column, outcome in enumerate(OUTCOMES, start=1):
                 self.counts_table.setItem(row, column, cell(per.get(outcome, 0)))
-        self.counts_table.resizeColumnsToContents()
 
     @Slot()
     def _show_next_run(self, *_: object) -> None:
