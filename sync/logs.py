@@ -11,6 +11,7 @@ import logging.handlers
 import re
 import sys
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
 from sync.paths import AppPaths
@@ -45,12 +46,15 @@ def register_secret(value: str | None) -> None:
             _registered.add(value)
 
 
-def scrub(text: str) -> str:
-    """``text`` with registered secrets and credential-shaped fragments replaced by ***."""
+def scrub(text: str, extra_secrets: Iterable[str] = ()) -> str:
+    """``text`` with registered (and ``extra_secrets``) values and credential-shaped fragments as ***."""
     with _registered_lock:
-        secrets = sorted(_registered, key=len, reverse=True)
-    for secret in secrets:
-        if secret in text:
+        values = set(_registered)
+    values.update(v for v in extra_secrets if v and len(v) >= MIN_SECRET_LENGTH)
+    for secret in sorted(values, key=len, reverse=True):
+        for _ in range(len(text) // len(secret) + 1):  # repeat: a secret of '*'s could re-form from ***
+            if secret not in text:
+                break
             text = text.replace(secret, REDACTED)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)

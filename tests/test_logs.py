@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 import secrets
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from sync.logs import SecretScrubber, register_secret, scrub, setup_logging
 from sync.paths import app_paths
 
@@ -66,3 +69,9 @@ def test_filter_handles_bad_format_strings():
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "value %s %s", ("only-one",), None)
     assert SecretScrubber().filter(record)
     assert record.args is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(min_size=4, max_size=40), st.text(max_size=60), st.text(max_size=60))
+def test_a_known_secret_never_survives_scrubbing(secret, before, after):
+    assert secret not in scrub(before + secret + after, [secret])

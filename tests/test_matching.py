@@ -141,3 +141,27 @@ def test_suggestions_in_a_large_index_still_find_near_matches():
     # A name made only of very common words still gets candidates (as a last resort).
     assert index.suggestions("Customer Number 00042 Service", limit=1)[0][0]["id"] == 42
     assert index.suggestions("Zebra Logistics") == []
+
+
+_names = st.sampled_from(
+    ["Acme Ltd", "ACME Limited", "acme", "Brown & Co", "Brown and Co", "Café", "Cafe Ltd"]
+)
+_keys = st.sampled_from(["", " ", "A1", "a1 ", "B2", None])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(_names, _keys), max_size=12),
+    _names,
+    st.sampled_from(["", "A1", "B2", "C3"]),
+)
+def test_name_matches_and_suggestions_never_carry_another_key(records, name, source_key):
+    index = HaloIndex([{"id": i + 1, "name": n, "accountsid": k} for i, (n, k) in enumerate(records)])
+    wanted = source_key.strip().casefold()
+    for record in index.by_name(name, source_key=source_key):
+        carried = (record["accountsid"] or "").strip().casefold()
+        assert carried in ("", wanted)
+        assert normalise_name(record["name"]) == normalise_name(name)
+    for record, score in index.suggestions(name, source_key=source_key, min_score=0, limit=20):
+        assert (record["accountsid"] or "").strip().casefold() in ("", wanted)
+        assert 0 <= score <= 100
