@@ -38,6 +38,9 @@ def isolated_home(tmp_path, monkeypatch):
     """Every test gets its own config/data/log folders and keyring file; nothing leaks between tests."""
     home = tmp_path / "lbhome"
     monkeypatch.setenv("LEDGERBRIDGE_HOME", str(home))
+    # Start-at-login writes $XDG_CONFIG_HOME/autostart; keep it (and other XDG data) inside the test.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     previous = keyring.get_keyring()
     keyring.set_keyring(_TestKeyring(str(tmp_path / "keyring.cfg")))
     yield home
