@@ -43,6 +43,23 @@ class SessionKeyring(keyring.backend.KeyringBackend):
         self._values.pop((service, username), None)
 
 
+def give_unknown_tax_code(company_file: Path, account_ref: str, tax_code: str) -> None:
+    """Edit the demo company as Sage would (new value, new modify date), so the next sync reads the row."""
+    import sqlite3
+    from datetime import datetime
+
+    connection = sqlite3.connect(company_file)
+    try:
+        stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S.000")
+        connection.execute(
+            "UPDATE SALES_LEDGER SET DEF_TAX_CODE = ?, RECORD_MODIFY_DATE = ? WHERE ACCOUNT_REF = ?",
+            (tax_code, stamp, account_ref),
+        )
+        connection.commit()
+    finally:
+        connection.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
@@ -134,6 +151,10 @@ def main(argv: list[str] | None = None) -> int:
         window = MainWindow(controller, tray_available=False)
         window.show()
         controller.start()
+        controller.sync_now()
+        wait_until(lambda: not controller.is_running() and controller.tasks.pending == 0, timeout=600)
+        # Then someone gives a customer a tax code Halo does not know, and the next sync reports it.
+        give_unknown_tax_code(demo.company_file, "ONEILL01", "T7")
         controller.sync_now()
         wait_until(lambda: not controller.is_running() and controller.tasks.pending == 0, timeout=600)
         window.mappings_page.editor.load()

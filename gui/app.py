@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import threading
 import traceback
@@ -16,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from PySide6.QtCore import QObject, QtMsgType, Signal, Slot, qInstallMessageHandler
+from PySide6.QtCore import QObject, QTimer, QtMsgType, Signal, Slot, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon, QWidget
 
 from gui.controller import AppContext, SyncController
@@ -316,6 +317,13 @@ def run_app(args: argparse.Namespace) -> int:
     desktop = DesktopApp(app, args)
     if not desktop.start():
         return 0
+    # Ctrl-C in a terminal / SIGTERM at log-off: quit cleanly (cancel the run, stop the sandbox). Python only
+    # runs signal handlers between bytecodes, so a timer wakes the interpreter while Qt waits for events.
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: app.quit())
+    wake = QTimer()
+    wake.timeout.connect(lambda: None)
+    wake.start(500)
     try:
         return app.exec()
     finally:

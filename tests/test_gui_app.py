@@ -204,3 +204,15 @@ def test_the_settings_tab_saves_settings_and_the_secret_and_the_timer_follows(qt
     page.save()
     assert "resource server is not set" in page.result_label.text()
     window.log_page.detach()
+
+
+def test_minimized_without_a_tray_still_shows_the_window(qtbot, gui_context, gui_env):
+    gui_context.settings.save(gui_context.config_path)
+    app = QApplication.instance()
+    desktop = DesktopApp(app, argparse.Namespace(demo=False, minimized=True, config=None), gui_context.paths)
+    try:
+        assert desktop.start(install_qt_handler=False)
+        assert not desktop.tray.available  # offscreen has no system tray
+        assert desktop.window is not None and desktop.window.isVisible()  # otherwise nothing could be reached
+    finally:
+        desktop.shutdown()

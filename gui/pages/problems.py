@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 from gui.controller import SyncController
 from gui.pages.common import cell, entity_name, local_time, read_only_table
 
+TEXT_COLUMN_WIDTH = 260
 HEADERS = ["Kind", "Record", "Why it failed", "What to do", "First seen", "Last seen", "Times"]
 
 
@@ -66,6 +67,8 @@ class ProblemsPage(QWidget):
             for column, value in enumerate(values):
                 self.table.setItem(row, column, cell(value))
         self.table.resizeColumnsToContents()
+        for column in (2, 3):  # long explanations wrap instead of pushing the dates off screen
+            self.table.setColumnWidth(column, min(self.table.columnWidth(column), TEXT_COLUMN_WIDTH))
         self.table.resizeRowsToContents()
 
     def selected_entities(self) -> list[str]:
