@@ -49,6 +49,7 @@ NOT_SET_UP = (
 )
 TABLE_COLUMNS: tuple[Outcome, ...] = ("created", "updated", "unchanged", "deactivated", "failed", "skipped")
 PROGRESS_EVERY_SECONDS = 2.0
+WOULD = {"created": "create", "updated": "update", "deactivated": "deactivate"}  # what a dry run lists
 SANDBOX_RESOURCES = ("Tax", "Client", "Site", "Item", "Invoice", "InvoicePayment")
 
 
@@ -69,17 +70,19 @@ class ConsoleListener:
     def __init__(self, out: TextIO) -> None:
         self.out = out
         self._last_progress: dict[str, float] = {}
+        self._dry_run = False
 
     def _print(self, text: str) -> None:
         print(text, file=self.out, flush=True)
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, RunStarted):
+            self._dry_run = event.dry_run
             mode = " (dry run: nothing will be written)" if event.dry_run else ""
             self._print(f"Sync {event.run_id} started{mode}: {', '.join(event.entities)}")
         elif isinstance(event, EntityStarted):
             self._last_progress[event.entity] = time.monotonic()  # a quick entity shows only its total
-            self._print(f"{event.entity}: reading…")
+            self._print(f"{event.entity}: reading...")
         elif isinstance(event, Progress):
             now = time.monotonic()
             finished = event.total is not None and event.done >= event.total
@@ -93,6 +96,8 @@ class ConsoleListener:
                 if event.action:
                     line += f" What to do: {event.action}"
                 self._print(line)
+            elif self._dry_run and event.outcome in WOULD:
+                self._print(f"{event.entity} {event.key}: {event.message or 'would ' + WOULD[event.outcome]}")
         elif isinstance(event, LogMessage):
             if event.level != "info":
                 self._print(f"{event.level.upper()}: {event.text}")
@@ -254,8 +259,18 @@ def _print_sandbox_contents(sandbox: object, out: TextIO) -> dict[str, int]:
     return counts
 
 
+def _tolerant_console() -> None:
+    """Never crash on a name the console cannot show (a Windows code page, redirected): replace it."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):
+                reconfigure(errors="replace")
+
+
 def sync_command(args: argparse.Namespace) -> int:
     """``ledgerbridge sync``: one run, progress and failures on stdout, a summary, exit 0/1/2."""
+    _tolerant_console()
     as_json = bool(getattr(args, "json", False))
     dry_run = bool(getattr(args, "dry_run", False))
     entities = list(args.entities) if getattr(args, "entities", None) else None
@@ -355,6 +370,7 @@ def _read_secret_value(name: str) -> str:
 
 def secret_command(args: argparse.Namespace) -> int:
     """``ledgerbridge secret set|delete NAME``: the value never appears on screen or in a log."""
+    _tolerant_console()
     name = args.name
     if name not in SECRET_NAMES:
         print(f"Unknown secret {name!r}: use one of {', '.join(SECRET_NAMES)}.", file=sys.stderr)

@@ -79,6 +79,22 @@ def test_sync_json_when_it_cannot_run_prints_one_json_document(tmp_path):
     assert set(document) == {"status", "dry_run", "run_id", "started", "finished", "error", "counts"}
 
 
+def test_a_console_that_cannot_show_a_character_gets_a_replacement_not_a_crash(tmp_path):
+    env = cli_env(tmp_path)
+    env["PYTHONIOENCODING"] = "ascii"  # like a Windows code page redirected to a scheduler's log
+    result = subprocess.run(
+        [sys.executable, str(REPO / "main.py"), "sync", "--config", str(tmp_path / "Café Müller.toml")],
+        capture_output=True,
+        env=env,
+        cwd=REPO,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert b"Caf? M?ller.toml does not exist" in result.stderr
+    assert b"Traceback" not in result.stderr
+
+
 def test_sync_with_broken_settings_exits_2_naming_the_problem(tmp_path):
     env = cli_env(tmp_path)
     missing = tmp_path / "nowhere.toml"

@@ -44,6 +44,11 @@ def _posts(sandbox) -> int:
 
 
 def test_dry_run_writes_nothing_then_a_real_run_lands_once(configured, halo_sandbox):
+    listed = run_cli(configured, "sync", "--dry-run", "--entities", "tax_rates", "customers")
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    would = [line for line in listed.stdout.splitlines() if line.startswith("customers ") and "would" in line]
+    assert len(would) > 0 and "tax_rates T1: would create" in listed.stdout
+
     dry = run_cli(configured, "sync", "--dry-run", "--json")
     assert dry.returncode == 0, dry.stdout + dry.stderr
     document = json.loads(dry.stdout)  # ONLY one JSON document on stdout
