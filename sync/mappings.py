@@ -241,15 +241,17 @@ class MappingService:
 
     def load(self) -> MappingSnapshot:
         """Read the source's customers and tax codes and Halo's clients and taxes; nothing is written."""
-        connector, own_connector = self._open_connector()
+        client, own_client = self._open_client()  # first: a missing secret is told before the books are read
         try:
-            customers = [r for r in connector.read("customers") if isinstance(r, Customer) and not r.deleted]
-            tax_rates = [r for r in connector.read("tax_rates") if isinstance(r, TaxRate)]
-        finally:
-            if own_connector:
-                connector.close()
-        client, own_client = self._open_client()
-        try:
+            connector, own_connector = self._open_connector()
+            try:
+                customers = [
+                    r for r in connector.read("customers") if isinstance(r, Customer) and not r.deleted
+                ]
+                tax_rates = [r for r in connector.read("tax_rates") if isinstance(r, TaxRate)]
+            finally:
+                if own_connector:
+                    connector.close()
             clients = HaloIndex(client.iter_records("Client", {"includeinactive": "true"}))
             halo_taxes = list(client.iter_records("Tax"))
         finally:
