@@ -49,6 +49,10 @@ class AppContext:
         return self.demo is not None
 
 
+class AppClosingError(RuntimeError):
+    """A background read that arrived after shutdown: nothing to show, nobody waiting."""
+
+
 class SyncController(QObject):
     state_changed = Signal(str)  # TrayState
     run_started = Signal(object)  # RunStarted
@@ -79,6 +83,7 @@ class SyncController(QObject):
         self._open_state = open_state
         self._state: Any = None
         self._state_lock = threading.Lock()
+        self._closed = False
         self._thread: SyncThread | None = None
         self._pending_dry_run = False
         self.tasks = TaskRunner(self)
@@ -125,6 +130,8 @@ class SyncController(QObject):
 
     def sync_now(self, *, dry_run: bool = False, entities: Sequence[str] | None = None) -> bool:
         """Start a run off the GUI thread; False (and a message) when one is already going."""
+        if self._closed:
+            return False
         if self.is_running():
             self.info.emit("A sync is already running. It will finish first; watch its progress here.")
             return False
@@ -166,6 +173,7 @@ class SyncController(QObject):
             thread.cancel()
             thread.wait(timeout_ms)
         with self._state_lock:
+            self._closed = True
             if self._state is not None:
                 self._state.close()
                 self._state = None
@@ -205,6 +213,8 @@ class SyncController(QObject):
                 self.notify.emit(notice.title, notice.message, notice.critical)
             self.run_finished.emit(summary)
         self.busy_changed.emit(False)
+        if self._closed:
+            return
         self.scheduler.run_finished()
         self._emit_state()
         self.refresh()
@@ -212,7 +222,7 @@ class SyncController(QObject):
     @Slot()
     def _on_timer_due(self) -> None:
         log.info("Timed sync starting")
-        if not self.sync_now():
+        if not self.sync_now() and not self._closed:
             self.scheduler.run_finished()
 
     # --- pause ----------------------------------------------------------------------------------------------
@@ -228,6 +238,8 @@ class SyncController(QObject):
     def state_store(self) -> Any:
         """The state store, opened on first use; called from worker threads only."""
         with self._state_lock:
+            if self._closed:
+                raise AppClosingError("LedgerBridge is closing.")
             if self._state is None:
                 opener = self._open_state or open_state
                 self._state = opener(self.context.paths)
@@ -253,6 +265,8 @@ class SyncController(QObject):
             self._emit_state()
 
     def _on_read_failed(self, error: BaseException) -> None:
+        if isinstance(error, AppClosingError):
+            return
         log.error("Could not read the state store: %s", error)
         self.info.emit(f"Could not read the sync history: {error}")
 
