@@ -27,6 +27,7 @@ import pyodbc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from connectors.registry import configure_odbc_connection
 from connectors.sage50uk import Sage50UKConnector
 from sync.records import Invoice, SourceProblem
 from tests.fixtures_odbc import sqlite_odbc_connection_string
@@ -112,7 +113,7 @@ def bench_company(folder: Path, scale: float, page_size: int) -> list[StreamFigu
     )
     connection_string = sqlite_odbc_connection_string(path)
     connector = Sage50UKConnector(
-        lambda: pyodbc.connect(connection_string, autocommit=True),
+        lambda: configure_odbc_connection(pyodbc.connect(connection_string, autocommit=True)),
         local_zone=ZoneInfo("Europe/London"),
         page_size=page_size,
     )

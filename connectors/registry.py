@@ -116,13 +116,31 @@ def _scrubbed(error: LedgerBridgeError, secrets: tuple[str, ...]) -> LedgerBridg
     return error
 
 
+def configure_odbc_connection(connection: Any) -> Any:
+    """Apply what LedgerBridge knows about particular drivers to a fresh pyodbc connection.
+
+    The SQLite ODBC driver (sqliteodbc) mangles characters above U+FFFFF when it converts its UTF-8 text to
+    UTF-16, so its text is fetched as the UTF-8 it stores. Other drivers keep pyodbc's defaults.
+    """
+    import pyodbc
+
+    try:
+        driver = str(connection.getinfo(pyodbc.SQL_DRIVER_NAME)).lower()
+    except pyodbc.Error:
+        return connection
+    if "sqlite" in driver:
+        connection.setdecoding(pyodbc.SQL_CHAR, encoding="utf-8")
+        connection.setdecoding(pyodbc.SQL_WCHAR, encoding="utf-8")
+    return connection
+
+
 def _pyodbc_factory(connection_string: str, package: str, password: str | None) -> Any:
     def connect() -> Any:
         import pyodbc
 
         try:
             # autocommit: never hold a read transaction (and its locks) open between pages or runs.
-            return pyodbc.connect(connection_string, autocommit=True, timeout=30)
+            return configure_odbc_connection(pyodbc.connect(connection_string, autocommit=True, timeout=30))
         except pyodbc.Error as exc:
             mapped = _scrubbed(
                 error_from_odbc(exc, package=package, during="connecting"),

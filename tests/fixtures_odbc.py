@@ -65,18 +65,14 @@ def sage50uk_company(tmp_path) -> Sage50UKCompany:
 
 @_pytest.fixture
 def sage50uk_connector(sage50uk_company):
-    """A Sage50UKConnector over pyodbc on the stand-in, naive times taken as Europe/London; closed after."""
-    from zoneinfo import ZoneInfo
+    """A Sage50UKConnector from the registry on the stand-in, naive times in Europe/London; closed after."""
+    from connectors.registry import create_connector
+    from sync.settings import SourceSettings
 
-    import pyodbc
-
-    from connectors.sage50uk import Sage50UKConnector
-
-    connector = Sage50UKConnector(
-        lambda: pyodbc.connect(sage50uk_company.connection_string, autocommit=True),
-        local_zone=ZoneInfo("Europe/London"),
-        page_size=4,  # small pages so the tests cross page boundaries
+    settings = SourceSettings(
+        kind="sage50uk", connection_string=sage50uk_company.connection_string, timezone="Europe/London"
     )
+    connector = create_connector(settings, None, page_size=4)  # small pages: tests cross page boundaries
     yield connector
     connector.close()
 

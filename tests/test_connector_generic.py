@@ -11,7 +11,7 @@ import pyodbc
 import pytest
 
 from connectors.generic import GenericODBCConnector
-from connectors.registry import create_connector
+from connectors.registry import configure_odbc_connection, create_connector
 from sync.errors import ConfigError
 from sync.records import Customer, Invoice, Item, SourceProblem, TaxRate
 from sync.settings import SourceSettings
@@ -93,7 +93,7 @@ def source(tmp_path):
 
 def connector(connection_string, queries=None, columns=None, page_size=2):
     return GenericODBCConnector(
-        lambda: pyodbc.connect(connection_string, autocommit=True),
+        lambda: configure_odbc_connection(pyodbc.connect(connection_string, autocommit=True)),
         queries=QUERIES if queries is None else queries,
         columns=COLUMNS if columns is None else columns,
         local_zone=ZONE,

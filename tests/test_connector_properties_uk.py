@@ -15,13 +15,13 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pyodbc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.sage50uk import Sage50UKConnector
+from connectors.registry import create_connector
 from resources.demo.sage50uk_schema import SageLedger, create_schema, insert_rows, sage_timestamp
 from sync.records import Customer, Invoice, Item, SourceProblem
+from sync.settings import SourceSettings
 from tests.fixtures_odbc import sqlite_odbc_connection_string
 
 LONDON = ZoneInfo("Europe/London")
@@ -49,11 +49,10 @@ PROPERTY_SETTINGS = settings(
 
 
 def read_all(path: Path, stream: str) -> list:
-    connection_string = sqlite_odbc_connection_string(path)
-    connector = Sage50UKConnector(
-        lambda: pyodbc.connect(connection_string, autocommit=True), local_zone=LONDON, page_size=3
+    settings = SourceSettings(
+        kind="sage50uk", connection_string=sqlite_odbc_connection_string(path), timezone="Europe/London"
     )
-    with connector:
+    with create_connector(settings, None, page_size=3) as connector:
         return list(connector.read(stream))
 
 

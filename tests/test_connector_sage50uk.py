@@ -12,6 +12,7 @@ import pyodbc
 import pytest
 
 from connectors.errors import error_from_odbc
+from connectors.registry import configure_odbc_connection
 from connectors.sage50uk import Sage50UKConnector
 from resources.demo.sage50uk_schema import SageLedger, insert_rows, sage_timestamp
 from sync.errors import ConfigError
@@ -28,7 +29,9 @@ def by_key(records):
 
 def odbc_connector(connection_string: str, page_size: int = 4) -> Sage50UKConnector:
     return Sage50UKConnector(
-        lambda: pyodbc.connect(connection_string, autocommit=True), local_zone=LONDON, page_size=page_size
+        lambda: configure_odbc_connection(pyodbc.connect(connection_string, autocommit=True)),
+        local_zone=LONDON,
+        page_size=page_size,
     )
 
 
@@ -307,3 +310,11 @@ def test_username_already_in_use_is_a_config_error_with_action():
 def test_unknown_stream_is_a_config_error(sage50uk_connector):
     with pytest.raises(ConfigError, match="no stream"):
         list(sage50uk_connector.read("payments"))
+
+
+def test_characters_beyond_plane_15_survive_the_sqlite_driver(sage50uk_company, sage50uk_connector):
+    """sqliteodbc's UTF-16 conversion breaks U+100000 and up; the registry reads its UTF-8 instead."""
+    name = "Plane 16 \U0010d800 and \U0010ffff Ltd"
+    touch(sage50uk_company.path, "SALES_LEDGER", "ACCOUNT_REF", "ZED", BASE, NAME=name)
+    customers = by_key(r for r in sage50uk_connector.read("customers") if isinstance(r, Customer))
+    assert customers["ZED"].name == name
