@@ -12,8 +12,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import Signal
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -55,6 +55,8 @@ STATE_TEXT = {
     "new_tax": "New in Halo (synced with the tax rates)",
 }
 CREATE_NEW = "(create a new client in Halo)"
+ALL_CLIENTS = "Another Halo client…"
+ALL_CLIENTS_MARKER = -1
 NOT_MAPPED = "(not mapped)"
 
 ServiceFactory = Callable[[], Any]  # returns a sync.mappings.MappingService; called in a worker thread
@@ -71,6 +73,7 @@ class MappingEditor(QWidget):
         self.tasks = tasks
         self.service_factory = service_factory
         self.snapshot: Any = None
+        self._all_clients = QStandardItemModel(self)
         self.creates_taxes = True  # the sync includes tax rates, so an unmapped code is created, not stuck
         self._customer_halo: dict[str, int | None] = {}
         self._customer_state: dict[str, str] = {}
@@ -195,6 +198,11 @@ class MappingEditor(QWidget):
         table.resizeColumnsToContents()
 
     def _fill_customers(self, snapshot: Any) -> None:
+        self._all_clients = QStandardItemModel(self)
+        for label, halo_id in [(CREATE_NEW, None), *((f"{n} (#{i})", i) for i, n in snapshot.halo_clients)]:
+            entry = QStandardItem(label)
+            entry.setData(halo_id, Qt.ItemDataRole.UserRole)
+            self._all_clients.appendRow(entry)
         table = self.customer_table
         table.setRowCount(len(snapshot.customers))
         self._customer_halo = {c.source_key: c.halo_id for c in snapshot.customers}
@@ -206,12 +214,18 @@ class MappingEditor(QWidget):
             table.setItem(row, 3, QTableWidgetItem(STATE_TEXT.get(customer.state, customer.state)))
             near = ", ".join(f"{s.name} ({s.score:.0f}%)" for s in customer.suggestions)
             table.setItem(row, 4, QTableWidgetItem(near))
+            # A short list per row (new, the current client, near matches with their score) and one entry
+            # that switches the row to the full list, shared by every row: thousands of Halo clients times
+            # hundreds of customers must not become millions of combo-box entries.
             combo = QComboBox()
             combo.addItem(CREATE_NEW, None)
-            for suggestion in customer.suggestions:  # near matches first, with their score
+            if customer.halo_id is not None and all(
+                s.halo_id != customer.halo_id for s in customer.suggestions
+            ):
+                combo.addItem(f"{customer.halo_name} (#{customer.halo_id})", customer.halo_id)
+            for suggestion in customer.suggestions:
                 combo.addItem(f"{suggestion.name} — {suggestion.score:.0f}% match", suggestion.halo_id)
-            for halo_id, name in snapshot.halo_clients:
-                combo.addItem(f"{name} (#{halo_id})", halo_id)
+            combo.addItem(ALL_CLIENTS, ALL_CLIENTS_MARKER)
             if customer.halo_id is not None:
                 combo.setCurrentIndex(max(0, combo.findData(customer.halo_id)))
             combo.currentIndexChanged.connect(lambda _i, r=row, c=combo: self._customer_chosen(r, c))
@@ -236,7 +250,19 @@ class MappingEditor(QWidget):
     def _customer_chosen(self, row: int, combo: QComboBox) -> None:
         key = self.customer_table.item(row, 0).text()
         halo_id = combo.currentData()
+        if halo_id == ALL_CLIENTS_MARKER:
+            self.show_all_clients(combo, self._customer_halo.get(key))
+            return
         self.choose_customer(key, halo_id, row=row)
+
+    def show_all_clients(self, combo: QComboBox, current: int | None) -> None:
+        """Switch a row's drop-down to every Halo client (type to jump to a name), keeping its choice."""
+        combo.blockSignals(True)
+        combo.setModel(self._all_clients)
+        combo.setCurrentIndex(max(0, combo.findData(current)))
+        combo.blockSignals(False)
+        if combo.isVisible():
+            combo.showPopup()
 
     def choose_customer(self, source_key: str, halo_id: int | None, *, row: int | None = None) -> None:
         """Save the user's pick of Halo client for a source customer (None: create a new one)."""

@@ -13,6 +13,7 @@ from keyring.backends.fail import Keyring as NoKeyring
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWizard
 
+from gui.mapping_editor import ALL_CLIENTS
 from gui.wizard import PAGE_HALO, PAGE_INTRO, PAGE_MAPPINGS, PAGE_SOURCE, PAGE_SYNC, SetupWizard
 from sync.runner import open_state, run_sync
 from sync.secrets import HALO_CLIENT_SECRET, NO_KEYRING_ACTION, KeyringSecretStore
@@ -123,6 +124,10 @@ def test_the_wizard_saves_a_working_configuration(qtbot, wizard, sage_company):
     qtbot.waitUntil(lambda: editor.status.text().startswith("Saved 1 mapping"), timeout=LOAD_TIMEOUT)
     combo = editor.customer_combo("OBRIEN")
     assert combo is not None
+    assert combo.findData(obrien["id"]) == -1 or "% match" in combo.itemText(combo.findData(obrien["id"]))
+    combo.setCurrentIndex(combo.findText(ALL_CLIENTS))  # "Another Halo client…": the full list
+    assert combo.count() == len(editor.snapshot.halo_clients) + 1
+    assert editor.customer_table.item(editor.customer_row("OBRIEN"), 3).text() != "Mapped by you"
     combo.setCurrentIndex(combo.findData(obrien["id"]))  # picked by hand
     row = editor.customer_row("OBRIEN")
     qtbot.waitUntil(
