@@ -46,6 +46,7 @@ class AttentionPolicy:
         self.consecutive_failures = 0
         self.needs_attention = False
         self._notified_streak = False
+        self._last_critical = ""  # the user was already told this; the timer must not repeat it hourly
 
     def observe(self, summary: RunSummary) -> Notice | None:
         if summary.dry_run or summary.status == "cancelled":
@@ -56,8 +57,13 @@ class AttentionPolicy:
         else:
             self.consecutive_failures = 0
             self._notified_streak = False
+            self._last_critical = ""
         self.needs_attention = summary.status == "failed" or failed_records > 0
         if summary.status == "failed" and user_must_act(summary):
+            if summary.error == self._last_critical:
+                return None
+            self._last_critical = summary.error
+            self._notified_streak = True  # the streak is explained by this notice already
             return Notice("LedgerBridge needs you", summary.error or "The sync could not run.", critical=True)
         if self.consecutive_failures >= self.failures_before_notice and not self._notified_streak:
             self._notified_streak = True

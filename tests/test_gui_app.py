@@ -56,6 +56,10 @@ def test_a_refused_sign_in_notifies_at_once():
     refused = "Halo refused the client ID or secret (invalid_client). Re-enter them in Settings > Halo."
     notice = policy.observe(summary("failed", refused))
     assert notice is not None and notice.critical and refused in notice.message
+    for _ in range(5):  # the timer keeps failing the same way: said once, not every hour
+        assert policy.observe(summary("failed", refused)) is None
+    assert policy.observe(summary("ok")) is None
+    assert policy.observe(summary("failed", refused)) is not None  # broke again after a good run: said again
 
 
 def test_failed_records_need_attention_without_a_notification():
