@@ -17,6 +17,7 @@ count); a second sandbox gets the faults: ``error_rate`` 10% (500/502/503), ``ra
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import tempfile
 import threading
@@ -61,11 +62,26 @@ class RunFigures:
     requests: int
     retries: Counter[str]
     seconds: float
+    by_endpoint: Counter[tuple[str, str]] = field(default_factory=Counter)
+    reconciles: int = 0  # "did that create reach Halo?" look-ups after an ambiguous POST failure
+
+
+class ReconcileCounter(logging.Handler):
+    """Counts the engine's reconcile look-ups (its INFO line), so the soak can say where requests went."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith("Checking which of"):
+            self.count += 1
 
 
 @dataclass
 class SoakFigures:
     clean_requests: int = 0
+    clean_by_endpoint: Counter[tuple[str, str]] = field(default_factory=Counter)
     clean_seconds: float = 0.0
     runs: list[RunFigures] = field(default_factory=list)
     server_requests: int = 0  # what the faulty sandbox received (incl. those it dropped or refused)
@@ -82,13 +98,29 @@ class SoakFigures:
         return sum(sum(run.retries.values()) for run in self.runs)
 
     @property
+    def reconciles(self) -> int:
+        return sum(run.reconciles for run in self.runs)
+
+    def extra_by_endpoint(self) -> dict[str, int]:
+        """Requests beyond the clean run's, per endpoint: where the faults' cost went."""
+        total: Counter[tuple[str, str]] = Counter()
+        for run in self.runs:
+            total.update(run.by_endpoint)
+        return {
+            f"{method} {path}": total[(method, path)] - self.clean_by_endpoint.get((method, path), 0)
+            for method, path in sorted(set(total) | set(self.clean_by_endpoint))
+            if total[(method, path)] != self.clean_by_endpoint.get((method, path), 0)
+        }
+
+    @property
     def allowed(self) -> float:
         """The brief's budget: within 20% of a clean run's requests, plus every retry the client reported."""
         return 1.2 * self.clean_requests + self.retries
 
 
-def _settings(sandbox: HaloSandbox, company: Path, batch_size: int) -> Settings:
+def _settings(sandbox: HaloSandbox, company: Path, batch_size: int, page_size: int = 100) -> Settings:
     settings = Settings()
+    settings.halo.page_size = page_size
     settings.halo.resource_server = sandbox.url
     settings.halo.client_id = sandbox.client_id
     settings.halo.batch_size = batch_size
@@ -105,13 +137,19 @@ def one_run(
     batch_size: int,
     retry: RetryPolicy | None,
     listener: Any = None,
+    page_size: int = 100,
 ) -> RunFigures:
     """A real run_sync (real ODBC connector, real HaloClient) whose client's stats are kept."""
-    settings = _settings(sandbox, company, batch_size)
+    settings = _settings(sandbox, company, batch_size, page_size)
     secrets = MemorySecretStore({HALO_CLIENT_SECRET: sandbox.client_secret})
     client = HaloClient(HaloConnection.from_settings(settings.halo), sandbox.client_secret, retry=retry)
     connection_string = odbc_connection_string(company)
     connector = Sage50UKConnector(lambda: pyodbc.connect(connection_string), local_zone=LONDON)
+    reconciles = ReconcileCounter()
+    engine_log = logging.getLogger("ledgerbridge.sync")
+    engine_log.addHandler(reconciles)
+    old_level = engine_log.level
+    engine_log.setLevel(min(old_level or logging.INFO, logging.INFO))
     started = time.monotonic()
     try:
         summary = run_sync(
@@ -125,12 +163,16 @@ def one_run(
     finally:
         connector.close()
         client.close()
+        engine_log.removeHandler(reconciles)
+        engine_log.setLevel(old_level)
     return RunFigures(
         summary.status,
         summary.error,
         client.stats.total(),
         Counter(client.stats.retries),
         time.monotonic() - started,
+        Counter(client.stats.requests),
+        reconciles.count,
     )
 
 
@@ -175,6 +217,7 @@ def fault_soak(
         if clean_run.status != "ok":
             raise RuntimeError(f"the clean run did not succeed: {clean_run.status} {clean_run.error}")
         figures.clean_requests, figures.clean_seconds = clean_run.requests, clean_run.seconds
+        figures.clean_by_endpoint = clean_run.by_endpoint
         expected = census(clean)
     say(f"clean run: {figures.clean_requests} requests, {figures.clean_seconds:.1f} s")
     expected_creates = sum(sum(keys.values()) for name, keys in expected.items() if name != "Site")
@@ -213,6 +256,8 @@ def print_figures(figures: SoakFigures) -> None:
         f"budget 1.2 x clean + retries  {figures.allowed:,.0f}  "
         f"-> within: {figures.requests <= figures.allowed}"
     )
+    print(f"reconcile look-ups            {figures.reconciles} (each re-reads that resource's whole index)")
+    print(f"extra requests per endpoint   {figures.extra_by_endpoint()}")
     print(f"tokens expired mid-run        {figures.tokens_expired}")
     print(f"time under faults             {sum(r.seconds for r in figures.runs):.1f} s")
     print(f"duplicates                    {figures.duplicates}")
