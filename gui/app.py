@@ -238,7 +238,9 @@ class DesktopApp(QObject):
         controller.start()
         if isinstance(context.secrets, KeyringSecretStore):  # the demo's secrets live in memory
             controller.tasks.submit(context.secrets.check, None, self._keyring_problem)
-        minimised = bool(getattr(self.args, "minimized", False)) and tray.available and not force_window
+        # --minimized comes from the start-at-login entry; the user may prefer the window even then.
+        at_login = bool(getattr(self.args, "minimized", False)) and context.settings.app.start_minimised
+        minimised = at_login and tray.available and not force_window
         if not minimised:
             window.show()
         return window

@@ -85,7 +85,6 @@ class SyncController(QObject):
         self._state_lock = threading.Lock()
         self._closed = False
         self._thread: SyncThread | None = None
-        self._pending_dry_run = False
         self.tasks = TaskRunner(self)
         self.attention = AttentionPolicy()
         self.last_summary: RunSummary | None = None
@@ -153,7 +152,6 @@ class SyncController(QObject):
         thread.signals.crashed.connect(self._on_crashed)
         thread.signals.done.connect(self._on_done)
         self._thread = thread
-        self._pending_dry_run = dry_run
         self.last_progress = None
         thread.start()
         self.busy_changed.emit(True)
