@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -20,6 +24,8 @@ from sync.logs import register_secret, setup_logging
 from sync.paths import app_paths
 from sync.secrets import HALO_CLIENT_SECRET
 from sync.settings import Settings
+
+REPO = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support")
 
@@ -218,5 +224,22 @@ def test_minimized_without_a_tray_still_shows_the_window(qtbot, gui_context, gui
         assert desktop.start(install_qt_handler=False)
         assert not desktop.tray.available  # offscreen has no system tray
         assert desktop.window is not None and desktop.window.isVisible()  # otherwise nothing could be reached
+    finally:
+        desktop.shutdown()
+
+
+def test_a_second_launch_brings_the_running_apps_window_forward(qtbot, gui_context, isolated_home, gui_env):
+    """The first copy is the real app (in this process); the second is ``python main.py`` in a new process."""
+    gui_context.settings.save(gui_context.config_path)
+    app = QApplication.instance()
+    desktop = DesktopApp(app, argparse.Namespace(demo=False, minimized=False, config=None), gui_context.paths)
+    try:
+        assert desktop.start(install_qt_handler=False)
+        window = desktop.window
+        window.hide()  # as if closed to the tray
+        env = {**os.environ, "LEDGERBRIDGE_HOME": str(isolated_home), "QT_QPA_PLATFORM": "offscreen"}
+        second = subprocess.Popen([sys.executable, str(REPO / "main.py")], cwd=REPO, env=env)
+        qtbot.waitUntil(window.isVisible, timeout=60_000)
+        assert second.wait(timeout=60) == 0
     finally:
         desktop.shutdown()
