@@ -18,8 +18,13 @@ SQLITE_ODBC_DRIVER = "SQLite3"
 
 
 def sqlite_odbc_connection_string(path: _Path, *, create: bool = False) -> str:
-    """``Driver=SQLite3;Database=<path>`` for pyodbc; without ``create`` a missing file fails (NoCreat=1)."""
-    return f"Driver={SQLITE_ODBC_DRIVER};Database={path}" + ("" if create else ";NoCreat=1")
+    """``Driver=SQLite3;Database=<path>`` for pyodbc.
+
+    StepAPI=1: fetch row by row like a real driver (by default sqliteodbc loads a whole result set into
+    memory first, which would hide whether a connector's memory stays flat). Without ``create`` a missing
+    file fails (NoCreat=1) as a wrong Sage DIR does, instead of creating an empty database.
+    """
+    return f"Driver={SQLITE_ODBC_DRIVER};Database={path};StepAPI=1" + ("" if create else ";NoCreat=1")
 
 
 def build_sqlite_odbc(path: _Path, script: str = "") -> str:

@@ -357,8 +357,8 @@ def invoice_spec(number: int) -> InvoiceSpec:
 
 
 def odbc_connection_string(path: Path) -> str:
-    """The pyodbc connection string for a stand-in file; NoCreat=1: a wrong path fails like Sage's DIR."""
-    return f"Driver=SQLite3;Database={path};NoCreat=1"
+    """The pyodbc connection string for a stand-in file (see tests.fixtures_odbc for StepAPI / NoCreat)."""
+    return f"Driver=SQLite3;Database={path};StepAPI=1;NoCreat=1"
 
 
 def _stock_row(row: dict[str, Any]) -> dict[str, Any]:
