@@ -12,7 +12,6 @@ from collections.abc import Iterator
 
 import pytest
 
-import gui  # noqa: F401  (guards None/True/False against the PySide6 6.12 reference leak first)
 from gui.controller import AppContext, SyncController
 
 

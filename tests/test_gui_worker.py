@@ -41,7 +41,7 @@ def test_a_task_that_raises_hands_its_exception_to_the_error_callback(qtbot):
 
 
 def test_many_tasks_returning_none_and_bools_do_not_corrupt_the_interpreter(qtbot):
-    """The PySide6 6.12 reference leak (gui.qt_refcount) aborted CPython after a few thousand of these."""
+    """PySide6 6.12.0 leaked a None/True reference per call here and aborted CPython after a few thousand."""
     runner = TaskRunner()
     results: list[object] = []
     for n in range(3000):
