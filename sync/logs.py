@@ -92,6 +92,15 @@ class SecretScrubber(logging.Filter):
 _ATTACHED = "_ledgerbridge_handler"
 
 
+def remove_handlers() -> None:
+    """Detach and close the handlers ``setup_logging`` attached (before re-configuring; after a test)."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, _ATTACHED, False):
+            root.removeHandler(handler)
+            handler.close()
+
+
 def setup_logging(paths: AppPaths, *, console: bool = False, level: int = logging.INFO) -> Path:
     """Send the ``ledgerbridge`` (and root) log to a rotating file (5 x 2 MB); returns the file's path.
 
@@ -101,10 +110,7 @@ def setup_logging(paths: AppPaths, *, console: bool = False, level: int = loggin
     paths.log_dir.mkdir(parents=True, exist_ok=True)
     log_file = paths.log_file
     root = logging.getLogger()
-    for handler in list(root.handlers):
-        if getattr(handler, _ATTACHED, False):
-            root.removeHandler(handler)
-            handler.close()
+    remove_handlers()
     formatter = logging.Formatter(LOG_FORMAT)
     file_handler = logging.handlers.RotatingFileHandler(
         log_file, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8", delay=True

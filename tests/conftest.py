@@ -5,6 +5,7 @@ Each area keeps its fixtures in its own plugin module (listed in ``pytest_plugin
 
 from __future__ import annotations
 
+import logging
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -12,6 +13,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import keyring
 import pytest
 from keyrings.alt.file import PlaintextKeyring
+
+from sync.logs import remove_handlers
 
 pytest_plugins = [
     "tests.fixtures_halo",
@@ -43,5 +46,9 @@ def isolated_home(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     previous = keyring.get_keyring()
     keyring.set_keyring(_TestKeyring(str(tmp_path / "keyring.cfg")))
+    levels = {name: logging.getLogger(name).level for name in ("", "urllib3", "ledgerbridge")}
     yield home
     keyring.set_keyring(previous)
+    remove_handlers()  # what sync.logs.setup_logging attached writes into this test's tmp folder
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
