@@ -58,3 +58,21 @@ def test_two_halo_customers_with_the_same_name_ask_the_user(sage_company):
     waiting = next(e for e in sage_company.outcomes("failed", "invoices") if e.key == "1005")
     assert "Waiting for customer ZED" in waiting.message and "Several Halo customers" in waiting.message
     assert sum(1 for c in sandbox.records("Client") if "zed" in c["name"].casefold()) == 2  # nothing created
+
+
+def test_tax_codes_auto_match_halo_taxes_on_code_and_rate_without_syncing_tax_rates(sage_company):
+    sandbox = sage_company.sandbox
+    halo = {
+        "T0": sandbox.seed("Tax", {"name": "Zero", "code": "T0", "value": 0}),
+        "T1": sandbox.seed("Tax", {"name": "Standard", "code": "T1", "value": 20}),
+        "T5": sandbox.seed("Tax", {"name": "Reduced", "code": "T5", "value": 7}),  # same code, other rate
+    }
+    summary = sage_company.run(entities=["customers"])
+    assert set(summary.counts) == {"customers", "sites"}
+    clients = {c["accountsid"]: c for c in sandbox.records("Client")}
+    assert clients["ACME01"]["sales_tax_code"] == halo["T1"]["id"]
+    assert clients["ACME02"]["item_tax_code"] == halo["T0"]["id"]
+    assert "OBRIEN" not in clients  # T5 at 5% has no Halo tax at 5%: never a wrong tax
+    with sage_company.state() as state:
+        problem = next(p for p in state.problems("customers") if p.key == "OBRIEN")
+    assert problem.message == "Tax code T5 is not mapped to a Halo tax."
