@@ -163,9 +163,9 @@ def long_run(folder: Path, *, runs: int, warmup: int = 20, report: Any = None) -
             started = time.monotonic()
             controller.scheduler.resume()
             while len(finished) < target:
-                _wait(lambda: len(finished) >= min(target, len(finished) + 100), 3600)
-                if report and len(finished) % 100 == 0:
-                    say(f"  {len(finished) - warmup} syncs ... {sample().line()}")
+                checkpoint = min(target, len(finished) + 100)
+                _wait(lambda checkpoint=checkpoint: len(finished) >= checkpoint, 3600)
+                say(f"  {len(finished) - warmup:4d} syncs: {sample().line()}")
             figures.seconds = time.monotonic() - started
             figures.end = _settle(controller)
             figures.posts_after_warmup = halo_posts(url) - posts_at_start
