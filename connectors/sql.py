@@ -7,15 +7,48 @@ whatever the size of the books. Rows come out as dicts keyed by the column names
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from connectors.errors import error_from_odbc
 
+log = logging.getLogger("ledgerbridge.connectors")
+
 
 def quote(identifier: str) -> str:
     """Quote an identifier the ODBC/SQL-92 way (works for Sage's DATE/TYPE/TEXT and QODBC's Desc)."""
     return '"' + identifier.replace('"', '""') + '"'
+
+
+_TEXT_TYPES = (1, 12, -1, -8, -9, -10)  # SQL_CHAR, SQL_VARCHAR, SQL_LONGVARCHAR and their wide forms
+
+
+def decode_native_text(raw: bytes | None) -> str | None:
+    """Text from a driver's raw bytes, whatever it sent: UTF-16LE, UTF-8, or the Windows ANSI code page.
+
+    UTF-16LE is recognised by its NUL high bytes (text here is mostly Latin); UTF-8 is tried strictly; what
+    is left is taken as cp1252 (older ANSI drivers such as Sage's), with replacement characters at worst.
+    """
+    if raw is None:
+        return None
+    if len(raw) >= 2 and len(raw) % 2 == 0 and raw[1::2].count(0) * 2 >= len(raw) // 2:
+        return raw.decode("utf-16-le", errors="replace")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
+
+
+def _open_cursor(
+    connection: Any, sql: str, params: Sequence[Any], *, tolerant: bool
+) -> tuple[Any, list[str]]:
+    if tolerant:
+        for sql_type in _TEXT_TYPES:
+            connection.add_output_converter(sql_type, decode_native_text)
+    cursor = connection.cursor()
+    cursor.execute(sql, tuple(params))
+    return cursor, [column[0] for column in cursor.description]
 
 
 def iter_rows(
@@ -27,24 +60,49 @@ def iter_rows(
     package: str = "odbc",
     during: str = "",
 ) -> Iterator[dict[str, Any]]:
-    """Run ``sql`` and yield each row as {column: value}, fetching ``page_size`` rows at a time."""
+    """Run ``sql`` and yield each row as {column: value}, fetching ``page_size`` rows at a time.
+
+    A page the driver sends undecodable text in (pyodbc raises UnicodeDecodeError and the page is lost)
+    makes the query run again with tolerant text decoding (``decode_native_text``), skipping the rows
+    already yielded, so one odd value never stops a stream. Queries should have an ORDER BY for that.
+    """
+    tolerant = False
     try:
-        cursor = connection.cursor()
-        cursor.execute(sql, tuple(params))
-        columns = [column[0] for column in cursor.description]
+        cursor, columns = _open_cursor(connection, sql, params, tolerant=False)
     except Exception as exc:
         raise error_from_odbc(exc, package=package, during=during) from exc
+    yielded = 0
     try:
         while True:
             try:
                 page = cursor.fetchmany(page_size)
+            except UnicodeDecodeError as exc:
+                if tolerant or not hasattr(connection, "add_output_converter"):
+                    raise error_from_odbc(exc, package=package, during=during) from exc
+                log.warning(
+                    "Undecodable text %s; reading again with tolerant decoding.", during or "in a query"
+                )
+                with contextlib.suppress(Exception):
+                    cursor.close()
+                tolerant = True
+                try:
+                    cursor, columns = _open_cursor(connection, sql, params, tolerant=True)
+                    for _ in range(yielded):
+                        if cursor.fetchone() is None:
+                            break
+                except Exception as retry_exc:
+                    raise error_from_odbc(retry_exc, package=package, during=during) from retry_exc
+                continue
             except Exception as exc:
                 raise error_from_odbc(exc, package=package, during=during) from exc
             if not page:
                 return
             for row in page:
+                yielded += 1
                 yield dict(zip(columns, row, strict=False))
     finally:
         # A broken link cannot close a cursor either; there is nothing more to do then.
         with contextlib.suppress(Exception):
             cursor.close()
+        if tolerant:
+            connection.clear_output_converters()

@@ -1,0 +1,49 @@
+"""Paged reads through real unixODBC: undecodable text from a driver costs nothing but that value's oddity.
+
+The SQLite ODBC driver hands some astral characters (here U+10D800) back as truncated UTF-16, and pyodbc's
+UnicodeDecodeError would otherwise lose the whole page and stop the stream.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pyodbc
+import pytest
+
+from connectors.sql import decode_native_text, iter_rows
+
+ODD = "\U0010d800"
+
+
+def test_a_page_with_undecodable_text_is_read_again_tolerantly(tmp_path):
+    path = tmp_path / "odd.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE t (k TEXT PRIMARY KEY, name VARCHAR(60))")
+        db.executemany(
+            "INSERT INTO t VALUES (?, ?)",
+            [(f"K{n:03d}", ODD if n == 7 else f"Name {n} café 🚀") for n in range(20)],
+        )
+    connection = pyodbc.connect(f"Driver=SQLite3;Database={path}")
+    with pytest.raises(UnicodeDecodeError):  # what pyodbc does on its own
+        connection.cursor().execute("SELECT k, name FROM t ORDER BY k").fetchall()
+    rows = list(iter_rows(connection, "SELECT k, name FROM t ORDER BY k", page_size=5))
+    assert [row["k"] for row in rows] == [f"K{n:03d}" for n in range(20)]  # none lost, none twice
+    assert rows[7]["name"] == ODD
+    assert rows[8]["name"] == "Name 8 café 🚀"
+    assert connection.get_output_converter(pyodbc.SQL_VARCHAR) is None  # normal decoding afterwards
+    connection.close()
+
+
+@pytest.mark.parametrize(
+    ("raw", "text"),
+    [
+        ("Café 🚀".encode(), "Café 🚀"),
+        ("Café".encode("utf-16-le"), "Café"),
+        ("Café Ltd".encode("cp1252"), "Café Ltd"),
+        (b"", ""),
+        (None, None),
+    ],
+)
+def test_native_text_decoding(raw, text):
+    assert decode_native_text(raw) == text
