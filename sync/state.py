@@ -170,6 +170,11 @@ class StateStore:
             for number in range(version, SCHEMA_VERSION):
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
+                    # Another process (the app and a scheduled `sync` opening a new file together) may have
+                    # migrated while we waited for the write lock: read the version again under it.
+                    if self._db.execute("PRAGMA user_version").fetchone()[0] > number:
+                        self._db.execute("COMMIT")
+                        continue
                     MIGRATIONS[number](self._db)
                     self._db.execute(f"PRAGMA user_version = {number + 1}")
                     self._db.execute("COMMIT")

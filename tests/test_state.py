@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -149,3 +150,29 @@ def test_threads_share_one_store(tmp_path):
         thread.join()
     assert len(store.links("items")) == 800
     store.close()
+
+
+def test_two_processes_opening_a_new_state_file_together_both_succeed(tmp_path):
+    """The app and a scheduled `sync` may create the state file at the same moment (real processes)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from sync.state import StateStore; "
+        "s = StateStore(sys.argv[1]); print(s.schema_version); s.close()"
+    )
+    for attempt in range(5):
+        path = tmp_path / f"state-{attempt}.sqlite3"
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-c", script, str(path)],
+                cwd=Path(__file__).resolve().parent.parent,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            for _ in range(4)
+        ]
+        for process in processes:
+            out, err = process.communicate(timeout=60)
+            assert process.returncode == 0, err.decode()
+            assert out.decode().strip() == str(SCHEMA_VERSION)
