@@ -7,20 +7,11 @@ else must fail several runs in a row first.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from sync.events import RunSummary
 
 FAILURES_BEFORE_NOTICE = 3
-
-# The engine reports why a run could not run as text (message + what to do). These are the phrases of the
-# errors only the user can fix (sign-in refused, permission missing, a setting that cannot work).
-_USER_MUST_ACT = re.compile(
-    r"sign[- ]?in|signin|credential|client secret|client id|password|permission|not set up|settings|"
-    r"re-?enter|reconnect|unauthori[sz]ed|forbidden|invalid_client|tenant|keyring",
-    re.IGNORECASE,
-)
 
 
 @dataclass(frozen=True)
@@ -32,10 +23,7 @@ class Notice:
 
 def user_must_act(summary: RunSummary) -> bool:
     """True when the run could not run for a reason waiting will not fix."""
-    kind = getattr(summary, "error_kind", "")  # forward-compatible: the engine may name the error's kind
-    if kind:
-        return kind in ("config", "auth")
-    return summary.status == "failed" and bool(_USER_MUST_ACT.search(summary.error))
+    return summary.status == "failed" and summary.error_kind in ("config", "auth")
 
 
 class AttentionPolicy:

@@ -347,14 +347,9 @@ def sync_command(args: argparse.Namespace) -> int:
         if summary.error:
             print(summary.error, file=sys.stderr)
         print(f"Log: {log_file}", file=out)
-    exit_code = exit_code_of(summary)
+    exit_code = summary.exit_code
     log.info("Headless sync %s ended: %s (exit %d).", summary.run_id, summary.status, exit_code)
     return exit_code
-
-
-def exit_code_of(summary: RunSummary) -> int:
-    """RunSummary.exit_code, except that a cancelled run is not "all good": it did not finish (2)."""
-    return EXIT_COULD_NOT_RUN if summary.status == "cancelled" else summary.exit_code
 
 
 # --- secret --------------------------------------------------------------------------------------------

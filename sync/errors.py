@@ -64,3 +64,14 @@ class RecordError(LedgerBridgeError):
 
 class CancelledError(LedgerBridgeError):
     """The user cancelled the run; everything confirmed so far is kept."""
+
+
+def error_kind(error: BaseException) -> str:
+    """The RunSummary.error_kind for an error that stopped a run (see sync.events.ErrorKind)."""
+    if isinstance(error, ConfigError):
+        return "config"
+    if isinstance(error, AuthError):
+        return "auth"
+    if isinstance(error, LedgerBridgeError):
+        return "transient"
+    return "bug"

@@ -14,6 +14,9 @@ from typing import Literal
 Outcome = Literal["created", "updated", "unchanged", "deactivated", "failed", "skipped"]
 OUTCOMES: tuple[Outcome, ...] = ("created", "updated", "unchanged", "deactivated", "failed", "skipped")
 RunStatus = Literal["ok", "partial", "failed", "cancelled"]
+# Why a run could not run, by what happens next: "config"/"auth" wait for the user; "transient" and "busy"
+# heal by themselves; "bug" is for support.
+ErrorKind = Literal["", "config", "auth", "transient", "busy", "bug"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +57,7 @@ class RunSummary:
     dry_run: bool = False
     status: RunStatus = "ok"
     error: str = ""  # why the run could not run (status 'failed')
+    error_kind: ErrorKind = ""
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # entity -> outcome -> n
 
     def add(self, entity: str, outcome: Outcome, n: int = 1) -> None:
@@ -65,8 +69,8 @@ class RunSummary:
 
     @property
     def exit_code(self) -> int:
-        """0 all good, 1 some records failed, 2 could not run."""
-        if self.status == "failed":
+        """0 all good, 1 some records failed, 2 could not run (or was cancelled: it did not finish)."""
+        if self.status in ("failed", "cancelled"):
             return 2
         return 1 if self.total("failed") else 0
 

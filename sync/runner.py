@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from connectors.base import ConnectionCheck, Connector
 from halo.client import HaloClient, HaloConnection
 from sync.engine import STREAMS, SyncEngine
-from sync.errors import CancelledError, ConfigError, LedgerBridgeError
+from sync.errors import CancelledError, ConfigError, LedgerBridgeError, error_kind
 from sync.events import Listener, RunFinished, RunStarted, RunSummary
 from sync.lock import SyncLock
 from sync.paths import AppPaths, app_paths
@@ -106,7 +106,7 @@ def run_sync(
         started = datetime.now(UTC)
         holder = lock.holder() or "another LedgerBridge"
         summary = RunSummary(run_id=0, started=started, finished=datetime.now(UTC), dry_run=dry_run)
-        summary.status = "failed"
+        summary.status, summary.error_kind = "failed", "busy"
         summary.error = (
             f"Another sync is running ({holder}). Wait for it to finish (see the tray icon), then try again."
         )
@@ -138,7 +138,7 @@ def _run_locked(
         state = open_state(paths)
         summary.run_id = state.start_run(dry_run=dry_run, entities=chosen)
     except LedgerBridgeError as exc:
-        summary.status, summary.error = "failed", str(exc)
+        summary.status, summary.error, summary.error_kind = "failed", str(exc), error_kind(exc)
     if listener is not None:
         listener(RunStarted(summary.run_id, chosen, dry_run, started))
     if state is not None:
@@ -169,10 +169,10 @@ def _run_locked(
             summary.status = "cancelled"
         except LedgerBridgeError as exc:
             log.warning("Sync could not run: %s (%s)", exc, exc.detail)
-            summary.status, summary.error = "failed", str(exc)
+            summary.status, summary.error, summary.error_kind = "failed", str(exc), error_kind(exc)
         except Exception as exc:  # a bug must still end the run cleanly and be reported, not kill the app
             log.exception("Sync failed unexpectedly")
-            summary.status = "failed"
+            summary.status, summary.error_kind = "failed", "bug"
             summary.error = (
                 f"LedgerBridge hit an unexpected error ({type(exc).__name__}). "
                 f"Send the log file {paths.log_file} to support; nothing confirmed so far is lost."

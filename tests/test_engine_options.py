@@ -46,7 +46,7 @@ def test_cancel_keeps_what_was_confirmed_and_the_next_run_completes(sage_company
             cancel.set()  # asked mid-batch: the engine stops before the next batch
 
     summary = sage_company.run(listener=listener, cancel=cancel)
-    assert summary.status == "cancelled" and summary.exit_code == 0
+    assert summary.status == "cancelled" and summary.exit_code == 2
     assert isinstance(sage_company.events[-1], RunFinished)
     with sage_company.state() as state:
         links = state.links("customers")

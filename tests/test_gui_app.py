@@ -30,8 +30,13 @@ REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support")
 
 
-def summary(status: str = "ok", error: str = "", failed: int = 0, dry_run: bool = False) -> RunSummary:
+def summary(
+    status: str = "ok", error: str = "", failed: int = 0, dry_run: bool = False, kind: str = ""
+) -> RunSummary:
+    if status == "failed" and not kind:
+        kind = "transient"
     result = RunSummary(run_id=1, started=datetime.now(UTC), status=status, error=error, dry_run=dry_run)  # type: ignore[arg-type]
+    result.error_kind = kind  # type: ignore[assignment]
     result.add("customers", "created", 3)
     if failed:
         result.add("customers", "failed", failed)
@@ -60,19 +65,23 @@ def test_transient_failures_notify_only_after_three_in_a_row():
 def test_a_refused_sign_in_notifies_at_once():
     policy = AttentionPolicy()
     refused = "Halo refused the client ID or secret (invalid_client). Re-enter them in Settings > Halo."
-    notice = policy.observe(summary("failed", refused))
+    notice = policy.observe(summary("failed", refused, kind="auth"))
     assert notice is not None and notice.critical and refused in notice.message
     for _ in range(5):  # the timer keeps failing the same way: said once, not every hour
-        assert policy.observe(summary("failed", refused)) is None
+        assert policy.observe(summary("failed", refused, kind="auth")) is None
     assert policy.observe(summary("ok")) is None
-    assert policy.observe(summary("failed", refused)) is not None  # broke again after a good run: said again
+    assert (
+        policy.observe(summary("failed", refused, kind="auth")) is not None
+    )  # broke again after a good run: said again
 
 
 def test_failed_records_need_attention_without_a_notification():
     policy = AttentionPolicy()
     assert policy.observe(summary("partial", failed=2)) is None
     assert policy.needs_attention
-    assert policy.observe(summary("failed", "sign in refused", dry_run=True)) is None  # a preview never nags
+    assert (
+        policy.observe(summary("failed", "sign in refused", dry_run=True, kind="auth")) is None
+    )  # a preview never nags
 
 
 def test_the_tray_shows_the_notice_the_controller_raises(qtbot, gui_controller, sage_company):

@@ -48,7 +48,7 @@ def test_entities_limit_the_run(sage_company):
 def test_missing_secret_fails_with_what_to_do(sage_company):
     sage_company.secrets.delete(HALO_CLIENT_SECRET)
     summary, events = _run_from_settings(sage_company)
-    assert summary.status == "failed" and summary.exit_code == 2
+    assert summary.status == "failed" and summary.exit_code == 2 and summary.error_kind == "config"
     assert "client secret is not stored" in summary.error and "Settings > Halo" in summary.error
     assert isinstance(events[-1], RunFinished)
     with open_state(sage_company.paths) as state:
@@ -59,7 +59,7 @@ def test_rejected_secret_fails_without_leaking_it(sage_company):
     wrong = "wrong-secret-value-123456"
     sage_company.secrets.set(HALO_CLIENT_SECRET, wrong)
     summary, _ = _run_from_settings(sage_company)
-    assert summary.status == "failed"
+    assert summary.status == "failed" and summary.error_kind == "auth"
     assert "rejected" in summary.error and wrong not in summary.error
 
 
@@ -68,6 +68,7 @@ def test_unreachable_halo_fails_clearly(sage_company):
     sage_company.settings.halo.timeout_seconds = 3.0
     summary, _ = _run_from_settings(sage_company)
     assert summary.status == "failed" and "127.0.0.1" in summary.error
+    assert summary.error_kind in ("config", "transient")
 
 
 def test_wrong_company_path_fails_clearly(sage_company, tmp_path):
@@ -91,6 +92,7 @@ def test_another_run_holding_the_lock_is_declined_then_waited_for(sage_company):
     try:
         summary, events = _run_from_settings(sage_company)
         assert summary.status == "failed" and summary.error.startswith("Another sync is running")
+        assert summary.error_kind == "busy"
         assert f"pid {os.getpid()}" in summary.error
         assert [type(e) for e in events] == [RunStarted, RunFinished]
         assert not sage_company.posts()
@@ -141,6 +143,7 @@ def test_an_unexpected_bug_ends_the_run_cleanly(sage_company, monkeypatch):
     monkeypatch.setattr(SyncEngine, "run", broken)
     summary, events = _run_from_settings(sage_company)
     assert summary.status == "failed" and "unexpected error (ZeroDivisionError)" in summary.error
+    assert summary.error_kind == "bug"
     assert isinstance(events[-1], RunFinished)
     lock = SyncLock(sage_company.paths.lock_file)
     assert lock.acquire()  # the run released it
