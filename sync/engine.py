@@ -299,6 +299,7 @@ class SyncEngine:
 
     def _skipped(self, entity: str, key: str, message: str, stream: str, modified: datetime | None) -> None:
         self._skip_reasons[(entity, key)] = message
+        log.info("Skipped %s %s: %s", entity, key, message)
         self._count(entity, "skipped")
         self._trackers[stream].ok(modified)
         self._solved(entity, key)
@@ -307,6 +308,7 @@ class SyncEngine:
     def _fail(
         self, entity: str, key: str, message: str, action: str, modified: datetime | None, stream: str
     ) -> None:
+        log.warning("Problem with %s %s: %s %s", entity, key, message, action)
         self._count(entity, "failed")
         self._trackers[stream].failed(modified)
         self._problems[(entity, key)] = message

@@ -188,9 +188,23 @@ def _run_locked(
             finally:
                 state.close()
     summary.finished = summary.finished or datetime.now(UTC)
+    log.info("%s", describe_run(summary))
     if listener is not None:
         listener(RunFinished(summary))
     return summary
+
+
+def describe_run(summary: RunSummary) -> str:
+    """One log line a support technician can read: status, time taken and counts per entity."""
+    seconds = ((summary.finished or summary.started) - summary.started).total_seconds()
+    counts = "; ".join(
+        f"{entity} " + ", ".join(f"{n} {outcome}" for outcome, n in outcomes.items() if n)
+        for entity, outcomes in summary.counts.items()
+        if any(outcomes.values())
+    )
+    kind = "Dry run" if summary.dry_run else "Sync"
+    text = f"{kind} {summary.run_id} {summary.status} in {seconds:.1f} s: {counts or 'nothing to do'}"
+    return f"{text}. {summary.error}" if summary.error else f"{text}."
 
 
 def _quietly(close: object) -> None:

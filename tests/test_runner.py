@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -148,3 +149,11 @@ def test_an_unexpected_bug_ends_the_run_cleanly(sage_company, monkeypatch):
     lock = SyncLock(sage_company.paths.lock_file)
     assert lock.acquire()  # the run released it
     lock.release()
+
+
+def test_each_run_leaves_a_readable_line_in_the_log(sage_company, caplog):
+    caplog.set_level(logging.INFO, logger="ledgerbridge")
+    summary, _ = _run_from_settings(sage_company)
+    lines = [r.getMessage() for r in caplog.records if r.name == "ledgerbridge.sync"]
+    assert any(line.startswith(f"Sync {summary.run_id} {summary.status} in ") for line in lines), lines
+    assert any("customers" in line and "created" in line for line in lines)
