@@ -216,6 +216,7 @@ class DesktopApp(QObject):
             paths=demo.paths,
             config_path=self.config_path,
             demo=demo,
+            log_file=self.paths.log_file,  # the app keeps logging to its own file while it shows the demo
         )
         self.open_main(context, force_window=True)
 

@@ -151,6 +151,9 @@ def test_the_demo_opens_the_window_with_its_banner_and_syncs(qtbot, isolated_hom
         assert len(sandbox.records("Client")) > 0 and len(sandbox.records("Invoice")) > 0
         qtbot.waitUntil(lambda: window.history_page.table.rowCount() == 1, timeout=10_000)
         assert not app_paths().settings_file.exists()  # the demo never writes a real configuration
+        # The Log tab shows (and "Open log folder" opens) the file the app really writes, run line included.
+        assert window.log_page.log_file == app_paths().log_file
+        assert f"Sync {finished.args[0].run_id} ok in" in app_paths().log_file.read_text(encoding="utf-8")
     finally:
         desktop.shutdown()
 
