@@ -22,6 +22,9 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any, ClassVar
 
+from connectors.errors import error_from_odbc
+from connectors.sql import iter_rows
+from sync.errors import LedgerBridgeError
 from sync.records import EntityName, Record, SourceProblem
 
 DEFAULT_PAGE_SIZE = 500
@@ -88,10 +91,28 @@ class Connector(ABC):
         raise KeyError(name)
 
     def connection(self) -> Any:
-        """The open connection (opened on first use; reconnect per run, Sage's driver degrades over time)."""
+        """The open connection (opened on first use; reconnect per run, Sage's driver degrades over time).
+
+        A failure to connect is raised as a ``sync.errors`` error worded by ``connect_error``.
+        """
         if self._connection is None:
-            self._connection = self._connect()
+            try:
+                self._connection = self._connect()
+            except LedgerBridgeError:
+                raise
+            except Exception as exc:
+                raise self.connect_error(exc) from exc
         return self._connection
+
+    def connect_error(self, exc: BaseException) -> LedgerBridgeError:
+        """Why connecting failed, in the user's words (packages that know their failures override it)."""
+        return error_from_odbc(exc, package=self.kind, during="connecting")
+
+    def scalar(self, sql: str, during: str) -> Any:
+        """The first column of the first row of ``sql`` (None when there is no row): counts for the checks."""
+        for row in iter_rows(self.connection(), sql, package=self.kind, during=during):
+            return next(iter(row.values()))
+        return None
 
     def close(self) -> None:
         if self._connection is not None:

@@ -214,7 +214,7 @@ class GenericODBCConnector(Connector):
     def validate(self) -> None:
         """Check the mapping, then run each SELECT (returning no rows) and compare its columns to the map."""
         self.check_mapping()
-        connection = self._open()
+        connection = self.connection()
         for entity, sql in self.queries.items():
             try:
                 cursor = connection.cursor()
@@ -234,14 +234,6 @@ class GenericODBCConnector(Connector):
             self._result_columns[entity] = by_lower
         self._validated = True
 
-    def _open(self) -> Any:
-        try:
-            return self.connection()
-        except LedgerBridgeError:
-            raise
-        except Exception as exc:
-            raise error_from_odbc(exc, package=PACKAGE, during="connecting") from exc
-
     # --- test connection --------------------------------------------------------------------------------
 
     def test_connection(self) -> ConnectionCheck:
@@ -252,7 +244,7 @@ class GenericODBCConnector(Connector):
                 if entity == LINES:
                     continue
                 sql = f"SELECT COUNT(*) FROM ({self.queries[entity]}) q"
-                rows = list(iter_rows(self._open(), sql, package=PACKAGE, during=f"counting {entity}"))
+                rows = list(iter_rows(self.connection(), sql, package=PACKAGE, during=f"counting {entity}"))
                 count = next(iter(rows[0].values())) if rows else 0
                 counts.append(f"{count} {entity.replace('_', ' ')}")
         except LedgerBridgeError as exc:
@@ -290,9 +282,14 @@ class GenericODBCConnector(Connector):
         if since is not None and modified:
             column = f"q.{quote(self._result_columns[entity][modified.lower()])}"
             sql += f" WHERE {column} >= ? OR {column} IS NULL"
-            params = (since_parameter(since, self.local_zone, self._open()),)
+            params = (since_parameter(since, self.local_zone, self.connection()),)
         return iter_rows(
-            self._open(), sql, params, page_size=self.page_size, package=PACKAGE, during=f"reading {entity}"
+            self.connection(),
+            sql,
+            params,
+            page_size=self.page_size,
+            package=PACKAGE,
+            during=f"reading {entity}",
         )
 
     def _read(self, entity: EntityName, since: datetime | None) -> Iterator[Record | SourceProblem]:
@@ -339,7 +336,7 @@ class GenericODBCConnector(Connector):
         for chunk in chunks(wanted):
             sql = f"SELECT * FROM ({self.queries[LINES]}) q WHERE {column} IN ({placeholders(len(chunk))})"
             for row in iter_rows(
-                self._open(),
+                self.connection(),
                 sql,
                 chunk,
                 page_size=self.page_size,

@@ -104,22 +104,14 @@ class QuickBooksConnector(Connector):
 
     # --- connection ---------------------------------------------------------------------------------------
 
-    def connection(self) -> Any:
-        if self._connection is None:
-            try:
-                self._connection = self._connect()
-            except LedgerBridgeError:
-                raise
-            except Exception as exc:
-                raise _connect_error(exc) from exc
-        return self._connection
+    def connect_error(self, exc: BaseException) -> LedgerBridgeError:
+        return _connect_error(exc)
 
     def test_connection(self) -> ConnectionCheck:
         try:
-            connection = self.connection()
-            customers = self._scalar(connection, "SELECT COUNT(*) FROM Customer", "counting customers")
-            invoices = self._scalar(connection, "SELECT COUNT(*) FROM Invoice", "counting invoices")
-            company = self._company_name(connection)
+            customers = self.scalar("SELECT COUNT(*) FROM Customer", "counting customers")
+            invoices = self.scalar("SELECT COUNT(*) FROM Invoice", "counting invoices")
+            company = self._company_name(self.connection())
         except LedgerBridgeError as error:
             return ConnectionCheck(False, error.message, error.action, error.detail)
         prefix = f"Company: {company}; " if company else ""
@@ -128,11 +120,6 @@ class QuickBooksConnector(Connector):
             "Connected to QuickBooks Desktop.",
             detail=f"{prefix}{customers} customers; {invoices} invoices",
         )
-
-    def _scalar(self, connection: Any, sql: str, during: str) -> Any:
-        for row in iter_rows(connection, sql, package=PACKAGE, during=during):
-            return next(iter(row.values()))
-        return None
 
     def _company_name(self, connection: Any) -> str:
         """QODBC's Company table names the open file; a stand-in may not have it."""

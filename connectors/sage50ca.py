@@ -191,23 +191,14 @@ class Sage50CAConnector(Connector):
 
     # --- connection -----------------------------------------------------------------------------------------
 
-    def connection(self) -> Any:
-        """Open on first use; a refused TCP connection means the company is not open in Sage."""
-        if self._connection is None:
-            try:
-                self._connection = self._connect()
-            except LedgerBridgeError:
-                raise
-            except Exception as exc:
-                raise _connect_error(exc) from exc
-        return self._connection
+    def connect_error(self, exc: BaseException) -> LedgerBridgeError:
+        return _connect_error(exc)
 
     def test_connection(self) -> ConnectionCheck:
         try:
-            connection = self.connection()
-            customers = self._scalar(connection, "SELECT COUNT(*) FROM tcustomr", "counting customers")
-            invoices = self._scalar(connection, "SELECT COUNT(*) FROM titrec", "counting invoices")
-            codes = self._scalar(connection, "SELECT COUNT(*) FROM ttaxcode", "reading tax codes")
+            customers = self.scalar("SELECT COUNT(*) FROM tcustomr", "counting customers")
+            invoices = self.scalar("SELECT COUNT(*) FROM titrec", "counting invoices")
+            codes = self.scalar("SELECT COUNT(*) FROM ttaxcode", "reading tax codes")
         except LedgerBridgeError as error:
             return ConnectionCheck(False, error.message, error.action, error.detail)
         return ConnectionCheck(
@@ -215,11 +206,6 @@ class Sage50CAConnector(Connector):
             "Connected to the Sage 50 Canada company.",
             detail=f"{customers} customers; {invoices} sales/purchase records; {codes} tax codes",
         )
-
-    def _scalar(self, connection: Any, sql: str, during: str) -> Any:
-        for row in iter_rows(connection, sql, package=PACKAGE, during=during):
-            return next(iter(row.values()))
-        return None
 
     # --- reading --------------------------------------------------------------------------------------------
 

@@ -178,15 +178,7 @@ class Sage50UKConnector(Connector):
 
     # --- connection ---------------------------------------------------------------------------------------
 
-    def _open(self) -> Any:
-        try:
-            return self.connection()
-        except LedgerBridgeError:
-            raise
-        except Exception as exc:
-            raise self._open_error(exc) from exc
-
-    def _open_error(self, exc: BaseException) -> LedgerBridgeError:
+    def connect_error(self, exc: BaseException) -> LedgerBridgeError:
         mapped = error_from_odbc(exc, package=PACKAGE, during="opening the company data")
         lower = str(exc).lower()
         if not isinstance(mapped, ConfigError) and any(marker in lower for marker in _WRONG_PATH_MARKERS):
@@ -200,13 +192,15 @@ class Sage50UKConnector(Connector):
         return mapped
 
     def _rows(self, sql: str, params: Sequence[Any] = (), *, during: str) -> Iterator[dict[str, Any]]:
-        return iter_rows(self._open(), sql, params, page_size=self.page_size, package=PACKAGE, during=during)
+        return iter_rows(
+            self.connection(), sql, params, page_size=self.page_size, package=PACKAGE, during=during
+        )
 
     def _since(self, since: datetime | None, column: str = MODIFIED) -> tuple[str, tuple[Any, ...]]:
         """The WHERE clause for an incremental read: changed since, plus every row with no date."""
         if since is None:
             return "", ()
-        parameter = since_parameter(since, self.local_zone, self._open())
+        parameter = since_parameter(since, self.local_zone, self.connection())
         quoted = quote(column)
         return f" WHERE ({quoted} >= ? OR {quoted} IS NULL)", (parameter,)
 
@@ -214,7 +208,7 @@ class Sage50UKConnector(Connector):
 
     def test_connection(self) -> ConnectionCheck:
         try:
-            connection = self._open()
+            connection = self.connection()
             count_rows = list(
                 self._rows(f"SELECT COUNT(*) AS N FROM {quote('SALES_LEDGER')}", during="counting customers")
             )

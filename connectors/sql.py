@@ -74,6 +74,7 @@ def iter_rows(
     yielded = 0
     try:
         while True:
+            page = None  # let the last page go before the next is fetched: one page in memory, not two
             try:
                 page = cursor.fetchmany(page_size)
             except UnicodeDecodeError as exc:

@@ -45,7 +45,7 @@ def build_client(settings: Settings, secrets: SecretStore) -> HaloClient:
 
 
 def build_connector(settings: Settings, secrets: SecretStore) -> Connector:
-    from connectors.registry import create_connector  # the registry imports every package's module
+    from connectors.registry import create_connector  # imported when needed: the GUI starts without it
 
     password = secrets.get(SOURCE_PASSWORD) if settings.source.username else None
     return create_connector(settings.source, password)
