@@ -332,7 +332,7 @@ def kill_round(
             if sent == 0:
                 figures.kills_before_any_write += 1
             if mode == "post":
-                time.sleep(sandbox.faults.latency * 3 + 0.05)  # let the in-flight batch land (or not)
+                time.sleep(sandbox.faults.latency * 5 + 0.2)  # let the in-flight batch land (or not)
                 if sandbox_record_total(sandbox) > records_at_kill:
                     figures.writes_landed_after_kill += 1
             break
