@@ -130,3 +130,22 @@ def test_tokens_expired_mid_run_are_renewed(sage_company, clean_census):
     assert len(expired) == 3
     assert summary.error == ""
     _assert_complete_and_unique(sage_company, clean_census)
+
+
+def test_reconcile_is_safe_when_halo_ignores_the_newest_first_order(sage_company, clean_census):
+    """A reconcile reads newest first and stops early; a server that ignores `order` must be read to the end
+    (here the client drops the ordering parameters, so Halo answers in id order), or a create that landed
+    would be missed and sent twice."""
+    client = sage_company.client()
+    real_iter_records = client.iter_records
+
+    def unordered(resource, params=None, **kwargs):
+        params = {k: v for k, v in (params or {}).items() if k not in ("order", "orderdesc")}
+        return real_iter_records(resource, params, **kwargs)
+
+    client.iter_records = unordered
+    sage_company.sandbox.faults.error_after_write_rate = 0.5
+    sage_company.run(client=client)
+    sage_company.sandbox.faults.error_after_write_rate = 0.0
+    sage_company.run()
+    _assert_complete_and_unique(sage_company, clean_census)

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import math
 
-import pytest
-
 from bench.fault_soak import TOKEN_EXPIRIES, fault_soak, one_run
 from halo.client import RetryPolicy
 from halo.sandbox.server import HaloSandbox
@@ -53,13 +51,6 @@ def test_a_sync_under_mixed_faults_completes_once_within_the_request_budget(tmp_
     assert figures.server_requests >= figures.requests  # the sandbox saw every attempt the client counted
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FINDING: SyncEngine._reconcile re-reads the resource's WHOLE index after each ambiguous create "
-    "failure, so look-ups grow with the size of Halo (50,000 invoices at page size 100: 500 GETs per failed "
-    "batch). Proposed fix: look up only the batch (newest records first, order=id orderdesc, stop below the "
-    "highest id seen before the write).",
-)
 def test_a_reconcile_costs_requests_in_proportion_to_the_batch_not_to_halo(tmp_path):
     company = make_large(tmp_path / "ACCDATA.sqlite", 100, 1, 1, 1)
     with HaloSandbox(seed=4) as sandbox:

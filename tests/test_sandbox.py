@@ -405,3 +405,21 @@ def test_oversized_bodies_are_refused(api, halo_sandbox, monkeypatch) -> None:
     assert answer.status_code == 413
     assert "smaller batches" in answer.json()["error"]
     assert halo_sandbox.records("Client") == []
+
+
+def test_lists_follow_order_and_orderdesc(halo_sandbox, api):
+    for name in ("Bravo", "alpha", "Charlie"):
+        halo_sandbox.seed("Client", {"name": name})
+
+    def names(**params: str) -> list[str]:
+        answer = api.get(f"{api.url}/Client", params=params, timeout=10)
+        answer.raise_for_status()
+        return [client["name"] for client in answer.json()["clients"]]
+
+    assert names() == ["Bravo", "alpha", "Charlie"]
+    assert names(orderdesc="true") == ["Charlie", "alpha", "Bravo"]
+    assert names(order="name") == ["alpha", "Bravo", "Charlie"]
+    assert names(order="name", orderdesc="true", pageinate="true", page_size="2", page_no="1") == [
+        "Charlie",
+        "Bravo",
+    ]

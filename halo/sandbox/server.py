@@ -309,6 +309,8 @@ class HaloSandbox:
             invoice_id=_optional_int(query, "invoice_id"),
             toplevel_id=_optional_int(query, "toplevel_id"),
             include_lines=_flag(query, "includelines"),
+            order=query.get("order", ""),
+            descending=_flag(query, "orderdesc"),
         )
         if _flag(query, "pageinate"):
             page_size = _optional_int(query, "page_size") or DEFAULT_PAGE_SIZE

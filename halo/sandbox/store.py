@@ -72,6 +72,8 @@ class ListQuery:
     invoice_id: int | None = None
     toplevel_id: int | None = None
     include_lines: bool = False
+    order: str = ""  # Halo's `order`: the field to sort on (default: id)
+    descending: bool = False  # Halo's `orderdesc`
 
     def filter_key(self) -> tuple[Any, ...]:
         return (
@@ -80,7 +82,17 @@ class ListQuery:
             self.client_id,
             self.invoice_id,
             self.toplevel_id,
+            self.order.casefold(),
+            self.descending,
         )
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    if value is None:
+        return (0, "")
+    if isinstance(value, bool | int | float):
+        return (1, value)
+    return (2, str(value).casefold())
 
 
 def server_timestamp() -> str:
@@ -193,6 +205,11 @@ class SandboxStore:
             self._unordered.discard(resource)
         matches = self._filter(resource, query)
         ids = [record_id for record_id, record in table.items() if matches(record)]
+        field = query.order.casefold()
+        if field and field != "id":  # None and missing values sort first, like SQL Server's ascending order
+            ids.sort(key=lambda record_id: _sort_key(table[record_id].get(query.order)))
+        if query.descending:
+            ids.reverse()
         self._query_cache[key] = (version, ids)
         if len(self._query_cache) > _QUERY_CACHE_SIZE:
             self._query_cache.popitem(last=False)
