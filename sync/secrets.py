@@ -8,7 +8,7 @@ when the user explicitly allowed it.
 from __future__ import annotations
 
 import contextlib
-from typing import Protocol
+from typing import Final, Protocol
 
 import keyring
 import keyring.backend
@@ -17,8 +17,9 @@ import keyring.errors
 from sync.errors import ConfigError
 
 SERVICE = "LedgerBridge"
-HALO_CLIENT_SECRET = "halo.client_secret"
-SOURCE_PASSWORD = "source.password"
+# The keyring entry names (not secrets themselves).
+HALO_CLIENT_SECRET: Final = "halo.client_secret"
+SOURCE_PASSWORD: Final = "source.password"
 SECRET_NAMES = (HALO_CLIENT_SECRET, SOURCE_PASSWORD)
 
 NO_KEYRING_ACTION = (
