@@ -256,7 +256,7 @@ def print_figures(figures: SoakFigures) -> None:
         f"budget 1.2 x clean + retries  {figures.allowed:,.0f}  "
         f"-> within: {figures.requests <= figures.allowed}"
     )
-    print(f"reconcile look-ups            {figures.reconciles} (each re-reads that resource's whole index)")
+    print(f"reconcile look-ups            {figures.reconciles} (did an ambiguous create land?)")
     print(f"extra requests per endpoint   {figures.extra_by_endpoint()}")
     print(f"tokens expired mid-run        {figures.tokens_expired}")
     print(f"time under faults             {sum(r.seconds for r in figures.runs):.1f} s")
