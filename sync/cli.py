@@ -35,7 +35,7 @@ from sync.events import (
     RunStarted,
     RunSummary,
 )
-from sync.logs import register_secret, scrub, setup_logging
+from sync.logs import scrub, setup_logging
 from sync.paths import AppPaths, app_paths
 from sync.secrets import SECRET_NAMES, KeyringSecretStore, SecretStore
 from sync.settings import Settings
@@ -229,8 +229,8 @@ def _open_secrets(settings: Settings) -> SecretStore:
     store = KeyringSecretStore(allow_plaintext=settings.app.allow_plaintext_secrets)
     try:
         store.check()
-        for name in SECRET_NAMES:  # so that neither can reach the log, even inside a traceback
-            register_secret(store.get(name))
+        for name in SECRET_NAMES:  # read (and so registered with the scrubber) before anything can log them
+            store.get(name)
     except LedgerBridgeError as exc:
         raise CouldNotRun(_message(exc)) from exc
     return store
@@ -381,7 +381,6 @@ def secret_command(args: argparse.Namespace) -> int:
             if not value:
                 print(f"No value given: {name} was not changed.", file=sys.stderr)
                 return EXIT_COULD_NOT_RUN
-            register_secret(value)
             store.set(name, value)
             print(f"Stored {name} in the keyring ({store.backend_name()}).")
         else:

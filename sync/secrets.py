@@ -1,8 +1,9 @@
 """Secrets in the OS keyring (service ``LedgerBridge``), never in a file this program writes.
 
-Names: ``halo.client_secret`` and ``source.password``. When the machine has no usable keyring backend
-(a bare Linux box) the caller gets a ConfigError that says how to fix it; a plain-text backend is used only
-when the user explicitly allowed it.
+Names: ``halo.client_secret`` and ``source.password``. Every value read from or written to a store is
+registered with the log scrubber (``sync.logs``): whoever handles it, it never reaches a log line. When the
+machine has no usable keyring backend (a bare Linux box) the caller gets a ConfigError that says how to fix
+it; a plain-text backend is used only when the user explicitly allowed it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import keyring.backend
 import keyring.errors
 
 from sync.errors import ConfigError
+from sync.logs import register_secret
 
 SERVICE = "LedgerBridge"
 # The keyring entry names (not secrets themselves).
@@ -74,13 +76,16 @@ class KeyringSecretStore:
     def get(self, name: str) -> str | None:
         self.check()
         try:
-            return keyring.get_password(self.service, name)
+            value = keyring.get_password(self.service, name)
         except keyring.errors.KeyringError as exc:
             raise ConfigError(
                 f"The keyring could not be read ({type(exc).__name__}).", action=NO_KEYRING_ACTION
             ) from exc
+        register_secret(value)
+        return value
 
     def set(self, name: str, value: str) -> None:
+        register_secret(value)
         self.check()
         try:
             keyring.set_password(self.service, name, value)
@@ -100,11 +105,14 @@ class MemorySecretStore:
 
     def __init__(self, values: dict[str, str] | None = None) -> None:
         self._values = dict(values or {})
+        for value in self._values.values():
+            register_secret(value)
 
     def get(self, name: str) -> str | None:
         return self._values.get(name)
 
     def set(self, name: str, value: str) -> None:
+        register_secret(value)
         self._values[name] = value
 
     def delete(self, name: str) -> None:

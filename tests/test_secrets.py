@@ -44,3 +44,15 @@ def test_memory_store_never_shows_values():
     store = MemorySecretStore({HALO_CLIENT_SECRET: "hunter2-very-secret"})
     assert store.get(HALO_CLIENT_SECRET) == "hunter2-very-secret"
     assert "hunter2" not in repr(store)
+
+
+def test_every_secret_a_store_handles_is_scrubbed_from_logs():
+    from sync.logs import scrub
+
+    store = KeyringSecretStore(allow_plaintext=True)
+    store.set(HALO_CLIENT_SECRET, "written-through-the-keyring-1")
+    keyring.set_password(SERVICE, "source.password", "read-from-the-keyring-2")
+    assert store.get("source.password") == "read-from-the-keyring-2"
+    MemorySecretStore({HALO_CLIENT_SECRET: "held-in-memory-3"})
+    line = scrub("written-through-the-keyring-1 read-from-the-keyring-2 held-in-memory-3")
+    assert "keyring-1" not in line and "keyring-2" not in line and "memory-3" not in line
