@@ -116,6 +116,11 @@ class RequestStats:
     def total(self) -> int:
         return sum(self.requests.values())
 
+    def add_retries(self, reason: str, n: int = 1) -> None:
+        """Extra requests a fault caused outside the client's own loop (e.g. the engine's reconcile)."""
+        if n > 0:
+            self.retries[reason] += n
+
 
 class _TruststoreAdapter(HTTPAdapter):
     """HTTPS through the OS certificate store (plus an optional extra CA file); verification always on.
@@ -244,6 +249,7 @@ class HaloClient:
         # session's own, and the user's explicit setting must win. Blank: environment / Windows settings.
         self._proxies = _checked_proxy(conn.proxy)
         self._token: AccessToken | None = None
+        self._signed_in_before = False  # every token after the first is a renewal, reported as a retry
         self._token_lock = threading.Lock()
         self._token_endpoint: tuple[str, dict[str, str]] | None = None
         self._reached_server = False
@@ -435,6 +441,9 @@ class HaloClient:
         if token is None:
             raise shape_error("signing in", "the token service's answer held no bearer access_token")
         self._token = token
+        if self._signed_in_before:
+            self.stats.add_retries("token renewal")
+        self._signed_in_before = True
         log.info("Signed in to %s (token valid %.0f s)", self._base, token.lifetime)
 
     def _require_credentials(self) -> None:

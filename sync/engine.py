@@ -503,7 +503,14 @@ class SyncEngine:
                 detail=cause.detail,
             )
         log.info("Checking which of %d %s creates reached Halo (%s)", len(batch), resource, cause.message)
+        stats = self.client.stats
+        requests_before, retries_before = stats.total(), sum(stats.retries.values())
         index = self._add_newer(resource)
+        # The look-up is a retry a fault caused: report it (less the client's own retries inside it).
+        stats.add_retries(
+            "reconcile look-up",
+            (stats.total() - requests_before) - (sum(stats.retries.values()) - retries_before),
+        )
         missing: list[Pending] = []
         for pending in batch:
             found = index.by_key(pending.key)
@@ -514,6 +521,7 @@ class SyncEngine:
             else:
                 missing.append(pending)
         if missing:
+            stats.add_retries("resend after check")
             self._send(resource, missing, round_no + 1)
 
     def _isolate(self, resource: str, batch: list[Pending], exc: RecordError) -> None:
