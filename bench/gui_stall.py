@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,28 +32,11 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from gui.controller import AppContext, SyncController  # noqa: E402
 from gui.pages.status import StatusPage  # noqa: E402
+from halo.sandbox.cli import start_sandbox_process  # noqa: E402
 from sync.paths import app_paths  # noqa: E402
 from sync.secrets import HALO_CLIENT_SECRET, MemorySecretStore  # noqa: E402
 from sync.settings import Settings  # noqa: E402
 from tests.standins.sage50uk import make_large, odbc_connection_string  # noqa: E402
-
-
-def start_sandbox() -> tuple[subprocess.Popen[str], str, str, str]:
-    process = subprocess.Popen(
-        [sys.executable, str(REPO / "main.py"), "sandbox"],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    banner: dict[str, str] = {}
-    assert process.stdout is not None
-    for line in process.stdout:
-        label, _, value = line.strip().partition(":")
-        banner[label.strip()] = value.strip().split("   ")[0]
-        if "Press Ctrl-C" in line:
-            break
-    return process, banner["Resource server"], banner["Client ID"], banner["Client secret"]
 
 
 def main() -> int:
@@ -70,15 +51,18 @@ def main() -> int:
             f"Building the stand-in company: {customers:,} customers, {items:,} items, {invoices:,} invoices"
         )
         company = make_large(root / "ACCDATA.sqlite", customers, items, invoices, 3)
-        sandbox, url, client_id, secret = start_sandbox()
+        sandbox = start_sandbox_process()
         try:
             settings = Settings()
-            settings.halo.resource_server, settings.halo.client_id = url, client_id
+            settings.halo.resource_server, settings.halo.client_id = sandbox.url, sandbox.client_id
             settings.source.kind = "sage50uk"
             settings.source.connection_string = odbc_connection_string(company)
             paths = app_paths(root / "home").ensure()
             context = AppContext(
-                settings, MemorySecretStore({HALO_CLIENT_SECRET: secret}), paths, paths.settings_file
+                settings,
+                MemorySecretStore({HALO_CLIENT_SECRET: sandbox.client_secret}),
+                paths,
+                paths.settings_file,
             )
             controller = SyncController(context)
             status = StatusPage(controller)
@@ -102,8 +86,7 @@ def main() -> int:
                 app.processEvents()
             controller.shutdown()
         finally:
-            sandbox.send_signal(signal.SIGINT)
-            sandbox.wait(timeout=30)
+            sandbox.stop()
     measured = sorted(gaps[1:])
     records = sum(sum(per.values()) for per in summary.counts.values()) if summary else 0
     print(f"sync status                 {summary.status if summary else 'none'}")

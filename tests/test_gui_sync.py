@@ -8,12 +8,8 @@ run by itself, pause/resume from the tray menu, and a failing record in Problems
 from __future__ import annotations
 
 import copy
-import signal
-import subprocess
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QElapsedTimer, Qt, QTimer
@@ -23,11 +19,11 @@ from gui.pages.history import HistoryPage
 from gui.pages.problems import ProblemsPage
 from gui.pages.status import StatusPage
 from gui.tray import TrayController
+from halo.sandbox.cli import start_sandbox_process
 from sync.secrets import HALO_CLIENT_SECRET
 from tests.standins.sage50uk import BASE, make_large, odbc_connection_string, touch
 
 RUN_TIMEOUT_MS = 240_000
-REPO = Path(__file__).resolve().parent.parent
 
 
 def wait_for_run(qtbot, controller: SyncController, timeout: int = RUN_TIMEOUT_MS):
@@ -176,29 +172,11 @@ def large_context(tmp_path, gui_context) -> AppContext:
 @pytest.fixture
 def remote_sandbox():
     """The sandbox in its own process (``main.py sandbox``), as a real Halo is: its CPU is not ours."""
-    process = subprocess.Popen(
-        [sys.executable, str(REPO / "main.py"), "sandbox"],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    banner: dict[str, str] = {}
-    assert process.stdout is not None
-    for line in process.stdout:
-        label, _, value = line.strip().partition(":")
-        banner[label.strip()] = value.strip().split("   ")[0]
-        if "Press Ctrl-C" in line:
-            break
+    sandbox = start_sandbox_process()
     try:
-        yield banner["Resource server"], banner["Client ID"], banner["Client secret"]
+        yield sandbox.url, sandbox.client_id, sandbox.client_secret
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
+        sandbox.stop()
 
 
 def test_the_gui_stays_responsive_during_a_large_sync(qtbot, large_context, remote_sandbox, capsys):

@@ -6,12 +6,61 @@ The generated client secret is printed once: it guards a throw-away local test s
 from __future__ import annotations
 
 import argparse
+import signal
+import subprocess
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 from halo.sandbox.server import DEFAULT_CLIENT_ID, HaloSandbox
+
+RESOURCE_LABEL, CLIENT_ID_LABEL, SECRET_LABEL = "Resource server", "Client ID", "Client secret"
+LAST_LINE = "Press Ctrl-C to stop."
+MAIN_SCRIPT = Path(__file__).resolve().parents[2] / "main.py"
+
+
+@dataclass
+class SandboxProcess:
+    """``main.py sandbox`` in a process of its own (as a real Halo is: its CPU is not the caller's)."""
+
+    process: subprocess.Popen[str]
+    url: str
+    client_id: str
+    client_secret: str
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """Ctrl-C, as a person would; killed if it does not stop in ``timeout`` seconds."""
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.communicate()
+
+
+def start_sandbox_process() -> SandboxProcess:
+    """Start the sandbox command from a checkout (tests, benchmarks); credentials come off its banner."""
+    process = subprocess.Popen(
+        [sys.executable, str(MAIN_SCRIPT), "sandbox"],
+        cwd=MAIN_SCRIPT.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    banner: dict[str, str] = {}
+    assert process.stdout is not None
+    for line in process.stdout:
+        label, _, value = line.strip().partition(":")
+        banner[label.strip()] = value.strip().split("   ")[0]
+        if LAST_LINE in line:
+            break
+    if RESOURCE_LABEL not in banner:
+        process.kill()
+        process.communicate()
+        raise RuntimeError("The sandbox process ended before printing its address.")
+    return SandboxProcess(process, banner[RESOURCE_LABEL], banner[CLIENT_ID_LABEL], banner[SECRET_LABEL])
 
 
 def sandbox_command(
@@ -45,13 +94,13 @@ def sandbox_command(
 def _print_banner(sandbox: HaloSandbox, out: TextIO, db_path: Path | None) -> None:
     lines = [
         "LedgerBridge Halo sandbox: a local test server that answers like Halo's API (not a real Halo).",
-        f"  Resource server: {sandbox.url}",
+        f"  {RESOURCE_LABEL}: {sandbox.url}",
         f"  Auth server:     {sandbox.url}/auth",
-        f"  Client ID:       {sandbox.client_id}",
-        f"  Client secret:   {sandbox.client_secret}   (generated for this run; shown only here)",
+        f"  {CLIENT_ID_LABEL}:       {sandbox.client_id}",
+        f"  {SECRET_LABEL}:   {sandbox.client_secret}   (generated for this run; shown only here)",
     ]
     if sandbox.tenant:
         lines.append(f"  Tenant:          {sandbox.tenant}")
     lines.append(f"  Data:            {db_path if db_path else 'in memory (lost when stopped)'}")
-    lines.append(f"  Open {sandbox.url}/ in a browser to see what arrived. Press Ctrl-C to stop.")
+    lines.append(f"  Open {sandbox.url}/ in a browser to see what arrived. {LAST_LINE}")
     print("\n".join(lines), file=out, flush=True)
