@@ -38,6 +38,7 @@ from halo.errors import (
     error_from_response,
     shape_error,
 )
+from halo.pacing import DEFAULT_REQUESTS_PER_WINDOW, DEFAULT_WINDOW_SECONDS, RequestBudget
 from halo.retry import RetryPolicy
 from sync.errors import ConfigError, LedgerBridgeError, TransientError
 from sync.settings import HaloSettings
@@ -84,6 +85,8 @@ class HaloConnection:
     timeout: float = 60.0
     page_size: int = 100
     batch_size: int = 100
+    requests_per_window: int = DEFAULT_REQUESTS_PER_WINDOW  # client-side pacing; 0 = off (halo/pacing.py)
+    window_seconds: float = DEFAULT_WINDOW_SECONDS
 
     @classmethod
     def from_settings(cls, settings: HaloSettings) -> HaloConnection:
@@ -98,6 +101,7 @@ class HaloConnection:
             timeout=settings.timeout_seconds,
             page_size=settings.page_size,
             batch_size=settings.batch_size,
+            requests_per_window=settings.requests_per_5_minutes,
         )
 
     @property
@@ -112,6 +116,7 @@ class RequestStats:
 
     requests: Counter[tuple[str, str]] = field(default_factory=Counter)
     retries: Counter[str] = field(default_factory=Counter)
+    paced_seconds: float = 0.0  # waited for the client-side request budget (not a fault)
 
     def total(self) -> int:
         return sum(self.requests.values())
@@ -239,6 +244,7 @@ class HaloClient:
                 "The Halo page size and batch size must be at least 1.", action="Fix them in Settings > Halo."
             )
         self._timeout = (min(CONNECT_TIMEOUT_CAP, conn.timeout), conn.timeout)
+        self.budget = RequestBudget(conn.requests_per_window, conn.window_seconds, clock=clock, sleep=sleep)
         self._owns_session = session is None
         self._session = session or requests.Session()
         adapter = _TruststoreAdapter(_tls_context(conn.ca_bundle))
@@ -524,6 +530,8 @@ class HaloClient:
             if content_type:
                 headers["Content-Type"] = content_type
             sent_token = headers.get("Authorization", "")[len("Bearer ") :]
+            if authenticated:
+                self.stats.paced_seconds += self.budget.acquire()
             self.stats.requests[(method, path_template)] += 1
             started = time.monotonic()
             try:
@@ -571,6 +579,7 @@ class HaloClient:
             error = self._scrubbed(error_from_response(response, operation=operation))
             if status == 429:
                 retry_after = error.retry_after if isinstance(error, TransientError) else None
+                self.budget.rate_limited(retry_after)  # slow the pace for every later request too
                 if retry_after is not None and retry_after > self.retry.max_retry_after:
                     raise error  # a long wait belongs to the engine's scheduler, not a blocked thread
                 retry_number = self._wait_or_raise(error, retry_number, reason="429", wait=retry_after)

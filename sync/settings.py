@@ -31,6 +31,7 @@ class HaloSettings:
     page_size: int = 100
     batch_size: int = 100
     timeout_seconds: float = 60.0
+    requests_per_5_minutes: int = 600  # client-side pace below Halo's rate limit; 0 = no pacing
 
 
 @dataclass
@@ -87,6 +88,11 @@ class Settings:
             raise ConfigError(
                 f"Unknown entities to sync: {', '.join(unknown)}.",
                 action=f"Use only: {', '.join(ALL_ENTITIES)}.",
+            )
+        if self.halo.requests_per_5_minutes < 0:
+            raise ConfigError(
+                "The Halo request budget cannot be negative.",
+                action="Set halo.requests_per_5_minutes to 0 (no pacing) or more in the settings file.",
             )
         if self.sync.interval_minutes < 1:
             raise ConfigError(
