@@ -120,3 +120,29 @@ def test_concurrent_callers_each_get_their_own_slot():
 def test_a_window_must_be_positive():
     with pytest.raises(ValueError):
         RequestBudget(10, 0.0)
+
+
+def test_a_paced_client_stays_under_a_real_rate_limit(halo_sandbox, make_halo_client):
+    """Against the sandbox's rolling-window limit: unpaced, the burst is refused; paced, nothing is."""
+    halo_sandbox.faults.update({"rate_limit": [24, 1.0]})
+    unpaced = make_halo_client(halo_sandbox, requests_per_window=0)
+    for _ in range(30):
+        unpaced.get_record("Client", 1)
+    assert unpaced.stats.retries["429"] > 0
+
+    halo_sandbox.faults.update({"rate_limit": [24, 1.0]})  # a fresh window
+    paced = make_halo_client(halo_sandbox, requests_per_window=20, window_seconds=1.0)
+    for _ in range(30):
+        paced.get_record("Client", 1)
+    assert paced.stats.retries["429"] == 0
+    assert paced.stats.paced_seconds > 0
+
+
+def test_the_setting_reaches_the_client():
+    from halo.client import HaloConnection
+    from sync.settings import Settings
+
+    settings = Settings()
+    settings.halo.requests_per_5_minutes = 120
+    connection = HaloConnection.from_settings(settings.halo)
+    assert (connection.requests_per_window, connection.window_seconds) == (120, 300.0)
