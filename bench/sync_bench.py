@@ -14,7 +14,8 @@ look) so an incremental read after the first sync only reads what changed since.
 
 ``--modes`` measures HTTP requests per record in the sandbox's default mode and with lean list rows (rows
 without the matching fields, as Halo's partial list objects may be; docs/halo.md), each on a fresh Halo:
-a first sync, then a relink of everything by key from a fresh state store (the case that reads Halo's lists).
+a first sync, a relink of everything by key from a fresh state store, and a resync with 1% of customers
+unlinked (the two cases that read Halo's lists).
 Target: lean rows cost no more than 5% extra requests on a first sync.
 """
 
@@ -182,6 +183,18 @@ def count_requests(settings: Settings, secrets: MemorySecretStore, paths, db: Pa
     return records, client.stats.total(), sum(client.stats.lookups.values())
 
 
+UNLINKED = "1% of customers unlinked"
+
+
+def unlink_one_percent(paths) -> None:
+    """Forget every 100th customer's link and the customers' cursor: those match against Halo's list again."""
+    with StateStore(paths.state_file) as state:
+        for key in sorted(state.links("customers"))[::100]:
+            state.drop_link("customers", key)
+            state.drop_link("sites", key)
+        state.save_cursor("customers", None)
+
+
 def compare_modes(db: Path, folder: Path) -> None:
     """Requests per record, default mode vs lean list rows: a first sync, then a relink from a fresh state."""
     context = multiprocessing.get_context("spawn")
@@ -203,13 +216,15 @@ def compare_modes(db: Path, folder: Path) -> None:
             for phase in ("first sync", "relink from a fresh state"):
                 paths = app_paths(folder / f"home-{name}-{phase}".replace(" ", "-")).ensure()
                 figures[name][phase] = count_requests(settings, secrets, paths, db)
+            unlink_one_percent(paths)
+            figures[name][UNLINKED] = count_requests(settings, secrets, paths, db)
         finally:
             stop.set()
             server.join(30)
             if server.is_alive():
                 server.terminate()
     print("\n== requests per record by sandbox mode")
-    for phase in ("first sync", "relink from a fresh state"):
+    for phase in ("first sync", "relink from a fresh state", UNLINKED):
         base = figures["default"][phase]
         for name in figures:
             records, requests, lookups = figures[name][phase]

@@ -221,6 +221,7 @@ class SyncEngine:
         self._wanted: frozenset[str] = frozenset()
         self._source_taxes: dict[str, TaxRate] | None = None
         self._details: dict[tuple[str, int], dict] = {}  # full records read for partial list rows
+        self._halo_keys: dict[str, dict[int, str]] = {}  # Halo id -> linked source key, per resource
         self._main_sites: dict[int, int] = {}  # Halo client id -> main site id, from Halo's answers
         self._dry_planned: dict[str, set[str]] = {}
         self._skip_reasons: dict[tuple[str, str], str] = {}  # why a record was not sent (for waiting records)
@@ -718,12 +719,17 @@ class SyncEngine:
 
         Why: Halo's list rows are partial objects (public clients re-read each record by id for the full
         one) and which fields they keep is not documented. A row that lacks the key field entirely, rather
-        than carrying it empty, cannot be matched or ruled out, so it is read in full once.
+        than carrying it empty, cannot be matched or ruled out, so it is read in full once, unless it is a
+        record LedgerBridge links already: its key is then the link's (links win over matching anyway).
         """
-        needed = (INDEX_KEY_FIELD.get(resource, "accountsid"), INDEX_NAME_FIELD.get(resource, "name"))
+        key_field = INDEX_KEY_FIELD.get(resource, "accountsid")
+        needed = (key_field, INDEX_NAME_FIELD.get(resource, "name"))
         row_id = answer_id(row)
         if row_id is None or all(name in row for name in needed):
             return row
+        linked_key = self._linked_keys(resource).get(row_id)
+        if linked_key is not None and key_field not in row and needed[1] in row:
+            return {**row, key_field: linked_key}
         cached = self._details.get((resource, row_id))
         if cached is None:
             full = self.client.get_record(resource, row_id, DETAILS)
@@ -731,6 +737,15 @@ class SyncEngine:
             cached = {**row, **full} if full is not None else row
             self._details[(resource, row_id)] = cached
         return cached
+
+    def _linked_keys(self, resource: str) -> dict[int, str]:
+        """Halo id -> source key of this resource's links (read once per run)."""
+        known = self._halo_keys.get(resource)
+        if known is None:
+            entity = ENTITY_OF.get(resource)
+            links = self.state.links(entity) if entity is not None else {}
+            known = self._halo_keys[resource] = {link.halo_id: key for key, link in links.items()}
+        return known
 
     def _check_visibility(self, resource: str, index: HaloIndex) -> None:
         """Stop before creating anything if Halo cannot show us what we linked before.
