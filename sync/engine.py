@@ -1049,9 +1049,13 @@ class SyncEngine:
         if customer.key in self._carried:
             return
         self._carried.add(customer.key)
-        tax_id = self._tax_id(customer.tax_code)
+        try:
+            tax_id = self._tax_id(customer.tax_code)
+            matched = self._match_customer(customer)
+        except PlanProblem as problem:  # the customer's own problem; its invoices wait for it, saying why
+            self._fail("customers", customer.key, problem.message, problem.action, None, "invoices")
+            return
         deactivate = self.settings.sync.deactivate_deleted
-        matched = self._match_customer(customer)
         toplevel = self.settings.sync.toplevel_id
         inactive_payload = payloads.client_payload(customer, tax_id=tax_id, inactive=True)
         if matched is not None:
