@@ -361,6 +361,8 @@ class HaloClient:
         if response.status_code == 404:
             return None
         body = self._json_of(response, operation)
+        if isinstance(body, list) and len(body) == 1 and isinstance(body[0], dict):
+            return body[0]  # one record wrapped in an array: the same record
         if not isinstance(body, dict):
             raise shape_error(operation, f"expected one record, got {type(body).__name__}")
         return body
