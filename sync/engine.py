@@ -775,8 +775,9 @@ class SyncEngine:
                 readable.append(record)
         if readable and all(record.get("inactive") for record in readable) and len(index):
             log.warning(
-                "Halo's %s list leaves out inactive records even when asked for them; "
-                "linked inactive records are matched by id instead",
+                "Halo's %s list leaves out inactive records even when asked for them (includeinactive "
+                "ignored): linked ones are still updated by id, but an unlinked record whose Halo twin is "
+                "inactive cannot be found by its key",
                 resource,
             )
             for record in readable:
