@@ -160,6 +160,7 @@ def run_phase(
     per_record = writes / max(records, 1)
     print(
         f"   write requests {writes:,}   per record {per_record:.4f}   retries {dict(client.stats.retries)}"
+        f"   look-ups {dict(client.stats.lookups)}"
     )
     traced_text = f"{memory.traced_peak / 2**20:7.1f} MiB" if traced else "   (off)"
     print(

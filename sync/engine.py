@@ -235,10 +235,22 @@ class SyncEngine:
         if "payments" in wanted:
             wanted.add("invoices")
         self._wanted = frozenset(wanted)
-        for entity in (e for e in ENTITY_ORDER if e in wanted and e in STREAMS):
-            self._check_cancel()
-            self._emit(EntityStarted(entity))
-            self._run_stream(entity)
+        try:
+            for entity in (e for e in ENTITY_ORDER if e in wanted and e in STREAMS):
+                self._check_cancel()
+                self._emit(EntityStarted(entity))
+                self._run_stream(entity)
+        finally:
+            self._log_lookups()
+
+    def _log_lookups(self) -> None:
+        """Say what Halo's partial rows and odd save answers cost this run (RequestStats.lookups)."""
+        stats = getattr(self.client, "stats", None)
+        lookups = getattr(stats, "lookups", None)
+        if lookups:
+            total = sum(lookups.values())
+            detail = ", ".join(f"{reason} {n}" for reason, n in sorted(lookups.items()))
+            log.info("Extra Halo requests for keys missing from its lists or answers: %d (%s)", total, detail)
 
     def _run_stream(self, entity: str) -> None:
         tracker = self._trackers.setdefault(entity, CursorTracker())
