@@ -220,7 +220,7 @@ class SyncEngine:
         self._customers_looked_up = False
         self._wanted: frozenset[str] = frozenset()
         self._source_taxes: dict[str, TaxRate] | None = None
-        self._details: dict[tuple[str, int], dict] = {}  # full records read for partial list rows
+        self._details: dict[tuple[str, int], dict | None] = {}  # partial list rows read in full (None: gone)
         self._halo_keys: dict[str, dict[int, str]] = {}  # Halo id -> linked source key, per resource
         self._main_sites: dict[int, int] = {}  # Halo client id -> main site id, from Halo's answers
         self._dry_planned: dict[str, set[str]] = {}
@@ -720,13 +720,15 @@ class SyncEngine:
             name_field=INDEX_NAME_FIELD.get(resource, "name"),
             key_field=INDEX_KEY_FIELD.get(resource, "accountsid"),
         )
-        for record in self.client.iter_records(resource, dict(INDEX_PARAMS.get(resource, {}))):
-            index.add(self._complete(resource, record))
+        for row in self.client.iter_records(resource, dict(INDEX_PARAMS.get(resource, {}))):
+            record = self._complete(resource, row)
+            if record is not None:  # None: a partial row of a record gone before it could be read in full
+                index.add(record)
         self._check_visibility(resource, index)
         self._indexes[resource] = index
         return index
 
-    def _complete(self, resource: str, row: dict) -> dict:
+    def _complete(self, resource: str, row: dict) -> dict | None:
         """A list row with the fields matching needs; a partial row is re-read by id (counted, cached).
 
         Why: Halo's list rows are partial objects (public clients re-read each record by id for the full
@@ -742,13 +744,11 @@ class SyncEngine:
         linked_key = self._linked_keys(resource).get(row_id)
         if linked_key is not None and key_field not in row and needed[1] in row:
             return {**row, key_field: linked_key}
-        cached = self._details.get((resource, row_id))
-        if cached is None:
+        if (resource, row_id) not in self._details:
             full = self.client.get_record(resource, row_id, DETAILS)
             self.client.stats.add_lookup(f"{resource} list row without {needed[0]}")
-            cached = {**row, **full} if full is not None else row
-            self._details[(resource, row_id)] = cached
-        return cached
+            self._details[(resource, row_id)] = {**row, **full} if full is not None else None
+        return self._details[(resource, row_id)]
 
     def _linked_keys(self, resource: str) -> dict[int, str]:
         """Halo id -> source key of this resource's links (read once per run)."""
@@ -793,7 +793,7 @@ class SyncEngine:
                 resource,
             )
             for record in readable:
-                index.add(self._complete(resource, record))
+                index.add(record)  # read by id: a full record
             return
         if len(index) and not readable and len(missing) <= max(1, len(sample) // 4):
             return  # a few linked records deleted in Halo: each becomes its own problem when next sent
@@ -837,7 +837,9 @@ class SyncEngine:
                 honoured = record_id < previous
             previous = record_id
             if record_id > known:
-                index.add(self._complete(resource, record))
+                completed = self._complete(resource, record)
+                if completed is not None:
+                    index.add(completed)
             elif honoured:
                 break
         return index
