@@ -104,12 +104,19 @@ def clean(sage_company: SageCompany) -> dict[str, Counter]:
         sage_company.run()
         expected = census(reference)
         CLEAN_POSTS[id(sage_company)] = posts(reference)
+        CLEAN_PROBLEMS[id(sage_company)] = problem_keys(sage_company)
     use_sandbox(sage_company, original, "lbhome-matrix")
     sage_company.paths = original_paths
     return expected
 
 
 CLEAN_POSTS: dict[int, int] = {}  # POSTs of the clean reference sync, per company
+CLEAN_PROBLEMS: dict[int, set[tuple[str, str]]] = {}  # the books' own problems, per company
+
+
+def problem_keys(company: SageCompany) -> set[tuple[str, str]]:
+    with company.state() as state:
+        return {(p.entity, p.key) for p in state.problems()}
 
 
 def crash_after(entity: str, nth: int, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -165,6 +172,7 @@ def test_every_sandbox_mode_ends_with_every_record_once(sage_company, clean, mod
     assert summary.status in ("ok", "partial") and summary.error == "", summary.error
     assert census(sandbox) == clean
     assert_links_true(sage_company)
+    assert problem_keys(sage_company) == CLEAN_PROBLEMS[id(sage_company)], "only the books' own problems left"
 
     # No-change resync: nothing sent.
     before = posts(sandbox)
@@ -205,3 +213,4 @@ def test_a_first_sync_under_faults_in_every_mode_ends_complete_and_single(sage_c
     assert posts(sandbox) > CLEAN_POSTS[id(sage_company)], "the faults never made anything be sent again"
     assert census(sandbox) == clean
     assert_links_true(sage_company)
+    assert problem_keys(sage_company) == CLEAN_PROBLEMS[id(sage_company)], "only the books' own problems left"
