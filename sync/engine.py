@@ -218,6 +218,7 @@ class SyncEngine:
         self._carried: set[str] = set()  # inactive customers created in Halo this run for their invoices
         self._deferred_invoices: list[Invoice] = []  # waiting for a customer the run has not read
         self._customers_looked_up = False
+        self._missing_customers: set[str] = set()  # invoices' customer keys the books do not hold
         self._wanted: frozenset[str] = frozenset()
         self._source_taxes: dict[str, TaxRate] | None = None
         self._details: dict[tuple[str, int], dict | None] = {}  # partial list rows read in full (None: gone)
@@ -1150,6 +1151,12 @@ class SyncEngine:
             if client_id is not None:
                 return client_id
             raise self._waiting_for("customers", key, "customer")
+        if key in self._missing_customers:
+            raise PlanProblem(
+                f"The customer {key} of invoice {invoice.number or invoice.key} is not in the books (no "
+                "customer has that account reference).",
+                "Correct the invoice's customer in the accounting package; it is sent on the next sync.",
+            )
         unread = (
             "customers" in self._wanted
             and not self._customers_looked_up
@@ -1165,10 +1172,14 @@ class SyncEngine:
         deferred, self._deferred_invoices = self._deferred_invoices, []
         self._customers_looked_up = True
         wanted = {invoice.customer_key for invoice in deferred}
+        seen: set[str] = set()
         for record in self.connector.read("customers"):
-            held = isinstance(record, Customer) and not (record.active and not record.deleted)
-            if held and record.key in wanted:
+            if record.key not in wanted:
+                continue
+            seen.add(record.key)
+            if isinstance(record, Customer) and not (record.active and not record.deleted):
                 self._held_customers[record.key] = record
+        self._missing_customers = wanted - seen
         for invoice in deferred:
             self._plan_guarded("invoices", invoice, self._plan_invoice)
 

@@ -178,3 +178,12 @@ def test_an_inactive_customer_skipped_in_an_earlier_run_is_carried_when_its_invo
         assert not state.problems("invoices") or all(p.key != "1005" for p in state.problems("invoices"))
     (client,) = [c for c in sage_company.sandbox.records("Client") if c.get("accountsid") == "INACT"]
     assert client["inactive"] is True
+
+
+def test_an_invoice_of_a_customer_the_books_do_not_hold_says_so(sage_company):
+    touch(sage_company.path, "INVOICE", "INVOICE_NUMBER", 1005, LATER, ACCOUNT_REF="NOSUCH")
+    sage_company.run()
+    with sage_company.state() as state:
+        (problem,) = [p for p in state.problems("invoices") if p.key == "1005"]
+    assert "NOSUCH" in problem.message and "not in the books" in problem.message
+    assert not [c for c in sage_company.sandbox.records("Client") if c.get("accountsid") == "NOSUCH"]
