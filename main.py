@@ -59,6 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--db", metavar="FILE", help="SQLite file to keep the sandbox's data in")
     sandbox.add_argument("--client-id", default="ledgerbridge-sandbox")
     sandbox.add_argument("--tenant", default="")
+    sandbox.add_argument(
+        "--mode",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a sandbox mode as POST /sandbox/faults takes it (VALUE is JSON), e.g. post_answer=object",
+    )
     return parser
 
 

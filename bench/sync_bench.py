@@ -10,6 +10,13 @@ look) so an incremental read after the first sync only reads what changed since.
 
     python bench/sync_bench.py              # full size: 10,000 customers, 2,000 items, 50,000 invoices
     python bench/sync_bench.py --scale 0.1  # a tenth of that, for a quick look
+    python bench/sync_bench.py --scale 0.1 --modes   # requests per record: default vs lean list rows
+
+``--modes`` measures HTTP requests per record in the sandbox's default mode and with lean list rows (rows
+without the matching fields, as Halo's partial list objects may be; docs/halo.md), each on a fresh Halo:
+a first sync, a relink of everything by key from a fresh state store, and a resync with 1% of customers
+unlinked (the two cases that read Halo's lists).
+Target: lean rows cost no more than 5% extra requests on a first sync.
 """
 
 from __future__ import annotations
@@ -47,10 +54,11 @@ FULL = {"customers": 10_000, "items": 2_000, "invoices": 50_000, "lines_per_inv"
 LONDON = ZoneInfo("Europe/London")
 
 
-def _serve_sandbox(pipe, stop) -> None:  # runs in the child process
+def _serve_sandbox(pipe, stop, modes=None) -> None:  # runs in the child process
     from halo.sandbox.server import HaloSandbox
 
     with HaloSandbox() as sandbox:
+        sandbox.faults.update(modes or {})
         pipe.send((sandbox.url, sandbox.client_id, sandbox.client_secret))
         stop.wait()
 
@@ -152,6 +160,7 @@ def run_phase(
     per_record = writes / max(records, 1)
     print(
         f"   write requests {writes:,}   per record {per_record:.4f}   retries {dict(client.stats.retries)}"
+        f"   look-ups {dict(client.stats.lookups)}"
     )
     traced_text = f"{memory.traced_peak / 2**20:7.1f} MiB" if traced else "   (off)"
     print(
@@ -159,6 +168,75 @@ def run_phase(
         f"(+{(memory.peak_rss - memory.start_rss) / 2**20:.1f} MiB during the phase)"
     )
     return {"elapsed": elapsed, "records": records, "writes": writes}
+
+
+def count_requests(settings: Settings, secrets: MemorySecretStore, paths, db: Path) -> tuple[int, int, int]:
+    """One sync: (records, HTTP requests, of which look-ups for missing keys)."""
+    client = HaloClient(HaloConnection.from_settings(settings.halo), secrets.get(HALO_CLIENT_SECRET) or "")
+    connection_string = odbc_connection_string(db)
+    connector = Sage50UKConnector(lambda: pyodbc.connect(connection_string), local_zone=LONDON, page_size=500)
+    summary = run_sync(settings, secrets, paths=paths, connector=connector, client=client)
+    connector.close()
+    client.close()
+    if summary.status == "failed":
+        raise RuntimeError(f"the sync failed: {summary.error}")
+    records = sum(n for per in summary.counts.values() for n in per.values())
+    return records, client.stats.total(), sum(client.stats.lookups.values())
+
+
+UNLINKED = "1% of customers unlinked"
+
+
+def unlink_one_percent(paths) -> None:
+    """Forget every 100th customer's link and the customers' cursor: those match against Halo's list again."""
+    with StateStore(paths.state_file) as state:
+        for key in sorted(state.links("customers"))[::100]:
+            state.drop_link("customers", key)
+            state.drop_link("sites", key)
+        state.save_cursor("customers", None)
+
+
+def compare_modes(db: Path, folder: Path) -> None:
+    """Requests per record, default mode vs lean list rows: a first sync, then a relink from a fresh state."""
+    context = multiprocessing.get_context("spawn")
+    figures: dict[str, dict[str, tuple[int, int, int]]] = {}
+    for name, modes in (("default", {}), ("lean rows", {"lean_rows": True})):
+        parent_end, child_end = context.Pipe()
+        stop = context.Event()
+        server = context.Process(target=_serve_sandbox, args=(child_end, stop, modes), daemon=True)
+        server.start()
+        try:
+            url, client_id, secret = parent_end.recv()
+            settings = Settings()
+            settings.halo.resource_server, settings.halo.client_id = url, client_id
+            settings.halo.page_size = settings.halo.batch_size = 100
+            settings.source.kind = "sage50uk"
+            settings.source.connection_string = odbc_connection_string(db)
+            secrets = MemorySecretStore({HALO_CLIENT_SECRET: secret})
+            figures[name] = {}
+            for phase in ("first sync", "relink from a fresh state"):
+                paths = app_paths(folder / f"home-{name}-{phase}".replace(" ", "-")).ensure()
+                figures[name][phase] = count_requests(settings, secrets, paths, db)
+            unlink_one_percent(paths)
+            figures[name][UNLINKED] = count_requests(settings, secrets, paths, db)
+        finally:
+            stop.set()
+            server.join(30)
+            if server.is_alive():
+                server.terminate()
+    print("\n== requests per record by sandbox mode")
+    for phase in ("first sync", "relink from a fresh state", UNLINKED):
+        base = figures["default"][phase]
+        for name in figures:
+            records, requests, lookups = figures[name][phase]
+            extra = requests / max(base[1], 1) - 1
+            print(
+                f"   {phase:<26} {name:<10} records {records:7,}   requests {requests:7,}   "
+                f"per record {requests / max(records, 1):.4f}   look-ups {lookups:6,}   "
+                f"vs default {extra:+.1%}"
+            )
+    lean_first = figures["lean rows"]["first sync"][1] / max(figures["default"]["first sync"][1], 1) - 1
+    print(f"   lean rows, first sync: {lean_first:+.1%} requests (target <= +5%)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -170,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
         "--no-tracemalloc", action="store_true", help="skip tracemalloc (it slows Python down)"
     )
     parser.add_argument("--keep", type=Path, help="build the company here and keep it (default: a temp dir)")
+    parser.add_argument(
+        "--modes", action="store_true", help="only compare requests per record: default vs lean list rows"
+    )
     args = parser.parse_args(argv)
     size = {k: max(1, round(v * args.scale)) if k != "lines_per_inv" else v for k, v in FULL.items()}
 
@@ -188,6 +269,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{size['invoices']:,} invoices x {size['lines_per_inv']} lines) "
             f"in {time.perf_counter() - started:.1f} s"
         )
+        if args.modes:
+            compare_modes(db, folder)
+            return 0
 
         context = multiprocessing.get_context("spawn")
         parent_end, child_end = context.Pipe()

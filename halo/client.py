@@ -117,6 +117,11 @@ class RequestStats:
     requests: Counter[tuple[str, str]] = field(default_factory=Counter)
     retries: Counter[str] = field(default_factory=Counter)
     paced_seconds: float = 0.0  # waited for the client-side request budget (not a fault)
+    # Requests the engine made only because Halo's rows or answers lacked a key (a record re-read by id, a
+    # save answer checked by id), per reason: what partial list rows and odd answers cost.
+    lookups: Counter[str] = field(default_factory=Counter)
+    # POST answers that were not an array of one record per record sent, per shape.
+    answer_shapes: Counter[str] = field(default_factory=Counter)
 
     def total(self) -> int:
         return sum(self.requests.values())
@@ -125,6 +130,11 @@ class RequestStats:
         """Extra requests a fault caused outside the client's own loop (e.g. the engine's reconcile)."""
         if n > 0:
             self.retries[reason] += n
+
+    def add_lookup(self, reason: str, n: int = 1) -> None:
+        """Requests made because a key was missing from a list row or a save answer."""
+        if n > 0:
+            self.lookups[reason] += n
 
 
 class _TruststoreAdapter(HTTPAdapter):
@@ -357,15 +367,21 @@ class HaloClient:
         if response.status_code == 404:
             return None
         body = self._json_of(response, operation)
+        if isinstance(body, list) and len(body) == 1 and isinstance(body[0], dict):
+            return body[0]  # one record wrapped in an array: the same record
         if not isinstance(body, dict):
             raise shape_error(operation, f"expected one record, got {type(body).__name__}")
         return body
 
     def save(self, resource: str, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        """POST one batch (creates and/or updates) and return Halo's saved records in the same order.
+        """POST one batch (creates and/or updates); return the records Halo's answer holds, as given.
 
-        A batch whose records all carry an id (updates) is resent on failure; one holding any create is
-        resent only when Halo provably did not process it; otherwise TransientError(maybe_written=True).
+        Halo's OpenAPI documents no POST response body: real answers are an array in the order sent, one
+        object (a one-record POST, or only the first record of a batch), or nothing usable at all (an empty
+        body, ``true``). Every shape is accepted here and never raises; the caller matches what came back to
+        what it sent by key, never by position (docs/halo.md). A batch whose records all carry an id
+        (updates) is resent on failure; one holding any create is resent only when Halo provably did not
+        process it; otherwise TransientError(maybe_written=True).
         """
         _check_resource(resource)
         if len(records) > self.conn.batch_size:
@@ -383,13 +399,17 @@ class HaloClient:
             path_template=f"/api/{resource}",
             resend_after_sending=updates_only,
         )
-        body = self._json_of(response, operation, maybe_written=not updates_only)
-        if not isinstance(body, list) or len(body) != len(records):
-            shape = f"{len(body)} records" if isinstance(body, list) else type(body).__name__
-            raise shape_error(
-                operation, f"sent {len(records)} records, got {shape} back", maybe_written=not updates_only
+        body = _json_or_none(response)
+        saved = _answer_records(body, resource)
+        if not isinstance(body, list) or len(saved) != len(records):
+            self.stats.answer_shapes[_shape_name(body, saved)] += 1
+            log.info(
+                "Halo answered %s %d records with %s; matching them by key",
+                operation,
+                len(records),
+                _shape_name(body, saved),
             )
-        return _records_in(body, operation)
+        return saved
 
     def close(self) -> None:
         if self._owns_session:
@@ -708,6 +728,29 @@ def _stringify(params: Mapping[str, Any]) -> dict[str, str]:
         for key, value in params.items()
         if value is not None
     }
+
+
+def _answer_records(body: Any, resource: str) -> list[dict[str, Any]]:
+    """The records in a POST answer of any shape: an array, one record, a wrapper holding a list, nothing."""
+    if isinstance(body, list):
+        return [item for item in body if isinstance(item, dict)]
+    if not isinstance(body, dict):
+        return []  # empty body, `true`, a number, text: no record to match
+    listed = body.get(LIST_KEYS[resource])
+    if isinstance(listed, list):
+        return [item for item in listed if isinstance(item, dict)]
+    return [body] if body else []
+
+
+def _shape_name(body: Any, saved: list[dict[str, Any]]) -> str:
+    """A short description of an answer's shape, for the log and RequestStats.answer_shapes."""
+    if body is None:
+        return "no JSON body"
+    if isinstance(body, list):
+        return f"an array of {len(saved)} records"
+    if isinstance(body, dict):
+        return "one object" if saved else "an empty object"
+    return f"a bare {type(body).__name__}"
 
 
 def _records_in(items: list[Any], operation: str) -> list[dict[str, Any]]:

@@ -360,6 +360,11 @@ def _permission_action(method: str, path: str) -> str:
     else:
         needed = ""
     where = "the API application (Configuration > Integrations > Halo API > Permissions) and its agent"
+    if needed == "admin":  # Halo's Accounts Integrator setup guide: admin rights for the first tax import
+        return (
+            f"In Halo, give {where} the 'admin' permission: Halo needs admin rights on the API application "
+            "for the first tax import. Then sync again."
+        )
     if needed:
         return f"In Halo, give {where} the '{needed}' permission, then sync again."
     return f"In Halo, check the permissions of {where}, then sync again."

@@ -27,7 +27,9 @@ from typing import Any, Protocol
 
 from connectors.base import Connector
 from halo import payloads
-from sync.errors import CancelledError, RecordError, TransientError
+from sync.answers import agrees, pair_answer
+from sync.answers import halo_id as answer_id
+from sync.errors import AuthError, CancelledError, ConfigError, RecordError, TransientError
 from sync.events import (
     EntityStarted,
     Event,
@@ -73,6 +75,19 @@ INDEX_PARAMS: dict[str, dict[str, str]] = {"Client": {"includeinactive": "true"}
 # Lists Halo can order (its OpenAPI gives `order`/`orderdesc` on these): a reconcile reads them newest first.
 NEWEST_FIRST: dict[str, str] = {"order": "id", "orderdesc": "true"}
 ORDERABLE = frozenset({"Client", "Site", "Item", "Invoice", "InvoicePayment"})
+ENTITY_OF = {resource: entity for entity, resource in RESOURCE.items()}
+RESOURCE_WORDS_PLURAL = {
+    "Tax": "taxes",
+    "Client": "customers",
+    "Site": "sites",
+    "Item": "items",
+    "Invoice": "invoices",
+    "InvoicePayment": "invoice payments",
+}
+DETAILS = {
+    "includedetails": "true"
+}  # GET /{resource}/{id}: the full record (Halo's OpenAPI offers it on each)
+VISIBILITY_SAMPLE = 8  # linked ids looked for in a freshly read list
 STREAMS = ("tax_rates", "customers", "items", "invoices")  # payments ride with invoices, sites with customers
 PROGRESS_INTERVAL = 0.1  # seconds: at most ~10 Progress events per second
 CANCEL_CHECK_EVERY = 200  # records read between cancel checks (besides the check before every batch)
@@ -80,6 +95,15 @@ RECONCILE_ROUNDS = 3
 KEPT = "Everything confirmed so far is kept; the rest is sent on the next sync."
 BACKOFF_MIN = 2.0
 BACKOFF_MAX = 30.0
+TAX_ADMIN_MESSAGE = (
+    "Halo refused LedgerBridge access to its taxes: the first tax import needs admin rights on the API "
+    "application (Halo's Accounts Integrator setup guide says so)."
+)
+TAX_ADMIN_ACTION = (
+    "In Halo, tick Admin on the API application's Permissions tab (Configuration > Integrations > Halo API), "
+    "or map each tax code in Mappings > Tax codes; taxes already linked or mapped are used meanwhile."
+)
+CARRY_LIMIT = 5000  # invoices held back in memory while their inactive customer is looked up
 FIX_IN_BOOKS = (
     "Correct the record in the accounting package (or the Halo record it matches); "
     "it is sent again on the next sync."
@@ -189,7 +213,16 @@ class SyncEngine:
         self._trackers: dict[str, CursorTracker] = {}
         self._tax_ids: dict[str, int | None] = {}
         self._tax_failures: dict[str, PlanProblem] = {}
+        self._tax_refusal: PlanProblem | None = None  # Halo refused /Tax (403) this run
+        self._held_customers: dict[str, Customer] = {}  # inactive/deleted in the books, not in Halo
+        self._carried: set[str] = set()  # inactive customers created in Halo this run for their invoices
+        self._deferred_invoices: list[Invoice] = []  # waiting for a customer the run has not read
+        self._customers_looked_up = False
+        self._missing_customers: set[str] = set()  # invoices' customer keys the books do not hold
+        self._wanted: frozenset[str] = frozenset()
         self._source_taxes: dict[str, TaxRate] | None = None
+        self._details: dict[tuple[str, int], dict | None] = {}  # partial list rows read in full (None: gone)
+        self._halo_keys: dict[str, dict[int, str]] = {}  # Halo id -> linked source key, per resource
         self._main_sites: dict[int, int] = {}  # Halo client id -> main site id, from Halo's answers
         self._dry_planned: dict[str, set[str]] = {}
         self._skip_reasons: dict[tuple[str, str], str] = {}  # why a record was not sent (for waiting records)
@@ -202,10 +235,23 @@ class SyncEngine:
         wanted = set(entities)
         if "payments" in wanted:
             wanted.add("invoices")
-        for entity in (e for e in ENTITY_ORDER if e in wanted and e in STREAMS):
-            self._check_cancel()
-            self._emit(EntityStarted(entity))
-            self._run_stream(entity)
+        self._wanted = frozenset(wanted)
+        try:
+            for entity in (e for e in ENTITY_ORDER if e in wanted and e in STREAMS):
+                self._check_cancel()
+                self._emit(EntityStarted(entity))
+                self._run_stream(entity)
+        finally:
+            self._log_lookups()
+
+    def _log_lookups(self) -> None:
+        """Say what Halo's partial rows and odd save answers cost this run (RequestStats.lookups)."""
+        stats = getattr(self.client, "stats", None)
+        lookups = getattr(stats, "lookups", None)
+        if lookups:
+            total = sum(lookups.values())
+            detail = ", ".join(f"{reason} {n}" for reason, n in sorted(lookups.items()))
+            log.info("Extra Halo requests for keys missing from its lists or answers: %d (%s)", total, detail)
 
     def _run_stream(self, entity: str) -> None:
         tracker = self._trackers.setdefault(entity, CursorTracker())
@@ -419,6 +465,8 @@ class SyncEngine:
 
     def _flush_all(self, stream: str) -> None:
         """Send what is queued, parents first (their confirmations queue sites/payments), until empty."""
+        if stream == "invoices" and self._deferred_invoices:
+            self._plan_deferred_invoices()
         while True:
             sent = False
             for resource, batches in list(self._batches.items()):
@@ -443,23 +491,48 @@ class SyncEngine:
         except RecordError as exc:
             self._isolate(resource, batch, exc)
             return
+        except AuthError as exc:
+            if resource != "Tax":
+                raise
+            # Saving taxes needs admin rights in Halo; the rest of the run goes on without them.
+            if self._tax_refusal is None:
+                self._tax_refused(exc)
+            for pending in batch:
+                self._fail(
+                    pending.entity,
+                    pending.key,
+                    TAX_ADMIN_MESSAGE,
+                    TAX_ADMIN_ACTION,
+                    pending.modified,
+                    pending.stream,
+                )
+            return
         except TransientError as exc:
             if creating and exc.maybe_written:
                 self._reconcile(resource, batch, reconcile_round, exc)
                 return
             raise
-        if len(saved) != len(batch) or not all(isinstance(r, dict) and r.get("id") for r in saved):
-            problem = TransientError(
-                f"Halo answered {len(saved)} records for the {len(batch)} sent to {resource}.",
-                action="It is checked and sent again on the next sync.",
-                maybe_written=creating,
-            )
-            if creating:
-                self._reconcile(resource, batch, reconcile_round, problem)
-                return
-            raise problem
-        for pending, record in zip(batch, saved, strict=True):
-            self._confirmed(pending, record)
+        # Halo's answer may hold every record, one, none, or the records in another order: pair by identity.
+        unpaired: list[Pending] = []
+        for pending, record in zip(
+            batch, pair_answer(resource, [p.payload for p in batch], saved), strict=True
+        ):
+            if record is None:
+                unpaired.append(pending)
+            else:
+                self._confirmed(pending, dict(record))
+        if not unpaired:
+            return
+        log.info(
+            "Halo's answer to saving %d %s records did not show %d of them; looking them up",
+            len(batch),
+            resource,
+            len(unpaired),
+        )
+        if creating:
+            self._reconcile(resource, unpaired, reconcile_round, None)
+        else:
+            self._check_updates(resource, unpaired)
 
     def _save(self, resource: str, records: list[dict], creating: bool) -> list[dict]:
         """One POST; a transient failure that provably did not write gets one more try after a pause."""
@@ -480,7 +553,9 @@ class SyncEngine:
             self._check_cancel()
 
     def _confirmed(self, pending: Pending, record: dict) -> None:
-        halo_id = int(record["id"])
+        halo_id = answer_id(record)
+        if halo_id is None:  # callers pair records by id first; a record without one is a programming error
+            raise ValueError(f"a confirmed {pending.entity} record has no Halo id")
         if not self.dry_run:
             self.state.save_link(pending.entity, pending.key, halo_id, pending.content_hash)
         self._claimed.setdefault(RESOURCE[pending.entity], set()).add(halo_id)
@@ -493,36 +568,90 @@ class SyncEngine:
         if pending.on_confirmed is not None:
             pending.on_confirmed(halo_id, record)
 
-    def _reconcile(self, resource: str, batch: list[Pending], round_no: int, cause: TransientError) -> None:
-        """A create may have landed: link what Halo now has under our keys, re-create only the rest."""
-        if round_no >= RECONCILE_ROUNDS:
+    def _reconcile(
+        self, resource: str, batch: list[Pending], round_no: int, cause: TransientError | None
+    ) -> None:
+        """Creates that may have landed (``cause``) or did land (None: Halo accepted them, its answer did not
+        show them): link what Halo now holds under our keys. Only a create that provably did not land is sent
+        again; an accepted one that Halo cannot show is a problem, never a second create.
+        """
+        if cause is not None and round_no >= RECONCILE_ROUNDS:
             raise TransientError(
                 f"Creating {resource} records kept failing in a way that may have written them "
                 f"({cause.message}).",
                 action="They are checked by accounts ID and sent again on the next sync.",
                 detail=cause.detail,
             )
-        log.info("Checking which of %d %s creates reached Halo (%s)", len(batch), resource, cause.message)
+        log.info(
+            "Checking which of %d %s creates reached Halo (%s)",
+            len(batch),
+            resource,
+            cause.message if cause is not None else "accepted, not shown in the answer",
+        )
         stats = self.client.stats
         requests_before, retries_before = stats.total(), sum(stats.retries.values())
+        lookups_before = sum(stats.lookups.values())
         index = self._add_newer(resource)
-        # The look-up is a retry a fault caused: report it (less the client's own retries inside it).
-        stats.add_retries(
-            "reconcile look-up",
-            (stats.total() - requests_before) - (sum(stats.retries.values()) - retries_before),
-        )
+        extra = (stats.total() - requests_before) - (sum(stats.retries.values()) - retries_before)
+        if cause is not None:
+            # The look-up is a retry a fault caused: report it (less the client's own retries inside it).
+            stats.add_retries("reconcile look-up", extra - (sum(stats.lookups.values()) - lookups_before))
+        else:
+            stats.add_lookup("save answer without the record", extra)
         missing: list[Pending] = []
         for pending in batch:
             found = index.by_key(pending.key)
-            if found is not None and found.get("id"):
+            found_id = answer_id(found) if found is not None else None
+            if (
+                found is not None
+                and found_id is not None
+                and agrees(resource, pending.payload, found) is not False
+            ):
                 if resource == "Client" and found.get("main_site_id"):
-                    self._main_sites[int(found["id"])] = int(found["main_site_id"])
+                    self._main_sites[found_id] = int(found["main_site_id"])
                 self._confirmed(pending, found)
             else:
                 missing.append(pending)
-        if missing:
-            stats.add_retries("resend after check")
-            self._send(resource, missing, round_no + 1)
+        if not missing:
+            return
+        if cause is None:
+            for pending in missing:
+                self._fail(
+                    pending.entity,
+                    pending.key,
+                    f"Halo accepted {RESOURCE_LABEL.get(resource, resource)} {pending.key}, but neither its "
+                    "answer nor its list shows the record.",
+                    "Check in Halo that it exists and that the API agent can see it (its teams and "
+                    "departments). LedgerBridge looks it up by accounts ID on the next sync before "
+                    "creating anything.",
+                    pending.modified,
+                    pending.stream,
+                )
+            return
+        stats.add_retries("resend after check")
+        self._send(resource, missing, round_no + 1)
+
+    def _check_updates(self, resource: str, batch: list[Pending]) -> None:
+        """Updates Halo accepted without showing them: read each by id; link only what is provably ours."""
+        for pending in batch:
+            assert pending.halo_id is not None
+            record = self.client.get_record(resource, pending.halo_id)
+            self.client.stats.add_lookup("save answer checked by id")
+            if record is None:
+                self._linked_record_gone(resource, pending)
+            elif answer_id(record) != pending.halo_id or agrees(resource, pending.payload, record) is False:
+                self._fail(
+                    pending.entity,
+                    pending.key,
+                    f"Halo saved {RESOURCE_LABEL.get(resource, resource)} {pending.key} into record "
+                    f"{pending.halo_id}, but that record now names another record in the books.",
+                    f"Check Halo record {pending.halo_id} and its accounts ID; it is checked again on the "
+                    "next sync.",
+                    pending.modified,
+                    pending.stream,
+                )
+            else:
+                self._confirmed(pending, record)
 
     def _isolate(self, resource: str, batch: list[Pending], exc: RecordError) -> None:
         """Halo refused the batch: find the bad record(s) (record_index, else bisect); the rest goes on."""
@@ -539,20 +668,25 @@ class SyncEngine:
         self._send(resource, batch[middle:])
 
     def _refused(self, resource: str, pending: Pending, exc: RecordError) -> None:
-        replan = pending.replan
-        gone = (
-            replan is not None
-            and pending.halo_id is not None
-            and self.client.get_record(resource, pending.halo_id) is None
+        linked = pending.replan is not None and pending.halo_id is not None
+        if linked and self.client.get_record(resource, pending.halo_id) is None:
+            self._linked_record_gone(resource, pending)
+            return
+        message = f"Halo refused {RESOURCE_LABEL.get(resource, resource)} {pending.key}: {exc.message}"
+        self._fail(
+            pending.entity, pending.key, message, exc.action or FIX_IN_BOOKS, pending.modified, pending.stream
         )
-        if replan is not None and gone:
-            # The linked Halo record was deleted there: forget the link and match/create once more.
-            log.info(
-                "Halo no longer has %s %s (key %s): matching again",
-                resource,
-                pending.halo_id,
-                pending.key,
-            )
+
+    def _linked_record_gone(self, resource: str, pending: Pending) -> None:
+        """The Halo record a link points at is gone: relink to one carrying our key, else say so.
+
+        Never a silent re-create: the record may have been deleted in Halo on purpose (or be hidden from the
+        API agent), and creating it again would undo that or double it.
+        """
+        log.info("Halo no longer has %s %s (key %s)", resource, pending.halo_id, pending.key)
+        replan = pending.replan
+        found = self._match_by_key(resource, pending.key) if replan is not None else None
+        if replan is not None and found is not None:
             self.state.drop_link(pending.entity, pending.key)
             pending.replan = None
             try:
@@ -567,9 +701,17 @@ class SyncEngine:
                     pending.stream,
                 )
             return
-        message = f"Halo refused {RESOURCE_LABEL.get(resource, resource)} {pending.key}: {exc.message}"
+        label = RESOURCE_LABEL.get(resource, resource)
         self._fail(
-            pending.entity, pending.key, message, exc.action or FIX_IN_BOOKS, pending.modified, pending.stream
+            pending.entity,
+            pending.key,
+            f"{label[0].upper()}{label[1:]} {pending.key} was deleted in Halo (record {pending.halo_id} is "
+            "gone): relink or re-create.",
+            f"To relink, give the Halo record that should hold it the accounts ID {pending.key}; to "
+            f"re-create it, add it in Halo with the accounts ID {pending.key}. Either way the next sync "
+            "links it by that ID and brings it up to date.",
+            pending.modified,
+            pending.stream,
         )
 
     # --- the Halo side's index (lazy) -----------------------------------------------------------------------
@@ -579,10 +721,100 @@ class SyncEngine:
             name_field=INDEX_NAME_FIELD.get(resource, "name"),
             key_field=INDEX_KEY_FIELD.get(resource, "accountsid"),
         )
-        for record in self.client.iter_records(resource, dict(INDEX_PARAMS.get(resource, {}))):
-            index.add(record)
+        for row in self.client.iter_records(resource, dict(INDEX_PARAMS.get(resource, {}))):
+            record = self._complete(resource, row)
+            if record is not None:  # None: a partial row of a record gone before it could be read in full
+                index.add(record)
+        self._check_visibility(resource, index)
         self._indexes[resource] = index
         return index
+
+    def _complete(self, resource: str, row: dict) -> dict | None:
+        """A list row with the fields matching needs; a partial row is re-read by id (counted, cached).
+
+        Why: Halo's list rows are partial objects (public clients re-read each record by id for the full
+        one) and which fields they keep is not documented. A row that lacks the key field entirely, rather
+        than carrying it empty, cannot be matched or ruled out, so it is read in full once, unless it is a
+        record LedgerBridge links already: its key is then the link's (links win over matching anyway).
+        """
+        key_field = INDEX_KEY_FIELD.get(resource, "accountsid")
+        needed = (key_field, INDEX_NAME_FIELD.get(resource, "name"))
+        row_id = answer_id(row)
+        if row_id is None or all(name in row for name in needed):
+            return row
+        linked_key = self._linked_keys(resource).get(row_id)
+        if linked_key is not None and key_field not in row and needed[1] in row:
+            return {**row, key_field: linked_key}
+        if (resource, row_id) not in self._details:
+            full = self.client.get_record(resource, row_id, DETAILS)
+            self.client.stats.add_lookup(f"{resource} list row without {needed[0]}")
+            self._details[(resource, row_id)] = {**row, **full} if full is not None else None
+        return self._details[(resource, row_id)]
+
+    def _linked_keys(self, resource: str) -> dict[int, str]:
+        """Halo id -> source key of this resource's links (read once per run)."""
+        known = self._halo_keys.get(resource)
+        if known is None:
+            entity = ENTITY_OF.get(resource)
+            links = self.state.links(entity) if entity is not None else {}
+            known = self._halo_keys[resource] = {link.halo_id: key for key, link in links.items()}
+        return known
+
+    def _check_visibility(self, resource: str, index: HaloIndex) -> None:
+        """Stop before creating anything if Halo cannot show us what we linked before.
+
+        Why: an API agent that cannot see a team's records gets empty or thinned lists, which would read as
+        "not in Halo yet" and create every record again. A sample of linked ids is looked for in the list;
+        those missing are read by id. An empty list while links exist, or a quarter of the sample missing,
+        stops the run with what to check. Linked records the list leaves out only because they are inactive
+        (a Halo that ignores ``includeinactive``) are added to the index instead, so they still match.
+        """
+        entity = ENTITY_OF.get(resource)
+        links = self.state.links(entity) if entity is not None else {}
+        if not links:
+            return
+        linked_ids = sorted({link.halo_id for link in links.values()})
+        step = max(1, len(linked_ids) // VISIBILITY_SAMPLE)
+        sample = linked_ids[::step][:VISIBILITY_SAMPLE]
+        listed = {answer_id(record) for record in index.records()}
+        missing = [halo_id for halo_id in sample if halo_id not in listed]
+        if not missing and len(index):
+            return
+        readable: list[dict] = []
+        for halo_id in missing:
+            record = self.client.get_record(resource, halo_id)
+            self.client.stats.add_lookup("visibility check")
+            if record is not None:
+                readable.append(record)
+        if readable and all(record.get("inactive") for record in readable) and len(index):
+            log.warning(
+                "Halo's %s list leaves out inactive records even when asked for them (includeinactive "
+                "ignored): linked ones are still updated by id, but an unlinked record whose Halo twin is "
+                "inactive cannot be found by its key",
+                resource,
+            )
+            for record in readable:
+                index.add(record)  # read by id: a full record
+            return
+        if len(index) and not readable and len(missing) <= max(1, len(sample) // 4):
+            return  # a few linked records deleted in Halo: each becomes its own problem when next sent
+        for tracker in self._trackers.values():
+            tracker.interrupted = True
+        self.interrupted = True
+        noun = RESOURCE_WORDS_PLURAL.get(resource, resource)
+        shown = "no" if not len(index) else f"only {len(index)}"
+        raise ConfigError(
+            f"Halo shows {shown} {noun} to LedgerBridge, but {len(links)} are linked from earlier syncs "
+            f"({len(missing)} of {len(sample)} sampled links are missing from Halo's list). Nothing was "
+            f"created, so nothing is doubled.",
+            action=(
+                "In Halo, check that the API application's agent can see them: its teams and departments, "
+                "the 'All Standard' permissions on the application's Permissions tab, and the application's "
+                "Login Type (Agent, with the right agent chosen). Then sync again."
+            ),
+            detail=f"{resource}: sampled linked ids {sample}, missing from the list {missing}, "
+            f"readable by id {[answer_id(r) for r in readable]}",
+        )
 
     def _add_newer(self, resource: str) -> HaloIndex:
         """Add to the index what Halo holds beyond it: only those records can be creates that landed.
@@ -595,18 +827,20 @@ class SyncEngine:
         index = self._indexes.get(resource)
         if index is None or resource not in ORDERABLE:
             return self._load_index(resource)
-        known = max((int(record.get("id") or 0) for record in index.records()), default=0)
+        known = max((answer_id(record) or 0 for record in index.records()), default=0)
         honoured: bool | None = (
             None  # whether the server sorts newest first: known from the first two records
         )
         previous: int | None = None
         for record in self.client.iter_records(resource, {**INDEX_PARAMS.get(resource, {}), **NEWEST_FIRST}):
-            record_id = int(record.get("id") or 0)
+            record_id = answer_id(record) or 0
             if honoured is None and previous is not None:
                 honoured = record_id < previous
             previous = record_id
             if record_id > known:
-                index.add(record)
+                completed = self._complete(resource, record)
+                if completed is not None:
+                    index.add(completed)
             elif honoured:
                 break
         return index
@@ -655,6 +889,12 @@ class SyncEngine:
                 f"Tax code {label} is not mapped to a Halo tax.",
                 "Map it in Mappings > Tax codes, or include tax rates in the sync.",
             )
+            if self._tax_refusal is not None:
+                problem = PlanProblem(
+                    f"Tax code {label} is not mapped to a Halo tax, and Halo refused LedgerBridge access to "
+                    "its taxes (the first tax import needs admin rights on the API application).",
+                    TAX_ADMIN_ACTION,
+                )
             self._tax_failures[tax_key] = problem
             raise problem
         self._tax_ids[tax_key] = halo_id
@@ -668,7 +908,28 @@ class SyncEngine:
         return self._source_taxes
 
     def _halo_tax_list(self) -> list[dict]:
-        return self._index("Tax").records()
+        return self._tax_index().records()
+
+    def _tax_index(self) -> HaloIndex:
+        """Halo's taxes; a refused read (403: admin rights) leaves an empty index, said once per run."""
+        if self._tax_refusal is None and "Tax" not in self._indexes:
+            try:
+                return self._index("Tax")
+            except AuthError as exc:
+                self._tax_refused(exc)
+        return self._indexes.get("Tax") or self._empty_tax_index()
+
+    def _empty_tax_index(self) -> HaloIndex:
+        index = HaloIndex(name_field="name", key_field=INDEX_KEY_FIELD["Tax"])
+        self._indexes["Tax"] = index
+        return index
+
+    def _tax_refused(self, exc: AuthError) -> None:
+        """Halo refused /Tax: the first tax import needs admin rights; the run goes on with known mappings."""
+        self._tax_refusal = PlanProblem(TAX_ADMIN_MESSAGE, TAX_ADMIN_ACTION)
+        log.warning("%s (%s)", TAX_ADMIN_MESSAGE, exc.detail or exc.message)
+        self._emit(LogMessage("warning", f"{TAX_ADMIN_MESSAGE} {TAX_ADMIN_ACTION}"))
+        self._empty_tax_index()
 
     # --- tax rates ------------------------------------------------------------------------------------------
 
@@ -684,6 +945,12 @@ class SyncEngine:
             return
 
         def match() -> int | None:
+            index = self._tax_index()
+            if self._tax_refusal is not None:
+                mapped = self.state.mapping("tax", rate.key)
+                if mapped is not None:
+                    return mapped
+                raise self._tax_refusal  # neither matched nor created without admin rights
             found = self._match_by_key("Tax", rate.key)
             if found is not None:
                 return int(found["id"])
@@ -692,7 +959,7 @@ class SyncEngine:
                 return mapped
             candidates = [
                 t
-                for t in self._free("Tax", tax_matches(rate.code, rate.rate, self._index("Tax").records()))
+                for t in self._free("Tax", tax_matches(rate.code, rate.rate, index.records()))
                 if not t.get("third_party_id")
                 or str(t["third_party_id"]).strip().casefold() == rate.key.casefold()
             ]
@@ -720,14 +987,13 @@ class SyncEngine:
         active = customer.active and not customer.deleted
         linked = self._halo_id_of("customers", customer.key) is not None
         if not active and not linked:
-            state = "deleted" if customer.deleted else "inactive"
-            self._skipped(
-                "customers",
-                customer.key,
-                f"{state.capitalize()} in the books: not created in Halo.",
-                "customers",
-                customer.modified,
+            self._held_customers[customer.key] = customer
+            message = (
+                "Deleted in the books: not created in Halo (its invoices are not sent)."
+                if customer.deleted
+                else "Inactive in the books: created in Halo (inactive) only if it has invoices to carry."
             )
+            self._skipped("customers", customer.key, message, "customers", customer.modified)
             return
         if not active and not deactivate_option:
             self._skipped(
@@ -746,26 +1012,7 @@ class SyncEngine:
         create_extra = {"toplevel_id": toplevel} if toplevel > 0 else None
 
         def match() -> int | None:
-            found = self._match_by_key("Client", customer.key)
-            if found is None:
-                mapped = self.state.mapping("customer", customer.key)
-                if mapped is not None:
-                    return mapped
-                candidates = self._free(
-                    "Client", self._index("Client").by_name(customer.name, source_key=customer.key)
-                )
-                if len(candidates) > 1:
-                    ids = ", ".join(str(c["id"]) for c in candidates)
-                    raise PlanProblem(
-                        f"Several Halo customers are called “{customer.name}” (ids {ids}).",
-                        "Choose the right one in Mappings > Customers.",
-                    )
-                found = candidates[0] if candidates else None
-            if found is None:
-                return None
-            if found.get("main_site_id"):
-                self._main_sites[int(found["id"])] = int(found["main_site_id"])
-            return int(found["id"])
+            return self._match_customer(customer)
 
         def with_site(client_id: int, record: dict) -> None:
             if record.get("main_site_id"):
@@ -783,6 +1030,158 @@ class SyncEngine:
             outcome="deactivated" if inactive else "updated",
             on_confirmed=with_site,
         )
+
+    def _match_customer(self, customer: Customer) -> int | None:
+        """An existing Halo customer for ``customer``: by accounts ID, the user's mapping, a unique name."""
+        found = self._match_by_key("Client", customer.key)
+        if found is None:
+            mapped = self.state.mapping("customer", customer.key)
+            if mapped is not None:
+                return mapped
+            candidates = self._free(
+                "Client", self._index("Client").by_name(customer.name, source_key=customer.key)
+            )
+            if len(candidates) > 1:
+                ids = ", ".join(str(c["id"]) for c in candidates)
+                raise PlanProblem(
+                    f"Several Halo customers are called “{customer.name}” (ids {ids}).",
+                    "Choose the right one in Mappings > Customers.",
+                )
+            found = candidates[0] if candidates else None
+        if found is None:
+            return None
+        if found.get("main_site_id"):
+            self._main_sites[int(found["id"])] = int(found["main_site_id"])
+        return int(found["id"])
+
+    def _carry_inactive_customer(self, customer: Customer) -> None:
+        """Put an inactive customer into Halo because an invoice needs it: matched, else created inactive.
+
+        Why: books keep invoices of customers made inactive later; without the customer in Halo every such
+        invoice waits for ever. It is created active and then made inactive in a second write, so a create
+        that may have landed is found by the reconcile even on a Halo whose lists leave out inactive
+        customers; the link's hash is the active payload's until the second write is confirmed.
+        """
+        if customer.key in self._carried:
+            return
+        self._carried.add(customer.key)
+        try:
+            tax_id = self._tax_id(customer.tax_code)
+            matched = self._match_customer(customer)
+        except PlanProblem as problem:  # the customer's own problem; its invoices wait for it, saying why
+            self._fail("customers", customer.key, problem.message, problem.action, None, "invoices")
+            return
+        deactivate = self.settings.sync.deactivate_deleted
+        toplevel = self.settings.sync.toplevel_id
+        inactive_payload = payloads.client_payload(customer, tax_id=tax_id, inactive=True)
+        if matched is not None:
+            payload = inactive_payload if deactivate else payloads.client_payload(customer, tax_id=tax_id)
+        else:
+            payload = payloads.client_payload(customer, tax_id=tax_id)
+
+        def deactivate_created(client_id: int, record: dict) -> None:
+            if record.get("main_site_id"):
+                self._main_sites[client_id] = int(record["main_site_id"])
+            self._plan_site(customer, client_id, None)
+            if matched is not None:
+                return
+            body = {"id": client_id, **inactive_payload}
+            self._queue(
+                Pending(
+                    "customers",
+                    customer.key,
+                    body,
+                    payloads.content_hash(inactive_payload),
+                    client_id,
+                    "deactivated",
+                    "invoices",
+                    None,
+                    "made inactive in Halo, as in the books",
+                )
+            )
+
+        self._plan(
+            "customers",
+            customer.key,
+            payload,
+            stream="invoices",
+            modified=None,
+            match=lambda: matched,
+            create_extra={"toplevel_id": toplevel} if toplevel > 0 else None,
+            on_confirmed=deactivate_created,
+            use_link=False,
+        )
+        if not self.dry_run:
+            self._flush_resources(("Client", "Site"))
+
+    def _flush_resources(self, resources: Sequence[str]) -> None:
+        """Send what is queued for ``resources`` now (a customer an invoice is about to need)."""
+        for _ in range(3):  # a confirmed create queues its deactivation and site: at most two more rounds
+            for resource in resources:
+                batches = self._batches.get(resource)
+                if batches is None:
+                    continue
+                for queue in (batches.creates, batches.updates):
+                    while queue:
+                        chunk = queue[: self.batch_size]
+                        del queue[: self.batch_size]
+                        self._send(resource, chunk)
+
+    def _customer_for_invoice(self, invoice: Invoice) -> int | None:
+        """The Halo id of the invoice's customer, carrying an inactive one into Halo if needed.
+
+        None defers the invoice (its customer is not linked and this run has not read it); PlanProblem says
+        why the invoice cannot be sent.
+        """
+        key = invoice.customer_key
+        client_id = self._halo_id_of("customers", key)
+        if client_id is not None:
+            return client_id
+        held = self._held_customers.get(key)
+        if held is not None:
+            if held.deleted:
+                raise PlanProblem(
+                    f"Customer {key} is deleted in the books: its invoice {invoice.number or invoice.key} is "
+                    "not sent to Halo.",
+                    "Restore the customer in the accounting package (or delete the invoice there too); it is "
+                    "sent on the next sync.",
+                )
+            self._carry_inactive_customer(held)
+            client_id = self._halo_id_of("customers", key)
+            if client_id is not None:
+                return client_id
+            raise self._waiting_for("customers", key, "customer")
+        if key in self._missing_customers:
+            raise PlanProblem(
+                f"The customer {key} of invoice {invoice.number or invoice.key} is not in the books (no "
+                "customer has that account reference).",
+                "Correct the invoice's customer in the accounting package; it is sent on the next sync.",
+            )
+        unread = (
+            "customers" in self._wanted
+            and not self._customers_looked_up
+            and ("customers", key) not in self._problems
+            and ("customers", key) not in self._skip_reasons
+        )
+        if unread and len(self._deferred_invoices) < CARRY_LIMIT:
+            return None
+        raise self._waiting_for("customers", key, "customer")
+
+    def _plan_deferred_invoices(self) -> None:
+        """Invoices whose customer this run had not read: read the customers once, then plan them."""
+        deferred, self._deferred_invoices = self._deferred_invoices, []
+        self._customers_looked_up = True
+        wanted = {invoice.customer_key for invoice in deferred}
+        seen: set[str] = set()
+        for record in self.connector.read("customers"):
+            if record.key not in wanted:
+                continue
+            seen.add(record.key)
+            if isinstance(record, Customer) and not (record.active and not record.deleted):
+                self._held_customers[record.key] = record
+        self._missing_customers = wanted - seen
+        for invoice in deferred:
+            self._plan_guarded("invoices", invoice, self._plan_invoice)
 
     def _plan_site(self, customer: Customer, client_id: int, inactive: bool | None) -> None:
         if self.dry_run:
@@ -862,9 +1261,10 @@ class SyncEngine:
             )
             self._skipped("invoices", invoice.key, message, "invoices", invoice.modified)
             return
-        client_id = self._halo_id_of("customers", invoice.customer_key)
+        client_id = self._customer_for_invoice(invoice)
         if client_id is None:
-            raise self._waiting_for("customers", invoice.customer_key, "customer")
+            self._deferred_invoices.append(invoice)
+            return
         lines = []
         for line in invoice.lines:
             item_id = self._halo_id_of("items", line.item_key) if line.item_key else None

@@ -145,10 +145,15 @@ def test_source_rows_that_cannot_be_read_are_problems_and_hold_the_cursor(sage_c
     assert invoice_cursor is not None and invoice_cursor <= problems[("invoices", "1007")].source_modified
 
 
-def test_an_invoice_of_a_customer_never_created_says_why_it_waits(sage_company):
+def test_an_invoice_of_an_inactive_customer_carries_the_customer_into_halo_as_inactive(sage_company):
+    """Issue 10 changed this: the invoice used to wait for ever ("Inactive in the books: not created")."""
     touch(sage_company.path, "INVOICE", "INVOICE_NUMBER", 1005, BASE + timedelta(days=5), ACCOUNT_REF="INACT")
     sage_company.run()
     with sage_company.state() as state:
-        problem = next(p for p in state.problems("invoices") if p.key == "1005")
-    assert problem.message == "Waiting for customer INACT (Inactive in the books: not created in Halo.)."
-    assert "include customers in the sync" in problem.action
+        assert not [p for p in state.problems("invoices") if p.key == "1005"]
+        client_id = state.link("customers", "INACT").halo_id
+        invoice_id = state.link("invoices", "1005").halo_id
+    (client,) = [c for c in sage_company.sandbox.records("Client") if c.get("accountsid") == "INACT"]
+    assert client["id"] == client_id and client["inactive"] is True
+    (invoice,) = [i for i in sage_company.sandbox.records("Invoice") if i["id"] == invoice_id]
+    assert invoice["client_id"] == client_id

@@ -165,12 +165,29 @@ def test_json_of_the_wrong_shape_is_transient_with_detail(scripted_halo):
     assert "record_count" in caught.value.detail
 
 
-def test_a_save_answered_with_fewer_records_may_have_written(scripted_halo):
-    short = lambda q: as_json(201, [{"id": 1}])  # noqa: E731
-    server = scripted_halo({("POST", "/auth/token"): token_route, ("POST", "/api/Client"): short})
-    with client_for(server) as client, pytest.raises(TransientError) as caught:
-        client.save("Client", [{"name": "A"}, {"name": "B"}])
-    assert caught.value.maybe_written is True
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ([{"id": 1, "accountsid": "B"}, {"id": 2, "accountsid": "A"}], 2),  # an array, any order
+        ({"id": 1, "accountsid": "A"}, 1),  # one object for a two-record POST
+        ([{"id": 1}], 1),  # fewer records than sent
+        ({"clients": [{"id": 1}, {"id": 2}]}, 2),  # a wrapper holding the list
+        (True, 0),
+        ({}, 0),
+        (None, 0),  # an empty body
+    ],
+)
+def test_a_save_answer_of_any_shape_is_returned_never_raised(scripted_halo, answer, expected):
+    """Issue 10 changed this (it raised "not in the expected form"): the engine pairs records by key."""
+    body = b"" if answer is None else json.dumps(answer).encode()
+    route = lambda q: (201, {"Content-Type": "application/json"}, body)  # noqa: E731
+    server = scripted_halo({("POST", "/auth/token"): token_route, ("POST", "/api/Client"): route})
+    with client_for(server) as client:
+        saved = client.save("Client", [{"name": "A", "accountsid": "A"}, {"name": "B", "accountsid": "B"}])
+        assert len(saved) == expected and all(isinstance(record, dict) for record in saved)
+        if not isinstance(answer, list):
+            assert sum(client.stats.answer_shapes.values()) == 1
+    assert sum(1 for m, p, _ in server.seen if (m, p) == ("POST", "/api/Client")) == 1
 
 
 def test_a_token_answer_without_a_token_is_transient(scripted_halo):

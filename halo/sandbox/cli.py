@@ -6,6 +6,7 @@ The generated client secret is printed once: it guards a throw-away local test s
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import subprocess
 import sys
@@ -63,12 +64,32 @@ def start_sandbox_process() -> SandboxProcess:
     return SandboxProcess(process, banner[RESOURCE_LABEL], banner[CLIENT_ID_LABEL], banner[SECRET_LABEL])
 
 
+def parse_modes(items: list[str]) -> dict[str, object]:
+    """``--mode NAME=VALUE`` options as the JSON object POST /sandbox/faults takes (VALUE is JSON;
+    a bare word that is not JSON, such as ``object``, is taken as text)."""
+    modes: dict[str, object] = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"--mode {item!r} is not NAME=VALUE (for example post_answer=object).")
+        try:
+            modes[name.strip()] = json.loads(raw)
+        except ValueError:
+            modes[name.strip()] = raw
+    return modes
+
+
 def sandbox_command(
     args: argparse.Namespace, out: TextIO | None = None, stop_event: threading.Event | None = None
 ) -> int:
     """Serve until Ctrl-C (or ``stop_event``, for tests); 0 on a clean stop, 2 if it could not start."""
     out = out if out is not None else sys.stdout
     db_path = Path(args.db).expanduser() if getattr(args, "db", None) else None
+    try:
+        modes = parse_modes(getattr(args, "mode", None) or [])
+    except ValueError as error:
+        print(f"Could not start the Halo sandbox: {error}", file=sys.stderr)
+        return 2
     try:
         sandbox = HaloSandbox(
             db_path=db_path,
@@ -77,6 +98,12 @@ def sandbox_command(
             port=int(getattr(args, "port", 0) or 0),
         ).start()
     except RuntimeError as error:
+        print(f"Could not start the Halo sandbox: {error}", file=sys.stderr)
+        return 2
+    try:
+        sandbox.faults.update(modes)
+    except ValueError as error:
+        sandbox.stop()
         print(f"Could not start the Halo sandbox: {error}", file=sys.stderr)
         return 2
     _print_banner(sandbox, out, db_path)

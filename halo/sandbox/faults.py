@@ -1,7 +1,10 @@
 """Switchable misbehaviour, so the client's retry and never-twice logic is tested against real failures.
 
-Every switch is off by default. Decisions come from one seeded RNG so a failing test can be replayed, and
-all state sits behind a lock because the server answers requests on many threads.
+Besides failures, the switches cover the ways a real Halo may differ from what the engine expects (see
+docs/halo.md): how a save is answered, lean list rows, ignored list parameters, numbers as text, admin-only
+endpoints and an agent that cannot see every client. Every switch is off by default. Decisions come from
+one seeded RNG so a failing test can be replayed, and all state sits behind a lock because the server
+answers requests on many threads.
 """
 
 from __future__ import annotations
@@ -15,6 +18,18 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 RATE_FIELDS = ("error_rate", "error_after_write_rate", "drop_rate", "html_error_rate")
+# How a successful POST is answered: Halo documents no response body (docs/halo.md).
+POST_ANSWERS = (
+    "array",  # every saved record, in the order sent (the default)
+    "object",  # one record as a bare object: the first one (what a one-record POST gets from some builds)
+    "first",  # an array holding only the first saved record
+    "reversed",  # every record, last first
+    "shuffled",  # every record, in a seeded random order
+    "truncated",  # every record but the last
+    "empty",  # 200 with an empty body
+    "true",  # the JSON value true
+)
+FLAG_FIELDS = ("lean_rows", "ignore_order", "ignore_includeinactive", "numbers_as_text")
 
 
 @dataclass
@@ -28,6 +43,13 @@ class SandboxFaults:
     latency: float = 0.0  # seconds added to every /api and /auth request
     token_lifetime: int = 3600  # expires_in given to new tokens
     html_error_rate: float = 0.0  # share answered 502 with an HTML body, like a proxy in front of Halo
+    post_answer: str = "array"  # one of POST_ANSWERS
+    lean_rows: bool = False  # list rows without the matching fields (accountsid, third_party_id, ...)
+    ignore_order: bool = False  # `order`/`orderdesc` ignored: lists always in id order
+    ignore_includeinactive: bool = False  # inactive clients/sites left out of lists whatever is asked
+    numbers_as_text: bool = False  # answers carry numbers as text; numbers sent as text are accepted
+    admin_only: tuple[str, ...] = ()  # resources answered 403 (an API application without admin rights)
+    hidden_clients: tuple[int, ...] = ()  # client ids the API agent cannot see (lists, GET by id, updates)
     seed: int = 0
     _rng: random.Random = field(init=False, repr=False, compare=False)
     _lock: threading.Lock = field(init=False, repr=False, compare=False, default_factory=threading.Lock)
@@ -46,6 +68,16 @@ class SandboxFaults:
     def pick(self, options: tuple[Any, ...]) -> Any:
         with self._lock:
             return self._rng.choice(options)
+
+    def shuffled(self, items: list[Any]) -> list[Any]:
+        """A copy of ``items`` in an order drawn from the seeded RNG, never the order given (2+ items)."""
+        copy = list(items)
+        if len(copy) < 2:
+            return copy
+        with self._lock:
+            while copy == items:
+                self._rng.shuffle(copy)
+        return copy
 
     def retry_after(self, now: float | None = None) -> int | None:
         """None when the request is admitted; else the whole seconds to wait before the window has room."""
@@ -114,4 +146,22 @@ def _checked_value(name: str, value: Any) -> Any:
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
             return value
         raise ValueError(f"{name} must be a whole number >= 0.")
+    if name == "post_answer":
+        if value in POST_ANSWERS:
+            return value
+        raise ValueError(f"post_answer must be one of {', '.join(POST_ANSWERS)}.")
+    if name in FLAG_FIELDS:
+        if isinstance(value, bool):
+            return value
+        raise ValueError(f"{name} must be true or false.")
+    if name == "admin_only":
+        if isinstance(value, (list, tuple)) and all(isinstance(item, str) and item for item in value):
+            return tuple(value)
+        raise ValueError('admin_only must be a list of resource names, such as ["Tax"].')
+    if name == "hidden_clients":
+        if isinstance(value, (list, tuple)) and all(
+            isinstance(item, int) and not isinstance(item, bool) and item > 0 for item in value
+        ):
+            return tuple(value)
+        raise ValueError("hidden_clients must be a list of client ids (whole numbers > 0).")
     raise ValueError(f"Unknown fault setting {name}.")

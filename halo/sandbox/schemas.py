@@ -8,6 +8,7 @@ Validators are built once per resource: the benchmark pushes ~100,000 records th
 from __future__ import annotations
 
 import json
+import re
 import threading
 import uuid
 from collections.abc import Callable
@@ -227,3 +228,43 @@ def _json_type(value: object) -> str:
 def _short(value: object) -> str:
     text = json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+_NUMBER_TEXT = re.compile(r"-?\d+(\.\d+)?")
+
+
+def _numeric_kind(prop: dict[str, Any]) -> str:
+    types = prop.get("type")
+    kinds = types if isinstance(types, list) else [types]
+    if "integer" in kinds:
+        return "integer"
+    return "number" if "number" in kinds else ""
+
+
+def coerce_numeric_text(resource: str, record: object) -> object:
+    """``record`` with numbers sent as text ("12.50") turned into numbers where Halo's schema has a number.
+
+    Halo is a .NET service and may accept what a strict JSON Schema refuses; the sandbox's
+    ``numbers_as_text`` mode does too, so a client that sent text would not be told it is wrong here only.
+    """
+    document = load_schema_document()
+    return _coerce(document["$defs"], document["x-resources"][resource], record)
+
+
+def _coerce(defs: dict[str, Any], name: str, value: object) -> object:
+    if not isinstance(value, dict):
+        return value
+    props = defs.get(name, {}).get("properties", {})
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        prop = props.get(key, {})
+        kind = _numeric_kind(prop)
+        if kind and isinstance(item, str) and _NUMBER_TEXT.fullmatch(item.strip()):
+            text = item.strip()
+            out[key] = int(text) if kind == "integer" and "." not in text else float(text)
+        elif isinstance(item, list) and isinstance(prop.get("items"), dict) and "$ref" in prop["items"]:
+            ref = prop["items"]["$ref"].removeprefix("#/$defs/")
+            out[key] = [_coerce(defs, ref, element) for element in item]
+        else:
+            out[key] = item
+    return out

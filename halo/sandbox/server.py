@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 from halo.sandbox.auth import TokenIssuer
 from halo.sandbox.faults import SandboxFaults
 from halo.sandbox.page import render_page
-from halo.sandbox.schemas import RecordProblem
+from halo.sandbox.schemas import RecordProblem, coerce_numeric_text
 from halo.sandbox.store import LIST_KEYS, RESOURCES, ListQuery, SandboxStore
 
 __all__ = ["HaloSandbox", "SandboxFaults"]
@@ -66,6 +66,17 @@ def _json_reply(status: int, payload: Any, headers: dict[str, str] | None = None
 def _error_reply(status: int, message: str, **extra: Any) -> _Reply:
     return _json_reply(status, {"error": message, **extra})
 
+
+# What a lean list row leaves out (lean_rows): the fields the engine matches on. Halo's list rows are partial
+# objects and which fields they keep is not documented (docs/halo.md).
+LEAN_DROPPED: dict[str, frozenset[str]] = {
+    "Client": frozenset({"accountsid", "main_site_id", "main_site_name"}),
+    "Site": frozenset({"accountsid"}),
+    "Item": frozenset({"accountsid", "internalreference"}),
+    "Tax": frozenset({"third_party_id"}),
+    "Invoice": frozenset({"accountsid", "thirdpartyinvoicenumber", "lines"}),
+    "InvoicePayment": frozenset({"thirdpartyid", "sage50_reference"}),
+}
 
 _DROP = _Reply(drop=True)
 _DROP_AFTER_WRITE = _Reply(drop=True)  # a POST to commit first, then drop: told apart from _DROP by identity
@@ -179,6 +190,10 @@ class HaloSandbox:
     def expire_tokens(self) -> None:
         self._tokens.expire_all()
 
+    def delete(self, resource: str, record_id: int) -> bool:
+        """Delete a record as a person would in Halo's web app (no HTTP, not counted); False if absent."""
+        return self._store.delete(_known_resource(resource), record_id)
+
     # ----------------------------------------------------------------- request handling
 
     def _count(self, method: str, template: str) -> None:
@@ -227,6 +242,12 @@ class HaloSandbox:
         unauthorised = self._check_token(headers)
         if unauthorised is not None:
             return unauthorised
+        if resource in self.faults.admin_only:
+            return _error_reply(
+                403,
+                f"The API application lacks the permission to use /api/{resource} "
+                "(admin rights are needed; sandbox mode admin_only).",
+            )
         try:
             if method == "GET" and record_id is None:
                 return self._list(resource, query)
@@ -302,15 +323,17 @@ class HaloSandbox:
         return _json_reply(status, payload, {"Cache-Control": "no-store"})
 
     def _list(self, resource: str, query: dict[str, str]) -> _Reply:
+        modes = self.faults
         filters = ListQuery(
             search=query.get("search", ""),
-            include_inactive=_flag(query, "includeinactive"),
+            include_inactive=_flag(query, "includeinactive") and not modes.ignore_includeinactive,
             client_id=_optional_int(query, "client_id"),
             invoice_id=_optional_int(query, "invoice_id"),
             toplevel_id=_optional_int(query, "toplevel_id"),
             include_lines=_flag(query, "includelines"),
-            order=query.get("order", ""),
-            descending=_flag(query, "orderdesc"),
+            order="" if modes.ignore_order else query.get("order", ""),
+            descending=_flag(query, "orderdesc") and not modes.ignore_order,
+            hidden_clients=frozenset(modes.hidden_clients) if resource == "Client" else frozenset(),
         )
         if _flag(query, "pageinate"):
             page_size = _optional_int(query, "page_size") or DEFAULT_PAGE_SIZE
@@ -323,7 +346,17 @@ class HaloSandbox:
             if count is not None and count < 0:
                 raise _BadRequest("count must be 0 or more.")
             total, page = self._store.select(resource, filters, 0, count)
-        return _json_reply(200, {"record_count": total, LIST_KEYS[resource]: page})
+        rows = [self._shown(resource, row, listed=True) for row in page]
+        return _json_reply(200, {"record_count": total, LIST_KEYS[resource]: rows})
+
+    def _shown(self, resource: str, record: dict[str, Any], *, listed: bool) -> dict[str, Any]:
+        """A record as this sandbox's modes present it: lean in lists, numbers as text."""
+        if listed and self.faults.lean_rows:
+            dropped = LEAN_DROPPED.get(resource, frozenset())
+            record = {key: value for key, value in record.items() if key not in dropped}
+        if self.faults.numbers_as_text:
+            record = _numbers_as_text(record)
+        return record
 
     def _get_one(self, resource: str, raw_id: str) -> _Reply:
         try:
@@ -331,9 +364,12 @@ class HaloSandbox:
         except ValueError:
             return _error_reply(404, f"{resource} id {raw_id!r} is not a number.")
         record = self._store.get(resource, record_id)
-        if record is None:
+        if record is None or self._hidden(resource, record_id):
             return _error_reply(404, f"There is no {resource} with id {record_id}.")
-        return _json_reply(200, record)
+        return _json_reply(200, self._shown(resource, record, listed=False))
+
+    def _hidden(self, resource: str, record_id: object) -> bool:
+        return resource == "Client" and record_id in self.faults.hidden_clients
 
     def _post(self, resource: str, body: bytes) -> _Reply:
         try:
@@ -349,12 +385,39 @@ class HaloSandbox:
                 record_index=None,
                 field=None,
             )
+        if self.faults.numbers_as_text:
+            payload = [coerce_numeric_text(resource, item) for item in payload]
+        for index, item in enumerate(payload):
+            if isinstance(item, dict) and self._hidden(resource, item.get("id")):
+                message = f"Record {index}: there is no {resource} with id {item['id']} to update."
+                return _error_reply(400, message, record_index=index, field="id")
         try:
             saved = self._store.save_batch(resource, payload)
         except RecordProblem as problem:
             return _error_reply(400, problem.message, record_index=problem.record_index, field=problem.field)
         created = any(not isinstance(item, dict) or not item.get("id") for item in payload)
-        return _json_reply(201 if created else 200, saved)
+        return self._post_answer(
+            201 if created else 200, [self._shown(resource, r, listed=False) for r in saved]
+        )
+
+    def _post_answer(self, status: int, saved: list[dict[str, Any]]) -> _Reply:
+        """The saved records in the answer shape ``post_answer`` asks for (Halo documents none)."""
+        shape = self.faults.post_answer
+        if shape == "object":
+            return _json_reply(status, saved[0] if saved else {})
+        if shape == "first":
+            return _json_reply(status, saved[:1])
+        if shape == "reversed":
+            return _json_reply(status, saved[::-1])
+        if shape == "shuffled":
+            return _json_reply(status, self.faults.shuffled(saved))
+        if shape == "truncated":
+            return _json_reply(status, saved[:-1])
+        if shape == "empty":
+            return _Reply(status, b"")
+        if shape == "true":
+            return _json_reply(status, True)
+        return _json_reply(status, saved)
 
     def _stats(self) -> dict[str, Any]:
         requests = {f"{method} {template}": n for (method, template), n in sorted(self.counts().items())}
@@ -372,6 +435,19 @@ class HaloSandbox:
         except (UnicodeDecodeError, ValueError) as error:
             return _error_reply(400, str(error))
         return _json_reply(200, {"faults": self.faults.as_dict()})
+
+
+def _numbers_as_text(value: Any) -> Any:
+    """Every number in ``value`` as text ("12.5"), as some .NET serialisers write decimals and ids."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, list):
+        return [_numbers_as_text(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _numbers_as_text(item) for key, item in value.items()}
+    return value
 
 
 def _any_rates(faults: SandboxFaults) -> bool:

@@ -74,6 +74,7 @@ class ListQuery:
     include_lines: bool = False
     order: str = ""  # Halo's `order`: the field to sort on (default: id)
     descending: bool = False  # Halo's `orderdesc`
+    hidden_clients: frozenset[int] = frozenset()  # ids the API agent cannot see (sandbox mode)
 
     def filter_key(self) -> tuple[Any, ...]:
         return (
@@ -84,6 +85,7 @@ class ListQuery:
             self.toplevel_id,
             self.order.casefold(),
             self.descending,
+            tuple(sorted(self.hidden_clients)),
         )
 
 
@@ -177,6 +179,16 @@ class SandboxStore:
             record = self._records[resource].get(record_id)
             return None if record is None else self._present(resource, record, include_lines=True)
 
+    def delete(self, resource: str, record_id: int) -> bool:
+        """Remove one record (and write that through); False when there is none with that id."""
+        with self._lock:
+            if self._records[resource].pop(record_id, None) is None:
+                return False
+            self._versions[resource] += 1
+            if self._db is not None:
+                self._db.execute("DELETE FROM records WHERE resource=? AND id=?", (resource, record_id))
+            return True
+
     def count(self, resource: str) -> int:
         with self._lock:
             return len(self._records[resource])
@@ -225,6 +237,9 @@ class SandboxStore:
         if query.invoice_id is not None and resource == "InvoicePayment":
             wanted_invoice = query.invoice_id
             tests.append(lambda record: record.get("invoice_id") == wanted_invoice)
+        if query.hidden_clients and resource == "Client":
+            hidden = query.hidden_clients
+            tests.append(lambda record: record.get("id") not in hidden)
         if query.toplevel_id is not None and resource == "Client":
             wanted_top = query.toplevel_id
             tests.append(lambda record: record.get("toplevel_id") == wanted_top)

@@ -1,0 +1,121 @@
+"""Pair the records in Halo's answer to a save with the records sent, by what identifies them, never by place.
+
+Why: Halo's OpenAPI documents no POST response body, and real answers come as an array in the order sent,
+one object, the first record only, or nothing usable (docs/halo.md). A proxy or a Halo build that reorders
+the array would, paired by position, link every customer to another customer's record. So every answered
+record must carry the sent record's identity: its id for an update, its key for a create (``accountsid``,
+``third_party_id``, ``thirdpartyid``...), and no field that says it is another record (another client,
+another invoice, another amount). Whatever cannot be paired is left for the engine to look up in Halo.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sync.matching import normalise_key
+
+# Fields that name a record's identity in the books, per Halo resource (the first is the engine's link key).
+IDENTITY_FIELDS: dict[str, tuple[str, ...]] = {
+    "Tax": ("third_party_id",),
+    "Client": ("accountsid",),
+    "Site": ("accountsid",),
+    "Item": ("accountsid",),
+    "Invoice": ("accountsid", "thirdpartyinvoicenumber"),
+    "InvoicePayment": ("thirdpartyid",),
+}
+# Fields that, when both sides carry them, must agree too: a record on another parent is another record.
+PARENT_FIELDS: dict[str, tuple[str, ...]] = {
+    "Site": ("client_id",),
+    "Invoice": ("client_id",),
+    "InvoicePayment": ("invoice_id",),
+}
+# A payment answered without its thirdpartyid is still known by its invoice, amount and date.
+PAYMENT_FIELDS = ("invoice_id", "amount", "date")
+
+
+def halo_id(record: Mapping[str, Any]) -> int | None:
+    """A record's Halo id as a positive int (Halo may answer ids as text), else None."""
+    value = record.get("id")
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        return None
+    return number if number > 0 else None
+
+
+def _present(value: object) -> bool:
+    return value is not None and str(value).strip() != ""
+
+
+def _same(sent: object, answered: object) -> bool:
+    """Equal as keys (trimmed, case-insensitive) or as numbers ("12.50" is 12.5; Halo may answer text)."""
+    if normalise_key(sent) == normalise_key(answered):
+        return True
+    try:
+        return Decimal(str(sent).strip()) == Decimal(str(answered).strip())
+    except (InvalidOperation, ValueError):
+        return False
+
+
+def _same_day(sent: object, answered: object) -> bool:
+    return str(sent).strip()[:10] == str(answered).strip()[:10]
+
+
+def agrees(resource: str, sent: Mapping[str, Any], answered: Mapping[str, Any]) -> bool | None:
+    """True: ``answered`` carries ``sent``'s identity; False: it names another record; None: it says nothing.
+
+    Only fields both sides carry are compared, so a lean answer (an id and a name) gives None, not False.
+    """
+    verdicts: list[bool] = []
+    for name in (*IDENTITY_FIELDS.get(resource, ()), *PARENT_FIELDS.get(resource, ())):
+        if _present(sent.get(name)) and _present(answered.get(name)):
+            verdicts.append(_same(sent[name], answered[name]))
+    keyless = not (_present(sent.get("thirdpartyid")) and _present(answered.get("thirdpartyid")))
+    if resource == "InvoicePayment" and keyless and all(_present(answered.get(n)) for n in PAYMENT_FIELDS):
+        verdicts.append(
+            _same(sent.get("invoice_id"), answered["invoice_id"])
+            and _same(sent.get("amount"), answered["amount"])
+            and _same_day(sent.get("date"), answered["date"])
+        )
+    if not verdicts:
+        return None
+    return all(verdicts)
+
+
+def pair_answer(
+    resource: str, sent: Sequence[Mapping[str, Any]], answer: Sequence[Mapping[str, Any]]
+) -> list[Mapping[str, Any] | None]:
+    """For each sent record, the one answered record that is provably it, else None.
+
+    An update (a sent ``id``) pairs with the answered record of that id unless the answer names another key;
+    a create pairs only with a record carrying its key. An answered record pairs at most once, and a sent
+    record that two answered records could be stays unpaired (ambiguous): position never decides.
+    """
+    answered_ids = [halo_id(record) for record in answer]
+    candidates: list[list[int]] = []
+    for record in sent:
+        wanted_id = halo_id(record)
+        found: list[int] = []
+        for index, candidate in enumerate(answer):
+            if answered_ids[index] is None:
+                continue
+            verdict = agrees(resource, record, candidate)
+            if wanted_id is not None:
+                if answered_ids[index] == wanted_id and verdict is not False:
+                    found.append(index)
+            elif verdict is True:
+                found.append(index)
+        candidates.append(found)
+    claims: dict[int, int] = {}
+    for found in candidates:
+        for index in found:
+            claims[index] = claims.get(index, 0) + 1
+    paired: list[Mapping[str, Any] | None] = []
+    for found in candidates:
+        unique = [index for index in found if claims[index] == 1]
+        paired.append(answer[unique[0]] if len(found) == 1 and unique else None)
+    return paired
