@@ -15,6 +15,7 @@ from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from connectors.sql import UndecodableText
 from sync.records import (
     CENT,
     RATE_PLACES,
@@ -59,7 +60,16 @@ def flag(value: object) -> bool:
 
 
 def text(value: object, max_length: int | None = None) -> str:
-    """``sync.records.clean_text``, with a fast path for the usual string that has no control characters."""
+    """``sync.records.clean_text``, with a fast path for the usual string that has no control characters.
+
+    Text the driver sent in no encoding we could read (``UndecodableText``) is a row problem: it must not
+    reach Halo as mojibake.
+    """
+    if isinstance(value, UndecodableText):
+        raise RowProblem(
+            f"some of its text ({clean_text(value, 40)!r}) is not in a character set LedgerBridge can read; "
+            "retype that text in the accounting package"
+        )
     if isinstance(value, str) and not _CONTROL_CHARACTERS.search(value):
         result = value.strip()
         return result if max_length is None else result[:max_length]
