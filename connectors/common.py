@@ -59,6 +59,20 @@ def flag(value: object) -> bool:
     raise RowProblem(f"the yes/no value {clean_text(value)!r} is not understood")
 
 
+def flag_or_false(value: object) -> bool:
+    """A flag where an unreadable value must not drop a ledger row: treat it as 'not set'."""
+    try:
+        return flag(value)
+    except ValueError:
+        return False
+
+
+def changed_since(record: Record | SourceProblem, since: datetime | None) -> bool:
+    """The exact in-Python test after a deliberately wide SQL bound: changed at/after ``since`` or undated."""
+    modified = record.modified
+    return since is None or modified is None or modified >= since
+
+
 def text(value: object, max_length: int | None = None) -> str:
     """``sync.records.clean_text``, with a fast path for the usual string that has no control characters.
 

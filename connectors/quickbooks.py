@@ -28,7 +28,7 @@ datetimes.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -37,6 +37,7 @@ from connectors.base import ConnectionCheck, Connector, StreamSpec
 from connectors.common import (
     RowProblem,
     amount,
+    changed_since,
     chunks,
     convert_row,
     flag,
@@ -49,7 +50,6 @@ from connectors.common import (
     when,
 )
 from connectors.errors import error_from_odbc, sqlstate_of
-from connectors.sql import iter_rows
 from sync.errors import ConfigError, LedgerBridgeError
 from sync.records import (
     Address,
@@ -269,7 +269,7 @@ class QuickBooksConnector(Connector):
     def _company_name(self) -> str:
         """QODBC's Company table names the open file; a stand-in may not have it."""
         try:
-            for row in self._rows("SELECT CompanyName FROM Company", during="reading the company name"):
+            for row in self.rows("SELECT CompanyName FROM Company", during="reading the company name"):
                 return text(row.get("CompanyName"))
         except ConfigError:
             return ""
@@ -277,16 +277,11 @@ class QuickBooksConnector(Connector):
 
     def _has_table(self, table: str) -> bool:
         try:
-            for _ in self._rows(f"SELECT ListID FROM {table} WHERE 1 = 0", during=f"checking {table}"):
+            for _ in self.rows(f"SELECT ListID FROM {table} WHERE 1 = 0", during=f"checking {table}"):
                 pass
         except ConfigError:
             return False
         return True
-
-    def _rows(self, sql: str, params: Sequence[Any] = (), *, during: str = "") -> Iterator[dict[str, Any]]:
-        return iter_rows(
-            self.connection(), sql, params, page_size=self.page_size, package=PACKAGE, during=during
-        )
 
     def _quoted(self, identifier: str) -> str:
         """A reserved word (``Desc``) quoted with the driver's own identifier quote character."""
@@ -342,15 +337,10 @@ class QuickBooksConnector(Connector):
         for time_filter in filters:
             conditions = [part for part in (condition, time_filter) if part]
             where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-            yield from self._rows(select + where + suffix, during=during)
+            yield from self.rows(select + where + suffix, during=during)
 
     def _modified(self, value: object) -> datetime | None:
         return when(value, self.local_zone, "modified time")
-
-    @staticmethod
-    def _fresh(record: Record | SourceProblem, since: datetime | None) -> bool:
-        modified = record.modified
-        return since is None or modified is None or modified >= since
 
     # tax codes -------------------------------------------------------------------------------------------
 
@@ -362,7 +352,7 @@ class QuickBooksConnector(Connector):
             "FROM SalesTaxCode c LEFT JOIN ItemSalesTax t ON t.ListID = c.ItemSalesTaxRefListID "
             "ORDER BY c.ListID"
         )
-        for row in self._rows(sql, during="reading sales tax codes"):
+        for row in self.rows(sql, during="reading sales tax codes"):
             key = text(row.get("ListID"))
             code = text(row.get("Name"))
             if (
@@ -419,7 +409,7 @@ class QuickBooksConnector(Connector):
                 what="Customer",
                 modified=lambda row=row: self._modified(row.get("TimeModified")),
             )
-            if self._fresh(record, since):
+            if changed_since(record, since):
                 yield record
 
     @staticmethod
@@ -481,7 +471,7 @@ class QuickBooksConnector(Connector):
                     what="Item",
                     modified=lambda row=row: self._modified(row.get("TimeModified")),
                 )
-                if self._fresh(record, since):
+                if changed_since(record, since):
                     yield record
 
     def _item(self, row: dict[str, Any], key: str, is_service: bool) -> Item:
@@ -531,7 +521,7 @@ class QuickBooksConnector(Connector):
                     f"SELECT {', '.join(INVOICE_COLUMNS)} FROM Invoice "
                     f"WHERE TxnID IN ({placeholders(len(chunk))}) ORDER BY TxnID"
                 )
-                page = list(self._rows(chunk_sql, chunk, during="reading paid invoices"))
+                page = list(self.rows(chunk_sql, chunk, during="reading paid invoices"))
                 yield from self._document_page(page, since, credit=False)
         credit_select = f"SELECT {', '.join(CREDIT_MEMO_COLUMNS)} FROM CreditMemo"
         credit_rows = self._changed_rows(credit_select, since, order="TxnID", during="reading credit memos")
@@ -551,7 +541,7 @@ class QuickBooksConnector(Connector):
                 f"SELECT {', '.join(columns)} FROM {prefix} WHERE TxnID IN ({placeholders(len(chunk))}) "
                 f"ORDER BY TxnID, {prefix}SeqNo"
             )
-            for row in self._rows(
+            for row in self.rows(
                 line_sql, chunk, during=f"reading {'credit memo' if credit else 'invoice'} lines"
             ):
                 # One spelling for both tables: InvoiceLineAmount / CreditMemoLineAmount -> LineAmount.
@@ -563,7 +553,7 @@ class QuickBooksConnector(Connector):
                     f"SELECT {', '.join(PAYMENT_COLUMNS)} FROM ReceivePaymentLine "
                     f"WHERE AppliedToTxnTxnID IN ({placeholders(len(chunk))}) ORDER BY TxnID"
                 )
-                for row in self._rows(payment_sql, chunk, during="reading payments"):
+                for row in self.rows(payment_sql, chunk, during="reading payments"):
                     payments[text(row.get("AppliedToTxnTxnID"))].append(row)
         item_kinds = self._line_item_kinds(
             {text(line.get("LineItemRefListID")) for found in lines.values() for line in found} - {""}
@@ -579,7 +569,7 @@ class QuickBooksConnector(Connector):
                 what=f"{'Credit memo' if credit else 'Invoice'} {text(header.get('RefNumber'))!r}",
                 modified=lambda header=header: self._modified(header.get("TimeModified")),
             )
-            if self._fresh(record, since):
+            if changed_since(record, since):
                 yield record
 
     def _line_item_kinds(self, item_ids: set[str]) -> dict[str, str]:
@@ -589,7 +579,7 @@ class QuickBooksConnector(Connector):
             for chunk in chunks(sorted(item_ids)):
                 sql = f"SELECT ListID FROM {table} WHERE ListID IN ({placeholders(len(chunk))})"
                 try:
-                    for row in self._rows(sql, chunk, during=f"reading {table}"):
+                    for row in self.rows(sql, chunk, during=f"reading {table}"):
                         kinds[text(row.get("ListID"))] = kind
                 except ConfigError:
                     break  # a company file without that list has no such lines

@@ -40,15 +40,16 @@ from connectors.base import ConnectionCheck, Connector, StreamSpec
 from connectors.common import (
     RowProblem,
     amount,
+    changed_since,
     chunks,
     convert_row,
     flag,
+    flag_or_false,
     placeholders,
     required_text,
     text,
 )
 from connectors.errors import error_from_odbc, sqlstate_of
-from connectors.sql import iter_rows
 from sync.errors import LedgerBridgeError, TransientError
 from sync.records import (
     CENT,
@@ -286,11 +287,6 @@ class Sage50CAConnector(Connector):
             raise KeyError(f"Sage 50 Canada has no stream {stream!r}")
         return readers[stream](since)
 
-    def _rows(self, sql: str, params: Sequence[Any] = (), *, during: str = "") -> Iterator[dict[str, Any]]:
-        return iter_rows(
-            self.connection(), sql, params, page_size=self.page_size, package=PACKAGE, during=during
-        )
-
     @property
     def _zone(self) -> tzinfo:
         return self.local_zone or datetime.now().astimezone().tzinfo or UTC
@@ -326,7 +322,7 @@ class Sage50CAConnector(Connector):
         while True:
             conditions = [f"{key} > ?", *where]
             sql = f"{select} WHERE {' AND '.join(conditions)} ORDER BY {key} LIMIT {int(self.page_size)}"
-            page = list(self._rows(sql, [last, *params], during=during))
+            page = list(self.rows(sql, [last, *params], during=during))
             if not page:
                 return
             yield page
@@ -334,16 +330,11 @@ class Sage50CAConnector(Connector):
                 return
             last = page[-1]["lId"]
 
-    @staticmethod
-    def _fresh(record: Record | SourceProblem, since: datetime | None) -> bool:
-        modified = record.modified
-        return since is None or modified is None or modified >= since
-
     # tax codes -------------------------------------------------------------------------------------------
 
     def _authorities(self) -> dict[str, str]:
         names: dict[str, str] = {}
-        for row in self._rows("SELECT sName FROM ttaxauth", during="reading tax authorities"):
+        for row in self.rows("SELECT sName FROM ttaxauth", during="reading tax authorities"):
             name = clean_text(row["sName"])
             if name:
                 names[name.upper()] = name
@@ -352,7 +343,7 @@ class Sage50CAConnector(Connector):
     def _read_tax_rates(self, since: datetime | None) -> Iterator[Record | SourceProblem]:
         authorities = self._authorities()
         sql = "SELECT lId, sCode, sDesc, bHidden FROM ttaxcode ORDER BY lId"
-        for row in self._rows(sql, during="reading tax codes"):
+        for row in self.rows(sql, during="reading tax codes"):
             yield self._tax_rate(row, authorities)
 
     def _tax_rate(self, row: dict[str, Any], authorities: dict[str, str]) -> TaxRate | SourceProblem:
@@ -385,7 +376,7 @@ class Sage50CAConnector(Connector):
     def _tax_rate_by_key(self) -> dict[str, Decimal]:
         rates: dict[str, Decimal] = {}
         authorities = self._authorities()
-        for row in self._rows("SELECT lId, sCode, sDesc, bHidden FROM ttaxcode", during="reading tax codes"):
+        for row in self.rows("SELECT lId, sCode, sDesc, bHidden FROM ttaxcode", during="reading tax codes"):
             record = self._tax_rate(row, authorities)
             if isinstance(record, TaxRate):
                 rates[record.key] = record.rate
@@ -417,7 +408,7 @@ class Sage50CAConnector(Connector):
         ):
             for row in page:
                 record = self._convert("customers", row, lambda row=row: self._customer(row), "Customer")
-                if self._fresh(record, since):
+                if changed_since(record, since):
                     yield record
 
     def _customer(self, row: dict[str, Any]) -> Customer:
@@ -455,7 +446,7 @@ class Sage50CAConnector(Connector):
         for page in self._keyset_pages(select, [where] if where else [], params, "i.lId", "reading items"):
             for row in page:
                 record = self._convert("items", row, lambda row=row: self._item(row), "Item")
-                if self._fresh(record, since):
+                if changed_since(record, since):
                     yield record
 
     def _item(self, row: dict[str, Any]) -> Item:
@@ -512,7 +503,7 @@ class Sage50CAConnector(Connector):
                     ),
                     f"Invoice {clean_text(header.get('sSource1'))!r}",
                 )
-                if self._fresh(record, since):
+                if changed_since(record, since):
                     yield record
 
     def _lines_for(self, page: list[dict[str, Any]]) -> dict[Any, list[dict[str, Any]]]:
@@ -524,7 +515,7 @@ class Sage50CAConnector(Connector):
                 "FROM titrline l LEFT JOIN titluli u ON u.lITRecId = l.lITRecId AND u.nLineNum = l.nLineNum "
                 f"WHERE l.lITRecId IN ({placeholders(len(chunk))}) ORDER BY l.lITRecId, l.nLineNum"
             )
-            for row in self._rows(sql, chunk, during="reading invoice lines"):
+            for row in self.rows(sql, chunk, during="reading invoice lines"):
                 grouped[row["lITRecId"]].append(row)
         return grouped
 
@@ -543,8 +534,8 @@ class Sage50CAConnector(Connector):
                 "SELECT h.lId, h.lVenCusId, h.sSource1, h.bReversal, h.bReversed FROM titrec h "
                 f"WHERE h.sSource1 IN ({placeholders(len(chunk))}) ORDER BY h.lId"
             )
-            for row in self._rows(sql, chunk, during="reading reposted invoices"):
-                if _flag_or_false(row.get("bReversal")) or _flag_or_false(row.get("bReversed")):
+            for row in self.rows(sql, chunk, during="reading reposted invoices"):
+                if flag_or_false(row.get("bReversal")) or flag_or_false(row.get("bReversed")):
                     continue
                 live[(_key(row["lVenCusId"]), text(row["sSource1"]))] = row["lId"]
         return live
@@ -562,7 +553,7 @@ class Sage50CAConnector(Connector):
                 f"AND d.nTranType IN ({DOC_INVOICE}, {DOC_CREDIT_NOTE}) "
                 "ORDER BY d.lId, x.nLineNum"
             )
-            for row in self._rows(sql, chunk, during="reading receivables"):
+            for row in self.rows(sql, chunk, during="reading receivables"):
                 found = documents[(_key(row["lCusId"]), text(row["sSource"]))]
                 found.setdefault(row["docId"], []).append(row)
         return {key: found[max(found)] for key, found in documents.items()}
@@ -641,7 +632,7 @@ class Sage50CAConnector(Connector):
         applied: list[Payment] = []
         direction = Decimal(1) if is_credit else Decimal(-1)  # an invoice's receipts are negative
         for row in document:
-            if row["nTranType"] != DOC_RECEIPT or _flag_or_false(row.get("bReversed")):
+            if row["nTranType"] != DOC_RECEIPT or flag_or_false(row.get("bReversed")):
                 continue
             value = amount(row["dAmount"], "receipt amount") * direction
             if value > 0:
@@ -685,14 +676,6 @@ class Sage50CAConnector(Connector):
             tax_rate=rates.get(tax_code),
             nominal_code=_key(row.get("lAcctId")),
         )
-
-
-def _flag_or_false(value: object) -> bool:
-    """A flag where an unreadable value must not drop a ledger row: treat it as 'not set'."""
-    try:
-        return flag(value)
-    except ValueError:
-        return False
 
 
 def _connect_error(exc: BaseException) -> LedgerBridgeError:

@@ -16,7 +16,7 @@ split and whose TYPE is 'SR' (receipt) or 'SA' (payment on account) is one payme
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -28,6 +28,7 @@ from connectors.common import (
     chunks,
     convert_row,
     flag,
+    flag_or_false,
     latest,
     optional_amount,
     pages,
@@ -40,7 +41,7 @@ from connectors.common import (
     when,
 )
 from connectors.errors import error_from_odbc
-from connectors.sql import iter_rows, name
+from connectors.sql import name
 from sync.errors import ConfigError, LedgerBridgeError
 from sync.records import (
     Address,
@@ -234,11 +235,6 @@ class Sage50UKConnector(Connector):
             )
         return mapped
 
-    def _rows(self, sql: str, params: Sequence[Any] = (), *, during: str) -> Iterator[dict[str, Any]]:
-        return iter_rows(
-            self.connection(), sql, params, page_size=self.page_size, package=PACKAGE, during=during
-        )
-
     def _since(self, since: datetime | None, column: str = MODIFIED) -> tuple[str, tuple[Any, ...]]:
         """The WHERE clause for an incremental read: changed since, plus every row with no date."""
         if since is None:
@@ -253,12 +249,12 @@ class Sage50UKConnector(Connector):
         try:
             connection = self.connection()
             count_rows = list(
-                self._rows(f"SELECT COUNT(*) AS N FROM {quote('SALES_LEDGER')}", during="counting customers")
+                self.rows(f"SELECT COUNT(*) AS N FROM {quote('SALES_LEDGER')}", during="counting customers")
             )
             customers = int(next(iter(count_rows[0].values()))) if count_rows else 0
             for table, columns in TABLES.items():
                 list(
-                    self._rows(
+                    self.rows(
                         f"SELECT {_columns(columns)} FROM {quote(table)} WHERE 1 = 0",
                         during=f"checking the {table} table",
                     )
@@ -283,9 +279,7 @@ class Sage50UKConnector(Connector):
     def _company_name(self) -> str:
         """Sage keeps the company's own details in COMPANY; older versions may not expose it over ODBC."""
         try:
-            for row in self._rows(
-                f"SELECT {quote('NAME')} FROM {quote('COMPANY')}", during="reading COMPANY"
-            ):
+            for row in self.rows(f"SELECT {quote('NAME')} FROM {quote('COMPANY')}", during="reading COMPANY"):
                 return text(row.get("NAME"))
         except LedgerBridgeError:
             return ""
@@ -309,7 +303,7 @@ class Sage50UKConnector(Connector):
 
     def _read_tax_rates(self) -> Iterator[Record | SourceProblem]:
         sql = f"SELECT {_columns(TAX_COLUMNS)} FROM {quote('TAX_CODE')} ORDER BY {quote('TAX_CODE')}"
-        for row in self._rows(sql, during="reading tax codes"):
+        for row in self.rows(sql, during="reading tax codes"):
             key = text(row.get("TAX_CODE")).upper()
             yield convert_row(
                 "tax_rates", key, lambda row=row, key=key: self._tax_rate(row, key), what="Tax code"
@@ -330,7 +324,7 @@ class Sage50UKConnector(Connector):
             f"SELECT {_columns(CUSTOMER_COLUMNS)} FROM {quote('SALES_LEDGER')}{where} "
             f"ORDER BY {quote('ACCOUNT_REF')}"
         )
-        for row in self._rows(sql, params, during="reading customers"):
+        for row in self.rows(sql, params, during="reading customers"):
             key = text(row.get("ACCOUNT_REF"))
             yield convert_row(
                 "customers",
@@ -360,7 +354,7 @@ class Sage50UKConnector(Connector):
     def _read_items(self, since: datetime | None) -> Iterator[Record | SourceProblem]:
         where, params = self._since(since)
         sql = f"SELECT {_columns(ITEM_COLUMNS)} FROM {quote('STOCK')}{where} ORDER BY {quote('STOCK_CODE')}"
-        for row in self._rows(sql, params, during="reading stock items"):
+        for row in self.rows(sql, params, during="reading stock items"):
             key = text(row.get("STOCK_CODE"))
             yield convert_row(
                 "items",
@@ -400,7 +394,7 @@ class Sage50UKConnector(Connector):
             f"ORDER BY {quote('INVOICE_NUMBER')}"
         )
         already_read: set[str] = set()
-        for page in pages(self._rows(sql, params, during="reading invoices"), self.page_size):
+        for page in pages(self.rows(sql, params, during="reading invoices"), self.page_size):
             if since is not None:
                 already_read.update(text(row.get("INVOICE_NUMBER")) for row in page)
             yield from self._invoice_page(page)
@@ -415,7 +409,7 @@ class Sage50UKConnector(Connector):
                 f"WHERE {quote('INVOICE_NUMBER')} IN ({placeholders(len(chunk))}) "
                 f"ORDER BY {quote('INVOICE_NUMBER')}"
             )
-            yield from self._invoice_page(list(self._rows(sql, chunk, during="reading paid invoices")))
+            yield from self._invoice_page(list(self.rows(sql, chunk, during="reading paid invoices")))
 
     def _invoices_changed_in_ledger(self, since_value: Any) -> set[str]:
         """Invoice numbers whose AUDIT_HEADER or receipt allocations changed since (or carry no date)."""
@@ -427,7 +421,7 @@ class Sage50UKConnector(Connector):
             f"SELECT {_columns(('INV_REF', 'ISP_REFERENCE'))} FROM {quote('AUDIT_HEADER')} "
             f"WHERE {quote('TYPE')} IN ({document_types}) AND {changed_since}"
         )
-        for row in self._rows(header_sql, (since_value,), during="reading changed ledger entries"):
+        for row in self.rows(header_sql, (since_value,), during="reading changed ledger entries"):
             references.update(_references(row))
         receipt_types = ", ".join(f"'{kind}'" for kind in RECEIPT_TYPES)
         usage_sql = (
@@ -437,7 +431,7 @@ class Sage50UKConnector(Connector):
         splits = sorted(
             {
                 row["SPLIT_NUMBER"]
-                for row in self._rows(usage_sql, (since_value,), during="reading allocations")
+                for row in self.rows(usage_sql, (since_value,), during="reading allocations")
             }
             - {None}
         )
@@ -447,7 +441,7 @@ class Sage50UKConnector(Connector):
                 f"WHERE {quote('SPLIT_NUMBER')} IN ({placeholders(len(chunk))})"
             )
             headers = sorted(
-                {row["HEADER_NUMBER"] for row in self._rows(split_sql, chunk, during="reading ledger splits")}
+                {row["HEADER_NUMBER"] for row in self.rows(split_sql, chunk, during="reading ledger splits")}
                 - {None}
             )
             for header_chunk in chunks(headers):
@@ -456,7 +450,7 @@ class Sage50UKConnector(Connector):
                     f"WHERE {quote('TYPE')} IN ({document_types}) "
                     f"AND {quote('HEADER_NUMBER')} IN ({placeholders(len(header_chunk))})"
                 )
-                for row in self._rows(sql, header_chunk, during="reading changed ledger entries"):
+                for row in self.rows(sql, header_chunk, during="reading changed ledger entries"):
                     references.update(_references(row))
         return references
 
@@ -488,11 +482,11 @@ class Sage50UKConnector(Connector):
         found: dict[int, tuple[str, bool]] = {}
         sql = f"SELECT {_columns(CURRENCY_COLUMNS)} FROM {quote('CURRENCY')}"
         try:
-            for row in self._rows(sql, during="reading the currency list"):
+            for row in self.rows(sql, during="reading the currency list"):
                 if isinstance(row.get("NUMBER"), int | float):
                     found[int(row["NUMBER"])] = (
                         text(row.get("CODE")).upper(),
-                        _flag_or_false(row.get("BASE_CURRENCY")),
+                        flag_or_false(row.get("BASE_CURRENCY")),
                     )
         except ConfigError:
             return {}
@@ -526,7 +520,7 @@ class Sage50UKConnector(Connector):
                 f"WHERE {quote('INVOICE_NUMBER')} IN ({placeholders(len(chunk))}) "
                 f"ORDER BY {quote('INVOICE_NUMBER')}, {quote('ITEM_NUMBER')}"
             )
-            for row in self._rows(sql, chunk, during="reading invoice lines"):
+            for row in self.rows(sql, chunk, during="reading invoice lines"):
                 found[row["INVOICE_NUMBER"]].append(row)
         return found
 
@@ -547,8 +541,8 @@ class Sage50UKConnector(Connector):
                     f"WHERE {quote('TYPE')} IN ({document_types}) "
                     f"AND {quote(column)} IN ({placeholders(len(chunk))})"
                 )
-                for row in self._rows(sql, chunk, during="reading ledger entries"):
-                    if _flag_or_false(row.get("DELETED_FLAG")):
+                for row in self.rows(sql, chunk, during="reading ledger entries"):
+                    if flag_or_false(row.get("DELETED_FLAG")):
                         continue
                     account = text(row.get("ACCOUNT_REF")).upper()
                     for reference in _references(row) & wanted:
@@ -563,7 +557,7 @@ class Sage50UKConnector(Connector):
                 f"SELECT {_columns(('SPLIT_NUMBER', 'HEADER_NUMBER'))} FROM {quote('AUDIT_SPLIT')} "
                 f"WHERE {quote('HEADER_NUMBER')} IN ({placeholders(len(chunk))})"
             )
-            for row in self._rows(sql, chunk, during="reading ledger splits"):
+            for row in self.rows(sql, chunk, during="reading ledger splits"):
                 split_header[row["SPLIT_NUMBER"]] = row["HEADER_NUMBER"]
         found: dict[Any, list[dict[str, Any]]] = defaultdict(list)
         receipt_types = ", ".join(f"'{kind}'" for kind in RECEIPT_TYPES)
@@ -574,8 +568,8 @@ class Sage50UKConnector(Connector):
                 f"AND {quote('SPLIT_NUMBER')} IN ({placeholders(len(chunk))}) "
                 f"ORDER BY {quote('USAGE_NUMBER')}"
             )
-            for row in self._rows(sql, chunk, during="reading receipts"):
-                if not _flag_or_false(row.get("DELETED_FLAG")):
+            for row in self.rows(sql, chunk, during="reading receipts"):
+                if not flag_or_false(row.get("DELETED_FLAG")):
                     found[split_header[row["SPLIT_NUMBER"]]].append(row)
         return found
 
@@ -729,14 +723,6 @@ class _ForeignOrBase:
         return amount(
             self.row.get(f"FOREIGN_{column}"), f"{label} in the document's currency", default=default
         )
-
-
-def _flag_or_false(value: object) -> bool:
-    """A flag where an unreadable value must not drop a ledger row: treat it as 'not set'."""
-    try:
-        return flag(value)
-    except ValueError:
-        return False
 
 
 def _address(row: dict[str, Any], prefix: str, country: str) -> Address:

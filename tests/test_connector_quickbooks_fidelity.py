@@ -89,7 +89,7 @@ def test_a_group_without_member_rows_is_one_line(tmp_path):
 
 def test_incremental_reads_use_ts_literals_without_bound_datetimes_or_or(connection_string, monkeypatch):
     seen: list[tuple[str, tuple]] = []
-    import connectors.quickbooks as module
+    import connectors.base as module
 
     real = module.iter_rows
 
