@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from connectors.base import ConnectionCheck, Connector, StreamSpec
+from connectors.base import ConnectionCheck, Connector, StreamSpec, TableUse
 from connectors.common import (
     RowProblem,
     amount,
@@ -50,6 +50,7 @@ from connectors.common import (
     when,
 )
 from connectors.errors import error_from_odbc, sqlstate_of
+from connectors.sql import RESERVED_WORDS
 from sync.errors import ConfigError, LedgerBridgeError
 from sync.records import (
     Address,
@@ -183,23 +184,76 @@ PAYMENT_COLUMNS = (
     "AppliedToTxnPaymentAmount",
 )
 
-# Every table and the columns read from it (the doctor probes exactly these). The item tables are read
-# either as the three specific tables or, when one is missing, as the union table Item.
-TABLES: dict[str, tuple[str, ...]] = {
-    "SalesTaxCode": TAX_CODE_COLUMNS,
-    "ItemSalesTax": TAX_ITEM_COLUMNS,
-    "Customer": CUSTOMER_COLUMNS,
-    "ItemService": _SALES_OR_PURCHASE_COLUMNS,
-    "ItemInventory": INVENTORY_COLUMNS,
-    "ItemNonInventory": _SALES_OR_PURCHASE_COLUMNS,
-    "ItemSubtotal": ("ListID",),
-    "ItemDiscount": ("ListID",),
-    "Invoice": INVOICE_COLUMNS,
-    "InvoiceLine": INVOICE_LINE_COLUMNS,
-    "CreditMemo": CREDIT_MEMO_COLUMNS,
-    "CreditMemoLine": CREDIT_MEMO_LINE_COLUMNS,
-    "ReceivePaymentLine": PAYMENT_COLUMNS,
-}
+_STOPS = '{stream} cannot be read: every sync stops at {stream} with "does not have the table or column"'
+_ITEMS_FALLBACK = (
+    "items are read from the union table Item instead (all three of ItemService, ItemInventory and "
+    "ItemNonInventory are needed to use them)"
+)
+
+# Every table and the columns read from it (the doctor probes exactly these) and what happens without them.
+TABLE_USES: tuple[TableUse, ...] = (
+    TableUse("SalesTaxCode", TAX_CODE_COLUMNS, _STOPS.format(stream="tax codes"), count=True),
+    TableUse("ItemSalesTax", TAX_ITEM_COLUMNS, _STOPS.format(stream="tax codes"), money=("TaxRate",)),
+    TableUse(
+        "Customer", CUSTOMER_COLUMNS, _STOPS.format(stream="customers"), count=True, dates=("TimeModified",)
+    ),
+    TableUse(
+        "ItemService",
+        _SALES_OR_PURCHASE_COLUMNS,
+        _ITEMS_FALLBACK,
+        optional=True,
+        count=True,
+        money=("SalesOrPurchasePrice",),
+    ),
+    TableUse(
+        "ItemInventory", INVENTORY_COLUMNS, _ITEMS_FALLBACK, optional=True, count=True, money=("SalesPrice",)
+    ),
+    TableUse("ItemNonInventory", _SALES_OR_PURCHASE_COLUMNS, _ITEMS_FALLBACK, optional=True, count=True),
+    TableUse(
+        "Item",
+        UNION_ITEM_COLUMNS,
+        "needed only when one of ItemService, ItemInventory and ItemNonInventory is missing",
+        optional=True,
+    ),
+    TableUse(
+        "ItemSubtotal",
+        ("ListID",),
+        "subtotal lines cannot be told apart and come through as ordinary lines (the lines add up to more)",
+        optional=True,
+    ),
+    TableUse(
+        "ItemDiscount",
+        ("ListID",),
+        "discount lines are read with the sign QuickBooks stored, not forced negative",
+        optional=True,
+    ),
+    TableUse(
+        "Invoice",
+        INVOICE_COLUMNS,
+        _STOPS.format(stream="invoices"),
+        count=True,
+        money=("Subtotal", "SalesTaxTotal", "BalanceRemaining"),
+        dates=("TxnDate", "TimeModified"),
+    ),
+    TableUse(
+        "InvoiceLine", INVOICE_LINE_COLUMNS, _STOPS.format(stream="invoices"), money=("InvoiceLineAmount",)
+    ),
+    TableUse(
+        "CreditMemo",
+        CREDIT_MEMO_COLUMNS,
+        _STOPS.format(stream="invoices") + " (credit memos are read with them)",
+        count=True,
+        money=("TotalAmount", "CreditRemaining"),
+    ),
+    TableUse("CreditMemoLine", CREDIT_MEMO_LINE_COLUMNS, _STOPS.format(stream="invoices")),
+    TableUse(
+        "ReceivePaymentLine",
+        PAYMENT_COLUMNS,
+        _STOPS.format(stream="invoices") + " (their payments come from it)",
+        money=("AppliedToTxnPaymentAmount",),
+        dates=("TxnDate", "TimeModified"),
+    ),
+)
 
 
 def _first(row: dict[str, Any], *columns: str) -> Any:
@@ -282,6 +336,28 @@ class QuickBooksConnector(Connector):
         except ConfigError:
             return False
         return True
+
+    def tables(self) -> tuple[TableUse, ...]:
+        return TABLE_USES
+
+    def identifier(self, name: str) -> str:
+        return self._quoted(name) if name.upper() in RESERVED_WORDS else name
+
+    def package_facts(self) -> list[tuple[str, str]]:
+        facts: list[tuple[str, str]] = []
+        for label, sql in (
+            ("Company file", "SELECT CompanyName FROM Company"),
+            ("Credit memos", "SELECT COUNT(*) FROM CreditMemo"),
+            (
+                "Invoice lines in item groups",
+                "SELECT COUNT(*) FROM InvoiceLine WHERE InvoiceLineType = 'ItemGroup'",
+            ),
+        ):
+            try:
+                facts.append((label, text(self.scalar(sql, f"reading {label.lower()}"))))
+            except LedgerBridgeError as exc:
+                facts.append((label, f"could not be read ({exc.message})"))
+        return facts
 
     def _quoted(self, identifier: str) -> str:
         """A reserved word (``Desc``) quoted with the driver's own identifier quote character."""

@@ -36,7 +36,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from connectors.base import ConnectionCheck, Connector, StreamSpec
+from connectors.base import ConnectionCheck, Connector, StreamSpec, TableUse
 from connectors.common import (
     RowProblem,
     amount,
@@ -81,7 +81,7 @@ _ZERO = Decimal("0.00")
 _QUANTITY = Decimal("0.0001")
 
 # Every table and the columns read from it (the doctor probes exactly these).
-TABLES: dict[str, tuple[str, ...]] = {
+_TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "ttaxauth": ("sName",),
     "ttaxcode": ("lId", "sCode", "sDesc", "bHidden"),
     "tcustomr": (
@@ -133,6 +133,25 @@ TABLES: dict[str, tuple[str, ...]] = {
         "tmASTime",
     ),
 }
+_STOPS = '{stream} cannot be read: every sync stops at {stream} with "does not have the table or column"'
+_WITHOUT = {
+    "ttaxauth": _STOPS.format(stream="tax codes"),
+    "ttaxcode": _STOPS.format(stream="tax codes"),
+    "tcustomr": _STOPS.format(stream="customers"),
+    "tinvent": _STOPS.format(stream="items"),
+    "tinvprc": _STOPS.format(stream="items") + " (prices come from the Regular price list)",
+}
+TABLE_USES: tuple[TableUse, ...] = tuple(
+    TableUse(
+        table,
+        columns,
+        _WITHOUT.get(table, _STOPS.format(stream="invoices")),
+        count=table in ("ttaxcode", "tcustomr", "tinvent", "titrec"),
+        money=tuple(column for column in columns if column.startswith("d") and not column.startswith("dt")),
+        dates=tuple(column for column in columns if column.startswith(("dt", "tm"))),
+    )
+    for table, columns in _TABLE_COLUMNS.items()
+)
 
 _TAX_COMPONENT = re.compile(
     r"(?P<authority>[^\W\d_][\w .'()/-]*?)\s*@\s*(?P<rate>\d{1,3}(?:[.,]\d{1,6})?)\s*%", re.UNICODE
@@ -255,6 +274,24 @@ class Sage50CAConnector(Connector):
                 "by a later one with the same customer and number (reposted) is deleted",
             ),
         )
+
+    def tables(self) -> tuple[TableUse, ...]:
+        return TABLE_USES
+
+    def package_facts(self) -> list[tuple[str, str]]:
+        """The price lists and currencies of tinvprc: the join on list 1 / currency 0 is inferred."""
+        try:
+            pairs = [
+                f"list {row['lPrcListId']}, currency {row['lCurrncyId']}: {row['n']} prices"
+                for row in self.rows(
+                    "SELECT lPrcListId, lCurrncyId, COUNT(*) AS n FROM tinvprc "
+                    "GROUP BY lPrcListId, lCurrncyId ORDER BY lPrcListId, lCurrncyId",
+                    during="reading price lists",
+                )
+            ]
+        except LedgerBridgeError as exc:
+            return [("Item prices (tinvprc)", f"could not be read ({exc.message})")]
+        return [("Item prices (tinvprc)", "; ".join(pairs) or "none")]
 
     # --- connection -----------------------------------------------------------------------------------------
 

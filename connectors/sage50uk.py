@@ -21,7 +21,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from connectors.base import ConnectionCheck, Connector, StreamSpec
+from connectors.base import ConnectionCheck, Connector, StreamSpec, TableUse
 from connectors.common import (
     RowProblem,
     amount,
@@ -170,18 +170,56 @@ USAGE_COLUMNS = (
 )
 CURRENCY_COLUMNS = ("NUMBER", "CODE", "BASE_CURRENCY")
 
-# Every table and the columns read from it (the doctor probes exactly these).
-TABLES: dict[str, tuple[str, ...]] = {
-    "TAX_CODE": TAX_COLUMNS,
-    "SALES_LEDGER": CUSTOMER_COLUMNS,
-    "STOCK": ITEM_COLUMNS,
-    "INVOICE": INVOICE_COLUMNS,
-    "INVOICE_ITEM": LINE_COLUMNS,
-    "AUDIT_HEADER": HEADER_COLUMNS,
-    "AUDIT_SPLIT": ("SPLIT_NUMBER", "HEADER_NUMBER"),
-    "AUDIT_USAGE": USAGE_COLUMNS,
-    "CURRENCY": CURRENCY_COLUMNS,
-}
+_STOPS = '{stream} cannot be read: every sync stops at {stream} with "does not have the table or column"'
+
+# Every table and the columns read from it (the doctor probes exactly these) and what happens without them.
+TABLE_USES: tuple[TableUse, ...] = (
+    TableUse("TAX_CODE", TAX_COLUMNS, _STOPS.format(stream="tax codes"), count=True, money=("TAX_RATE",)),
+    TableUse(
+        "SALES_LEDGER", CUSTOMER_COLUMNS, _STOPS.format(stream="customers"), count=True, dates=(MODIFIED,)
+    ),
+    TableUse(
+        "STOCK",
+        ITEM_COLUMNS,
+        _STOPS.format(stream="stock items"),
+        count=True,
+        money=("SALES_PRICE", "AVERAGE_COST_PRICE"),
+        dates=(MODIFIED,),
+    ),
+    TableUse(
+        "INVOICE",
+        INVOICE_COLUMNS,
+        _STOPS.format(stream="invoices"),
+        count=True,
+        money=("INVOICE_GROSS", "CARR_NET", "FOREIGN_INVOICE_GROSS", "FOREIGN_RATE"),
+        dates=("INVOICE_DATE", MODIFIED),
+    ),
+    TableUse(
+        "INVOICE_ITEM", LINE_COLUMNS, _STOPS.format(stream="invoices"), money=("NET_AMOUNT", "UNIT_PRICE")
+    ),
+    TableUse(
+        "AUDIT_HEADER",
+        HEADER_COLUMNS,
+        _STOPS.format(stream="invoices") + " (their paid state comes from the ledger)",
+        money=("OUTSTANDING", "AMOUNT_PAID"),
+        dates=(MODIFIED,),
+    ),
+    TableUse("AUDIT_SPLIT", ("SPLIT_NUMBER", "HEADER_NUMBER"), _STOPS.format(stream="invoices")),
+    TableUse(
+        "AUDIT_USAGE",
+        USAGE_COLUMNS,
+        _STOPS.format(stream="invoices") + " (their receipts come from the allocations)",
+        money=("AMOUNT", "FOREIGN_AMOUNT"),
+        dates=("DATE", MODIFIED),
+    ),
+    TableUse(
+        "CURRENCY",
+        CURRENCY_COLUMNS,
+        "invoices in the base currency are read as usual; an invoice in another currency becomes a problem "
+        "(its currency cannot be named)",
+        optional=True,
+    ),
+)
 
 _STREAMS = (
     StreamSpec("tax_rates", "TAX_CODE", "TAX_CODE", None, "none: every tax code is read every time"),
@@ -220,6 +258,23 @@ class Sage50UKConnector(Connector):
     def streams(self) -> tuple[StreamSpec, ...]:
         return _STREAMS
 
+    def tables(self) -> tuple[TableUse, ...]:
+        return TABLE_USES
+
+    def package_facts(self) -> list[tuple[str, str]]:
+        """Foreign-currency invoices and carriage: the parts of Sage's layout our stand-ins can only guess."""
+        facts: list[tuple[str, str]] = []
+        for label, sql in (
+            ("Invoices in another currency", "SELECT COUNT(*) FROM INVOICE WHERE CURRENCY > 1"),
+            ("Invoices with carriage", "SELECT COUNT(*) FROM INVOICE WHERE CARR_NET <> 0 OR CARR_TAX <> 0"),
+            ("Base currency", "SELECT CODE FROM CURRENCY WHERE BASE_CURRENCY = 1"),
+        ):
+            try:
+                facts.append((label, text(self.scalar(sql, f"counting {label.lower()}"))))
+            except LedgerBridgeError as exc:
+                facts.append((label, f"could not be read ({exc.message})"))
+        return facts
+
     # --- connection ---------------------------------------------------------------------------------------
 
     def connect_error(self, exc: BaseException) -> LedgerBridgeError:
@@ -252,7 +307,10 @@ class Sage50UKConnector(Connector):
                 self.rows(f"SELECT COUNT(*) AS N FROM {quote('SALES_LEDGER')}", during="counting customers")
             )
             customers = int(next(iter(count_rows[0].values()))) if count_rows else 0
-            for table, columns in TABLES.items():
+            for use in TABLE_USES:
+                if use.optional:
+                    continue
+                table, columns = use.table, use.columns
                 list(
                     self.rows(
                         f"SELECT {_columns(columns)} FROM {quote(table)} WHERE 1 = 0",
