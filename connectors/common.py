@@ -153,6 +153,16 @@ def since_parameter(since: datetime, local_zone: tzinfo | None, connection: Any)
     return local
 
 
+def timestamp_literal(value: datetime, connection: Any = None) -> str:
+    """A naive timestamp as an ODBC literal, ``{ts 'yyyy-mm-dd hh:mm:ss.000'}``, the form public queries use
+    against QODBC and Sage's driver; the stdlib sqlite3 connection (demo company) gets the plain text form,
+    which it compares the same way."""
+    shown = value.strftime("%Y-%m-%d %H:%M:%S") + ".000"
+    if isinstance(connection, sqlite3.Connection):
+        return f"'{shown}'"
+    return "{ts '" + shown + "'}"
+
+
 def chunks(values: Sequence[T], size: int = MAX_IN_LIST) -> Iterator[Sequence[T]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]

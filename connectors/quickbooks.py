@@ -47,6 +47,7 @@ from connectors.common import (
     rate,
     required_text,
     text,
+    timestamp_literal,
     when,
 )
 from connectors.errors import error_from_odbc, sqlstate_of
@@ -271,7 +272,7 @@ def _active(value: object) -> bool:
 
 def ts_literal(value: datetime) -> str:
     """An ODBC timestamp literal, ``{ts 'yyyy-mm-dd hh:mm:ss.000'}``, as public QODBC queries write it."""
-    return "{ts '" + value.strftime("%Y-%m-%d %H:%M:%S") + ".000'}"
+    return timestamp_literal(value)
 
 
 class QuickBooksConnector(Connector):

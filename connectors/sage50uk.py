@@ -38,6 +38,7 @@ from connectors.common import (
     required_when,
     since_parameter,
     text,
+    timestamp_literal,
     when,
 )
 from connectors.errors import error_from_odbc
@@ -290,13 +291,16 @@ class Sage50UKConnector(Connector):
             )
         return mapped
 
-    def _since(self, since: datetime | None, column: str = MODIFIED) -> tuple[str, tuple[Any, ...]]:
-        """The WHERE clause for an incremental read: changed since, plus every row with no date."""
-        if since is None:
-            return "", ()
-        parameter = since_parameter(since, self.local_zone, self.connection())
+    def _changed_since(self, since: datetime, column: str = MODIFIED) -> str:
+        """Changed since ``since`` (a timestamp literal, as public queries against Sage's driver write
+        dates), plus every row with no date."""
+        local = since_parameter(since, self.local_zone, None)
         quoted = quote(column)
-        return f" WHERE ({quoted} >= ? OR {quoted} IS NULL)", (parameter,)
+        return f"({quoted} >= {timestamp_literal(local, self.connection())} OR {quoted} IS NULL)"
+
+    def _since(self, since: datetime | None, column: str = MODIFIED) -> str:
+        """The WHERE clause for an incremental read ('' for a full read)."""
+        return "" if since is None else f" WHERE {self._changed_since(since, column)}"
 
     # --- test connection --------------------------------------------------------------------------------
 
@@ -377,12 +381,12 @@ class Sage50UKConnector(Connector):
         )
 
     def _read_customers(self, since: datetime | None) -> Iterator[Record | SourceProblem]:
-        where, params = self._since(since)
+        where = self._since(since)
         sql = (
             f"SELECT {_columns(CUSTOMER_COLUMNS)} FROM {quote('SALES_LEDGER')}{where} "
             f"ORDER BY {quote('ACCOUNT_REF')}"
         )
-        for row in self.rows(sql, params, during="reading customers"):
+        for row in self.rows(sql, during="reading customers"):
             key = text(row.get("ACCOUNT_REF"))
             yield convert_row(
                 "customers",
@@ -410,9 +414,9 @@ class Sage50UKConnector(Connector):
         )
 
     def _read_items(self, since: datetime | None) -> Iterator[Record | SourceProblem]:
-        where, params = self._since(since)
+        where = self._since(since)
         sql = f"SELECT {_columns(ITEM_COLUMNS)} FROM {quote('STOCK')}{where} ORDER BY {quote('STOCK_CODE')}"
-        for row in self.rows(sql, params, during="reading stock items"):
+        for row in self.rows(sql, during="reading stock items"):
             key = text(row.get("STOCK_CODE"))
             yield convert_row(
                 "items",
@@ -446,20 +450,20 @@ class Sage50UKConnector(Connector):
 
     def _read_invoices(self, since: datetime | None) -> Iterator[Record | SourceProblem]:
         self._currency_list = None
-        where, params = self._since(since)
+        where = self._since(since)
         sql = (
             f"SELECT {_columns(INVOICE_COLUMNS)} FROM {quote('INVOICE')}{where} "
             f"ORDER BY {quote('INVOICE_NUMBER')}"
         )
         already_read: set[str] = set()
-        for page in pages(self.rows(sql, params, during="reading invoices"), self.page_size):
+        for page in pages(self.rows(sql, during="reading invoices"), self.page_size):
             if since is not None:
                 already_read.update(text(row.get("INVOICE_NUMBER")) for row in page)
             yield from self._invoice_page(page)
         if since is None:
             return
         # Invoices not edited themselves but whose ledger entry or allocations changed (a new receipt).
-        changed = sorted(self._invoices_changed_in_ledger(params[0]) - already_read, key=_number_order)
+        changed = sorted(self._invoices_changed_in_ledger(since) - already_read, key=_number_order)
         numbers = [int(number) for number in changed if number.isdigit()]
         for chunk in chunks(numbers, self.page_size):
             sql = (
@@ -469,17 +473,16 @@ class Sage50UKConnector(Connector):
             )
             yield from self._invoice_page(list(self.rows(sql, chunk, during="reading paid invoices")))
 
-    def _invoices_changed_in_ledger(self, since_value: Any) -> set[str]:
+    def _invoices_changed_in_ledger(self, since: datetime) -> set[str]:
         """Invoice numbers whose AUDIT_HEADER or receipt allocations changed since (or carry no date)."""
-        modified = quote(MODIFIED)
-        changed_since = f"({modified} >= ? OR {modified} IS NULL)"
+        changed_since = self._changed_since(since)
         references: set[str] = set()
         document_types = ", ".join(f"'{kind}'" for kind in DOCUMENT_TYPES)
         header_sql = (
             f"SELECT {_columns(('INV_REF', 'ISP_REFERENCE'))} FROM {quote('AUDIT_HEADER')} "
             f"WHERE {quote('TYPE')} IN ({document_types}) AND {changed_since}"
         )
-        for row in self.rows(header_sql, (since_value,), during="reading changed ledger entries"):
+        for row in self.rows(header_sql, during="reading changed ledger entries"):
             references.update(_references(row))
         receipt_types = ", ".join(f"'{kind}'" for kind in RECEIPT_TYPES)
         usage_sql = (
@@ -487,11 +490,7 @@ class Sage50UKConnector(Connector):
             f"WHERE {quote('TYPE')} IN ({receipt_types}) AND {changed_since}"
         )
         splits = sorted(
-            {
-                row["SPLIT_NUMBER"]
-                for row in self.rows(usage_sql, (since_value,), during="reading allocations")
-            }
-            - {None}
+            {row["SPLIT_NUMBER"] for row in self.rows(usage_sql, during="reading allocations")} - {None}
         )
         for chunk in chunks(splits):
             split_sql = (

@@ -131,3 +131,30 @@ def _connector(connection_string: str) -> Sage50UKConnector:
     from tests.test_connector_sage50uk import odbc_connector
 
     return odbc_connector(connection_string)
+
+
+def test_incremental_reads_write_dates_as_literals_like_public_sage_queries(sage50uk_company, monkeypatch):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    import connectors.base as base
+
+    seen: list[tuple[str, tuple]] = []
+    real = base.iter_rows
+
+    def recording(connection, sql, params=(), **kwargs):
+        seen.append((sql, tuple(params)))
+        return real(connection, sql, params, **kwargs)
+
+    monkeypatch.setattr(base, "iter_rows", recording)
+    connector = _connector(sage50uk_company.connection_string)
+    try:
+        since = datetime(2024, 5, 3, 9, 0, tzinfo=ZoneInfo("Europe/London"))
+        found = {record.key for record in connector.read("invoices", since)}
+    finally:
+        connector.close()
+    assert "1010" in found  # no modified date: always read
+    dated = [(sql, params) for sql, params in seen if "RECORD_MODIFY_DATE >=" in sql]
+    assert dated and all("{ts '2024-05-03 09:00:00.000'}" in sql for sql, _ in dated)
+    assert not any(isinstance(value, datetime) for _, params in seen for value in params)
+    assert all('"RECORD_MODIFY_DATE"' not in sql and "INVOICE_NUMBER" in sql for sql, _ in seen[:1])
