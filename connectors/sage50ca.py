@@ -626,6 +626,9 @@ class Sage50CAConnector(Connector):
         invoice_lines = tuple(self._line(row, sign, rates) for row in lines.get(raw_key, []))
         tax = sum((line.tax for line in invoice_lines), _ZERO)
         gross = abs(total)
+        freight = self._freight_line(header, invoice_lines, total, sign)
+        if freight is not None:
+            invoice_lines = (*invoice_lines, freight)
         for row in document:
             stamp = self._stamp(row)
             if stamp is not None and (modified is None or stamp > modified):
@@ -659,6 +662,31 @@ class Sage50CAConnector(Connector):
             payments=payments,
             deleted=superseded,
             modified=modified,
+        )
+
+    @staticmethod
+    def _freight_line(
+        header: dict[str, Any], lines: tuple[InvoiceLine, ...], total: Decimal, sign: Decimal
+    ) -> InvoiceLine | None:
+        """titrec.dFreight as a carriage line, when the total shows it is part of it (lines + tax + freight).
+
+        Whether dInvAmt includes freight is not documented: the line is added only when the figures say so,
+        so the lines add up to the total either way.
+        """
+        freight = amount(header.get("dFreight"), "freight", default=_ZERO)
+        if not freight:
+            return None
+        lines_total = sum((line.net + line.tax for line in lines), _ZERO)
+        if lines_total + freight * sign != total:
+            return None
+        return InvoiceLine(
+            number=max((line.number for line in lines), default=0) + 1,
+            description="Freight",
+            quantity=Decimal("1.0000") * sign,
+            unit_price=freight,
+            net=freight * sign,
+            tax=_ZERO,
+            kind="carriage",
         )
 
     def _payments(

@@ -322,3 +322,19 @@ def test_credits_are_told_by_sign_not_by_document_type(company):
         records = read_all(connector, "invoices")
     assert records["103"].is_credit and records["103"].outstanding == Decimal("104.99")
     assert not records["102"].is_credit and records["102"].outstanding == Decimal("100.00")
+
+
+def test_freight_is_a_line_when_the_total_includes_it(company):
+    read_with, edit_with = company
+    with connector_for(read_with) as connector:
+        invoice = read_all(connector, "invoices")["113"]
+    assert [(line.kind, line.net) for line in invoice.lines] == [
+        ("item", Decimal("100.00")),
+        ("carriage", Decimal("15.00")),
+    ]
+    assert sum(line.net + line.tax for line in invoice.lines) == invoice.gross == Decimal("120.00")
+    # If dInvAmt does not include the freight, no line is invented: the lines still add up to the total.
+    standin.execute(edit_with, "UPDATE titrec SET dInvAmt = 105 WHERE lId = 113")
+    with connector_for(read_with) as connector:
+        invoice = read_all(connector, "invoices")["113"]
+    assert [line.kind for line in invoice.lines] == ["item"] and invoice.gross == Decimal("105.00")

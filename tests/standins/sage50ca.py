@@ -298,6 +298,7 @@ def _header(
     reversed_: int = 0,
     stamp: tuple[str | None, str | None] = (STAMP_DAY, "12:00:00"),
     comment: str = "",
+    freight: str = "0",
 ) -> tuple[Any, ...]:
     return (
         lid,
@@ -307,7 +308,7 @@ def _header(
         day,
         number,
         comment,
-        "0",
+        freight,
         total,
         reversal,
         reversed_,
@@ -334,6 +335,7 @@ INVOICE_HEADERS = [
     _header(111, 3, "2024-02-19", "INV-1010", "220", stamp=(STAMP_DAY, "09:30:00")),
     # Paid by a cheque that came back (a positive receipt application, not flagged), then paid again.
     _header(112, 2, "2024-02-20", "INV-1012", "80"),
+    _header(113, 1, "2024-02-21", "INV-1013", "120", freight="15"),  # 100 + 5 tax + 15 freight
 ]
 INVOICE_PO_NUMBERS = [(101, "O'Brien & Sons Plumbing", "PO-ÉTÉ-7", "1034.6")]
 
@@ -350,6 +352,7 @@ INVOICE_LINES = [
     (110, 1, 1, 4100, "4", "50", "200", "0", "200", 1),
     (111, 1, 1, 4100, "4", "55", "220", "0", "220", 1),
     (112, 1, 1, 4100, "1", "80", "80", "0", "80", 1),
+    (113, 1, 1, 4100, "2", "50", "100", "0", "100", 1),
 ]
 _DISPLAY_COLUMNS = "lITRecId, nLineNum, sItem, sDesc, sUnits, dPrice, lTaxCode, dTaxAmt, dAmtInclTx"
 INVOICE_DISPLAY_LINES = [
@@ -361,6 +364,7 @@ INVOICE_DISPLAY_LINES = [
     (105, 1, "SRV-001", "Managed Services", "seat", "49.99", 5, "-6", "-55.99"),
     (106, 1, "SRV-001", "No-charge seat", "seat", "49.99", 0, "0", "0"),
     (109, 1, "", "Labour", "", "19.05", 1, "0.95", "20"),
+    (113, 1, "SRV-001", "Managed Services", "seat", "50", 1, "5", "105"),
 ]
 
 _DOC_COLUMNS = "lId, lCusId, nTranType, sSource, dtDate, dAmount, bReversed, dtASDate, tmASTime"
@@ -376,6 +380,7 @@ AR_DOCUMENTS = [
     (510, 3, 0, "INV-1010", "2024-02-19", "200", 0, STAMP_DAY, "09:00:00"),  # the superseded posting
     (511, 3, 0, "INV-1010", "2024-02-19", "220", 0, STAMP_DAY, "09:30:00"),  # the live one
     (512, 2, 0, "INV-1012", "2024-02-20", "80", 0, STAMP_DAY, "12:00:00"),
+    (513, 1, 0, "INV-1013", "2024-02-21", "120", 0, STAMP_DAY, "12:00:00"),
 ]
 _DETAIL_COLUMNS = "lCusTrId, nLineNum, nTranType, dtDate, sSource, dAmount, bReversed, dtASDate, tmASTime"
 AR_DETAILS = [
@@ -401,6 +406,7 @@ AR_DETAILS = [
     (512, 2, 1, "2024-02-21", "CHQ 512", "-80", 0, STAMP_DAY, "12:00:00"),
     (512, 3, 1, "2024-02-24", "CHQ 512 returned", "80", 0, STAMP_DAY, "12:00:00"),
     (512, 4, 1, "2024-02-26", "Interac", "-30", 0, STAMP_DAY, "12:00:00"),
+    (513, 1, 0, "2024-02-21", "INV-1013", "120", 0, STAMP_DAY, "12:00:00"),
 ]
 
 TABLE_ROWS: list[tuple[str, str, list[tuple[Any, ...]]]] = [
