@@ -21,25 +21,11 @@ def quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-# Words that cannot stand unquoted as a column or table name in ODBC's SQL grammar (SQL-92's reserved words
-# that are also column names in the packages we read), plus TEXT, which Sage's own column uses and some
-# engines reserve. Everything else stays unquoted, as in the public queries against Sage's driver.
+# Words that cannot stand unquoted as a column or table name: SQL-92's reserved words among the columns the
+# packages have (DATE, DESC, ...), plus TYPE and TEXT, which Sage's driver is reported to reserve. Everything
+# else stays unquoted, as in the public queries against Sage's driver.
 RESERVED_WORDS = frozenset(
-    {
-        "CURRENCY",
-        "DATE",
-        "DESC",
-        "NAME",
-        "NUMBER",
-        "ORDER",
-        "TEXT",
-        "TIME",
-        "TIMESTAMP",
-        "TYPE",
-        "USER",
-        "VALUE",
-        "VALUES",
-    }
+    {"DATE", "DESC", "ORDER", "TEXT", "TIME", "TIMESTAMP", "TYPE", "USER", "VALUE", "VALUES"}
 )
 
 

@@ -189,7 +189,9 @@ def _described(connection: Any, sql: str) -> list[tuple[Any, ...]]:
 
 def _type_name(column: tuple[Any, ...]) -> str:
     type_code = column[1] if len(column) > 1 else None
-    name = getattr(type_code, "__name__", None) or (str(type_code) if type_code is not None else "unknown")
+    if type_code is None:
+        return "not declared by the driver"
+    name = getattr(type_code, "__name__", None) or str(type_code)
     size = column[3] if len(column) > 3 else None
     precision, scale = (column[4], column[5]) if len(column) > 5 else (None, None)
     if precision and scale is not None and name == "Decimal":
