@@ -23,8 +23,7 @@ from datetime import datetime, tzinfo
 from typing import Any, ClassVar
 
 from connectors.errors import error_from_odbc
-from connectors.sql import iter_rows
-from connectors.sql import name as quote_if_reserved
+from connectors.sql import RESERVED_WORDS, iter_rows
 from sync.errors import LedgerBridgeError
 from sync.records import EntityName, Record, SourceProblem
 
@@ -108,8 +107,21 @@ class Connector(ABC):
         return ()
 
     def identifier(self, name: str) -> str:
-        """A table or column name as this package's SQL must spell it (reserved words quoted)."""
-        return quote_if_reserved(name)
+        """A table or column name as this package's SQL must spell it: reserved words (QODBC's ``Desc``)
+        quoted with the driver's own identifier quote character (MySQL's is a backtick), others plain."""
+        if name.upper() not in RESERVED_WORDS:
+            return name
+        quote_char = '"'
+        getinfo = getattr(self.connection(), "getinfo", None)
+        if getinfo is not None:
+            try:
+                import pyodbc
+
+                quote_char = str(getinfo(pyodbc.SQL_IDENTIFIER_QUOTE_CHAR)).strip() or '"'
+            except Exception:  # a driver that cannot say: the SQL-92 double quote
+                quote_char = '"'
+        closing = "]" if quote_char == "[" else quote_char
+        return f"{quote_char}{name}{closing}"
 
     def package_facts(self) -> list[tuple[str, str]]:
         """Facts about the books worth a support engineer's eye (label, value); none by default."""

@@ -17,7 +17,7 @@ SQL dialect: the filter on ``TimeModified`` is written the way public QODBC code
 ``OR`` and no sub-select. Rows with no TimeModified (the SDK always sets one; the project's rule is that
 undated rows are always read) come from a second plain ``TimeModified IS NULL`` query; invoices re-read for
 a new payment are found by a plain query on ReceivePaymentLine and fetched by ``TxnID IN (...)``.
-``Desc`` (a reserved word) is quoted with the driver's own identifier quote character.
+``Desc`` (a reserved word) is quoted with the driver's own identifier quote character (``identifier``).
 
 Incremental reads and offsets: rows written under different offsets (DST, a moved machine) cannot be compared
 as text or as naive local times. So ``since`` is applied twice: in SQL with a 14-hour safety margin below the
@@ -51,7 +51,6 @@ from connectors.common import (
     when,
 )
 from connectors.errors import error_from_odbc, sqlstate_of
-from connectors.sql import RESERVED_WORDS
 from sync.errors import ConfigError, LedgerBridgeError
 from sync.records import (
     Address,
@@ -341,9 +340,6 @@ class QuickBooksConnector(Connector):
     def tables(self) -> tuple[TableUse, ...]:
         return TABLE_USES
 
-    def identifier(self, name: str) -> str:
-        return self._quoted(name) if name.upper() in RESERVED_WORDS else name
-
     def package_facts(self) -> list[tuple[str, str]]:
         facts: list[tuple[str, str]] = []
         for label, sql in (
@@ -359,20 +355,6 @@ class QuickBooksConnector(Connector):
             except LedgerBridgeError as exc:
                 facts.append((label, f"could not be read ({exc.message})"))
         return facts
-
-    def _quoted(self, identifier: str) -> str:
-        """A reserved word (``Desc``) quoted with the driver's own identifier quote character."""
-        quote_char = '"'
-        getinfo = getattr(self.connection(), "getinfo", None)
-        if getinfo is not None:
-            try:
-                import pyodbc
-
-                quote_char = str(getinfo(pyodbc.SQL_IDENTIFIER_QUOTE_CHAR)).strip() or '"'
-            except Exception:  # a driver that cannot say: the SQL-92 double quote
-                quote_char = '"'
-        closing = "]" if quote_char == "[" else quote_char
-        return f"{quote_char}{identifier}{closing}"
 
     # --- reading ------------------------------------------------------------------------------------------
 
@@ -423,7 +405,7 @@ class QuickBooksConnector(Connector):
 
     def _read_tax_rates(self, since: datetime | None) -> Iterator[Record | SourceProblem]:
         sql = (
-            f"SELECT c.ListID, c.Name, c.{self._quoted('Desc')} AS CodeDesc, c.IsTaxable, c.IsActive, "
+            f"SELECT c.ListID, c.Name, c.{self.identifier('Desc')} AS CodeDesc, c.IsTaxable, c.IsActive, "
             "c.TimeModified, c.ItemSalesTaxRefListID, t.Name AS RateName, t.TaxRate, "
             "t.IsActive AS RateActive "
             "FROM SalesTaxCode c LEFT JOIN ItemSalesTax t ON t.ListID = c.ItemSalesTaxRefListID "

@@ -338,3 +338,14 @@ def test_freight_is_a_line_when_the_total_includes_it(company):
     with connector_for(read_with) as connector:
         invoice = read_all(connector, "invoices")["113"]
     assert [line.kind for line in invoice.lines] == ["item"] and invoice.gross == Decimal("105.00")
+
+
+def test_reserved_words_take_the_drivers_own_quote_character(company):
+    """MySQL/MariaDB quote identifiers with a backtick ("x" is a string there), SQLite with a double quote."""
+    with connector_for(company[0]) as connector:
+        quoted = connector.identifier("Desc")
+        assert connector.identifier("sSource1") == "sSource1"
+        expected = "`Desc`" if "MariaDB" in company[0] else '"Desc"'
+        assert quoted == expected
+        rows = list(connector.rows(f"SELECT 1 AS {quoted}", during="checking quoting"))
+        assert rows[0]["Desc"] == 1
