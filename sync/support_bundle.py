@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import platform
+import re
 import sys
 import zipfile
 from dataclasses import asdict
@@ -25,6 +26,10 @@ from sync.logs import scrub
 from sync.paths import AppPaths
 from sync.secrets import SECRET_NAMES, SecretStore
 from sync.settings import Settings
+
+# A password inside a URL (a proxy "http://user:password@host:3128"): the log scrubber's patterns do not
+# cover it, and the settings may hold such a proxy.
+_URL_PASSWORD = re.compile(r"(://[^/\s:@]+:)[^@\s/]+@")
 
 LOG_TAIL_BYTES = 512 * 1024  # the newest half megabyte of log: the last runs, not months of history
 RUNS_IN_BUNDLE = 20
@@ -138,7 +143,7 @@ def write_bundle(
     known = _current_secrets(secrets)
 
     def clean(text: str) -> str:
-        return scrub(text, known)
+        return _URL_PASSWORD.sub(r"\1***@", scrub(text, known))
 
     parts: dict[str, str] = {
         "README.txt": (

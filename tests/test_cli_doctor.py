@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import tomllib
 import zipfile
 
 import pytest
+import tomli_w
 
 from tests.test_cli_setup import cli_env, run_cli, write_settings
 
@@ -60,6 +62,10 @@ def test_doctor_names_a_dropped_column_and_exits_1(configured, sage50uk_company)
 
 def test_support_bundle_holds_everything_but_no_secret_or_token(configured, halo_sandbox, tmp_path):
     secret = halo_sandbox.client_secret
+    settings_file = tmp_path / "home" / "config" / "settings.toml"
+    settings = tomllib.loads(settings_file.read_text(encoding="utf-8"))
+    settings["halo"]["proxy"] = "http://bob:Pr0xy-pass-77@127.0.0.1:9"  # never used: the doctor runs first
+    settings_file.write_text(tomli_w.dumps(settings), encoding="utf-8")
     log = tmp_path / "home" / "logs" / "ledgerbridge.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     # What a careless line could hold: the secret itself and a bearer token in a quoted header.
@@ -90,6 +96,7 @@ def test_support_bundle_holds_everything_but_no_secret_or_token(configured, halo
     assert json.loads(texts["settings.json"])["source"]["kind"] == "sage50uk"
     everything = "\n".join(texts.values())
     assert secret not in everything
+    assert "Pr0xy-pass-77" not in everything and "http://bob:***@127.0.0.1:9" in texts["settings.json"]
     assert not BEARER.search(everything), BEARER.search(everything)
     assert "sent client_secret=***" in texts["ledgerbridge.log"]  # the line is kept, its value is not
 
