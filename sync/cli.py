@@ -432,10 +432,12 @@ def doctor_command(args: argparse.Namespace) -> int:
         return EXIT_COULD_NOT_RUN
     secrets = _secrets_for_checks(settings)
     report = doctor_for_settings(settings, secrets or MemorySecretStore())
+    from sync.support_bundle import redact
+
     if getattr(args, "json", False):
-        print(scrub(json.dumps(report.to_dict(), default=str, ensure_ascii=False)))
+        print(redact(json.dumps(report.to_dict(), default=str, ensure_ascii=False)))
     else:
-        print(scrub(report.to_text()))
+        print(redact(report.to_text()))
     return EXIT_OK if report.ok else EXIT_RECORDS_FAILED
 
 

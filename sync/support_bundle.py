@@ -35,6 +35,11 @@ LOG_TAIL_BYTES = 512 * 1024  # the newest half megabyte of log: the last runs, n
 RUNS_IN_BUNDLE = 20
 
 
+def redact(text: str, extra_secrets: list[str] | tuple[str, ...] = ()) -> str:
+    """The log scrubber, plus passwords inside URLs: what may leave this PC in a report or a bundle."""
+    return _URL_PASSWORD.sub(r"\1***@", scrub(text, extra_secrets))
+
+
 def default_bundle_name(now: datetime | None = None) -> str:
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
     return f"ledgerbridge-support-{stamp}.zip"
@@ -143,7 +148,7 @@ def write_bundle(
     known = _current_secrets(secrets)
 
     def clean(text: str) -> str:
-        return _URL_PASSWORD.sub(r"\1***@", scrub(text, known))
+        return redact(text, known)
 
     parts: dict[str, str] = {
         "README.txt": (
