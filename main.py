@@ -2,7 +2,8 @@
 
 No argument: the desktop app (setup wizard on first run). ``--demo``: the app on the demo company and a
 local Halo sandbox. ``sync``: one headless run for Task Scheduler. ``secret set NAME``: store a secret in the
-keyring. ``sandbox``: run the local Halo sandbox on its own.
+keyring. ``doctor``: check the books and Halo as this PC sees them. ``support-bundle [FILE]``: one zip for
+support, without secrets. ``sandbox``: run the local Halo sandbox on its own.
 
 Imports are deferred to each command so that ``sync`` never loads Qt and ``--help`` is instant.
 """
@@ -54,6 +55,21 @@ def build_parser() -> argparse.ArgumentParser:
     secret.add_argument("action", choices=["set", "delete"])
     secret.add_argument("name", choices=["halo.client_secret", "source.password"])
 
+    doctor = commands.add_parser(
+        "doctor", help="check what the books and Halo look like from this PC (tables, columns, fields)"
+    )
+    doctor.add_argument("--config", metavar="FILE", dest="check_config", help="settings file to use")
+    doctor.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    bundle = commands.add_parser(
+        "support-bundle", help="write one zip for support: doctor report, settings, runs, log (no secrets)"
+    )
+    bundle.add_argument(
+        "file", nargs="?", help="zip to write (default: ledgerbridge-support-<time>.zip here)"
+    )
+    bundle.add_argument("--config", metavar="FILE", dest="check_config", help="settings file to use")
+    bundle.add_argument("--no-doctor", action="store_true", help="leave the doctor report out (faster)")
+
     sandbox = commands.add_parser("sandbox", help="run the local Halo sandbox (for trying things out)")
     sandbox.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     sandbox.add_argument("--db", metavar="FILE", help="SQLite file to keep the sandbox's data in")
@@ -79,6 +95,14 @@ def main(argv: list[str] | None = None) -> int:
         from sync.cli import secret_command
 
         return secret_command(args)
+    if args.command == "doctor":
+        from sync.cli import doctor_command
+
+        return doctor_command(args)
+    if args.command == "support-bundle":
+        from sync.cli import support_bundle_command
+
+        return support_bundle_command(args, app_version=__version__)
     if args.command == "sandbox":
         from halo.sandbox.cli import sandbox_command
 

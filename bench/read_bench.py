@@ -3,8 +3,10 @@
 Builds a large stand-in company (tests/standins/sage50uk.make_large: 10,000 customers, 2,000 items, 50,000
 invoices with 150,000 lines at --scale 1), reads every stream through real unixODBC + the SQLite3 ODBC
 driver, and prints rows/s per stream with the peak Python allocation (tracemalloc) and the RSS growth
-(psutil). Then it does the same for a company --factor times larger and prints the ratio of the peaks:
-paged reading should keep them within 10% of each other.
+(psutil). It also reads the same tables and columns with plain pyodbc ``fetchmany`` in the same process
+and prints connector time / raw time per stream (target: the connector within 1.5x of raw fetching). Then it
+does the same for a company --factor times larger and prints the ratio of the peaks: paged reading should
+keep them within 10% of each other.
 
 Run: ``python bench/read_bench.py [--scale 1.0] [--factor 5] [--page-size 500] [--quick]``.
 """
@@ -28,12 +30,19 @@ import pyodbc
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from connectors.registry import configure_odbc_connection
-from connectors.sage50uk import Sage50UKConnector
+from connectors.sage50uk import TABLE_USES, Sage50UKConnector
 from sync.records import Invoice, SourceProblem
 from tests.fixtures_odbc import sqlite_odbc_connection_string
 from tests.standins.sage50uk import make_large
 
 STREAMS = ("tax_rates", "customers", "items", "invoices")
+# The tables each stream reads (the connector's own TABLE_USES give their columns).
+STREAM_TABLES = {
+    "tax_rates": ("TAX_CODE",),
+    "customers": ("SALES_LEDGER",),
+    "items": ("STOCK",),
+    "invoices": ("INVOICE", "INVOICE_ITEM", "AUDIT_HEADER", "AUDIT_SPLIT", "AUDIT_USAGE", "CURRENCY"),
+}
 BASE_SIZE = {"customers": 10_000, "items": 2_000, "invoices": 50_000, "lines_per_inv": 3}
 
 
@@ -45,6 +54,8 @@ class StreamFigures:
     seconds: float
     traced_peak: int
     rss_growth: int
+    raw_rows: int = 0
+    raw_seconds: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -100,6 +111,24 @@ def read_stream(connector: Sage50UKConnector, stream: str) -> StreamFigures:
     return StreamFigures(stream, rows, problems, seconds, traced_peak, max(0, sampler.peak - rss_before))
 
 
+def raw_read(connection: pyodbc.Connection, stream: str, page_size: int) -> tuple[int, float]:
+    """The same tables and columns with nothing but cursor.execute + fetchmany: the floor to compare with."""
+    columns = {use.table: use.columns for use in TABLE_USES}
+    rows = 0
+    started = time.perf_counter()
+    for table in STREAM_TABLES[stream]:
+        names = ", ".join(f'"{column}"' for column in columns[table])
+        cursor = connection.cursor()
+        cursor.execute(f'SELECT {names} FROM "{table}"')
+        while True:
+            page = cursor.fetchmany(page_size)
+            if not page:
+                break
+            rows += len(page)
+        cursor.close()
+    return rows, time.perf_counter() - started
+
+
 def bench_company(folder: Path, scale: float, page_size: int) -> list[StreamFigures]:
     sizes = {name: max(1, int(value * scale)) for name, value in BASE_SIZE.items() if name != "lines_per_inv"}
     path = folder / f"large-{scale:g}.sqlite"
@@ -122,12 +151,20 @@ def bench_company(folder: Path, scale: float, page_size: int) -> list[StreamFigu
         connector.connection()  # open outside the measurements: the driver's own set-up is not per row
         for stream in STREAMS:
             result = read_stream(connector, stream)
+            result.raw_rows, result.raw_seconds = raw_read(connector.connection(), stream, page_size)
             figures.append(result)
             problems = f"  ({result.problems} problems)" if result.problems else ""
             print(
                 f"  {stream:<10} {result.rows:>9,} rows {result.seconds:>7.2f} s {result.rate:>9,.0f} rows/s "
                 f"tracemalloc peak {result.traced_peak / 1e6:>6.2f} MB  "
                 f"RSS growth {result.rss_growth / 1e6:>6.1f} MB{problems}"
+            )
+        print("  Connector time / plain pyodbc fetchmany of the same tables and columns (target <= 1.5x)")
+        for result in figures:
+            ratio = result.seconds / result.raw_seconds if result.raw_seconds else float("nan")
+            print(
+                f"  {result.stream:<10} connector {result.seconds:>7.2f} s, raw {result.raw_seconds:>7.2f} s "
+                f"({result.raw_rows:>9,} rows)  x{ratio:.2f}"
             )
     path.unlink()
     return figures

@@ -17,13 +17,13 @@ Contract of ``read(stream, since)``:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any, ClassVar
 
 from connectors.errors import error_from_odbc
-from connectors.sql import iter_rows
+from connectors.sql import RESERVED_WORDS, iter_rows
 from sync.errors import LedgerBridgeError
 from sync.records import EntityName, Record, SourceProblem
 
@@ -40,6 +40,24 @@ class StreamSpec:
     key: str  # the source column(s) that identify a row, e.g. 'ACCOUNT_REF'
     replication_key: str | None  # e.g. 'RECORD_MODIFY_DATE'; None: every read is a full read
     deleted_marker: str  # how deleted / inactive rows show, e.g. "RECORD_DELETED=1 or INACTIVE_FLAG=1"
+
+
+@dataclass(frozen=True, slots=True)
+class TableUse:
+    """One table a connector reads and why: what ``ledgerbridge doctor`` probes and explains.
+
+    ``without`` says, in the user's words, what LedgerBridge does when the table or one of its columns is
+    missing; ``optional`` tables leave the rest of the stream working. ``money`` and ``dates`` name the
+    columns whose SQL type the connector converts (the doctor reports the type the driver declares).
+    """
+
+    table: str
+    columns: tuple[str, ...]
+    without: str
+    optional: bool = False
+    count: bool = False  # the main table of a stream: the doctor counts its rows
+    money: tuple[str, ...] = ()
+    dates: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +100,40 @@ class Connector(ABC):
     def test_connection(self) -> ConnectionCheck:
         """Open the source for real and say, in the user's words, whether it works and what to fix."""
 
+    # --- what the doctor asks ------------------------------------------------------------------------------
+
+    def tables(self) -> tuple[TableUse, ...]:
+        """Every table and column this connector reads (empty for a source described by the user's SQL)."""
+        return ()
+
+    def identifier(self, name: str) -> str:
+        """A table or column name as this package's SQL must spell it: reserved words (QODBC's ``Desc``)
+        quoted with the driver's own identifier quote character (MySQL's is a backtick), others plain."""
+        if name.upper() not in RESERVED_WORDS:
+            return name
+        quote_char = '"'
+        getinfo = getattr(self.connection(), "getinfo", None)
+        if getinfo is not None:
+            try:
+                import pyodbc
+
+                quote_char = str(getinfo(pyodbc.SQL_IDENTIFIER_QUOTE_CHAR)).strip() or '"'
+            except Exception:  # a driver that cannot say: the SQL-92 double quote
+                quote_char = '"'
+        closing = "]" if quote_char == "[" else quote_char
+        return f"{quote_char}{name}{closing}"
+
+    def package_facts(self) -> list[tuple[str, str]]:
+        """Facts about the books worth a support engineer's eye (label, value); none by default."""
+        return []
+
     # --- shared plumbing ---------------------------------------------------------------------------
+
+    def rows(self, sql: str, params: Sequence[Any] = (), *, during: str = "") -> Iterator[dict[str, Any]]:
+        """``iter_rows`` on this connector's connection, page size and package (driver errors mapped)."""
+        return iter_rows(
+            self.connection(), sql, params, page_size=self.page_size, package=self.kind, during=during
+        )
 
     def stream(self, name: EntityName) -> StreamSpec:
         for spec in self.streams():

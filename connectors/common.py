@@ -15,6 +15,7 @@ from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from connectors.sql import UndecodableText
 from sync.records import (
     CENT,
     RATE_PLACES,
@@ -58,8 +59,31 @@ def flag(value: object) -> bool:
     raise RowProblem(f"the yes/no value {clean_text(value)!r} is not understood")
 
 
+def flag_or_false(value: object) -> bool:
+    """A flag where an unreadable value must not drop a ledger row: treat it as 'not set'."""
+    try:
+        return flag(value)
+    except ValueError:
+        return False
+
+
+def changed_since(record: Record | SourceProblem, since: datetime | None) -> bool:
+    """The exact in-Python test after a deliberately wide SQL bound: changed at/after ``since`` or undated."""
+    modified = record.modified
+    return since is None or modified is None or modified >= since
+
+
 def text(value: object, max_length: int | None = None) -> str:
-    """``sync.records.clean_text``, with a fast path for the usual string that has no control characters."""
+    """``sync.records.clean_text``, with a fast path for the usual string that has no control characters.
+
+    Text the driver sent in no encoding we could read (``UndecodableText``) is a row problem: it must not
+    reach Halo as mojibake.
+    """
+    if isinstance(value, UndecodableText):
+        raise RowProblem(
+            f"some of its text ({clean_text(value, 40)!r}) is not in a character set LedgerBridge can read; "
+            "retype that text in the accounting package"
+        )
     if isinstance(value, str) and not _CONTROL_CHARACTERS.search(value):
         result = value.strip()
         return result if max_length is None else result[:max_length]
@@ -127,6 +151,16 @@ def since_parameter(since: datetime, local_zone: tzinfo | None, connection: Any)
     if isinstance(connection, sqlite3.Connection):
         return local.strftime("%Y-%m-%d %H:%M:%S")
     return local
+
+
+def timestamp_literal(value: datetime, connection: Any = None) -> str:
+    """A naive timestamp as an ODBC literal, ``{ts 'yyyy-mm-dd hh:mm:ss.000'}``, the form public queries use
+    against QODBC and Sage's driver; the stdlib sqlite3 connection (demo company) gets the plain text form,
+    which it compares the same way."""
+    shown = value.strftime("%Y-%m-%d %H:%M:%S") + ".000"
+    if isinstance(connection, sqlite3.Connection):
+        return f"'{shown}'"
+    return "{ts '" + shown + "'}"
 
 
 def chunks(values: Sequence[T], size: int = MAX_IN_LIST) -> Iterator[Sequence[T]]:

@@ -1,16 +1,28 @@
 """QuickBooks Desktop through QODBC: the SDK's lists and transactions as SQL tables.
 
 Why this shape: QODBC exposes ``Customer``, ``ItemService``/``ItemInventory``/``ItemNonInventory`` (or the
-union table ``Item``), ``SalesTaxCode`` + ``ItemSalesTax``, ``Invoice`` + ``InvoiceLine`` (every line repeats
-the header columns) and ``ReceivePaymentLine`` (one row per payment applied to an invoice). Money comes as
-decimal; ``TimeModified`` carries the QuickBooks machine's UTC offset ("2024-03-01T10:15:00-08:00").
+union table ``Item``), ``SalesTaxCode`` + ``ItemSalesTax``, ``Invoice`` + ``InvoiceLine`` and ``CreditMemo`` +
+``CreditMemoLine`` (every line repeats the header columns) and ``ReceivePaymentLine`` (one row per payment
+applied to an invoice). Money comes as decimal; ``TimeModified`` carries the QuickBooks machine's UTC offset
+("2024-03-01T10:15:00-08:00"). docs/connectors.md lists every table and column read and its source.
+
+Lines: ``InvoiceLineType`` is 'Item' or 'ItemGroup'. A group's members are rows of their own (the
+``InvoiceLineGroup*`` columns repeat the group's header on each), so members are the lines and the group
+header is never added on top; a group with no member rows is one line of its total. A line whose item is an
+``ItemSubtotal`` is not a line (its amount is the sum of the lines above); an ``ItemDiscount`` line is a
+discount and always negative; a line with no item and no amount is description-only text.
+
+SQL dialect: the filter on ``TimeModified`` is written the way public QODBC code writes it,
+``TimeModified >= {ts 'yyyy-mm-dd hh:mm:ss.000'}`` (an ODBC timestamp literal), with no bound datetime, no
+``OR`` and no sub-select. Rows with no TimeModified (the SDK always sets one; the project's rule is that
+undated rows are always read) come from a second plain ``TimeModified IS NULL`` query; invoices re-read for
+a new payment are found by a plain query on ReceivePaymentLine and fetched by ``TxnID IN (...)``.
+``Desc`` (a reserved word) is quoted with the driver's own identifier quote character (``identifier``).
 
 Incremental reads and offsets: rows written under different offsets (DST, a moved machine) cannot be compared
 as text or as naive local times. So ``since`` is applied twice: in SQL with a 14-hour safety margin below the
 cursor (the widest UTC offset), which only ever reads *more*, then exactly in Python on the parsed aware
-datetimes. Rows with no TimeModified are always read. A new payment re-reads its invoice: the invoice's
-``modified`` is the latest of its own TimeModified and its payments', and the SQL filter includes invoices a
-recently modified ReceivePaymentLine applies to.
+datetimes.
 """
 
 from __future__ import annotations
@@ -21,12 +33,26 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from connectors.base import ConnectionCheck, Connector, StreamSpec
+from connectors.base import ConnectionCheck, Connector, StreamSpec, TableUse
+from connectors.common import (
+    RowProblem,
+    amount,
+    changed_since,
+    chunks,
+    convert_row,
+    flag,
+    optional_amount,
+    pages,
+    placeholders,
+    rate,
+    required_text,
+    text,
+    timestamp_literal,
+    when,
+)
 from connectors.errors import error_from_odbc, sqlstate_of
-from connectors.sql import iter_rows
 from sync.errors import ConfigError, LedgerBridgeError
 from sync.records import (
-    RATE_PLACES,
     Address,
     Customer,
     EntityName,
@@ -38,10 +64,6 @@ from sync.records import (
     SourceProblem,
     TaxComponent,
     TaxRate,
-    aware,
-    clean_text,
-    money,
-    to_decimal,
 )
 
 PACKAGE = "quickbooks"
@@ -52,14 +74,185 @@ QREMOTE_HINT = (
     "Driver={QRemote for QuickBooks};DSN=QuickBooks Data 64-Bit QRemote;"
 )
 _QUANTITY = Decimal("0.0001")
+_ZERO = Decimal("0.00")
 # Service and non-inventory items keep their price in SalesOrPurchase* (one account) or SalesAndPurchase*
 # (separate income/expense accounts). Both are selected raw and chosen in Python: the SQLite ODBC driver
 # types a COALESCE(...) result as INTEGER and silently truncates 95.50 to 95.
-_SALES_OR_PURCHASE = (
-    "SELECT ListID, Name, FullName, IsActive, TimeModified, SalesTaxCodeRefListID, SalesOrPurchaseDesc, "
-    "SalesAndPurchaseSalesDesc, SalesOrPurchasePrice, SalesAndPurchaseSalesPrice, "
-    "SalesOrPurchaseAccountRefFullName, SalesAndPurchaseIncomeAccountRefFullName, "
-    "SalesAndPurchasePurchaseCost AS Cost FROM {table}"
+_SALES_OR_PURCHASE_COLUMNS = (
+    "ListID",
+    "Name",
+    "FullName",
+    "IsActive",
+    "TimeModified",
+    "SalesTaxCodeRefListID",
+    "SalesOrPurchaseDesc",
+    "SalesAndPurchaseSalesDesc",
+    "SalesOrPurchasePrice",
+    "SalesAndPurchaseSalesPrice",
+    "SalesOrPurchaseAccountRefFullName",
+    "SalesAndPurchaseIncomeAccountRefFullName",
+    "SalesAndPurchasePurchaseCost",
+)
+_ADDRESS_PARTS = (*(f"Addr{n}" for n in range(1, 6)), "City", "State", "PostalCode", "Country")
+TAX_CODE_COLUMNS = (
+    "ListID",
+    "Name",
+    "Desc",
+    "IsTaxable",
+    "IsActive",
+    "TimeModified",
+    "ItemSalesTaxRefListID",
+)
+TAX_ITEM_COLUMNS = ("ListID", "Name", "TaxRate", "IsActive")
+CUSTOMER_COLUMNS = (
+    "ListID",
+    "Name",
+    "CompanyName",
+    *(f"BillAddress{part}" for part in _ADDRESS_PARTS),
+    *(f"ShipAddress{part}" for part in _ADDRESS_PARTS),
+    "Email",
+    "Phone",
+    "Contact",
+    "SalesTaxCodeRefListID",
+    "IsActive",
+    "TimeModified",
+)
+INVENTORY_COLUMNS = (
+    "ListID",
+    "Name",
+    "FullName",
+    "IsActive",
+    "TimeModified",
+    "SalesTaxCodeRefListID",
+    "SalesDesc",
+    "SalesPrice",
+    "IncomeAccountRefFullName",
+    "PurchaseCost",
+)
+UNION_ITEM_COLUMNS = (
+    "ListID",
+    "Name",
+    "FullName",
+    "IsActive",
+    "TimeModified",
+    "SalesTaxCodeRefListID",
+    "Description",
+    "SalesPrice",
+    "IncomeAccountRefFullName",
+    "PurchaseCost",
+    "Type",
+)
+_DOCUMENT_HEADER = (
+    "TxnID",
+    "TimeModified",
+    "RefNumber",
+    "CustomerRefListID",
+    "TxnDate",
+    "PONumber",
+    "Subtotal",
+    "SalesTaxTotal",
+    "IsTaxIncluded",
+)
+INVOICE_COLUMNS = (*_DOCUMENT_HEADER, "DueDate", "AppliedAmount", "BalanceRemaining", "IsPaid")
+CREDIT_MEMO_COLUMNS = (*_DOCUMENT_HEADER, "TotalAmount", "CreditRemaining")
+_LINE_PARTS = (
+    "Type",
+    "SeqNo",
+    "GroupTxnLineID",
+    "GroupDesc",
+    "GroupQuantity",
+    "GroupTotalAmount",
+    "TxnLineID",
+    "ItemRefListID",
+    "Desc",
+    "Quantity",
+    "Rate",
+    "Amount",
+    "TaxAmount",
+    "SalesTaxCodeRefListID",
+)
+INVOICE_LINE_COLUMNS = ("TxnID", *(f"InvoiceLine{part}" for part in _LINE_PARTS))
+CREDIT_MEMO_LINE_COLUMNS = ("TxnID", *(f"CreditMemoLine{part}" for part in _LINE_PARTS))
+PAYMENT_COLUMNS = (
+    "TxnID",
+    "TimeModified",
+    "CustomerRefListID",
+    "TxnDate",
+    "RefNumber",
+    "PaymentMethodRefFullName",
+    "AppliedToTxnTxnID",
+    "AppliedToTxnPaymentAmount",
+)
+
+_STOPS = '{stream} cannot be read: every sync stops at {stream} with "does not have the table or column"'
+_ITEMS_FALLBACK = (
+    "items are read from the union table Item instead (all three of ItemService, ItemInventory and "
+    "ItemNonInventory are needed to use them)"
+)
+
+# Every table and the columns read from it (the doctor probes exactly these) and what happens without them.
+TABLE_USES: tuple[TableUse, ...] = (
+    TableUse("SalesTaxCode", TAX_CODE_COLUMNS, _STOPS.format(stream="tax codes"), count=True),
+    TableUse("ItemSalesTax", TAX_ITEM_COLUMNS, _STOPS.format(stream="tax codes"), money=("TaxRate",)),
+    TableUse(
+        "Customer", CUSTOMER_COLUMNS, _STOPS.format(stream="customers"), count=True, dates=("TimeModified",)
+    ),
+    TableUse(
+        "ItemService",
+        _SALES_OR_PURCHASE_COLUMNS,
+        _ITEMS_FALLBACK,
+        optional=True,
+        count=True,
+        money=("SalesOrPurchasePrice",),
+    ),
+    TableUse(
+        "ItemInventory", INVENTORY_COLUMNS, _ITEMS_FALLBACK, optional=True, count=True, money=("SalesPrice",)
+    ),
+    TableUse("ItemNonInventory", _SALES_OR_PURCHASE_COLUMNS, _ITEMS_FALLBACK, optional=True, count=True),
+    TableUse(
+        "Item",
+        UNION_ITEM_COLUMNS,
+        "needed only when one of ItemService, ItemInventory and ItemNonInventory is missing",
+        optional=True,
+    ),
+    TableUse(
+        "ItemSubtotal",
+        ("ListID",),
+        "subtotal lines cannot be told apart and come through as ordinary lines (the lines add up to more)",
+        optional=True,
+    ),
+    TableUse(
+        "ItemDiscount",
+        ("ListID",),
+        "discount lines are read with the sign QuickBooks stored, not forced negative",
+        optional=True,
+    ),
+    TableUse(
+        "Invoice",
+        INVOICE_COLUMNS,
+        _STOPS.format(stream="invoices"),
+        count=True,
+        money=("Subtotal", "SalesTaxTotal", "BalanceRemaining"),
+        dates=("TxnDate", "TimeModified"),
+    ),
+    TableUse(
+        "InvoiceLine", INVOICE_LINE_COLUMNS, _STOPS.format(stream="invoices"), money=("InvoiceLineAmount",)
+    ),
+    TableUse(
+        "CreditMemo",
+        CREDIT_MEMO_COLUMNS,
+        _STOPS.format(stream="invoices") + " (credit memos are read with them)",
+        count=True,
+        money=("TotalAmount", "CreditRemaining"),
+    ),
+    TableUse("CreditMemoLine", CREDIT_MEMO_LINE_COLUMNS, _STOPS.format(stream="invoices")),
+    TableUse(
+        "ReceivePaymentLine",
+        PAYMENT_COLUMNS,
+        _STOPS.format(stream="invoices") + " (their payments come from it)",
+        money=("AppliedToTxnPaymentAmount",),
+        dates=("TxnDate", "TimeModified"),
+    ),
 )
 
 
@@ -71,12 +264,14 @@ def _first(row: dict[str, Any], *columns: str) -> Any:
     return None
 
 
-def _flag(value: object, default: bool = False) -> bool:
-    if value is None:
-        return default
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "y", "-1")
-    return bool(int(value))  # type: ignore[call-overload]
+def _active(value: object) -> bool:
+    """IsActive: NULL means active (QuickBooks omits it for active records in some exports)."""
+    return True if value is None else flag(value)
+
+
+def ts_literal(value: datetime) -> str:
+    """An ODBC timestamp literal, ``{ts 'yyyy-mm-dd hh:mm:ss.000'}``, as public QODBC queries write it."""
+    return timestamp_literal(value)
 
 
 class QuickBooksConnector(Connector):
@@ -98,7 +293,11 @@ class QuickBooksConnector(Connector):
                 "IsActive=0",
             ),
             StreamSpec(
-                "invoices", "Invoice", "TxnID", modified + "; also ReceivePaymentLine.TimeModified", ""
+                "invoices",
+                "Invoice + CreditMemo",
+                "TxnID",
+                modified + "; also ReceivePaymentLine.TimeModified",
+                "",
             ),
         )
 
@@ -111,7 +310,7 @@ class QuickBooksConnector(Connector):
         try:
             customers = self.scalar("SELECT COUNT(*) FROM Customer", "counting customers")
             invoices = self.scalar("SELECT COUNT(*) FROM Invoice", "counting invoices")
-            company = self._company_name(self.connection())
+            company = self._company_name()
         except LedgerBridgeError as error:
             return ConnectionCheck(False, error.message, error.action, error.detail)
         prefix = f"Company: {company}; " if company else ""
@@ -121,22 +320,41 @@ class QuickBooksConnector(Connector):
             detail=f"{prefix}{customers} customers; {invoices} invoices",
         )
 
-    def _company_name(self, connection: Any) -> str:
+    def _company_name(self) -> str:
         """QODBC's Company table names the open file; a stand-in may not have it."""
         try:
-            for row in iter_rows(connection, "SELECT CompanyName FROM Company", package=PACKAGE):
-                return clean_text(row.get("CompanyName"))
+            for row in self.rows("SELECT CompanyName FROM Company", during="reading the company name"):
+                return text(row.get("CompanyName"))
         except ConfigError:
             return ""
         return ""
 
     def _has_table(self, table: str) -> bool:
         try:
-            for _ in iter_rows(self.connection(), f"SELECT ListID FROM {table} WHERE 1 = 0", package=PACKAGE):
+            for _ in self.rows(f"SELECT ListID FROM {table} WHERE 1 = 0", during=f"checking {table}"):
                 pass
         except ConfigError:
             return False
         return True
+
+    def tables(self) -> tuple[TableUse, ...]:
+        return TABLE_USES
+
+    def package_facts(self) -> list[tuple[str, str]]:
+        facts: list[tuple[str, str]] = []
+        for label, sql in (
+            ("Company file", "SELECT CompanyName FROM Company"),
+            ("Credit memos", "SELECT COUNT(*) FROM CreditMemo"),
+            (
+                "Invoice lines in item groups",
+                "SELECT COUNT(*) FROM InvoiceLine WHERE InvoiceLineType = 'ItemGroup'",
+            ),
+        ):
+            try:
+                facts.append((label, text(self.scalar(sql, f"reading {label.lower()}"))))
+            except LedgerBridgeError as exc:
+                facts.append((label, f"could not be read ({exc.message})"))
+        return facts
 
     # --- reading ------------------------------------------------------------------------------------------
 
@@ -151,358 +369,424 @@ class QuickBooksConnector(Connector):
             raise KeyError(f"QuickBooks has no stream {stream!r}")
         return readers[stream](since)
 
-    def _since_filter(self, column: str, since: datetime | None) -> tuple[str, list[Any]]:
-        """A deliberately wide SQL bound: UTC cursor minus 14 h, as a naive timestamp literal parameter.
+    @staticmethod
+    def _since_filter(column: str, since: datetime | None) -> str:
+        """A deliberately wide SQL bound: UTC cursor minus 14 h, as an ODBC timestamp literal.
 
         Any row modified at or after ``since`` has a local wall-clock time >= since_utc - 14 h whatever its
         offset, so the bound never drops a row; the exact test follows in Python.
         """
         if since is None:
-            return "", []
+            return ""
         bound = (since.astimezone(UTC) - OFFSET_MARGIN).replace(tzinfo=None, microsecond=0)
-        return f"({column} IS NULL OR {column} >= ?)", [bound]
+        return f"{column} >= {ts_literal(bound)}"
+
+    def _changed_rows(
+        self, select: str, since: datetime | None, *, condition: str = "", order: str = "", during: str
+    ) -> Iterator[dict[str, Any]]:
+        """``select`` rows changed since ``since`` (all when None), in the plain forms QODBC documents.
+
+        Two statements rather than one with ``OR``: ``TimeModified >= {ts ...}``, then ``TimeModified IS
+        NULL`` (undated rows are always read).
+        """
+        suffix = f" ORDER BY {order}" if order else ""
+        filters = (
+            [""] if since is None else [self._since_filter("TimeModified", since), "TimeModified IS NULL"]
+        )
+        for time_filter in filters:
+            conditions = [part for part in (condition, time_filter) if part]
+            where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+            yield from self.rows(select + where + suffix, during=during)
 
     def _modified(self, value: object) -> datetime | None:
-        return aware(value, self.local_zone)
-
-    @staticmethod
-    def _fresh(modified: datetime | None, since: datetime | None) -> bool:
-        return since is None or modified is None or modified >= since
+        return when(value, self.local_zone, "modified time")
 
     # tax codes -------------------------------------------------------------------------------------------
 
     def _read_tax_rates(self, since: datetime | None) -> Iterator[Record | SourceProblem]:
         sql = (
-            "SELECT c.ListID, c.Name, c.Description, c.IsTaxable, c.IsActive, c.TimeModified, "
-            "c.ItemSalesTaxRefListID, t.Name AS RateName, t.TaxRate, t.IsActive AS RateActive "
+            f"SELECT c.ListID, c.Name, c.{self.identifier('Desc')} AS CodeDesc, c.IsTaxable, c.IsActive, "
+            "c.TimeModified, c.ItemSalesTaxRefListID, t.Name AS RateName, t.TaxRate, "
+            "t.IsActive AS RateActive "
             "FROM SalesTaxCode c LEFT JOIN ItemSalesTax t ON t.ListID = c.ItemSalesTaxRefListID "
             "ORDER BY c.ListID"
         )
-        for row in iter_rows(self.connection(), sql, page_size=self.page_size, package=PACKAGE):
-            yield self._tax_rate(row)
-
-    def _tax_rate(self, row: dict[str, Any]) -> TaxRate | SourceProblem:
-        key = clean_text(row.get("ListID"))
-        code = clean_text(row.get("Name"))
-        try:
-            if not key:
-                raise ValueError("the tax code has no ListID")
-            name = clean_text(row.get("Description")) or code
-            modified = self._modified(row.get("TimeModified"))
-            active = _flag(row.get("IsActive"), default=True)
-            if not _flag(row.get("IsTaxable")):
-                return TaxRate(key, code, name, Decimal("0.0000"), active=active, modified=modified)
-            if row.get("ItemSalesTaxRefListID") is None or row.get("TaxRate") is None:
-                return SourceProblem(
+        for row in self.rows(sql, during="reading sales tax codes"):
+            key = text(row.get("ListID"))
+            code = text(row.get("Name"))
+            if (
+                flag(row.get("IsTaxable"))
+                and key
+                and (row.get("ItemSalesTaxRefListID") is None or row.get("TaxRate") is None)
+            ):
+                yield SourceProblem(
                     "tax_rates",
                     key,
                     f"QuickBooks sales tax code {code!r} is taxable but has no sales tax item with a rate "
                     "(QuickBooks US takes the rate from each customer's tax item).",
                     action="Map this tax code to a Halo tax by hand in Mappings > Tax codes.",
                 )
-            rate = to_decimal(row.get("TaxRate"), RATE_PLACES)
-            if rate < 0 or rate > 100:
-                raise ValueError(f"the rate {rate}% is not a percentage")
-            authority = clean_text(row.get("RateName")) or code
-            return TaxRate(
+                continue
+            yield convert_row(
+                "tax_rates",
                 key,
-                code,
-                name,
-                rate,
-                components=(TaxComponent(authority, rate),),
-                active=active,
-                modified=modified,
+                lambda row=row, key=key, code=code: self._tax_rate(row, key, code),
+                what=f"QuickBooks sales tax code {code!r}",
             )
-        except (ValueError, ArithmeticError, TypeError) as exc:
-            return SourceProblem(
-                "tax_rates", key, f"QuickBooks sales tax code {code!r} could not be read: {exc}."
-            )
+
+    def _tax_rate(self, row: dict[str, Any], key: str, code: str) -> TaxRate:
+        required_text(key, "ListID")
+        name = text(row.get("CodeDesc")) or code
+        modified = self._modified(row.get("TimeModified"))
+        active = _active(row.get("IsActive"))
+        if not flag(row.get("IsTaxable")):
+            return TaxRate(key, code, name, Decimal("0.0000"), active=active, modified=modified)
+        percent = rate(row.get("TaxRate"))
+        if percent < 0 or percent > 100:
+            raise RowProblem(f"the rate {percent}% is not a percentage")
+        authority = text(row.get("RateName")) or code
+        return TaxRate(
+            key,
+            code,
+            name,
+            percent,
+            components=(TaxComponent(authority, percent),),
+            active=active,
+            modified=modified,
+        )
 
     # customers -------------------------------------------------------------------------------------------
 
     def _read_customers(self, since: datetime | None) -> Iterator[Record | SourceProblem]:
-        bill = ", ".join(f"BillAddressAddr{n}" for n in range(1, 6))
-        ship = ", ".join(f"ShipAddressAddr{n}" for n in range(1, 6))
-        select = (
-            f"SELECT ListID, Name, CompanyName, {bill}, BillAddressCity, BillAddressState, "
-            f"BillAddressPostalCode, BillAddressCountry, {ship}, ShipAddressCity, ShipAddressState, "
-            "ShipAddressPostalCode, ShipAddressCountry, Email, Phone, Contact, SalesTaxCodeRefListID, "
-            "IsActive, TimeModified FROM Customer"
-        )
-        where, params = self._since_filter("TimeModified", since)
-        sql = select + (f" WHERE {where}" if where else "") + " ORDER BY ListID"
-        for row in iter_rows(self.connection(), sql, params, page_size=self.page_size, package=PACKAGE):
-            record = self._customer(row)
-            if self._fresh(record.modified, since):
+        select = f"SELECT {', '.join(CUSTOMER_COLUMNS)} FROM Customer"
+        for row in self._changed_rows(select, since, order="ListID", during="reading customers"):
+            key = text(row.get("ListID"))
+            record = convert_row(
+                "customers",
+                key,
+                lambda row=row, key=key: self._customer(row, key),
+                what="Customer",
+                modified=lambda row=row: self._modified(row.get("TimeModified")),
+            )
+            if changed_since(record, since):
                 yield record
 
-    def _address(self, row: dict[str, Any], prefix: str) -> Address:
-        lines = tuple(line for line in (clean_text(row.get(f"{prefix}Addr{n}")) for n in range(1, 6)) if line)
+    @staticmethod
+    def _address(row: dict[str, Any], prefix: str) -> Address:
+        lines = tuple(line for line in (text(row.get(f"{prefix}Addr{n}")) for n in range(1, 6)) if line)
         return Address(
             lines=lines,
-            city=clean_text(row.get(f"{prefix}City")),
-            region=clean_text(row.get(f"{prefix}State")),
-            postcode=clean_text(row.get(f"{prefix}PostalCode")),
-            country=clean_text(row.get(f"{prefix}Country")),
+            city=text(row.get(f"{prefix}City")),
+            region=text(row.get(f"{prefix}State")),
+            postcode=text(row.get(f"{prefix}PostalCode")),
+            country=text(row.get(f"{prefix}Country")),
         )
 
-    def _customer(self, row: dict[str, Any]) -> Customer | SourceProblem:
-        key = clean_text(row.get("ListID"))
-        modified = None
-        try:
-            modified = self._modified(row.get("TimeModified"))
-            if not key:
-                raise ValueError("the customer has no ListID")
-            name = clean_text(row.get("Name"), 41)
-            if not name:
-                raise ValueError("the customer has no name")
-            return Customer(
-                key=key,
-                name=name,
-                email=clean_text(row.get("Email")),
-                phone=clean_text(row.get("Phone")),
-                contact_name=clean_text(row.get("Contact")),
-                tax_code=clean_text(row.get("SalesTaxCodeRefListID")),
-                address=self._address(row, "BillAddress"),
-                delivery_address=self._address(row, "ShipAddress"),
-                active=_flag(row.get("IsActive"), default=True),
-                modified=modified,
-            )
-        except (ValueError, ArithmeticError, TypeError) as exc:
-            return SourceProblem("customers", key, f"Customer could not be read: {exc}.", modified=modified)
+    def _customer(self, row: dict[str, Any], key: str) -> Customer:
+        return Customer(
+            key=required_text(key, "ListID"),
+            name=required_text(text(row.get("Name"), 41), "name"),
+            email=text(row.get("Email")),
+            phone=text(row.get("Phone")),
+            contact_name=text(row.get("Contact")),
+            tax_code=text(row.get("SalesTaxCodeRefListID")),
+            address=self._address(row, "BillAddress"),
+            delivery_address=self._address(row, "ShipAddress"),
+            active=_active(row.get("IsActive")),
+            modified=self._modified(row.get("TimeModified")),
+        )
 
     # items -----------------------------------------------------------------------------------------------
 
     def _read_items(self, since: datetime | None) -> Iterator[Record | SourceProblem]:
         if all(self._has_table(table) for table in SPECIFIC_ITEM_TABLES):
             queries = [
-                ("ItemService", _SALES_OR_PURCHASE.format(table="ItemService")),
+                ("ItemService", f"SELECT {', '.join(_SALES_OR_PURCHASE_COLUMNS)} FROM ItemService", ""),
+                ("ItemInventory", f"SELECT {', '.join(INVENTORY_COLUMNS)} FROM ItemInventory", ""),
                 (
-                    "ItemInventory",
-                    "SELECT ListID, Name, FullName, IsActive, TimeModified, "
-                    "SalesTaxCodeRefListID, SalesDesc, "
-                    "SalesPrice AS Price, IncomeAccountRefFullName AS Account, PurchaseCost AS Cost "
-                    "FROM ItemInventory",
+                    "ItemNonInventory",
+                    f"SELECT {', '.join(_SALES_OR_PURCHASE_COLUMNS)} FROM ItemNonInventory",
+                    "",
                 ),
-                ("ItemNonInventory", _SALES_OR_PURCHASE.format(table="ItemNonInventory")),
             ]
         else:
             queries = [
                 (
                     "Item",
-                    "SELECT ListID, Name, FullName, IsActive, TimeModified, SalesTaxCodeRefListID, "
-                    "Description AS SalesDesc, SalesPrice AS Price, IncomeAccountRefFullName AS Account, "
-                    "PurchaseCost AS Cost, Type FROM Item "
-                    "WHERE Type IN ('ItemService', 'ItemInventory', 'ItemNonInventory')",
+                    f"SELECT {', '.join(UNION_ITEM_COLUMNS)} FROM Item",
+                    "Type IN ('ItemService', 'ItemInventory', 'ItemNonInventory')",
                 )
             ]
-        for table, select in queries:
-            where, params = self._since_filter("TimeModified", since)
-            joiner = " AND " if " WHERE " in select else " WHERE "
-            sql = select + (joiner + where if where else "") + " ORDER BY ListID"
-            for row in iter_rows(self.connection(), sql, params, page_size=self.page_size, package=PACKAGE):
+        for table, select, condition in queries:
+            for row in self._changed_rows(
+                select, since, condition=condition, order="ListID", during=f"reading items ({table})"
+            ):
                 service = (row.get("Type") or table) == "ItemService"
-                record = self._item(row, service)
-                if self._fresh(record.modified, since):
+                key = text(row.get("ListID"))
+                record = convert_row(
+                    "items",
+                    key,
+                    lambda row=row, key=key, service=service: self._item(row, key, service),
+                    what="Item",
+                    modified=lambda row=row: self._modified(row.get("TimeModified")),
+                )
+                if changed_since(record, since):
                     yield record
 
-    def _item(self, row: dict[str, Any], is_service: bool) -> Item | SourceProblem:
-        key = clean_text(row.get("ListID"))
-        modified = None
-        try:
-            modified = self._modified(row.get("TimeModified"))
-            if not key:
-                raise ValueError("the item has no ListID")
-            name = clean_text(row.get("Name"), 31)
-            if not name:
-                raise ValueError("the item has no name")
-            price = _first(row, "Price", "SalesOrPurchasePrice", "SalesAndPurchaseSalesPrice")
-            cost = row.get("Cost")
-            return Item(
-                key=key,
-                code=name,
-                name=clean_text(row.get("FullName")) or name,
-                description=clean_text(
-                    _first(row, "SalesDesc", "SalesOrPurchaseDesc", "SalesAndPurchaseSalesDesc")
-                ),
-                price=money(price) if price is not None else Decimal("0.00"),
-                cost=money(cost) if cost is not None else None,
-                tax_code=clean_text(row.get("SalesTaxCodeRefListID")),
-                nominal_code=clean_text(
-                    _first(
-                        row,
-                        "Account",
-                        "SalesOrPurchaseAccountRefFullName",
-                        "SalesAndPurchaseIncomeAccountRefFullName",
-                    )
-                ),
-                is_service=is_service,
-                active=_flag(row.get("IsActive"), default=True),
-                modified=modified,
-            )
-        except (ValueError, ArithmeticError, TypeError) as exc:
-            return SourceProblem("items", key, f"Item could not be read: {exc}.", modified=modified)
+    def _item(self, row: dict[str, Any], key: str, is_service: bool) -> Item:
+        name = required_text(text(row.get("Name"), 31), "name")
+        price = _first(row, "SalesPrice", "SalesOrPurchasePrice", "SalesAndPurchaseSalesPrice")
+        return Item(
+            key=required_text(key, "ListID"),
+            code=name,
+            name=text(row.get("FullName")) or name,
+            description=text(
+                _first(row, "SalesDesc", "Description", "SalesOrPurchaseDesc", "SalesAndPurchaseSalesDesc")
+            ),
+            price=amount(price, "sales price", default=_ZERO),
+            cost=optional_amount(_first(row, "PurchaseCost", "SalesAndPurchasePurchaseCost"), "cost"),
+            tax_code=text(row.get("SalesTaxCodeRefListID")),
+            nominal_code=text(
+                _first(
+                    row,
+                    "IncomeAccountRefFullName",
+                    "SalesOrPurchaseAccountRefFullName",
+                    "SalesAndPurchaseIncomeAccountRefFullName",
+                )
+            ),
+            is_service=is_service,
+            active=_active(row.get("IsActive")),
+            modified=self._modified(row.get("TimeModified")),
+        )
 
-    # invoices --------------------------------------------------------------------------------------------
+    # invoices and credit memos ---------------------------------------------------------------------------
 
     def _read_invoices(self, since: datetime | None) -> Iterator[Record | SourceProblem]:
-        select = (
-            "SELECT TxnID, TimeModified, RefNumber, CustomerRefListID, TxnDate, DueDate, PONumber, Memo, "
-            "Subtotal, SalesTaxTotal, AppliedAmount, BalanceRemaining, IsPaid, IsTaxIncluded FROM Invoice"
-        )
-        where, params = self._since_filter("TimeModified", since)
-        if where:
-            paid_where, paid_params = self._since_filter("p.TimeModified", since)
-            where = (
-                f"({where} OR TxnID IN (SELECT p.AppliedToTxnTxnID FROM ReceivePaymentLine p "
-                f"WHERE {paid_where}))"
+        """Invoices, then credit memos (credit notes); both keyed by TxnID, unique across transactions."""
+        already_read: set[str] = set()
+        select = f"SELECT {', '.join(INVOICE_COLUMNS)} FROM Invoice"
+        rows = self._changed_rows(select, since, order="TxnID", during="reading invoices")
+        for page in pages(rows, self.page_size):
+            already_read.update(text(row.get("TxnID")) for row in page)
+            yield from self._document_page(page, since, credit=False)
+        if since is not None:
+            # Invoices whose own TimeModified did not change but which a new payment was applied to.
+            paid_rows = self._changed_rows(
+                "SELECT AppliedToTxnTxnID FROM ReceivePaymentLine", since, during="reading payments"
             )
-            params = [*params, *paid_params]
-        sql = select + (f" WHERE {where}" if where else "") + " ORDER BY TxnID"
-        cursor_rows = iter_rows(self.connection(), sql, params, page_size=self.page_size, package=PACKAGE)
-        page: list[dict[str, Any]] = []
-        for row in cursor_rows:
-            page.append(row)
-            if len(page) >= self.page_size:
-                yield from self._invoice_page(page, since)
-                page = []
-        if page:
-            yield from self._invoice_page(page, since)
+            paid = sorted({text(row.get("AppliedToTxnTxnID")) for row in paid_rows} - already_read - {""})
+            for chunk in chunks(paid, self.page_size):
+                chunk_sql = (
+                    f"SELECT {', '.join(INVOICE_COLUMNS)} FROM Invoice "
+                    f"WHERE TxnID IN ({placeholders(len(chunk))}) ORDER BY TxnID"
+                )
+                page = list(self.rows(chunk_sql, chunk, during="reading paid invoices"))
+                yield from self._document_page(page, since, credit=False)
+        credit_select = f"SELECT {', '.join(CREDIT_MEMO_COLUMNS)} FROM CreditMemo"
+        credit_rows = self._changed_rows(credit_select, since, order="TxnID", during="reading credit memos")
+        for page in pages(credit_rows, self.page_size):
+            yield from self._document_page(page, since, credit=True)
 
-    def _invoice_page(
-        self, page: list[dict[str, Any]], since: datetime | None
+    def _document_page(
+        self, page: list[dict[str, Any]], since: datetime | None, *, credit: bool
     ) -> Iterator[Record | SourceProblem]:
-        ids = [row["TxnID"] for row in page if row.get("TxnID") is not None]
+        ids = [text(row.get("TxnID")) for row in page if row.get("TxnID") is not None]
+        prefix = "CreditMemoLine" if credit else "InvoiceLine"
+        columns = CREDIT_MEMO_LINE_COLUMNS if credit else INVOICE_LINE_COLUMNS
         lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
         payments: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        if ids:
-            marks = ", ".join("?" for _ in ids)
+        for chunk in chunks(ids):
             line_sql = (
-                "SELECT TxnID, InvoiceLineSeqNo, InvoiceLineTxnLineID, "
-                "InvoiceLineItemRefListID, InvoiceLineDesc, "
-                "InvoiceLineQuantity, InvoiceLineRate, InvoiceLineAmount, InvoiceLineTaxAmount, "
-                f"InvoiceLineSalesTaxCodeRefListID FROM InvoiceLine WHERE TxnID IN ({marks}) "
-                "ORDER BY TxnID, InvoiceLineSeqNo"
+                f"SELECT {', '.join(columns)} FROM {prefix} WHERE TxnID IN ({placeholders(len(chunk))}) "
+                f"ORDER BY TxnID, {prefix}SeqNo"
             )
-            for row in iter_rows(self.connection(), line_sql, ids, page_size=self.page_size, package=PACKAGE):
-                lines[row["TxnID"]].append(row)
-            payment_sql = (
-                "SELECT TxnID, TimeModified, CustomerRefListID, TxnDate, "
-                "RefNumber, PaymentMethodRefFullName, "
-                f"AppliedToTxnTxnID, AppliedToTxnPaymentAmount FROM ReceivePaymentLine "
-                f"WHERE AppliedToTxnTxnID IN ({marks}) ORDER BY TxnID"
-            )
-            for row in iter_rows(
-                self.connection(), payment_sql, ids, page_size=self.page_size, package=PACKAGE
+            for row in self.rows(
+                line_sql, chunk, during=f"reading {'credit memo' if credit else 'invoice'} lines"
             ):
-                payments[row["AppliedToTxnTxnID"]].append(row)
+                # One spelling for both tables: InvoiceLineAmount / CreditMemoLineAmount -> LineAmount.
+                lines[text(row.get("TxnID"))].append(
+                    {"Line" + column.removeprefix(prefix): value for column, value in row.items()}
+                )
+            if not credit:
+                payment_sql = (
+                    f"SELECT {', '.join(PAYMENT_COLUMNS)} FROM ReceivePaymentLine "
+                    f"WHERE AppliedToTxnTxnID IN ({placeholders(len(chunk))}) ORDER BY TxnID"
+                )
+                for row in self.rows(payment_sql, chunk, during="reading payments"):
+                    payments[text(row.get("AppliedToTxnTxnID"))].append(row)
+        item_kinds = self._line_item_kinds(
+            {text(line.get("LineItemRefListID")) for found in lines.values() for line in found} - {""}
+        )
         for header in page:
-            record = self._invoice(header, lines, payments)
-            if self._fresh(record.modified, since):
-                yield record
-
-    def _invoice(
-        self,
-        header: dict[str, Any],
-        lines: dict[str, list[dict[str, Any]]],
-        payments: dict[str, list[dict[str, Any]]],
-    ) -> Invoice | SourceProblem:
-        key = clean_text(header.get("TxnID"))
-        modified = None
-        try:
-            modified = self._modified(header.get("TimeModified"))
-            if not key:
-                raise ValueError("the invoice has no TxnID")
-            customer_key = clean_text(header.get("CustomerRefListID"))
-            if not customer_key:
-                raise ValueError("the invoice has no customer")
-            date = self._modified(header.get("TxnDate"))
-            if date is None:
-                raise ValueError("the invoice has no date")
-            subtotal = money(header.get("Subtotal") if header.get("Subtotal") is not None else 0)
-            tax = money(header.get("SalesTaxTotal") if header.get("SalesTaxTotal") is not None else 0)
-            included = _flag(header.get("IsTaxIncluded"))
-            gross = subtotal if included else subtotal + tax
-            net = gross - tax
-            is_credit = gross < 0
-            sign = Decimal(-1) if is_credit else Decimal(1)
-
-            invoice_lines = tuple(
-                self._line(index, row, sign) for index, row in enumerate(lines.get(key, []), 1)
-            )
-            applied = [self._payment(row, key) for row in payments.get(key, [])]
-            for payment in applied:
-                if payment.modified is not None and (modified is None or payment.modified > modified):
-                    modified = payment.modified
-            balance = header.get("BalanceRemaining")
-            outstanding = abs(money(balance)) if balance is not None else None
-            if outstanding is None and _flag(header.get("IsPaid")):
-                outstanding = Decimal("0.00")
-            applied_amount = header.get("AppliedAmount")
-            amount_paid = (
-                abs(money(applied_amount))
-                if applied_amount is not None
-                else sum((payment.amount for payment in applied), Decimal("0.00"))
-            )
-            paid_date = (
-                max((payment.date for payment in applied), default=None)
-                if outstanding == 0 and gross != 0
-                else None
-            )
-            return Invoice(
-                key=key,
-                number=clean_text(header.get("RefNumber"), 11),
-                customer_key=customer_key,
-                date=date,
-                due_date=self._modified(header.get("DueDate")),
-                lines=invoice_lines,
-                net=abs(net),
-                tax=abs(tax),
-                gross=abs(gross),
-                is_credit=is_credit,
-                amount_paid=amount_paid,
-                outstanding=outstanding,
-                paid_date=paid_date,
-                reference=clean_text(header.get("PONumber")),
-                payments=tuple(applied),
-                modified=modified,
-            )
-        except (ValueError, ArithmeticError, TypeError) as exc:
-            return SourceProblem(
+            key = text(header.get("TxnID"))
+            record = convert_row(
                 "invoices",
                 key,
-                f"Invoice {clean_text(header.get('RefNumber'))!r} could not be read: {exc}.",
-                modified=modified,
+                lambda header=header, key=key: self._document(
+                    header, key, lines.get(key, []), payments.get(key, []), item_kinds, credit=credit
+                ),
+                what=f"{'Credit memo' if credit else 'Invoice'} {text(header.get('RefNumber'))!r}",
+                modified=lambda header=header: self._modified(header.get("TimeModified")),
             )
+            if changed_since(record, since):
+                yield record
 
-    def _line(self, number: int, row: dict[str, Any], sign: Decimal) -> InvoiceLine:
-        quantity = row.get("InvoiceLineQuantity")
-        rate = row.get("InvoiceLineRate")
-        amount = row.get("InvoiceLineAmount")
-        tax = row.get("InvoiceLineTaxAmount")
+    def _line_item_kinds(self, item_ids: set[str]) -> dict[str, str]:
+        """ListID -> 'subtotal' / 'discount' for the lines' items that are subtotal or discount items."""
+        kinds: dict[str, str] = {}
+        for table, kind in (("ItemSubtotal", "subtotal"), ("ItemDiscount", "discount")):
+            for chunk in chunks(sorted(item_ids)):
+                sql = f"SELECT ListID FROM {table} WHERE ListID IN ({placeholders(len(chunk))})"
+                try:
+                    for row in self.rows(sql, chunk, during=f"reading {table}"):
+                        kinds[text(row.get("ListID"))] = kind
+                except ConfigError:
+                    break  # a company file without that list has no such lines
+        return kinds
+
+    def _document(
+        self,
+        header: dict[str, Any],
+        key: str,
+        line_rows: list[dict[str, Any]],
+        payment_rows: list[dict[str, Any]],
+        item_kinds: dict[str, str],
+        *,
+        credit: bool,
+    ) -> Invoice:
+        required_text(key, "TxnID")
+        customer_key = required_text(header.get("CustomerRefListID"), "customer")
+        modified = self._modified(header.get("TimeModified"))
+        date = when(header.get("TxnDate"), self.local_zone, "date")
+        if date is None:
+            raise RowProblem("it has no date")
+        subtotal = amount(header.get("Subtotal"), "subtotal", default=_ZERO)
+        tax = amount(header.get("SalesTaxTotal"), "sales tax total", default=_ZERO)
+        gross = subtotal if flag(header.get("IsTaxIncluded")) else subtotal + tax
+        net = gross - tax
+        # A credit memo is a credit note; an invoice with a negative total is one too (amounts positive).
+        is_credit = credit or gross < 0
+        sign = Decimal(-1) if gross < 0 else Decimal(1)
+        invoice_lines = tuple(self._lines(line_rows, sign, item_kinds))
+        applied = [self._payment(row, key) for row in payment_rows]
+        for payment in applied:
+            if payment.modified is not None and (modified is None or payment.modified > modified):
+                modified = payment.modified
+        if credit:
+            remaining = optional_amount(header.get("CreditRemaining"), "credit remaining")
+            outstanding = abs(remaining) if remaining is not None else None
+            amount_paid = abs(gross) - outstanding if outstanding is not None else _ZERO
+        else:
+            balance = optional_amount(header.get("BalanceRemaining"), "balance remaining")
+            outstanding = abs(balance) if balance is not None else None
+            if outstanding is None and flag(header.get("IsPaid")):
+                outstanding = _ZERO
+            applied_amount = optional_amount(header.get("AppliedAmount"), "applied amount")
+            amount_paid = (
+                abs(applied_amount)
+                if applied_amount is not None
+                else sum((payment.amount for payment in applied), _ZERO)
+            )
+        paid_date = (
+            max((payment.date for payment in applied), default=None)
+            if outstanding == 0 and gross != 0
+            else None
+        )
+        return Invoice(
+            key=key,
+            number=text(header.get("RefNumber"), 11),
+            customer_key=customer_key,
+            date=date,
+            due_date=when(header.get("DueDate"), self.local_zone, "due date"),
+            lines=invoice_lines,
+            net=abs(net),
+            tax=abs(tax),
+            gross=abs(gross),
+            is_credit=is_credit,
+            amount_paid=amount_paid,
+            outstanding=outstanding,
+            paid_date=paid_date,
+            reference=text(header.get("PONumber")),
+            payments=tuple(applied),
+            modified=modified,
+        )
+
+    def _lines(
+        self, rows: list[dict[str, Any]], sign: Decimal, item_kinds: dict[str, str]
+    ) -> Iterator[InvoiceLine]:
+        """The document's real lines: group members (not their header), no subtotals, discounts negative."""
+        groups_with_members = {
+            text(row.get("LineGroupTxnLineID")) for row in rows if row.get("LineTxnLineID") is not None
+        }
+        seen_groups: set[str] = set()
+        number = 0
+        for row in rows:
+            group = text(row.get("LineGroupTxnLineID"))
+            if text(row.get("LineType")).lower() == "itemgroup" and row.get("LineTxnLineID") is None:
+                if group in groups_with_members or group in seen_groups:
+                    continue  # the group's header: its members are the lines
+                seen_groups.add(group)
+                number += 1
+                yield self._group_line(number, row, sign)
+                continue
+            kind = item_kinds.get(text(row.get("LineItemRefListID")), "")
+            if kind == "subtotal":
+                continue  # a subtotal repeats the lines above it
+            number += 1
+            yield self._line(number, row, sign, discount=kind == "discount")
+
+    @staticmethod
+    def _group_line(number: int, row: dict[str, Any], sign: Decimal) -> InvoiceLine:
+        total = amount(row.get("LineGroupTotalAmount"), f"total of group line {number}", default=_ZERO)
+        quantity = amount(
+            row.get("LineGroupQuantity"), "group quantity", places=_QUANTITY, default=Decimal(1)
+        )
         return InvoiceLine(
             number=number,
-            description=clean_text(row.get("InvoiceLineDesc")),
-            quantity=to_decimal(quantity if quantity is not None else 0, _QUANTITY) * sign,
-            unit_price=money(rate if rate is not None else 0),
-            net=money(amount if amount is not None else 0) * sign,
-            tax=money(tax) * sign if tax is not None else Decimal("0.00"),
-            item_key=clean_text(row.get("InvoiceLineItemRefListID")),
-            tax_code=clean_text(row.get("InvoiceLineSalesTaxCodeRefListID")),
+            description=text(row.get("LineGroupDesc")),
+            quantity=quantity * sign,
+            unit_price=(total / quantity).quantize(_ZERO) if quantity else total,
+            net=total * sign,
+            tax=_ZERO,
+        )
+
+    @staticmethod
+    def _line(number: int, row: dict[str, Any], sign: Decimal, *, discount: bool) -> InvoiceLine:
+        label = f"line {number}"
+        net = amount(row.get("LineAmount"), f"amount of {label}", default=_ZERO)
+        tax = amount(row.get("LineTaxAmount"), f"tax of {label}", default=_ZERO)
+        quantity = optional_amount(row.get("LineQuantity"), f"quantity of {label}", places=_QUANTITY)
+        unit_price = optional_amount(row.get("LineRate"), f"rate of {label}")
+        item_key = text(row.get("LineItemRefListID"))
+        if discount:
+            net, tax = -abs(net), -abs(tax)
+        if quantity is None or (quantity == 0 and net):
+            quantity, unit_price = Decimal("1.0000") if net else Decimal("0.0000"), net
+        kind = "discount" if discount else "text" if not item_key and not net else "item"
+        return InvoiceLine(
+            number=number,
+            description=text(row.get("LineDesc")),
+            quantity=quantity * sign,
+            unit_price=unit_price if unit_price is not None else _ZERO,
+            net=net * sign,
+            tax=tax * sign,
+            item_key=item_key,
+            tax_code=text(row.get("LineSalesTaxCodeRefListID")),
+            kind=kind,
         )
 
     def _payment(self, row: dict[str, Any], invoice_key: str) -> Payment:
-        date = self._modified(row.get("TxnDate"))
+        date = when(row.get("TxnDate"), self.local_zone, "payment date")
         if date is None:
-            raise ValueError("a payment applied to it has no date")
+            raise RowProblem("a payment applied to it has no date")
         return Payment(
-            key=f"{clean_text(row.get('TxnID'))}:{invoice_key}",
+            key=f"{text(row.get('TxnID'))}:{invoice_key}",
             invoice_key=invoice_key,
-            customer_key=clean_text(row.get("CustomerRefListID")),
+            customer_key=text(row.get("CustomerRefListID")),
             date=date,
-            amount=money(row.get("AppliedToTxnPaymentAmount")),
-            method=clean_text(row.get("PaymentMethodRefFullName")),
-            reference=clean_text(row.get("RefNumber")),
+            amount=amount(row.get("AppliedToTxnPaymentAmount"), "payment amount"),
+            method=text(row.get("PaymentMethodRefFullName")),
+            reference=text(row.get("RefNumber")),
             modified=self._modified(row.get("TimeModified")),
         )
 

@@ -12,9 +12,17 @@ Facts the code relies on (see accounting-packages.md §2 and §4):
   time): ``since`` is compared in SQL on the pair, rows with a NULL stamp are always read, and the exact
   comparison is repeated in Python on the combined aware timestamp;
 - an invoice (``titrec``) links to its receivables document (``tcustr``) by ``sSource1`` + ``lVenCusId``; the
-  outstanding amount is the sum of that document's ``tcustrdt.dAmount`` and receipts are details of
-  ``nTranType`` 1; reversed receipts come in cancelling pairs (``bReversed``) and are not payments;
-- a reversal (``bReversal``), a negative invoice or an ``nTranType`` 8 document is a credit note.
+  outstanding amount is the sum (the residual) of that document's ``tcustrdt.dAmount``, and receipts are
+  details of ``nTranType`` 1;
+- a document number is not unique: a posted, corrected and reposted invoice leaves two entries with the same
+  customer and number, and only the last (highest ``lId``) is live. The earlier one is yielded as deleted
+  (superseded) and only the last ``tcustr`` document of a customer and number is summed;
+- credits are told by sign (a reversal, ``bReversal``, or a negative ``dInvAmt``), not by ``nTranType``, whose
+  meanings public scripts disagree on;
+- a receipt is a negative application; a returned cheque or reversed receipt is a positive one that cancels
+  the receipt before it (flagged ``bReversed`` pairs are skipped too), so ``abs()`` never turns it into a
+  second payment.
+docs/connectors.md records the sources and how sure each point is.
 Reads page with keyset pagination (``WHERE lId > ? ORDER BY lId LIMIT n``): each page is one small query, so
 memory stays flat even though the MySQL ODBC driver buffers a whole result set client-side.
 """
@@ -28,9 +36,20 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from connectors.base import ConnectionCheck, Connector, StreamSpec
+from connectors.base import ConnectionCheck, Connector, StreamSpec, TableUse
+from connectors.common import (
+    RowProblem,
+    amount,
+    changed_since,
+    chunks,
+    convert_row,
+    flag,
+    flag_or_false,
+    placeholders,
+    required_text,
+    text,
+)
 from connectors.errors import error_from_odbc, sqlstate_of
-from connectors.sql import iter_rows
 from sync.errors import LedgerBridgeError, TransientError
 from sync.records import (
     CENT,
@@ -47,7 +66,6 @@ from sync.records import (
     TaxComponent,
     TaxRate,
     clean_text,
-    money,
     to_decimal,
 )
 
@@ -59,6 +77,81 @@ DOC_RECEIPT = 1
 DOC_CREDIT_NOTE = 8
 REGULAR_PRICE_LIST = 1  # tinvprc.lPrcListId of the "Regular" price list [I: inferred, not verified]
 HOME_CURRENCY = 0  # tinvprc.lCurrncyId of home-currency prices [I: inferred, not verified]
+_ZERO = Decimal("0.00")
+_QUANTITY = Decimal("0.0001")
+
+# Every table and the columns read from it (the doctor probes exactly these).
+_TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "ttaxauth": ("sName",),
+    "ttaxcode": ("lId", "sCode", "sDesc", "bHidden"),
+    "tcustomr": (
+        "lId",
+        "sName",
+        "sCntcName",
+        "sStreet1",
+        "sStreet2",
+        "sCity",
+        "sProvState",
+        "sCountry",
+        "sPostalZip",
+        "sPhone1",
+        "sEmail",
+        "sWebSite",
+        "lTaxCode",
+        "bInactive",
+        "dtASDate",
+        "tmASTime",
+    ),
+    "tinvent": ("lId", "sPartCode", "sName", "bService", "bInactive", "dtASDate", "tmASTime"),
+    "tinvprc": ("lInventId", "lPrcListId", "lCurrncyId", "dPrice"),
+    "titrec": (
+        "lId",
+        "lVenCusId",
+        "dtJournal",
+        "sSource1",
+        "sComment",
+        "dFreight",
+        "dInvAmt",
+        "bReversal",
+        "bReversed",
+        "dtASDate",
+        "tmASTime",
+    ),
+    "titlu": ("lITRecId", "sPONum"),
+    "titrline": ("lITRecId", "nLineNum", "lInventId", "lAcctId", "dQty", "dPrice", "dAmt"),
+    "titluli": ("lITRecId", "nLineNum", "sItem", "sDesc", "lTaxCode", "dTaxAmt"),
+    "tcustr": ("lId", "lCusId", "sSource", "nTranType"),
+    "tcustrdt": (
+        "lCusTrId",
+        "nLineNum",
+        "nTranType",
+        "dtDate",
+        "sSource",
+        "dAmount",
+        "bReversed",
+        "dtASDate",
+        "tmASTime",
+    ),
+}
+_STOPS = '{stream} cannot be read: every sync stops at {stream} with "does not have the table or column"'
+_WITHOUT = {
+    "ttaxauth": _STOPS.format(stream="tax codes"),
+    "ttaxcode": _STOPS.format(stream="tax codes"),
+    "tcustomr": _STOPS.format(stream="customers"),
+    "tinvent": _STOPS.format(stream="items"),
+    "tinvprc": _STOPS.format(stream="items") + " (prices come from the Regular price list)",
+}
+TABLE_USES: tuple[TableUse, ...] = tuple(
+    TableUse(
+        table,
+        columns,
+        _WITHOUT.get(table, _STOPS.format(stream="invoices")),
+        count=table in ("ttaxcode", "tcustomr", "tinvent", "titrec"),
+        money=tuple(column for column in columns if column.startswith("d") and not column.startswith("dt")),
+        dates=tuple(column for column in columns if column.startswith(("dt", "tm"))),
+    )
+    for table, columns in _TABLE_COLUMNS.items()
+)
 
 _TAX_COMPONENT = re.compile(
     r"(?P<authority>[^\W\d_][\w .'()/-]*?)\s*@\s*(?P<rate>\d{1,3}(?:[.,]\d{1,6})?)\s*%", re.UNICODE
@@ -148,14 +241,6 @@ def _as_date(value: object) -> date | None:
     return date.fromisoformat(text[:10])
 
 
-def _flag(value: object) -> bool:
-    if value is None:
-        return False
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "y", "-1")
-    return bool(int(value))  # type: ignore[call-overload]
-
-
 def _key(value: object) -> str:
     """A Sage id as text: '42', never '42.0'; '' for NULL or 0 (Sage's "none")."""
     if value is None:
@@ -185,9 +270,28 @@ class Sage50CAConnector(Connector):
                 "titrec",
                 "lId",
                 stamp + "; also tcustrdt stamps of the linked tcustr document",
-                "bReversed=1 (cancelled by a bReversal=1 entry, read as a credit note)",
+                "bReversed=1 (cancelled by a bReversal=1 entry, read as a credit note); an entry superseded "
+                "by a later one with the same customer and number (reposted) is deleted",
             ),
         )
+
+    def tables(self) -> tuple[TableUse, ...]:
+        return TABLE_USES
+
+    def package_facts(self) -> list[tuple[str, str]]:
+        """The price lists and currencies of tinvprc: the join on list 1 / currency 0 is inferred."""
+        try:
+            pairs = [
+                f"list {row['lPrcListId']}, currency {row['lCurrncyId']}: {row['n']} prices"
+                for row in self.rows(
+                    "SELECT lPrcListId, lCurrncyId, COUNT(*) AS n FROM tinvprc "
+                    "GROUP BY lPrcListId, lCurrncyId ORDER BY lPrcListId, lCurrncyId",
+                    during="reading price lists",
+                )
+            ]
+        except LedgerBridgeError as exc:
+            return [("Item prices (tinvprc)", f"could not be read ({exc.message})")]
+        return [("Item prices (tinvprc)", "; ".join(pairs) or "none")]
 
     # --- connection -----------------------------------------------------------------------------------------
 
@@ -226,8 +330,11 @@ class Sage50CAConnector(Connector):
 
     def _stamp(self, row: dict[str, Any], prefix: str = "") -> datetime | None:
         """dtASDate + tmASTime as one aware timestamp (None when either half is missing)."""
-        day = _as_date(row.get(prefix + "dtASDate"))
-        clock = _as_time(row.get(prefix + "tmASTime"))
+        try:
+            day = _as_date(row.get(prefix + "dtASDate"))
+            clock = _as_time(row.get(prefix + "tmASTime"))
+        except ValueError as exc:
+            raise RowProblem(f"its last-saved stamp is not a date and time ({exc})") from exc
         if day is None or clock is None:
             return None
         return datetime.combine(day, clock, tzinfo=self._zone)
@@ -252,16 +359,7 @@ class Sage50CAConnector(Connector):
         while True:
             conditions = [f"{key} > ?", *where]
             sql = f"{select} WHERE {' AND '.join(conditions)} ORDER BY {key} LIMIT {int(self.page_size)}"
-            page = list(
-                iter_rows(
-                    self.connection(),
-                    sql,
-                    [last, *params],
-                    page_size=self.page_size,
-                    package=PACKAGE,
-                    during=during,
-                )
-            )
+            page = list(self.rows(sql, [last, *params], during=during))
             if not page:
                 return
             yield page
@@ -269,16 +367,11 @@ class Sage50CAConnector(Connector):
                 return
             last = page[-1]["lId"]
 
-    def _fresh(self, modified: datetime | None, since: datetime | None) -> bool:
-        return since is None or modified is None or modified >= since
-
     # tax codes -------------------------------------------------------------------------------------------
 
     def _authorities(self) -> dict[str, str]:
         names: dict[str, str] = {}
-        for row in iter_rows(
-            self.connection(), "SELECT sName FROM ttaxauth", package=PACKAGE, during="reading tax authorities"
-        ):
+        for row in self.rows("SELECT sName FROM ttaxauth", during="reading tax authorities"):
             name = clean_text(row["sName"])
             if name:
                 names[name.upper()] = name
@@ -287,15 +380,15 @@ class Sage50CAConnector(Connector):
     def _read_tax_rates(self, since: datetime | None) -> Iterator[Record | SourceProblem]:
         authorities = self._authorities()
         sql = "SELECT lId, sCode, sDesc, bHidden FROM ttaxcode ORDER BY lId"
-        for row in iter_rows(self.connection(), sql, page_size=self.page_size, package=PACKAGE):
+        for row in self.rows(sql, during="reading tax codes"):
             yield self._tax_rate(row, authorities)
 
     def _tax_rate(self, row: dict[str, Any], authorities: dict[str, str]) -> TaxRate | SourceProblem:
         raw_key = row.get("lId")
         try:
             key = _key(raw_key) or "0"
-            code = clean_text(row.get("sCode"))
-            description = clean_text(row.get("sDesc"))
+            code = text(row.get("sCode"))
+            description = text(row.get("sDesc"))
             parsed = parse_tax_description(description, authorities)
             return TaxRate(
                 key=key,
@@ -304,7 +397,7 @@ class Sage50CAConnector(Connector):
                 rate=parsed.rate,
                 inclusive=parsed.inclusive,
                 components=parsed.components,
-                active=not _flag(row.get("bHidden")),
+                active=not flag(row.get("bHidden")),
             )
         except (ValueError, ArithmeticError, TypeError) as exc:
             code = clean_text(row.get("sCode"))
@@ -320,13 +413,23 @@ class Sage50CAConnector(Connector):
     def _tax_rate_by_key(self) -> dict[str, Decimal]:
         rates: dict[str, Decimal] = {}
         authorities = self._authorities()
-        for row in iter_rows(
-            self.connection(), "SELECT lId, sCode, sDesc, bHidden FROM ttaxcode", package=PACKAGE
-        ):
+        for row in self.rows("SELECT lId, sCode, sDesc, bHidden FROM ttaxcode", during="reading tax codes"):
             record = self._tax_rate(row, authorities)
             if isinstance(record, TaxRate):
                 rates[record.key] = record.rate
         return rates
+
+    def _convert(
+        self, entity: EntityName, row: dict[str, Any], convert: Any, what: str
+    ) -> Record | SourceProblem:
+        """``convert_row`` with the key as Sage shows it and the row's stamp for the cursor."""
+        return convert_row(
+            entity,
+            clean_text(row.get("lId")),
+            convert,
+            what=what,
+            modified=lambda: self._stamp(row),
+        )
 
     # customers ---------------------------------------------------------------------------------------------
 
@@ -341,47 +444,32 @@ class Sage50CAConnector(Connector):
             select, [where] if where else [], params, "c.lId", "reading customers"
         ):
             for row in page:
-                record = self._customer(row)
-                if self._fresh(record.modified, since):
+                record = self._convert("customers", row, lambda row=row: self._customer(row), "Customer")
+                if changed_since(record, since):
                     yield record
 
-    def _customer(self, row: dict[str, Any]) -> Customer | SourceProblem:
-        raw_key = row.get("lId")
-        modified = None
-        try:
-            key = _key(raw_key)
-            if not key:
-                raise ValueError("the customer has no id")
-            modified = self._stamp(row)
-            name = clean_text(row.get("sName"), 52)
-            if not name:
-                raise ValueError("the customer has no name")
-            return Customer(
-                key=key,
-                name=name,
-                email=clean_text(row.get("sEmail")),
-                phone=clean_text(row.get("sPhone1")),
-                contact_name=clean_text(row.get("sCntcName")),
-                tax_code=_key(row.get("lTaxCode")),
-                address=Address(
-                    lines=tuple(
-                        line
-                        for line in (clean_text(row.get("sStreet1")), clean_text(row.get("sStreet2")))
-                        if line
-                    ),
-                    city=clean_text(row.get("sCity")),
-                    region=clean_text(row.get("sProvState")),
-                    postcode=clean_text(row.get("sPostalZip")),
-                    country=clean_text(row.get("sCountry")),
-                ),
-                website=clean_text(row.get("sWebSite")),
-                active=not _flag(row.get("bInactive")),
-                modified=modified,
-            )
-        except (ValueError, ArithmeticError, TypeError) as exc:
-            return SourceProblem(
-                "customers", clean_text(raw_key), f"Customer could not be read: {exc}.", modified=modified
-            )
+    def _customer(self, row: dict[str, Any]) -> Customer:
+        key = _key(row.get("lId"))
+        if not key:
+            raise RowProblem("it has no id")
+        return Customer(
+            key=key,
+            name=required_text(text(row.get("sName"), 52), "name"),
+            email=text(row.get("sEmail")),
+            phone=text(row.get("sPhone1")),
+            contact_name=text(row.get("sCntcName")),
+            tax_code=_key(row.get("lTaxCode")),
+            address=Address(
+                lines=tuple(line for line in (text(row.get("sStreet1")), text(row.get("sStreet2"))) if line),
+                city=text(row.get("sCity")),
+                region=text(row.get("sProvState")),
+                postcode=text(row.get("sPostalZip")),
+                country=text(row.get("sCountry")),
+            ),
+            website=text(row.get("sWebSite")),
+            active=not flag(row.get("bInactive")),
+            modified=self._stamp(row),
+        )
 
     # items -------------------------------------------------------------------------------------------------
 
@@ -394,36 +482,27 @@ class Sage50CAConnector(Connector):
         where, params = self._since_filter("i", since)
         for page in self._keyset_pages(select, [where] if where else [], params, "i.lId", "reading items"):
             for row in page:
-                record = self._item(row)
-                if self._fresh(record.modified, since):
+                record = self._convert("items", row, lambda row=row: self._item(row), "Item")
+                if changed_since(record, since):
                     yield record
 
-    def _item(self, row: dict[str, Any]) -> Item | SourceProblem:
-        raw_key = row.get("lId")
-        modified = None
-        try:
-            key = _key(raw_key)
-            if not key:
-                raise ValueError("the item has no id")
-            modified = self._stamp(row)
-            code = clean_text(row.get("sPartCode"))
-            name = clean_text(row.get("sName")) or code
-            if not code and not name:
-                raise ValueError("the item has neither a number nor a name")
-            price = row.get("dPrice")
-            return Item(
-                key=key,
-                code=code or name,
-                name=name,
-                price=money(price) if price is not None else Decimal("0.00"),
-                is_service=_flag(row.get("bService")),
-                active=not _flag(row.get("bInactive")),
-                modified=modified,
-            )
-        except (ValueError, ArithmeticError, TypeError) as exc:
-            return SourceProblem(
-                "items", clean_text(raw_key), f"Item could not be read: {exc}.", modified=modified
-            )
+    def _item(self, row: dict[str, Any]) -> Item:
+        key = _key(row.get("lId"))
+        if not key:
+            raise RowProblem("it has no id")
+        code = text(row.get("sPartCode"))
+        name = text(row.get("sName")) or code
+        if not code and not name:
+            raise RowProblem("it has neither a number nor a name")
+        return Item(
+            key=key,
+            code=code or name,
+            name=name,
+            price=amount(row.get("dPrice"), "price", default=_ZERO),
+            is_service=flag(row.get("bService")),
+            active=not flag(row.get("bInactive")),
+            modified=self._stamp(row),
+        )
 
     # invoices ----------------------------------------------------------------------------------------------
 
@@ -451,43 +530,70 @@ class Sage50CAConnector(Connector):
         for page in self._keyset_pages(select, where, params, "h.lId", "reading invoices"):
             lines = self._lines_for(page)
             details = self._details_for(page)
+            live = self._live_entries(page)
             for header in page:
-                record = self._invoice(header, lines, details, rates)
-                if self._fresh(record.modified, since):
+                record = self._convert(
+                    "invoices",
+                    header,
+                    lambda header=header, lines=lines, details=details, live=live: self._invoice(
+                        header, lines, details, rates, live
+                    ),
+                    f"Invoice {clean_text(header.get('sSource1'))!r}",
+                )
+                if changed_since(record, since):
                     yield record
 
     def _lines_for(self, page: list[dict[str, Any]]) -> dict[Any, list[dict[str, Any]]]:
-        ids = [row["lId"] for row in page]
-        marks = ", ".join("?" for _ in ids)
-        sql = (
-            "SELECT l.lITRecId, l.nLineNum, l.lInventId, l.lAcctId, l.dQty, l.dPrice, l.dAmt, "
-            "u.sItem, u.sDesc, u.lTaxCode, u.dTaxAmt "
-            "FROM titrline l LEFT JOIN titluli u ON u.lITRecId = l.lITRecId AND u.nLineNum = l.nLineNum "
-            f"WHERE l.lITRecId IN ({marks}) ORDER BY l.lITRecId, l.nLineNum"
-        )
         grouped: dict[Any, list[dict[str, Any]]] = defaultdict(list)
-        for row in iter_rows(self.connection(), sql, ids, page_size=self.page_size, package=PACKAGE):
-            grouped[row["lITRecId"]].append(row)
+        for chunk in chunks([row["lId"] for row in page]):
+            sql = (
+                "SELECT l.lITRecId, l.nLineNum, l.lInventId, l.lAcctId, l.dQty, l.dPrice, l.dAmt, "
+                "u.sItem, u.sDesc, u.lTaxCode, u.dTaxAmt "
+                "FROM titrline l LEFT JOIN titluli u ON u.lITRecId = l.lITRecId AND u.nLineNum = l.nLineNum "
+                f"WHERE l.lITRecId IN ({placeholders(len(chunk))}) ORDER BY l.lITRecId, l.nLineNum"
+            )
+            for row in self.rows(sql, chunk, during="reading invoice lines"):
+                grouped[row["lITRecId"]].append(row)
         return grouped
 
+    def _sources(self, page: list[dict[str, Any]]) -> list[str]:
+        return sorted({row["sSource1"] for row in page if row["sSource1"] is not None})
+
+    def _live_entries(self, page: list[dict[str, Any]]) -> dict[tuple[str, str], Any]:
+        """(customer, number) -> lId of its live entry: the last one that is neither a reversal nor reversed.
+
+        A reposted invoice leaves earlier entries with the same customer and number; they may lie on other
+        pages, so all entries of the page's numbers are looked at.
+        """
+        live: dict[tuple[str, str], Any] = {}
+        for chunk in chunks(self._sources(page)):
+            sql = (
+                "SELECT h.lId, h.lVenCusId, h.sSource1, h.bReversal, h.bReversed FROM titrec h "
+                f"WHERE h.sSource1 IN ({placeholders(len(chunk))}) ORDER BY h.lId"
+            )
+            for row in self.rows(sql, chunk, during="reading reposted invoices"):
+                if flag_or_false(row.get("bReversal")) or flag_or_false(row.get("bReversed")):
+                    continue
+                live[(_key(row["lVenCusId"]), text(row["sSource1"]))] = row["lId"]
+        return live
+
     def _details_for(self, page: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
-        """Receivables details keyed by (customer id, document number), for the invoices of one page."""
-        sources = sorted({row["sSource1"] for row in page if row["sSource1"] is not None})
-        grouped: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-        if not sources:
-            return grouped
-        marks = ", ".join("?" for _ in sources)
-        sql = (
-            "SELECT d.lId AS docId, d.lCusId, d.sSource, x.nLineNum, x.nTranType, "
-            "x.dtDate, x.sSource AS sRef, "
-            "x.dAmount, x.bReversed, x.dtASDate, x.tmASTime "
-            "FROM tcustr d JOIN tcustrdt x ON x.lCusTrId = d.lId "
-            f"WHERE d.sSource IN ({marks}) AND d.nTranType IN ({DOC_INVOICE}, {DOC_CREDIT_NOTE}) "
-            "ORDER BY d.lId, x.nLineNum"
-        )
-        for row in iter_rows(self.connection(), sql, sources, page_size=self.page_size, package=PACKAGE):
-            grouped[(_key(row["lCusId"]), clean_text(row["sSource"]))].append(row)
-        return grouped
+        """The live receivables document's details by (customer id, document number): the last document."""
+        documents: dict[tuple[str, str], dict[Any, list[dict[str, Any]]]] = defaultdict(dict)
+        for chunk in chunks(self._sources(page)):
+            sql = (
+                "SELECT d.lId AS docId, d.lCusId, d.sSource, x.nLineNum, x.nTranType, "
+                "x.dtDate, x.sSource AS sRef, "
+                "x.dAmount, x.bReversed, x.dtASDate, x.tmASTime "
+                "FROM tcustr d JOIN tcustrdt x ON x.lCusTrId = d.lId "
+                f"WHERE d.sSource IN ({placeholders(len(chunk))}) "
+                f"AND d.nTranType IN ({DOC_INVOICE}, {DOC_CREDIT_NOTE}) "
+                "ORDER BY d.lId, x.nLineNum"
+            )
+            for row in self.rows(sql, chunk, during="reading receivables"):
+                found = documents[(_key(row["lCusId"]), text(row["sSource"]))]
+                found.setdefault(row["docId"], []).append(row)
+        return {key: found[max(found)] for key, found in documents.items()}
 
     def _invoice(
         self,
@@ -495,102 +601,141 @@ class Sage50CAConnector(Connector):
         lines: dict[Any, list[dict[str, Any]]],
         details: dict[tuple[str, str], list[dict[str, Any]]],
         rates: dict[str, Decimal],
-    ) -> Invoice | SourceProblem:
+        live: dict[tuple[str, str], Any],
+    ) -> Invoice:
         raw_key = header.get("lId")
-        modified = None
-        try:
-            key = _key(raw_key)
-            customer_key = _key(header.get("lVenCusId"))
-            number = clean_text(header.get("sSource1"))
-            if not key or not customer_key:
-                raise ValueError("the invoice has no id or no customer")
-            modified = self._stamp(header)
-            day = _as_date(header.get("dtJournal"))
-            if day is None:
-                raise ValueError("the invoice has no date")
-            total = money(header.get("dInvAmt"))
-            is_reversal = _flag(header.get("bReversal"))
-            is_reversed = _flag(header.get("bReversed"))
-            document = details.get((customer_key, number), [])
-            is_credit = (
-                is_reversal or total < 0 or any(row["nTranType"] == DOC_CREDIT_NOTE for row in document)
-            )
-            sign = Decimal(-1) if total < 0 else Decimal(1)
+        key = _key(raw_key)
+        customer_key = _key(header.get("lVenCusId"))
+        number = text(header.get("sSource1"))
+        if not key or not customer_key:
+            raise RowProblem("it has no id or no customer")
+        modified = self._stamp(header)
+        day = _as_date(header.get("dtJournal"))
+        if day is None:
+            raise RowProblem("it has no date")
+        total = amount(header.get("dInvAmt"), "invoice total")
+        is_reversal = flag(header.get("bReversal"))
+        is_reversed = flag(header.get("bReversed"))
+        superseded = (
+            not is_reversal and not is_reversed and live.get((customer_key, number), raw_key) != raw_key
+        )
+        document = [] if superseded else details.get((customer_key, number), [])
+        is_credit = is_reversal or total < 0  # by sign, not by nTranType
+        sign = Decimal(-1) if total < 0 else Decimal(1)
 
-            invoice_lines = tuple(self._line(row, sign, rates) for row in lines.get(raw_key, []))
-            tax = sum((line.tax for line in invoice_lines), Decimal("0.00"))
-            gross = abs(total)
-            for row in document:
-                stamp = self._stamp(row)
-                if stamp is not None and (modified is None or stamp > modified):
-                    modified = stamp
+        invoice_lines = tuple(self._line(row, sign, rates) for row in lines.get(raw_key, []))
+        tax = sum((line.tax for line in invoice_lines), _ZERO)
+        gross = abs(total)
+        freight = self._freight_line(header, invoice_lines, total, sign)
+        if freight is not None:
+            invoice_lines = (*invoice_lines, freight)
+        for row in document:
+            stamp = self._stamp(row)
+            if stamp is not None and (modified is None or stamp > modified):
+                modified = stamp
 
-            payments: tuple[Payment, ...] = ()
-            if is_reversal or is_reversed:
-                outstanding = Decimal("0.00")  # the pair cancels: nothing is owed on either half
-            elif document:
-                outstanding = abs(sum((money(row["dAmount"]) for row in document), Decimal("0.00")))
-                payments = tuple(
+        payments: tuple[Payment, ...] = ()
+        if is_reversal or is_reversed:
+            outstanding: Decimal | None = _ZERO  # the pair cancels: nothing is owed on either half
+        elif document:
+            residual = sum((amount(row["dAmount"], "receivable amount") for row in document), _ZERO)
+            outstanding = -residual if is_credit else residual
+            payments = self._payments(document, key, customer_key, is_credit)
+        else:
+            outstanding = None
+        amount_paid = sum((payment.amount for payment in payments), _ZERO)
+        paid_date = max((payment.date for payment in payments), default=None) if outstanding == 0 else None
+        return Invoice(
+            key=key,
+            number=number,
+            customer_key=customer_key,
+            date=self._day_start(day),
+            lines=invoice_lines,
+            net=(gross - tax).quantize(CENT),
+            tax=tax,
+            gross=gross,
+            is_credit=is_credit,
+            amount_paid=amount_paid,
+            outstanding=outstanding,
+            paid_date=paid_date,
+            reference=text(header.get("sPONum")) or text(header.get("sComment")),
+            payments=payments,
+            deleted=superseded,
+            modified=modified,
+        )
+
+    @staticmethod
+    def _freight_line(
+        header: dict[str, Any], lines: tuple[InvoiceLine, ...], total: Decimal, sign: Decimal
+    ) -> InvoiceLine | None:
+        """titrec.dFreight as a carriage line, when the total shows it is part of it (lines + tax + freight).
+
+        Whether dInvAmt includes freight is not documented: the line is added only when the figures say so,
+        so the lines add up to the total either way.
+        """
+        freight = amount(header.get("dFreight"), "freight", default=_ZERO)
+        if not freight:
+            return None
+        lines_total = sum((line.net + line.tax for line in lines), _ZERO)
+        if lines_total + freight * sign != total:
+            return None
+        return InvoiceLine(
+            number=max((line.number for line in lines), default=0) + 1,
+            description="Freight",
+            quantity=Decimal("1.0000") * sign,
+            unit_price=freight,
+            net=freight * sign,
+            tax=_ZERO,
+            kind="carriage",
+        )
+
+    def _payments(
+        self, document: list[dict[str, Any]], key: str, customer_key: str, is_credit: bool
+    ) -> tuple[Payment, ...]:
+        """Receipts applied to the document, in order; a reversing (opposite-sign) receipt cancels the last
+        receipt of the same amount before it, so a returned cheque is neither a payment nor two."""
+        applied: list[Payment] = []
+        direction = Decimal(1) if is_credit else Decimal(-1)  # an invoice's receipts are negative
+        for row in document:
+            if row["nTranType"] != DOC_RECEIPT or flag_or_false(row.get("bReversed")):
+                continue
+            value = amount(row["dAmount"], "receipt amount") * direction
+            if value > 0:
+                applied.append(
                     Payment(
                         key=f"{_key(row['docId'])}-{int(row['nLineNum'])}",
                         invoice_key=key,
                         customer_key=customer_key,
                         date=self._day_start(row["dtDate"]),
-                        amount=abs(money(row["dAmount"])),
-                        reference=clean_text(row.get("sRef")),
+                        amount=value,
+                        reference=text(row.get("sRef")),
                         modified=self._stamp(row),
                     )
-                    for row in document
-                    if row["nTranType"] == DOC_RECEIPT and not _flag(row.get("bReversed"))
                 )
-            else:
-                outstanding = None
-            amount_paid = sum((payment.amount for payment in payments), Decimal("0.00"))
-            paid_date = (
-                max((payment.date for payment in payments), default=None) if outstanding == 0 else None
-            )
-            return Invoice(
-                key=key,
-                number=number,
-                customer_key=customer_key,
-                date=self._day_start(day),
-                lines=invoice_lines,
-                net=(gross - tax).quantize(CENT),
-                tax=tax,
-                gross=gross,
-                is_credit=is_credit,
-                amount_paid=amount_paid,
-                outstanding=outstanding,
-                paid_date=paid_date,
-                reference=clean_text(header.get("sPONum")) or clean_text(header.get("sComment")),
-                payments=payments,
-                modified=modified,
-            )
-        except (ValueError, ArithmeticError, TypeError, KeyError) as exc:
-            return SourceProblem(
-                "invoices",
-                clean_text(raw_key),
-                f"Invoice {clean_text(header.get('sSource1'))!r} could not be read: {exc}.",
-                modified=modified,
-            )
+                continue
+            for index in range(len(applied) - 1, -1, -1):
+                if applied[index].amount == -value:
+                    del applied[index]
+                    break
+        return tuple(applied)
 
     def _day_start(self, value: object) -> datetime:
         day = _as_date(value)
         if day is None:
-            raise ValueError("a date is missing")
+            raise RowProblem("a date is missing")
         return datetime.combine(day, time.min, tzinfo=self._zone)
 
     def _line(self, row: dict[str, Any], sign: Decimal, rates: dict[str, Decimal]) -> InvoiceLine:
         tax_code = _key(row.get("lTaxCode"))
-        quantity = to_decimal(row.get("dQty") if row.get("dQty") is not None else 0, Decimal("0.0001"))
-        tax_amount = row.get("dTaxAmt")
+        number = int(row["nLineNum"])
+        quantity = amount(row.get("dQty"), f"quantity of line {number}", places=_QUANTITY, default=Decimal(0))
         return InvoiceLine(
-            number=int(row["nLineNum"]),
-            description=clean_text(row.get("sDesc")) or clean_text(row.get("sItem")),
-            quantity=(quantity * sign).quantize(Decimal("0.0001")),
-            unit_price=money(row.get("dPrice") if row.get("dPrice") is not None else 0),
-            net=money(row.get("dAmt")) * sign,
-            tax=money(tax_amount) * sign if tax_amount is not None else Decimal("0.00"),
+            number=number,
+            description=text(row.get("sDesc")) or text(row.get("sItem")),
+            quantity=(quantity * sign).quantize(_QUANTITY),
+            unit_price=amount(row.get("dPrice"), f"price of line {number}", default=_ZERO),
+            net=amount(row.get("dAmt"), f"amount of line {number}") * sign,
+            tax=amount(row.get("dTaxAmt"), f"tax of line {number}", default=_ZERO) * sign,
             item_key=_key(row.get("lInventId")),
             tax_code=tax_code,
             tax_rate=rates.get(tax_code),

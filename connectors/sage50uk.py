@@ -16,18 +16,19 @@ split and whose TYPE is 'SR' (receipt) or 'SA' (payment on account) is one payme
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from connectors.base import ConnectionCheck, Connector, StreamSpec
+from connectors.base import ConnectionCheck, Connector, StreamSpec, TableUse
 from connectors.common import (
     RowProblem,
     amount,
     chunks,
     convert_row,
     flag,
+    flag_or_false,
     latest,
     optional_amount,
     pages,
@@ -37,10 +38,11 @@ from connectors.common import (
     required_when,
     since_parameter,
     text,
+    timestamp_literal,
     when,
 )
 from connectors.errors import error_from_odbc
-from connectors.sql import iter_rows, quote
+from connectors.sql import name
 from sync.errors import ConfigError, LedgerBridgeError
 from sync.records import (
     Address,
@@ -60,12 +62,15 @@ MODIFIED = "RECORD_MODIFY_DATE"
 
 # Sage's special non-stock product codes: S1/S2/S3 are free-text service lines, M a message line.
 NON_STOCK_CODES = frozenset({"S1", "S2", "S3", "M"})
+MESSAGE_CODE = "M"
 RECEIPT_TYPES = ("SR", "SA")
 DOCUMENT_TYPES = ("SI", "SC")
 _PAYMENT_METHODS = {"SR": "Receipt", "SA": "Payment on account"}
 _DOCUMENT_CODES: dict[float, str] = {0: "invoice", 1: "credit"}
 
-TAX_COLUMNS = ("TAX_CODE", "TAX_CODE_ID", "DESCRIPTION", "TAX_RATE", "VAT_INCLUDE")
+# VAT_INCLUDE is not read: it means "included in the VAT return", not "prices include tax"
+# (docs/connectors.md).
+TAX_COLUMNS = ("TAX_CODE", "TAX_CODE_ID", "DESCRIPTION", "TAX_RATE")
 CUSTOMER_COLUMNS = (
     "ACCOUNT_REF",
     "NAME",
@@ -108,6 +113,19 @@ INVOICE_COLUMNS = (
     "PAYMENT_DUE_DATE",
     "RECORD_DELETED",
     MODIFIED,
+    # Carriage lives on the header and is part of INVOICE_NET/TAX/GROSS ("goods and carriage").
+    "CARR_NET",
+    "CARR_TAX",
+    "CARR_NOM_CODE",
+    "CARR_TAX_CODE",
+    # The document's own currency (a CURRENCY.NUMBER) and its amounts in it.
+    "CURRENCY",
+    "FOREIGN_RATE",
+    "FOREIGN_INVOICE_NET",
+    "FOREIGN_INVOICE_TAX",
+    "FOREIGN_INVOICE_GROSS",
+    "FOREIGN_CARR_NET",
+    "FOREIGN_CARR_TAX",
 )
 LINE_COLUMNS = (
     "INVOICE_NUMBER",
@@ -122,14 +140,20 @@ LINE_COLUMNS = (
     "TAX_CODE",
     "TAX_RATE",
     "NOMINAL_CODE",
+    "FOREIGN_UNIT_PRICE",
+    "FOREIGN_NET_AMOUNT",
+    "FOREIGN_TAX_AMOUNT",
 )
 HEADER_COLUMNS = (
     "HEADER_NUMBER",
     "TYPE",
-    "INV_REF",
-    "ISP_REFERENCE",
+    "ACCOUNT_REF",
+    "INV_REF",  # VARCHAR(30), free text
+    "ISP_REFERENCE",  # INTEGER: the invoicing-module document number (0 when none)
     "AMOUNT_PAID",
     "OUTSTANDING",
+    "FOREIGN_AMOUNT_PAID",
+    "FOREIGN_OUTSTANDING",
     "PAID_FLAG",
     "DELETED_FLAG",
     MODIFIED,
@@ -141,8 +165,61 @@ USAGE_COLUMNS = (
     "REFERENCE",
     "DATE",
     "AMOUNT",
+    "FOREIGN_AMOUNT",
     "DELETED_FLAG",
     MODIFIED,
+)
+CURRENCY_COLUMNS = ("NUMBER", "CODE", "BASE_CURRENCY")
+
+_STOPS = '{stream} cannot be read: every sync stops at {stream} with "does not have the table or column"'
+
+# Every table and the columns read from it (the doctor probes exactly these) and what happens without them.
+TABLE_USES: tuple[TableUse, ...] = (
+    TableUse("TAX_CODE", TAX_COLUMNS, _STOPS.format(stream="tax codes"), count=True, money=("TAX_RATE",)),
+    TableUse(
+        "SALES_LEDGER", CUSTOMER_COLUMNS, _STOPS.format(stream="customers"), count=True, dates=(MODIFIED,)
+    ),
+    TableUse(
+        "STOCK",
+        ITEM_COLUMNS,
+        _STOPS.format(stream="stock items"),
+        count=True,
+        money=("SALES_PRICE", "AVERAGE_COST_PRICE"),
+        dates=(MODIFIED,),
+    ),
+    TableUse(
+        "INVOICE",
+        INVOICE_COLUMNS,
+        _STOPS.format(stream="invoices"),
+        count=True,
+        money=("INVOICE_GROSS", "CARR_NET", "FOREIGN_INVOICE_GROSS", "FOREIGN_RATE"),
+        dates=("INVOICE_DATE", MODIFIED),
+    ),
+    TableUse(
+        "INVOICE_ITEM", LINE_COLUMNS, _STOPS.format(stream="invoices"), money=("NET_AMOUNT", "UNIT_PRICE")
+    ),
+    TableUse(
+        "AUDIT_HEADER",
+        HEADER_COLUMNS,
+        _STOPS.format(stream="invoices") + " (their paid state comes from the ledger)",
+        money=("OUTSTANDING", "AMOUNT_PAID"),
+        dates=(MODIFIED,),
+    ),
+    TableUse("AUDIT_SPLIT", ("SPLIT_NUMBER", "HEADER_NUMBER"), _STOPS.format(stream="invoices")),
+    TableUse(
+        "AUDIT_USAGE",
+        USAGE_COLUMNS,
+        _STOPS.format(stream="invoices") + " (their receipts come from the allocations)",
+        money=("AMOUNT", "FOREIGN_AMOUNT"),
+        dates=("DATE", MODIFIED),
+    ),
+    TableUse(
+        "CURRENCY",
+        CURRENCY_COLUMNS,
+        "invoices in the base currency are read as usual; an invoice in another currency becomes a problem "
+        "(its currency cannot be named)",
+        optional=True,
+    ),
 )
 
 _STREAMS = (
@@ -164,7 +241,12 @@ _WRONG_PATH_MARKERS = ("connect failed", "invalid data path", "cannot find", "pa
 
 
 def _columns(names: Iterable[str]) -> str:
-    return ", ".join(quote(name) for name in names)
+    return ", ".join(name(column) for column in names)
+
+
+def quote(identifier: str) -> str:
+    """Sage's driver takes plain names; only reserved words (TYPE, DATE, TEXT...) are quoted."""
+    return name(identifier)
 
 
 class Sage50UKConnector(Connector):
@@ -172,9 +254,27 @@ class Sage50UKConnector(Connector):
 
     kind = "sage50uk"
     display_name = "Sage 50 UK"
+    _currency_list: dict[int, tuple[str, bool]] | None = None  # read once per invoice read
 
     def streams(self) -> tuple[StreamSpec, ...]:
         return _STREAMS
+
+    def tables(self) -> tuple[TableUse, ...]:
+        return TABLE_USES
+
+    def package_facts(self) -> list[tuple[str, str]]:
+        """Foreign-currency invoices and carriage: the parts of Sage's layout our stand-ins can only guess."""
+        facts: list[tuple[str, str]] = []
+        for label, sql in (
+            ("Invoices in another currency", "SELECT COUNT(*) FROM INVOICE WHERE CURRENCY > 1"),
+            ("Invoices with carriage", "SELECT COUNT(*) FROM INVOICE WHERE CARR_NET <> 0 OR CARR_TAX <> 0"),
+            ("Base currency", "SELECT CODE FROM CURRENCY WHERE BASE_CURRENCY = 1"),
+        ):
+            try:
+                facts.append((label, text(self.scalar(sql, f"counting {label.lower()}"))))
+            except LedgerBridgeError as exc:
+                facts.append((label, f"could not be read ({exc.message})"))
+        return facts
 
     # --- connection ---------------------------------------------------------------------------------------
 
@@ -191,18 +291,16 @@ class Sage50UKConnector(Connector):
             )
         return mapped
 
-    def _rows(self, sql: str, params: Sequence[Any] = (), *, during: str) -> Iterator[dict[str, Any]]:
-        return iter_rows(
-            self.connection(), sql, params, page_size=self.page_size, package=PACKAGE, during=during
-        )
-
-    def _since(self, since: datetime | None, column: str = MODIFIED) -> tuple[str, tuple[Any, ...]]:
-        """The WHERE clause for an incremental read: changed since, plus every row with no date."""
-        if since is None:
-            return "", ()
-        parameter = since_parameter(since, self.local_zone, self.connection())
+    def _changed_since(self, since: datetime, column: str = MODIFIED) -> str:
+        """Changed since ``since`` (a timestamp literal, as public queries against Sage's driver write
+        dates), plus every row with no date."""
+        local = since_parameter(since, self.local_zone, None)
         quoted = quote(column)
-        return f" WHERE ({quoted} >= ? OR {quoted} IS NULL)", (parameter,)
+        return f"({quoted} >= {timestamp_literal(local, self.connection())} OR {quoted} IS NULL)"
+
+    def _since(self, since: datetime | None, column: str = MODIFIED) -> str:
+        """The WHERE clause for an incremental read ('' for a full read)."""
+        return "" if since is None else f" WHERE {self._changed_since(since, column)}"
 
     # --- test connection --------------------------------------------------------------------------------
 
@@ -210,20 +308,15 @@ class Sage50UKConnector(Connector):
         try:
             connection = self.connection()
             count_rows = list(
-                self._rows(f"SELECT COUNT(*) AS N FROM {quote('SALES_LEDGER')}", during="counting customers")
+                self.rows(f"SELECT COUNT(*) AS N FROM {quote('SALES_LEDGER')}", during="counting customers")
             )
             customers = int(next(iter(count_rows[0].values()))) if count_rows else 0
-            for table, columns in (
-                ("TAX_CODE", TAX_COLUMNS),
-                ("SALES_LEDGER", CUSTOMER_COLUMNS),
-                ("STOCK", ITEM_COLUMNS),
-                ("INVOICE", INVOICE_COLUMNS),
-                ("INVOICE_ITEM", LINE_COLUMNS),
-                ("AUDIT_HEADER", HEADER_COLUMNS),
-                ("AUDIT_USAGE", USAGE_COLUMNS),
-            ):
+            for use in TABLE_USES:
+                if use.optional:
+                    continue
+                table, columns = use.table, use.columns
                 list(
-                    self._rows(
+                    self.rows(
                         f"SELECT {_columns(columns)} FROM {quote(table)} WHERE 1 = 0",
                         during=f"checking the {table} table",
                     )
@@ -248,9 +341,7 @@ class Sage50UKConnector(Connector):
     def _company_name(self) -> str:
         """Sage keeps the company's own details in COMPANY; older versions may not expose it over ODBC."""
         try:
-            for row in self._rows(
-                f"SELECT {quote('NAME')} FROM {quote('COMPANY')}", during="reading COMPANY"
-            ):
+            for row in self.rows(f"SELECT {quote('NAME')} FROM {quote('COMPANY')}", during="reading COMPANY"):
                 return text(row.get("NAME"))
         except LedgerBridgeError:
             return ""
@@ -274,7 +365,7 @@ class Sage50UKConnector(Connector):
 
     def _read_tax_rates(self) -> Iterator[Record | SourceProblem]:
         sql = f"SELECT {_columns(TAX_COLUMNS)} FROM {quote('TAX_CODE')} ORDER BY {quote('TAX_CODE')}"
-        for row in self._rows(sql, during="reading tax codes"):
+        for row in self.rows(sql, during="reading tax codes"):
             key = text(row.get("TAX_CODE")).upper()
             yield convert_row(
                 "tax_rates", key, lambda row=row, key=key: self._tax_rate(row, key), what="Tax code"
@@ -287,16 +378,15 @@ class Sage50UKConnector(Connector):
             code=code,
             name=text(row.get("DESCRIPTION")) or code,
             rate=rate(row.get("TAX_RATE")),
-            inclusive=flag(row.get("VAT_INCLUDE")),
         )
 
     def _read_customers(self, since: datetime | None) -> Iterator[Record | SourceProblem]:
-        where, params = self._since(since)
+        where = self._since(since)
         sql = (
             f"SELECT {_columns(CUSTOMER_COLUMNS)} FROM {quote('SALES_LEDGER')}{where} "
             f"ORDER BY {quote('ACCOUNT_REF')}"
         )
-        for row in self._rows(sql, params, during="reading customers"):
+        for row in self.rows(sql, during="reading customers"):
             key = text(row.get("ACCOUNT_REF"))
             yield convert_row(
                 "customers",
@@ -324,9 +414,9 @@ class Sage50UKConnector(Connector):
         )
 
     def _read_items(self, since: datetime | None) -> Iterator[Record | SourceProblem]:
-        where, params = self._since(since)
+        where = self._since(since)
         sql = f"SELECT {_columns(ITEM_COLUMNS)} FROM {quote('STOCK')}{where} ORDER BY {quote('STOCK_CODE')}"
-        for row in self._rows(sql, params, during="reading stock items"):
+        for row in self.rows(sql, during="reading stock items"):
             key = text(row.get("STOCK_CODE"))
             yield convert_row(
                 "items",
@@ -359,20 +449,21 @@ class Sage50UKConnector(Connector):
     # --- invoices -----------------------------------------------------------------------------------------
 
     def _read_invoices(self, since: datetime | None) -> Iterator[Record | SourceProblem]:
-        where, params = self._since(since)
+        self._currency_list = None
+        where = self._since(since)
         sql = (
             f"SELECT {_columns(INVOICE_COLUMNS)} FROM {quote('INVOICE')}{where} "
             f"ORDER BY {quote('INVOICE_NUMBER')}"
         )
         already_read: set[str] = set()
-        for page in pages(self._rows(sql, params, during="reading invoices"), self.page_size):
+        for page in pages(self.rows(sql, during="reading invoices"), self.page_size):
             if since is not None:
                 already_read.update(text(row.get("INVOICE_NUMBER")) for row in page)
             yield from self._invoice_page(page)
         if since is None:
             return
         # Invoices not edited themselves but whose ledger entry or allocations changed (a new receipt).
-        changed = sorted(self._invoices_changed_in_ledger(params[0]) - already_read, key=_number_order)
+        changed = sorted(self._invoices_changed_in_ledger(since) - already_read, key=_number_order)
         numbers = [int(number) for number in changed if number.isdigit()]
         for chunk in chunks(numbers, self.page_size):
             sql = (
@@ -380,19 +471,18 @@ class Sage50UKConnector(Connector):
                 f"WHERE {quote('INVOICE_NUMBER')} IN ({placeholders(len(chunk))}) "
                 f"ORDER BY {quote('INVOICE_NUMBER')}"
             )
-            yield from self._invoice_page(list(self._rows(sql, chunk, during="reading paid invoices")))
+            yield from self._invoice_page(list(self.rows(sql, chunk, during="reading paid invoices")))
 
-    def _invoices_changed_in_ledger(self, since_value: Any) -> set[str]:
+    def _invoices_changed_in_ledger(self, since: datetime) -> set[str]:
         """Invoice numbers whose AUDIT_HEADER or receipt allocations changed since (or carry no date)."""
-        modified = quote(MODIFIED)
-        changed_since = f"({modified} >= ? OR {modified} IS NULL)"
+        changed_since = self._changed_since(since)
         references: set[str] = set()
         document_types = ", ".join(f"'{kind}'" for kind in DOCUMENT_TYPES)
         header_sql = (
             f"SELECT {_columns(('INV_REF', 'ISP_REFERENCE'))} FROM {quote('AUDIT_HEADER')} "
             f"WHERE {quote('TYPE')} IN ({document_types}) AND {changed_since}"
         )
-        for row in self._rows(header_sql, (since_value,), during="reading changed ledger entries"):
+        for row in self.rows(header_sql, during="reading changed ledger entries"):
             references.update(_references(row))
         receipt_types = ", ".join(f"'{kind}'" for kind in RECEIPT_TYPES)
         usage_sql = (
@@ -400,11 +490,7 @@ class Sage50UKConnector(Connector):
             f"WHERE {quote('TYPE')} IN ({receipt_types}) AND {changed_since}"
         )
         splits = sorted(
-            {
-                row["SPLIT_NUMBER"]
-                for row in self._rows(usage_sql, (since_value,), during="reading allocations")
-            }
-            - {None}
+            {row["SPLIT_NUMBER"] for row in self.rows(usage_sql, during="reading allocations")} - {None}
         )
         for chunk in chunks(splits):
             split_sql = (
@@ -412,7 +498,7 @@ class Sage50UKConnector(Connector):
                 f"WHERE {quote('SPLIT_NUMBER')} IN ({placeholders(len(chunk))})"
             )
             headers = sorted(
-                {row["HEADER_NUMBER"] for row in self._rows(split_sql, chunk, during="reading ledger splits")}
+                {row["HEADER_NUMBER"] for row in self.rows(split_sql, chunk, during="reading ledger splits")}
                 - {None}
             )
             for header_chunk in chunks(headers):
@@ -421,7 +507,7 @@ class Sage50UKConnector(Connector):
                     f"WHERE {quote('TYPE')} IN ({document_types}) "
                     f"AND {quote('HEADER_NUMBER')} IN ({placeholders(len(header_chunk))})"
                 )
-                for row in self._rows(sql, header_chunk, during="reading changed ledger entries"):
+                for row in self.rows(sql, header_chunk, during="reading changed ledger entries"):
                     references.update(_references(row))
         return references
 
@@ -429,9 +515,11 @@ class Sage50UKConnector(Connector):
         """Convert one page of INVOICE rows, fetching their lines, ledger headers and receipts in bulk."""
         if not page:
             return
+        if self._currency_list is None:
+            self._currency_list = self._currencies()
         numbers = [row["INVOICE_NUMBER"] for row in page if isinstance(row.get("INVOICE_NUMBER"), int)]
         lines = self._lines_for(numbers)
-        headers = self._headers_for([str(number) for number in numbers])
+        headers = self._headers_for(numbers)
         usage = self._receipts_for([h["HEADER_NUMBER"] for found in headers.values() for h in found])
         for row in page:
             key = text(row.get("INVOICE_NUMBER"))
@@ -446,6 +534,41 @@ class Sage50UKConnector(Connector):
                 modified=lambda row=row: when(row.get(MODIFIED), self.local_zone, "modified date"),
             )
 
+    def _currencies(self) -> dict[int, tuple[str, bool]]:
+        """CURRENCY.NUMBER -> (ISO code, is the base currency); empty when the table cannot be read."""
+        found: dict[int, tuple[str, bool]] = {}
+        sql = f"SELECT {_columns(CURRENCY_COLUMNS)} FROM {quote('CURRENCY')}"
+        try:
+            for row in self.rows(sql, during="reading the currency list"):
+                if isinstance(row.get("NUMBER"), int | float):
+                    found[int(row["NUMBER"])] = (
+                        text(row.get("CODE")).upper(),
+                        flag_or_false(row.get("BASE_CURRENCY")),
+                    )
+        except ConfigError:
+            return {}
+        return found
+
+    def _document_currency(self, row: dict[str, Any]) -> tuple[str, Decimal | None]:
+        """('', None) for a base-currency document, else (ISO code, FOREIGN_RATE).
+
+        CURRENCY 0 / NULL (older data) and 1 without a currency list count as the base currency.
+        """
+        number = row.get("CURRENCY")
+        if number is None or number == 0:
+            return "", None
+        currencies = self._currency_list or {}
+        if not currencies and number == 1:
+            return "", None
+        code, is_base = currencies.get(int(number), ("", False))
+        if is_base:
+            return "", None
+        if not code:
+            raise RowProblem(
+                f"its currency (number {number}) is not in Sage's currency list (Settings > Currencies)"
+            )
+        return code, amount(row.get("FOREIGN_RATE"), "exchange rate", places=Decimal("0.000001"))
+
     def _lines_for(self, numbers: list[int]) -> dict[int, list[dict[str, Any]]]:
         found: dict[int, list[dict[str, Any]]] = defaultdict(list)
         for chunk in chunks(numbers):
@@ -454,27 +577,33 @@ class Sage50UKConnector(Connector):
                 f"WHERE {quote('INVOICE_NUMBER')} IN ({placeholders(len(chunk))}) "
                 f"ORDER BY {quote('INVOICE_NUMBER')}, {quote('ITEM_NUMBER')}"
             )
-            for row in self._rows(sql, chunk, during="reading invoice lines"):
+            for row in self.rows(sql, chunk, during="reading invoice lines"):
                 found[row["INVOICE_NUMBER"]].append(row)
         return found
 
-    def _headers_for(self, references: list[str]) -> dict[str, list[dict[str, Any]]]:
-        """AUDIT_HEADER rows (SI/SC, not deleted) by the invoice number they refer to."""
-        found: dict[str, dict[Any, dict[str, Any]]] = defaultdict(dict)
+    def _headers_for(self, numbers: list[int]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+        """AUDIT_HEADER rows (SI/SC, not deleted) by (ACCOUNT_REF, the invoice number they refer to).
+
+        INV_REF is VARCHAR and compared with text; ISP_REFERENCE is INTEGER and compared with numbers: two
+        plain queries rather than one with OR. Keyed by account too: another customer's entry with the
+        same reference is not this invoice's.
+        """
+        found: dict[tuple[str, str], dict[Any, dict[str, Any]]] = defaultdict(dict)
         document_types = ", ".join(f"'{kind}'" for kind in DOCUMENT_TYPES)
-        wanted = set(references)
-        for chunk in chunks(references, 100):
-            marks = placeholders(len(chunk))
-            sql = (
-                f"SELECT {_columns(HEADER_COLUMNS)} FROM {quote('AUDIT_HEADER')} "
-                f"WHERE {quote('TYPE')} IN ({document_types}) "
-                f"AND ({quote('INV_REF')} IN ({marks}) OR {quote('ISP_REFERENCE')} IN ({marks}))"
-            )
-            for row in self._rows(sql, [*chunk, *chunk], during="reading ledger entries"):
-                if _flag_or_false(row.get("DELETED_FLAG")):
-                    continue
-                for reference in _references(row) & wanted:
-                    found[reference][row["HEADER_NUMBER"]] = row
+        wanted = {str(number) for number in numbers}
+        for column, values in (("INV_REF", [str(n) for n in numbers]), ("ISP_REFERENCE", list(numbers))):
+            for chunk in chunks(values):
+                sql = (
+                    f"SELECT {_columns(HEADER_COLUMNS)} FROM {quote('AUDIT_HEADER')} "
+                    f"WHERE {quote('TYPE')} IN ({document_types}) "
+                    f"AND {quote(column)} IN ({placeholders(len(chunk))})"
+                )
+                for row in self.rows(sql, chunk, during="reading ledger entries"):
+                    if flag_or_false(row.get("DELETED_FLAG")):
+                        continue
+                    account = text(row.get("ACCOUNT_REF")).upper()
+                    for reference in _references(row) & wanted:
+                        found[(account, reference)][row["HEADER_NUMBER"]] = row
         return {reference: list(rows.values()) for reference, rows in found.items()}
 
     def _receipts_for(self, header_numbers: list[Any]) -> dict[Any, list[dict[str, Any]]]:
@@ -485,7 +614,7 @@ class Sage50UKConnector(Connector):
                 f"SELECT {_columns(('SPLIT_NUMBER', 'HEADER_NUMBER'))} FROM {quote('AUDIT_SPLIT')} "
                 f"WHERE {quote('HEADER_NUMBER')} IN ({placeholders(len(chunk))})"
             )
-            for row in self._rows(sql, chunk, during="reading ledger splits"):
+            for row in self.rows(sql, chunk, during="reading ledger splits"):
                 split_header[row["SPLIT_NUMBER"]] = row["HEADER_NUMBER"]
         found: dict[Any, list[dict[str, Any]]] = defaultdict(list)
         receipt_types = ", ".join(f"'{kind}'" for kind in RECEIPT_TYPES)
@@ -496,8 +625,8 @@ class Sage50UKConnector(Connector):
                 f"AND {quote('SPLIT_NUMBER')} IN ({placeholders(len(chunk))}) "
                 f"ORDER BY {quote('USAGE_NUMBER')}"
             )
-            for row in self._rows(sql, chunk, during="reading receipts"):
-                if not _flag_or_false(row.get("DELETED_FLAG")):
+            for row in self.rows(sql, chunk, during="reading receipts"):
+                if not flag_or_false(row.get("DELETED_FLAG")):
                     found[split_header[row["SPLIT_NUMBER"]]].append(row)
         return found
 
@@ -507,7 +636,7 @@ class Sage50UKConnector(Connector):
         key: str,
         kind: str,
         lines: dict[int, list[dict[str, Any]]],
-        headers: dict[str, list[dict[str, Any]]],
+        headers: dict[tuple[str, str], list[dict[str, Any]]],
         usage: dict[Any, list[dict[str, Any]]],
     ) -> Invoice:
         number = row.get("INVOICE_NUMBER")
@@ -516,25 +645,35 @@ class Sage50UKConnector(Connector):
         is_credit = kind == "credit"
         zone = self.local_zone
         customer_key = required_text(row.get("ACCOUNT_REF"), "customer account reference")
-        gross = _signed(amount(row.get("INVOICE_GROSS"), "gross total"), is_credit)
+        currency, exchange_rate = self._document_currency(row)
+        money_of = _ForeignOrBase(row, foreign=bool(currency))
+        gross = _signed(money_of("INVOICE_GROSS", "gross total"), is_credit)
         posted = flag(row.get("POSTED_CODE")) if row.get("POSTED_CODE") is not None else True
-        invoice_lines = tuple(self._line(line) for line in lines.get(number, ()))
+        invoice_lines = [self._line(line, bool(currency)) for line in lines.get(number, ())]
+        carriage = self._carriage(row, money_of, invoice_lines)
+        if carriage is not None:
+            invoice_lines.append(carriage)
         ledger = [
-            h for h in headers.get(key, ()) if text(h.get("TYPE")).upper() == ("SC" if is_credit else "SI")
+            h
+            for h in headers.get((customer_key.upper(), key), ())
+            if text(h.get("TYPE")).upper() == ("SC" if is_credit else "SI")
         ]
         payments: list[Payment] = []
         for header in ledger:
             for allocation in usage.get(header["HEADER_NUMBER"], ()):
-                payments.append(self._payment(allocation, key, customer_key))
+                payments.append(self._payment(allocation, key, customer_key, bool(currency)))
         payments.sort(key=lambda payment: (payment.date, payment.key))
         if ledger:
             # The ledger stores credit notes with negative amounts; the record carries them positive.
             sign = Decimal(-1) if is_credit else Decimal(1)
+            paid_column, outstanding_column = (
+                ("FOREIGN_AMOUNT_PAID", "FOREIGN_OUTSTANDING") if currency else ("AMOUNT_PAID", "OUTSTANDING")
+            )
             amount_paid = sign * sum(
-                (amount(h.get("AMOUNT_PAID"), "amount paid") for h in ledger), Decimal("0.00")
+                (amount(h.get(paid_column), "amount paid") for h in ledger), Decimal("0.00")
             )
             outstanding: Decimal | None = sign * sum(
-                (amount(h.get("OUTSTANDING"), "outstanding amount") for h in ledger), Decimal("0.00")
+                (amount(h.get(outstanding_column), "outstanding amount") for h in ledger), Decimal("0.00")
             )
         else:
             amount_paid, outstanding = Decimal("0.00"), None
@@ -544,15 +683,17 @@ class Sage50UKConnector(Connector):
             number=key,
             customer_key=customer_key,
             date=required_when(row.get("INVOICE_DATE"), zone, "invoice date"),
-            lines=invoice_lines,
-            net=_signed(amount(row.get("INVOICE_NET"), "net total"), is_credit),
-            tax=_signed(amount(row.get("INVOICE_TAX"), "VAT total", default=Decimal("0.00")), is_credit),
+            lines=tuple(invoice_lines),
+            net=_signed(money_of("INVOICE_NET", "net total"), is_credit),
+            tax=_signed(money_of("INVOICE_TAX", "VAT total", default=Decimal("0.00")), is_credit),
             gross=gross,
             due_date=when(row.get("PAYMENT_DUE_DATE"), zone, "due date"),
             is_credit=is_credit,
             amount_paid=amount_paid,
             outstanding=outstanding,
             paid_date=paid_date,
+            currency=currency,
+            exchange_rate=exchange_rate,
             posted=posted,
             reference=text(row.get("CUST_ORDER_NUMBER")),
             payments=tuple(payments),
@@ -564,46 +705,81 @@ class Sage50UKConnector(Connector):
             ),
         )
 
-    def _line(self, row: dict[str, Any]) -> InvoiceLine:
+    @staticmethod
+    def _carriage(
+        row: dict[str, Any], money_of: _ForeignOrBase, lines: list[InvoiceLine]
+    ) -> InvoiceLine | None:
+        """The header's carriage as one more line, so the lines add up to INVOICE_GROSS."""
+        net = money_of("CARR_NET", "carriage net amount", default=Decimal("0.00"))
+        tax = money_of("CARR_TAX", "carriage VAT", default=Decimal("0.00"))
+        if not net and not tax:
+            return None
+        return InvoiceLine(
+            number=max((line.number for line in lines), default=0) + 1,
+            description="Carriage",
+            quantity=Decimal("1.0000"),
+            unit_price=net,
+            net=net,
+            tax=tax,
+            tax_code=text(row.get("CARR_TAX_CODE")).upper(),
+            nominal_code=text(row.get("CARR_NOM_CODE")),
+            kind="carriage",
+        )
+
+    def _line(self, row: dict[str, Any], foreign: bool) -> InvoiceLine:
         number = row.get("ITEM_NUMBER")
         label = f"line {number}"
-        net = amount(row.get("NET_AMOUNT"), f"net amount of {label}")
+        money_of = _ForeignOrBase(row, foreign=foreign)
+        net = money_of("NET_AMOUNT", f"net amount of {label}")
         stock_code = text(row.get("STOCK_CODE"))
         tax_rate_value = row.get("TAX_RATE")
+        is_message = stock_code.upper() == MESSAGE_CODE
         return InvoiceLine(
             number=int(number) if number is not None else 0,
             description=text(row.get("DESCRIPTION")) or text(row.get("TEXT")),
             quantity=amount(row.get("QUANTITY"), f"quantity of {label}", places=Decimal("0.0001")),
-            unit_price=amount(row.get("UNIT_PRICE"), f"unit price of {label}", default=net),
+            unit_price=money_of("UNIT_PRICE", f"unit price of {label}", default=net),
             net=net,
-            tax=amount(row.get("TAX_AMOUNT"), f"VAT of {label}", default=Decimal("0.00")),
+            tax=money_of("TAX_AMOUNT", f"VAT of {label}", default=Decimal("0.00")),
             item_key="" if stock_code.upper() in NON_STOCK_CODES else stock_code,
             tax_code=text(row.get("TAX_CODE")).upper(),
             tax_rate=None if tax_rate_value is None else rate(tax_rate_value, f"VAT rate of {label}"),
             nominal_code=text(row.get("NOMINAL_CODE")),
+            kind="text" if is_message and not net else "discount" if net < 0 else "item",
         )
 
-    def _payment(self, row: dict[str, Any], invoice_key: str, customer_key: str) -> Payment:
+    def _payment(self, row: dict[str, Any], invoice_key: str, customer_key: str, foreign: bool) -> Payment:
         usage_number = text(row.get("USAGE_NUMBER"))
         kind = text(row.get("TYPE")).upper()
+        paid = _ForeignOrBase(row, foreign=foreign)("AMOUNT", f"amount of receipt {usage_number}")
         return Payment(
             key=required_text(usage_number, "allocation number"),
             invoice_key=invoice_key,
             customer_key=customer_key,
             date=required_when(row.get("DATE"), self.local_zone, f"date of receipt {usage_number}"),
-            amount=abs(amount(row.get("AMOUNT"), f"amount of receipt {usage_number}")),
+            amount=abs(paid),
             method=_PAYMENT_METHODS.get(kind, kind),
             reference=text(row.get("REFERENCE")),
             modified=when(row.get(MODIFIED), self.local_zone, "receipt modified date"),
         )
 
 
-def _flag_or_false(value: object) -> bool:
-    """A flag where an unreadable value must not drop a ledger row: treat it as 'not set'."""
-    try:
-        return flag(value)
-    except ValueError:
-        return False
+class _ForeignOrBase:
+    """Reads a money column in the document's currency: the FOREIGN_ twin for a foreign-currency document.
+
+    A foreign document whose FOREIGN_ value is missing is a row problem, never a silent pound amount.
+    """
+
+    def __init__(self, row: dict[str, Any], *, foreign: bool) -> None:
+        self.row = row
+        self.foreign = foreign
+
+    def __call__(self, column: str, label: str, *, default: Decimal | None = None) -> Decimal:
+        if not self.foreign:
+            return amount(self.row.get(column), label, default=default)
+        return amount(
+            self.row.get(f"FOREIGN_{column}"), f"{label} in the document's currency", default=default
+        )
 
 
 def _address(row: dict[str, Any], prefix: str, country: str) -> Address:
@@ -634,7 +810,13 @@ def _document_kind(value: object) -> str:
 
 
 def _references(row: dict[str, Any]) -> set[str]:
-    found = {text(row.get("INV_REF")), text(row.get("ISP_REFERENCE"))}
+    """The invoice numbers a ledger header names: INV_REF (text), ISP_REFERENCE (an integer, 0 = none)."""
+    found = {text(row.get("INV_REF"))}
+    isp = row.get("ISP_REFERENCE")
+    if isinstance(isp, int | float) and isp:
+        found.add(str(int(isp)))
+    elif isinstance(isp, str) and isp.strip() not in ("", "0"):
+        found.add(isp.strip())
     return {reference for reference in found if reference}
 
 

@@ -17,27 +17,57 @@ log = logging.getLogger("ledgerbridge.connectors")
 
 
 def quote(identifier: str) -> str:
-    """Quote an identifier the ODBC/SQL-92 way (works for Sage's DATE/TYPE/TEXT and QODBC's Desc)."""
+    """Quote an identifier the ODBC/SQL-92 way (QODBC's Desc, Sage's DATE/TYPE/TEXT)."""
     return '"' + identifier.replace('"', '""') + '"'
+
+
+# Words that cannot stand unquoted as a column or table name: SQL-92's reserved words among the columns the
+# packages have (DATE, DESC, ...), plus TYPE and TEXT, which Sage's driver is reported to reserve. Everything
+# else stays unquoted, as in the public queries against Sage's driver.
+RESERVED_WORDS = frozenset(
+    {"DATE", "DESC", "ORDER", "TEXT", "TIME", "TIMESTAMP", "TYPE", "USER", "VALUE", "VALUES"}
+)
+
+
+def name(identifier: str) -> str:
+    """An identifier as the query should spell it: quoted only when it is a reserved word (or odd)."""
+    plain = identifier.replace("_", "").isalnum() and not identifier[:1].isdigit()
+    if plain and identifier.upper() not in RESERVED_WORDS:
+        return identifier
+    return quote(identifier)
 
 
 _TEXT_TYPES = (1, 12, -1, -8, -9, -10)  # SQL_CHAR, SQL_VARCHAR, SQL_LONGVARCHAR and their wide forms
 
 
-def decode_native_text(raw: bytes | None) -> str | None:
-    """Text from a driver's raw bytes, whatever it sent: UTF-16LE, UTF-8, or the Windows ANSI code page.
+class UndecodableText(str):
+    """Text a driver sent that is valid in none of the encodings tried; shown with replacement characters.
 
-    UTF-16LE is recognised by its NUL high bytes (text here is mostly Latin); UTF-8 is tried strictly; what
-    is left is taken as cp1252 (older ANSI drivers such as Sage's), with replacement characters at worst.
+    Why a type: a value like this must never reach Halo as mojibake. ``connectors.common.text`` turns it
+    into a row problem (the record is skipped with a reason and read again once it is corrected).
+    """
+
+
+def decode_native_text(raw: bytes | None) -> str | None:
+    """Text from a driver's raw bytes: UTF-16LE, UTF-8, or the Windows ANSI code page (cp1252), strictly.
+
+    UTF-16LE is recognised by its NUL high bytes (text here is mostly Latin); UTF-8 and then cp1252 (older
+    ANSI drivers such as Sage's) are tried strictly. Bytes valid in none of them come back as
+    ``UndecodableText`` so the row becomes a problem instead of a guess.
     """
     if raw is None:
         return None
     if len(raw) >= 2 and len(raw) % 2 == 0 and raw[1::2].count(0) * 2 >= len(raw) // 2:
-        return raw.decode("utf-16-le", errors="replace")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")
+        try:
+            return raw.decode("utf-16-le")
+        except UnicodeDecodeError:
+            return UndecodableText(raw.decode("utf-16-le", errors="replace"))
+    for encoding in ("utf-8", "cp1252"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return UndecodableText(raw.decode("cp1252", errors="replace"))
 
 
 def _open_cursor(

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
+from gui.books_check import BooksCheckPanel
 from gui.forms import HaloForm, SourceForm, SyncOptionsForm, describe_error, settings_with_secrets
 from gui.icons import app_icon
 from gui.mapping_editor import MappingEditor
@@ -157,6 +158,8 @@ class SourcePage(QWizardPage):
         self.form.settings_provider = wizard.pending
         self.form.changed.connect(self.completeChanged)
         layout.addWidget(self.form)
+        self.books_check = BooksCheckPanel(wizard.tasks, wizard.pending)
+        layout.addWidget(self.books_check)
         self._lists_loaded = False
 
     def initializePage(self) -> None:

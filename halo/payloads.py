@@ -193,6 +193,9 @@ def invoice_payload(invoice: Invoice, *, client_id: int, lines: list[dict[str, A
     if invoice.due_date is not None:
         payload["duedate"] = timestamp(invoice.due_date)
     _put(payload, "reference", invoice.reference)
+    # InvoiceHeader.currency (text) in Halo's OpenAPI: only a foreign-currency document carries one, so a
+    # base-currency invoice's payload (and its content hash) is what it always was.
+    _put(payload, "currency", invoice.currency)
     if invoice.paid_date is not None:
         payload["datepaid"] = timestamp(invoice.paid_date)
     return payload

@@ -37,7 +37,7 @@ from sync.events import (
 )
 from sync.logs import scrub, setup_logging
 from sync.paths import AppPaths, app_paths
-from sync.secrets import SECRET_NAMES, KeyringSecretStore, SecretStore
+from sync.secrets import SECRET_NAMES, KeyringSecretStore, MemorySecretStore, SecretStore
 from sync.settings import Settings
 
 log = logging.getLogger("ledgerbridge.cli")
@@ -389,4 +389,84 @@ def secret_command(args: argparse.Namespace) -> int:
     except LedgerBridgeError as exc:
         print(_message(exc), file=sys.stderr)
         return EXIT_COULD_NOT_RUN
+    return EXIT_OK
+
+
+# --- doctor and support bundle ---------------------------------------------------------------------------
+
+
+def _settings_for_checks(args: argparse.Namespace, paths: AppPaths) -> Settings:
+    """The saved settings, half-finished ones too: the doctor is for when things do not work yet."""
+    explicit = getattr(args, "check_config", None) or getattr(args, "config", None)
+    settings_file = Path(explicit) if explicit else paths.settings_file
+    if explicit and not settings_file.exists():
+        raise CouldNotRun(f"The settings file {settings_file} does not exist. Check the --config path.")
+    try:
+        return Settings.load(settings_file)
+    except LedgerBridgeError as exc:
+        raise CouldNotRun(_message(exc)) from exc
+
+
+def _secrets_for_checks(settings: Settings) -> SecretStore | None:
+    store = KeyringSecretStore(allow_plaintext=settings.app.allow_plaintext_secrets)
+    try:
+        store.check()
+        for name in SECRET_NAMES:  # registered with the scrubber before anything can print them
+            store.get(name)
+    except LedgerBridgeError as exc:
+        log.warning("The keyring cannot be used for the checks: %s", exc.message)
+        return None
+    return store
+
+
+def doctor_command(args: argparse.Namespace) -> int:
+    """``ledgerbridge doctor``: probe the books and Halo, print the report; exit 0 (no problems) or 1."""
+    from sync.doctor import doctor_for_settings
+
+    _tolerant_console()
+    try:
+        paths = app_paths()
+        settings = _settings_for_checks(args, paths)
+    except CouldNotRun as exc:
+        print(exc.message, file=sys.stderr)
+        return EXIT_COULD_NOT_RUN
+    secrets = _secrets_for_checks(settings)
+    report = doctor_for_settings(settings, secrets or MemorySecretStore())
+    from sync.support_bundle import redact
+
+    if getattr(args, "json", False):
+        print(redact(json.dumps(report.to_dict(), default=str, ensure_ascii=False)))
+    else:
+        print(redact(report.to_text()))
+    return EXIT_OK if report.ok else EXIT_RECORDS_FAILED
+
+
+def support_bundle_command(args: argparse.Namespace, *, app_version: str = "") -> int:
+    """``ledgerbridge support-bundle [FILE]``: doctor report, settings, runs, problems, log, versions."""
+    from sync.doctor import doctor_for_settings
+    from sync.support_bundle import default_bundle_name, write_bundle
+
+    _tolerant_console()
+    try:
+        paths = app_paths()
+        settings = _settings_for_checks(args, paths)
+    except CouldNotRun as exc:
+        print(exc.message, file=sys.stderr)
+        return EXIT_COULD_NOT_RUN
+    secrets = _secrets_for_checks(settings)
+    report = (
+        None
+        if getattr(args, "no_doctor", False)
+        else doctor_for_settings(settings, secrets or MemorySecretStore())
+    )
+    target = Path(args.file) if getattr(args, "file", None) else Path.cwd() / default_bundle_name()
+    try:
+        written = write_bundle(
+            target, settings=settings, paths=paths, secrets=secrets, report=report, app_version=app_version
+        )
+    except OSError as exc:
+        print(f"The support bundle could not be written to {target}: {exc.strerror or exc}.", file=sys.stderr)
+        return EXIT_COULD_NOT_RUN
+    print(f"Support bundle written: {written}")
+    print("It holds no passwords or secrets. Send it to your LedgerBridge support contact.")
     return EXIT_OK

@@ -17,6 +17,9 @@ CENT = Decimal("0.01")
 RATE_PLACES = Decimal("0.0001")
 
 EntityName = Literal["tax_rates", "customers", "items", "invoices", "payments"]
+# What an invoice line is: goods or a service ("item"), a description-only line ("text"), a discount (its
+# amounts are negative) or the document's carriage (Sage 50 UK keeps it on the header, not in INVOICE_ITEM).
+LineKind = Literal["item", "text", "discount", "carriage"]
 # Dependency order: a record may only refer to records of entities earlier in this tuple.
 ENTITY_ORDER: tuple[EntityName, ...] = ("tax_rates", "customers", "items", "invoices", "payments")
 
@@ -175,6 +178,7 @@ class InvoiceLine:
     tax_code: str = ""  # TaxRate.key
     tax_rate: Decimal | None = None  # percent
     nominal_code: str = ""
+    kind: LineKind = "item"
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +208,8 @@ class Invoice:
     amount_paid: Decimal = Decimal("0.00")
     outstanding: Decimal | None = None
     paid_date: datetime | None = None
-    currency: str = ""
+    currency: str = ""  # ISO code of the document's own currency when it is not the books' base currency
+    exchange_rate: Decimal | None = None  # the books' rate for a foreign-currency document (as stored)
     posted: bool = True
     reference: str = ""  # customer order number / PO
     payments: tuple[Payment, ...] = ()

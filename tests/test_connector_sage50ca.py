@@ -287,3 +287,65 @@ def test_missing_read_data_right_says_so(mariadb_company):
     assert "Read data" in check.action
     with pytest.raises(AuthError):
         list(connector.read("invoices"))
+
+
+# --- issue 12: documents as Sage 50 Canada really leaves them ---------------------------------------------
+
+
+def test_a_reposted_invoice_counts_once(company):
+    with connector_for(company[0]) as connector:
+        records = read_all(connector, "invoices")
+    earlier, live = records["110"], records["111"]
+    assert isinstance(live, Invoice) and not live.deleted
+    # Only the live posting's receivables document: 220 - 100, not (200 - 50) + (220 - 100).
+    assert live.gross == Decimal("220.00") and live.outstanding == Decimal("120.00")
+    assert [(p.key, p.amount) for p in live.payments] == [("511-2", Decimal("100.00"))]
+    assert isinstance(earlier, Invoice) and earlier.deleted  # superseded: never created in Halo
+    assert earlier.payments == () and earlier.outstanding is None
+
+
+def test_a_returned_cheque_cancels_its_receipt(company):
+    with connector_for(company[0]) as connector:
+        invoice = read_all(connector, "invoices")["112"]
+    assert isinstance(invoice, Invoice)
+    # 80 paid, the cheque came back (+80), then 30 paid: 50 owed, one payment of 30 (abs() made it 190 paid).
+    assert invoice.outstanding == Decimal("50.00") and not invoice.is_paid
+    assert [(p.reference, p.amount) for p in invoice.payments] == [("Interac", Decimal("30.00"))]
+    assert invoice.amount_paid == Decimal("30.00")
+
+
+def test_credits_are_told_by_sign_not_by_document_type(company):
+    read_with, edit_with = company
+    standin.execute(edit_with, "UPDATE tcustr SET nTranType = 0 WHERE lId = 503")  # CN-0001 typed as invoice
+    standin.execute(edit_with, "UPDATE tcustr SET nTranType = 8 WHERE lId = 502")  # INV-1002 typed as credit
+    with connector_for(read_with) as connector:
+        records = read_all(connector, "invoices")
+    assert records["103"].is_credit and records["103"].outstanding == Decimal("104.99")
+    assert not records["102"].is_credit and records["102"].outstanding == Decimal("100.00")
+
+
+def test_freight_is_a_line_when_the_total_includes_it(company):
+    read_with, edit_with = company
+    with connector_for(read_with) as connector:
+        invoice = read_all(connector, "invoices")["113"]
+    assert [(line.kind, line.net) for line in invoice.lines] == [
+        ("item", Decimal("100.00")),
+        ("carriage", Decimal("15.00")),
+    ]
+    assert sum(line.net + line.tax for line in invoice.lines) == invoice.gross == Decimal("120.00")
+    # If dInvAmt does not include the freight, no line is invented: the lines still add up to the total.
+    standin.execute(edit_with, "UPDATE titrec SET dInvAmt = 105 WHERE lId = 113")
+    with connector_for(read_with) as connector:
+        invoice = read_all(connector, "invoices")["113"]
+    assert [line.kind for line in invoice.lines] == ["item"] and invoice.gross == Decimal("105.00")
+
+
+def test_reserved_words_take_the_drivers_own_quote_character(company):
+    """MySQL/MariaDB quote identifiers with a backtick ("x" is a string there), SQLite with a double quote."""
+    with connector_for(company[0]) as connector:
+        quoted = connector.identifier("Desc")
+        assert connector.identifier("sSource1") == "sSource1"
+        expected = "`Desc`" if "MariaDB" in company[0] else '"Desc"'
+        assert quoted == expected
+        rows = list(connector.rows(f"SELECT 1 AS {quoted}", during="checking quoting"))
+        assert rows[0]["Desc"] == 1

@@ -47,3 +47,22 @@ def test_a_page_with_undecodable_text_is_read_again_tolerantly(tmp_path):
 )
 def test_native_text_decoding(raw, text):
     assert decode_native_text(raw) == text
+
+
+def test_bytes_valid_in_no_encoding_become_a_row_problem_not_mojibake():
+    """0x81 and 0x8D are undefined in cp1252 and invalid UTF-8: no guess is made, the row is a problem.
+
+    (The SQLite ODBC driver repairs such bytes itself before pyodbc sees them, so this is shown at the
+    decoding step the tolerant re-read uses, then through the shared row conversion.)
+    """
+    from connectors.common import convert_row, text
+    from connectors.sql import UndecodableText
+    from sync.records import Customer, SourceProblem
+
+    raw = b"Caf\x81\x8d Ltd"
+    decoded = decode_native_text(raw)
+    assert isinstance(decoded, UndecodableText)
+    result = convert_row("customers", "C1", lambda: Customer(key="C1", name=text(decoded)), what="Customer")
+    assert isinstance(result, SourceProblem)
+    assert "not in a character set LedgerBridge can read" in result.message and "C1" in result.message
+    assert decode_native_text("Café".encode("cp1252")) == "Café"  # a real cp1252 byte still reads

@@ -13,6 +13,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QScrollArea, QTabWidget, QVBoxLayout, QWidget
 
+from gui.books_check import BooksCheckPanel
 from gui.controller import SyncController
 from gui.forms import AppOptionsForm, HaloForm, SourceForm, SyncOptionsForm, describe_error
 from sync.errors import ConfigError
@@ -67,6 +68,10 @@ class SettingsPage(QWidget):
         self.tabs.addTab(_scroll(self.sync_form), "Sync")
         self.tabs.addTab(_scroll(self.app_form), "Advanced")
         layout.addWidget(self.tabs, 1)
+        self.books_check = BooksCheckPanel(
+            tasks, self._settings_for_check, paths_provider=lambda: self.controller.context.paths
+        )
+        layout.addWidget(self.books_check)
         row = QHBoxLayout()
         self.save_button = QPushButton("Save settings")
         self.save_button.clicked.connect(self.save)

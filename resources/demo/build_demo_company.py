@@ -171,7 +171,7 @@ def build_demo_company(path: Path, *, today: date | None = None, seed: int = DEM
                     "TAX_CODE_ID": code_id,
                     "DESCRIPTION": text,
                     "TAX_RATE": rate,
-                    "VAT_INCLUDE": 0,
+                    "VAT_INCLUDE": 1,  # "included in the VAT return" (normally 1), not prices-include-tax
                 }
                 for code, code_id, text, rate in TAX_CODES
             ],

@@ -22,8 +22,27 @@ def schema_sql() -> str:
     return resources.files(__package__).joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
 
 
+# Sage creates every company with a currency list; number 1 is the base currency (Zynk's CURRENCY example).
+STANDARD_CURRENCIES: tuple[dict[str, Any], ...] = (
+    {
+        "NUMBER": 1,
+        "CODE": "GBP",
+        "SYMBOL": "£",
+        "NAME": "Pound Sterling",
+        "EMU_MEMBER": 0,
+        "BASE_CURRENCY": 1,
+    },
+    {"NUMBER": 2, "CODE": "EUR", "SYMBOL": "€", "NAME": "Euro", "EMU_MEMBER": 1, "BASE_CURRENCY": 0},
+    {"NUMBER": 3, "CODE": "USD", "SYMBOL": "$", "NAME": "US Dollar", "EMU_MEMBER": 0, "BASE_CURRENCY": 0},
+)
+
+
 def create_schema(connection: sqlite3.Connection) -> None:
+    """The tables, and the currency list Sage fills in for every new company."""
     connection.executescript(schema_sql())
+    insert_rows(
+        connection, "CURRENCY", [{**row, "RATE": 1.0, "RECORD_DELETED": 0} for row in STANDARD_CURRENCIES]
+    )
 
 
 def sage_timestamp(value: datetime | None) -> str | None:
@@ -111,18 +130,37 @@ class SageLedger:
         nominal_code: str = "4000",
         tax_code: str = "T1",
         modified: datetime | None = None,
+        currency: int = 1,
+        foreign_rate: float = 1.0,
     ) -> int:
-        """Post an invoice (SI) or credit note (SC) to the ledger; returns its split number."""
+        """Post an invoice (SI) or credit note (SC) to the ledger; returns its split number.
+
+        Amounts are in the document's currency (``currency``, a CURRENCY.NUMBER); the base-currency columns
+        get them divided by ``foreign_rate`` (units of that currency per pound), the FOREIGN_* twins as given.
+        """
         sign = -1 if is_credit else 1
         kind = "SC" if is_credit else "SI"
         stamp = sage_timestamp(modified or when)
+
+        def base(value: float) -> float:
+            return round(value / foreign_rate, 2)
+
         amounts = {
-            "NET_AMOUNT": sign * net,
-            "TAX_AMOUNT": sign * tax,
-            "GROSS_AMOUNT": sign * gross,
+            "NET_AMOUNT": sign * base(net),
+            "TAX_AMOUNT": sign * base(tax),
+            "GROSS_AMOUNT": sign * base(gross),
             "AMOUNT_PAID": 0.0,
-            "OUTSTANDING": sign * gross,
+            "OUTSTANDING": sign * base(gross),
             "PAID_FLAG": "N",
+        }
+        foreign = {
+            "FOREIGN_NET_AMOUNT": sign * net,
+            "FOREIGN_TAX_AMOUNT": sign * tax,
+            "FOREIGN_GROSS_AMOUNT": sign * gross,
+            "FOREIGN_AMOUNT_PAID": 0.0,
+            "FOREIGN_OUTSTANDING": sign * gross,
+            "CURRENCY": currency,
+            "FOREIGN_RATE": foreign_rate,
         }
         _, split = self._entry(
             {
@@ -134,9 +172,10 @@ class SageLedger:
                 "DETAILS": f"{'Credit note' if is_credit else 'Invoice'} {invoice_number}",
                 "DUE_DATE": sage_date(due),
                 **amounts,
+                **foreign,
                 "PAID_STATUS": "Unpaid",
                 "DELETED_FLAG": 0,
-                "ISP_REFERENCE": str(invoice_number),
+                "ISP_REFERENCE": invoice_number,
                 "DATE_AMENDED": sage_date(when.date()),
                 "RECORD_MODIFY_DATE": stamp,
             },
@@ -164,14 +203,18 @@ class SageLedger:
         kind: str = "SR",
         modified: datetime | None = None,
         touch_invoice: bool = True,
+        foreign_amount: float | None = None,
     ) -> int:
         """Record a receipt and allocate it to the invoice's split; returns the allocation's USAGE_NUMBER.
+
+        ``amount`` is in pounds; ``foreign_amount`` in the invoice's own currency (the same when omitted).
 
         ``touch_invoice`` also updates the invoice's header (outstanding, paid flag, modified) as Sage does;
         tests turn it off to prove that a new allocation alone re-reads the invoice.
         """
         stamp = sage_timestamp(modified or when)
         day = sage_date(when.date())
+        foreign_amount = amount if foreign_amount is None else foreign_amount
         amounts = {
             "NET_AMOUNT": -amount,
             "TAX_AMOUNT": 0.0,
@@ -207,7 +250,7 @@ class SageLedger:
         )
         usage = self._next_usage
         self._next_usage += 2
-        allocation = {"REFERENCE": reference, "DATE": day, "AMOUNT": amount, "FOREIGN_AMOUNT": amount}
+        allocation = {"REFERENCE": reference, "DATE": day, "AMOUNT": amount, "FOREIGN_AMOUNT": foreign_amount}
         allocation |= {"DELETED_FLAG": 0, "RECORD_MODIFY_DATE": stamp}
         # The invoice's side (what LedgerBridge reads), then Sage's mirror row on the receipt's side.
         insert_rows(
@@ -236,8 +279,9 @@ class SageLedger:
                 f"UPDATE AUDIT_SPLIT SET {paid} WHERE SPLIT_NUMBER = ?", (*values, invoice_split)
             )
             self.connection.execute(
-                f"UPDATE AUDIT_HEADER SET {paid} "
+                f"UPDATE AUDIT_HEADER SET {paid}, FOREIGN_AMOUNT_PAID = FOREIGN_AMOUNT_PAID + ?, "
+                "FOREIGN_OUTSTANDING = FOREIGN_OUTSTANDING - ? "
                 "WHERE HEADER_NUMBER = (SELECT HEADER_NUMBER FROM AUDIT_SPLIT WHERE SPLIT_NUMBER = ?)",
-                (*values, invoice_split),
+                (*values, foreign_amount, foreign_amount, invoice_split),
             )
         return usage

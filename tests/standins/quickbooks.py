@@ -33,11 +33,31 @@ _LIST = (
     "EditSequence VARCHAR(16)"
 )
 
+
+def _line_table(prefix: str) -> str:
+    """InvoiceLine / CreditMemoLine as QODBC flattens them: header, group and line columns."""
+    return (
+        "TxnID VARCHAR(36), TimeModified VARCHAR(32), CustomerRefListID VARCHAR(36), TxnDate DATE, "
+        f"RefNumber VARCHAR(11), {prefix}Type VARCHAR(11), {prefix}SeqNo INTEGER, "
+        f"{prefix}GroupTxnLineID VARCHAR(36), {prefix}GroupItemGroupRefListID VARCHAR(36), "
+        f"{prefix}GroupDesc VARCHAR(4095), {prefix}GroupQuantity DECIMAL(15,5), "
+        f"{prefix}GroupIsPrintItemsInGroup BIT, {prefix}GroupTotalAmount DECIMAL(15,2), "
+        f"{prefix}GroupSeqNo INTEGER, "
+        f"{prefix}TxnLineID VARCHAR(36), {prefix}ItemRefListID VARCHAR(36), "
+        f"{prefix}ItemRefFullName VARCHAR(159), {prefix}Desc VARCHAR(4095), "
+        f"{prefix}Quantity DECIMAL(15,5), {prefix}Rate DECIMAL(15,5), {prefix}Amount DECIMAL(15,2), "
+        f"{prefix}TaxAmount DECIMAL(15,2), {prefix}SalesTaxCodeRefListID VARCHAR(36)"
+    )
+
+
 SCHEMA: dict[str, str] = {
     "Company": "CompanyName VARCHAR(41)",
     "ItemSalesTax": f"{_LIST}, Name VARCHAR(31), ItemDesc VARCHAR(4095), IsActive BIT, TaxRate DECIMAL(15,5)",
     "SalesTaxCode": (
-        f"{_LIST}, Name VARCHAR(3), Description VARCHAR(31), IsTaxable BIT, IsActive BIT, "
+        # Published column list: ListID, TimeModified, Name, IsActive, IsTaxable, Desc, ItemPurchaseTaxRef*,
+        # ItemSalesTaxRef* ("Desc" is a reserved word in SQL, hence quoted here and by the connector).
+        f'{_LIST}, Name VARCHAR(3), "Desc" VARCHAR(31), IsTaxable BIT, IsActive BIT, '
+        "ItemPurchaseTaxRefListID VARCHAR(36), ItemPurchaseTaxRefFullName VARCHAR(31), "
         "ItemSalesTaxRefListID VARCHAR(36), ItemSalesTaxRefFullName VARCHAR(31)"
     ),
     "Customer": (
@@ -75,14 +95,20 @@ SCHEMA: dict[str, str] = {
         "BalanceRemaining DECIMAL(15,2), IsPaid BIT, "
         "Memo VARCHAR(4095), IsTaxIncluded BIT"
     ),
-    "InvoiceLine": (
-        "TxnID VARCHAR(36), TimeModified VARCHAR(32), CustomerRefListID VARCHAR(36), TxnDate DATE, "
-        "RefNumber VARCHAR(11), InvoiceLineType VARCHAR(20), InvoiceLineSeqNo INTEGER, "
-        "InvoiceLineTxnLineID VARCHAR(36), InvoiceLineItemRefListID VARCHAR(36), "
-        "InvoiceLineItemRefFullName VARCHAR(159), InvoiceLineDesc VARCHAR(4095), "
-        "InvoiceLineQuantity DECIMAL(15,5), "
-        "InvoiceLineRate DECIMAL(15,5), InvoiceLineAmount DECIMAL(15,2), InvoiceLineTaxAmount DECIMAL(15,2), "
-        "InvoiceLineSalesTaxCodeRefListID VARCHAR(36), FQSaveToCache BIT, FQPrimaryKey VARCHAR(80)"
+    "InvoiceLine": _line_table("InvoiceLine") + ", FQSaveToCache BIT, FQPrimaryKey VARCHAR(80)",
+    # Credit memos are their own tables in QODBC (qbXML CreditMemoQueryRq), laid out like Invoice.
+    "CreditMemo": (
+        "TxnID VARCHAR(36) PRIMARY KEY, TimeCreated VARCHAR(32), TimeModified VARCHAR(32), "
+        "TxnNumber INTEGER, CustomerRefListID VARCHAR(36), CustomerRefFullName VARCHAR(209), TxnDate DATE, "
+        "RefNumber VARCHAR(11), "
+        "IsPending BIT, PONumber VARCHAR(25), DueDate DATE, Subtotal DECIMAL(15,2), "
+        "SalesTaxPercentage DECIMAL(15,5), SalesTaxTotal DECIMAL(15,2), TotalAmount DECIMAL(15,2), "
+        "CreditRemaining DECIMAL(15,2), Memo VARCHAR(4095), IsTaxIncluded BIT"
+    ),
+    "CreditMemoLine": _line_table("CreditMemoLine"),
+    "ItemSubtotal": f"{_LIST}, Name VARCHAR(31), IsActive BIT, ItemDesc VARCHAR(4095)",
+    "ItemDiscount": (
+        f"{_LIST}, Name VARCHAR(31), IsActive BIT, ItemDesc VARCHAR(4095), DiscountRate DECIMAL(15,5)"
     ),
     "ReceivePaymentLine": (
         "TxnID VARCHAR(36), TimeModified VARCHAR(32), CustomerRefListID VARCHAR(36), TxnDate DATE, "
@@ -586,6 +612,170 @@ INVOICES = [
         0,
     ),
 ]
+# T8: a bundle (an item group: its header row and two member rows), a subtotal, a discount, a text line.
+# Lines: 2 x 400 + 1 x 100 (group total 900), subtotal 900, discount -90, so Subtotal 810, tax 40.50.
+INVOICES.append(
+    (
+        "T8",
+        T_PST,
+        T_PST,
+        8,
+        "80000005-1",
+        "ACME Corp.",
+        "2024-02-08",
+        "INV-0008",
+        None,
+        "2024-03-08",
+        "810",
+        "40.5",
+        "0",
+        "850.5",
+        0,
+        "Office bundle",
+        0,
+    )
+)
+CREDIT_MEMOS = [
+    # A credit memo of 52.50 (50 + 2.50 GST), 20.00 of it still to use.
+    (
+        "CM1",
+        T_PST,
+        T_PST,
+        9,
+        "80000001-1",
+        "O'Neil's Pub & Grill",
+        "2024-02-09",
+        "CM-0001",
+        0,
+        None,
+        None,
+        "50",
+        "2.5",
+        "52.5",
+        "20",
+        "Goodwill credit",
+        0,
+    ),
+]
+_CREDIT_MEMO_COLUMNS = (
+    "TxnID, TimeCreated, TimeModified, TxnNumber, CustomerRefListID, CustomerRefFullName, TxnDate, "
+    "RefNumber, IsPending, PONumber, DueDate, Subtotal, SalesTaxTotal, TotalAmount, CreditRemaining, Memo, "
+    "IsTaxIncluded"
+)
+_CREDIT_LINE_COLUMNS = (
+    "TxnID, TimeModified, CustomerRefListID, TxnDate, RefNumber, CreditMemoLineType, CreditMemoLineSeqNo, "
+    "CreditMemoLineTxnLineID, CreditMemoLineItemRefListID, CreditMemoLineDesc, CreditMemoLineQuantity, "
+    "CreditMemoLineRate, CreditMemoLineAmount, CreditMemoLineTaxAmount, CreditMemoLineSalesTaxCodeRefListID"
+)
+CREDIT_MEMO_LINES = [
+    (
+        "CM1",
+        T_PST,
+        "80000001-1",
+        "2024-02-09",
+        "CM-0001",
+        "Item",
+        1,
+        "C1-1",
+        "S1",
+        "Goodwill: outage",
+        "1",
+        "50",
+        "50",
+        "2.5",
+        "STC-G",
+    ),
+]
+_GROUP_COLUMNS = (
+    "TxnID, TimeModified, CustomerRefListID, TxnDate, RefNumber, InvoiceLineType, InvoiceLineSeqNo, "
+    "InvoiceLineGroupTxnLineID, InvoiceLineGroupItemGroupRefListID, InvoiceLineGroupDesc, "
+    "InvoiceLineGroupQuantity, InvoiceLineGroupIsPrintItemsInGroup, InvoiceLineGroupTotalAmount, "
+    "InvoiceLineGroupSeqNo, InvoiceLineTxnLineID, InvoiceLineItemRefListID, InvoiceLineDesc, "
+    "InvoiceLineQuantity, InvoiceLineRate, InvoiceLineAmount, InvoiceLineTaxAmount, "
+    "InvoiceLineSalesTaxCodeRefListID"
+)
+_T8 = ("T8", T_PST, "80000005-1", "2024-02-08", "INV-0008")
+_BUNDLE = ("G8", "GRP1", "Office bundle", "1", 1, "900")
+GROUP_INVOICE_LINES = [
+    (
+        *_T8,
+        "ItemGroup",
+        1,
+        *_BUNDLE,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+    ),  # the group's header
+    (*_T8, "ItemGroup", 1, *_BUNDLE, 1, "L8-1", "I1", "Firewall", "2", "400", "800", "40", "STC-G"),
+    (*_T8, "ItemGroup", 1, *_BUNDLE, 2, "L8-2", "S1", "Set-up", "1", "100", "100", "5", "STC-G"),
+    (
+        *_T8,
+        "Item",
+        2,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        "L8-3",
+        "SUB1",
+        "Subtotal",
+        None,
+        None,
+        "900",
+        None,
+        None,
+    ),
+    (
+        *_T8,
+        "Item",
+        3,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        "L8-4",
+        "D1",
+        "10% loyalty discount",
+        None,
+        "-10",
+        "-90",
+        "-4.5",
+        "STC-G",
+    ),
+    (
+        *_T8,
+        "Item",
+        4,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        "L8-5",
+        None,
+        "Delivered to site B",
+        None,
+        None,
+        None,
+        None,
+        None,
+    ),
+]
+
 _LINE_COLUMNS = (
     "TxnID, TimeModified, CustomerRefListID, TxnDate, RefNumber, InvoiceLineType, InvoiceLineSeqNo, "
     "InvoiceLineTxnLineID, InvoiceLineItemRefListID, InvoiceLineDesc, InvoiceLineQuantity, InvoiceLineRate, "
@@ -731,7 +921,7 @@ TABLE_ROWS: list[tuple[str, str, list[tuple[Any, ...]]]] = [
     ),
     (
         "SalesTaxCode",
-        "ListID, TimeCreated, TimeModified, EditSequence, Name, Description, IsTaxable, IsActive, "
+        'ListID, TimeCreated, TimeModified, EditSequence, Name, "Desc", IsTaxable, IsActive, '
         "ItemSalesTaxRefListID, ItemSalesTaxRefFullName",
         SALES_TAX_CODES,
     ),
@@ -742,7 +932,16 @@ TABLE_ROWS: list[tuple[str, str, list[tuple[Any, ...]]]] = [
     ("Item", _UNION_COLUMNS, UNION_ITEMS),
     ("Invoice", _INVOICE_COLUMNS, INVOICES),
     ("InvoiceLine", _LINE_COLUMNS, INVOICE_LINES),
+    ("InvoiceLine", _GROUP_COLUMNS, GROUP_INVOICE_LINES),
     ("ReceivePaymentLine", _PAYMENT_COLUMNS, PAYMENTS),
+    ("ItemSubtotal", "ListID, TimeModified, Name, IsActive", [("SUB1", T_PST, "Subtotal", 1)]),
+    (
+        "ItemDiscount",
+        "ListID, TimeModified, Name, IsActive, DiscountRate",
+        [("D1", T_PST, "Loyalty discount", 1, None)],
+    ),
+    ("CreditMemo", _CREDIT_MEMO_COLUMNS, CREDIT_MEMOS),
+    ("CreditMemoLine", _CREDIT_LINE_COLUMNS, CREDIT_MEMO_LINES),
 ]
 
 

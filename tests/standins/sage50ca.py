@@ -298,6 +298,7 @@ def _header(
     reversed_: int = 0,
     stamp: tuple[str | None, str | None] = (STAMP_DAY, "12:00:00"),
     comment: str = "",
+    freight: str = "0",
 ) -> tuple[Any, ...]:
     return (
         lid,
@@ -307,7 +308,7 @@ def _header(
         day,
         number,
         comment,
-        "0",
+        freight,
         total,
         reversal,
         reversed_,
@@ -329,6 +330,12 @@ INVOICE_HEADERS = [
     _header(107, 1, "2024-02-16", "P-77", "300"),  # a purchase: vendor 1, no receivables document
     _header(108, 1, None, "INV-1008", "10"),  # no date: a problem row
     _header(109, 1, "2024-02-18", "INV-1009", "20", stamp=(None, None)),  # never stamped
+    # Posted, corrected and reposted: two entries for customer 3's INV-1010; only the later one is live.
+    _header(110, 3, "2024-02-19", "INV-1010", "200", stamp=(STAMP_DAY, "09:00:00")),
+    _header(111, 3, "2024-02-19", "INV-1010", "220", stamp=(STAMP_DAY, "09:30:00")),
+    # Paid by a cheque that came back (a positive receipt application, not flagged), then paid again.
+    _header(112, 2, "2024-02-20", "INV-1012", "80"),
+    _header(113, 1, "2024-02-21", "INV-1013", "120", freight="15"),  # 100 + 5 tax + 15 freight
 ]
 INVOICE_PO_NUMBERS = [(101, "O'Brien & Sons Plumbing", "PO-ÉTÉ-7", "1034.6")]
 
@@ -342,6 +349,10 @@ INVOICE_LINES = [
     (105, 1, 1, 4100, "-1", "49.99", "-49.99", "0", "-49.99", 1),
     (106, 1, 1, 4100, "0", "49.99", "0", "0", "0", 1),
     (109, 1, 0, 4100, "1", "19.05", "19.05", "0", "19.05", 1),
+    (110, 1, 1, 4100, "4", "50", "200", "0", "200", 1),
+    (111, 1, 1, 4100, "4", "55", "220", "0", "220", 1),
+    (112, 1, 1, 4100, "1", "80", "80", "0", "80", 1),
+    (113, 1, 1, 4100, "2", "50", "100", "0", "100", 1),
 ]
 _DISPLAY_COLUMNS = "lITRecId, nLineNum, sItem, sDesc, sUnits, dPrice, lTaxCode, dTaxAmt, dAmtInclTx"
 INVOICE_DISPLAY_LINES = [
@@ -353,6 +364,7 @@ INVOICE_DISPLAY_LINES = [
     (105, 1, "SRV-001", "Managed Services", "seat", "49.99", 5, "-6", "-55.99"),
     (106, 1, "SRV-001", "No-charge seat", "seat", "49.99", 0, "0", "0"),
     (109, 1, "", "Labour", "", "19.05", 1, "0.95", "20"),
+    (113, 1, "SRV-001", "Managed Services", "seat", "50", 1, "5", "105"),
 ]
 
 _DOC_COLUMNS = "lId, lCusId, nTranType, sSource, dtDate, dAmount, bReversed, dtASDate, tmASTime"
@@ -365,6 +377,10 @@ AR_DOCUMENTS = [
     (508, 1, 0, "INV-1008", "2024-02-17", "10", 0, STAMP_DAY, "12:00:00"),
     (509, 1, 0, "INV-1009", "2024-02-18", "20", 0, None, None),
     (599, 9, 0, "INV-1001", "2024-02-10", "5", 0, STAMP_DAY, "12:00:00"),  # same number, other customer
+    (510, 3, 0, "INV-1010", "2024-02-19", "200", 0, STAMP_DAY, "09:00:00"),  # the superseded posting
+    (511, 3, 0, "INV-1010", "2024-02-19", "220", 0, STAMP_DAY, "09:30:00"),  # the live one
+    (512, 2, 0, "INV-1012", "2024-02-20", "80", 0, STAMP_DAY, "12:00:00"),
+    (513, 1, 0, "INV-1013", "2024-02-21", "120", 0, STAMP_DAY, "12:00:00"),
 ]
 _DETAIL_COLUMNS = "lCusTrId, nLineNum, nTranType, dtDate, sSource, dAmount, bReversed, dtASDate, tmASTime"
 AR_DETAILS = [
@@ -382,6 +398,15 @@ AR_DETAILS = [
     (508, 1, 0, "2024-02-17", "INV-1008", "10", 0, STAMP_DAY, "12:00:00"),
     (509, 1, 0, "2024-02-18", "INV-1009", "20", 0, None, None),
     (599, 1, 0, "2024-02-10", "INV-1001", "5", 0, STAMP_DAY, "12:00:00"),
+    (510, 1, 0, "2024-02-19", "INV-1010", "200", 0, STAMP_DAY, "09:00:00"),
+    (510, 2, 1, "2024-02-19", "CHQ 40 (1st post)", "-50", 0, STAMP_DAY, "09:00:00"),
+    (511, 1, 0, "2024-02-19", "INV-1010", "220", 0, STAMP_DAY, "09:30:00"),
+    (511, 2, 1, "2024-02-21", "CHQ 41", "-100", 0, STAMP_DAY, "09:30:00"),
+    (512, 1, 0, "2024-02-20", "INV-1012", "80", 0, STAMP_DAY, "12:00:00"),
+    (512, 2, 1, "2024-02-21", "CHQ 512", "-80", 0, STAMP_DAY, "12:00:00"),
+    (512, 3, 1, "2024-02-24", "CHQ 512 returned", "80", 0, STAMP_DAY, "12:00:00"),
+    (512, 4, 1, "2024-02-26", "Interac", "-30", 0, STAMP_DAY, "12:00:00"),
+    (513, 1, 0, "2024-02-21", "INV-1013", "120", 0, STAMP_DAY, "12:00:00"),
 ]
 
 TABLE_ROWS: list[tuple[str, str, list[tuple[Any, ...]]]] = [

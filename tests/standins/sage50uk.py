@@ -267,14 +267,25 @@ class InvoiceSpec:
     order_number: str | None = None
     receipts: tuple[tuple[float, str, int], ...] = ()  # (amount, reference, days after the invoice)
     modified: bool = True  # False: RECORD_MODIFY_DATE is NULL
+    carriage: tuple[float, float] = (0.0, 0.0)  # CARR_NET, CARR_TAX (part of INVOICE_NET / INVOICE_TAX)
+    currency: int = 1  # CURRENCY.NUMBER; 1 is the base currency (pounds)
+    foreign_rate: float = 1.0  # units of the document's currency per pound; amounts above are in it
 
     @property
-    def net(self) -> float:
+    def items_net(self) -> float:
         return round(sum(line.net for line in self.lines), 2)
 
     @property
-    def tax(self) -> float:
+    def items_tax(self) -> float:
         return round(sum(line.tax for line in self.lines), 2)
+
+    @property
+    def net(self) -> float:
+        return round(self.items_net + self.carriage[0], 2)
+
+    @property
+    def tax(self) -> float:
+        return round(self.items_tax + self.carriage[1], 2)
 
     @property
     def gross(self) -> float:
@@ -349,7 +360,32 @@ INVOICES: list[InvoiceSpec] = [
         (LineSpec("WIDGET", "No date", 1, 19.99, 19.99, 4.0, "T1", 20.0),),
         modified=False,
     ),
+    # Carriage on the header only (CARR_*): INVOICE_NET/TAX/GROSS include it, INVOICE_ITEM does not.
+    InvoiceSpec(
+        1011,
+        "ACME01",
+        "Invoice",
+        11,
+        (LineSpec("WIDGET", "Blue widget", 5, 19.99, 99.95, 19.99, "T1", 20.0),),
+        carriage=(12.5, 2.5),
+    ),
+    # A euro invoice: its amounts (and FOREIGN_* columns) in euros, the plain columns in pounds at 1.16.
+    InvoiceSpec(
+        1012,
+        "OBRIEN",
+        "Invoice",
+        12,
+        (LineSpec("INSURE", "Device insurance (EUR)", 2, 116.0, 232.0, 0.0, "T2", 0.0),),
+        carriage=(11.6, 0.0),
+        currency=2,
+        foreign_rate=1.16,
+        receipts=((100.0, "SEPA 1012", 3),),  # pounds; 116 euros
+    ),
 ]
+
+# Another customer's ledger entry whose reference happens to be invoice 1002's number (INV_REF is free text
+# in Sage: a batch invoice typed with "1002"). Paid in full: it must not make invoice 1002 look paid.
+FOREIGN_REFERENCE_ENTRY = {"account_ref": "ZED", "reference": 1002, "gross": 50.0, "day": 4}
 
 
 def invoice_spec(number: int) -> InvoiceSpec:
@@ -383,21 +419,51 @@ def build_company(path: Path) -> Path:
         insert_rows(
             connection, "COMPANY", [{"NAME": "Stand-in Accounts Ltd", "VAT_REG_NUMBER": "GB999999973"}]
         )
-        insert_rows(connection, "TAX_CODE", [{**row, "VAT_INCLUDE": 0} for row in TAX_CODES])
+        # VAT_INCLUDE is "tax code included in VAT return" (normally 1), not "prices include tax".
+        insert_rows(connection, "TAX_CODE", [{**row, "VAT_INCLUDE": 1} for row in TAX_CODES])
         insert_rows(connection, "SALES_LEDGER", CUSTOMERS)
         insert_rows(connection, "STOCK", [_stock_row(row) for row in ITEMS])
         ledger = SageLedger(connection)
         for spec in INVOICES:
             write_invoice(connection, ledger, spec)
+        _write_foreign_reference_entry(ledger)
         connection.commit()
     finally:
         connection.close()
     return path
 
 
+def _write_foreign_reference_entry(ledger: SageLedger) -> None:
+    entry = FOREIGN_REFERENCE_ENTRY
+    when = BASE + timedelta(days=int(entry["day"]))
+    split = ledger.post_document(
+        invoice_number=int(entry["reference"]),
+        is_credit=False,
+        account_ref=str(entry["account_ref"]),
+        when=when,
+        due=None,
+        net=float(entry["gross"]),
+        tax=0.0,
+        gross=float(entry["gross"]),
+    )
+    ledger.add_receipt(
+        invoice_split=split,
+        account_ref=str(entry["account_ref"]),
+        when=when,
+        amount=float(entry["gross"]),
+        reference="ZED batch",
+    )
+
+
 def write_invoice(connection: sqlite3.Connection, ledger: SageLedger, spec: InvoiceSpec) -> None:
     when = BASE + timedelta(days=spec.day)
     is_credit = spec.kind == "Credit"
+    rate = spec.foreign_rate
+
+    def base(value: float) -> float:
+        return round(value / rate, 2)
+
+    carriage_net, carriage_tax = spec.carriage
     insert_rows(
         connection,
         "INVOICE",
@@ -411,12 +477,26 @@ def write_invoice(connection: sqlite3.Connection, ledger: SageLedger, spec: Invo
                 "ACCOUNT_REF": spec.account_ref,
                 "NAME": spec.account_ref,
                 "CUST_ORDER_NUMBER": spec.order_number,
-                "ITEMS_NET": spec.net,
-                "ITEMS_TAX": spec.tax,
-                "ITEMS_GROSS": spec.gross,
-                "INVOICE_NET": spec.net,
-                "INVOICE_TAX": spec.tax,
-                "INVOICE_GROSS": spec.gross,
+                "ITEMS_NET": base(spec.items_net),
+                "ITEMS_TAX": base(spec.items_tax),
+                "ITEMS_GROSS": base(spec.items_net + spec.items_tax),
+                "CARR_NOM_CODE": "4905" if carriage_net or carriage_tax else None,
+                "CARR_TAX_CODE": ("T1" if carriage_tax else "T0") if carriage_net or carriage_tax else None,
+                "FOREIGN_CARR_NET": carriage_net,
+                "FOREIGN_CARR_TAX": carriage_tax,
+                "FOREIGN_CARR_GROSS": round(carriage_net + carriage_tax, 2),
+                "CARR_NET": base(carriage_net),
+                "CARR_TAX": base(carriage_tax),
+                "CARR_GROSS": base(carriage_net + carriage_tax),
+                "FOREIGN_INVOICE_NET": spec.net,
+                "FOREIGN_INVOICE_TAX": spec.tax,
+                "FOREIGN_INVOICE_GROSS": spec.gross,
+                "INVOICE_NET": base(spec.net),
+                "INVOICE_TAX": base(spec.tax),
+                "INVOICE_GROSS": base(spec.gross),
+                "CURRENCY": spec.currency,
+                "CURRENCY_TYPE": 0,
+                "FOREIGN_RATE": rate,
                 "POSTED": "Posted" if spec.posted else "Not posted",
                 "POSTED_CODE": 1 if spec.posted else 0,
                 "PAYMENT_DUE_DATE": sage_timestamp(when.replace(hour=0) + timedelta(days=30)),
@@ -439,14 +519,19 @@ def write_invoice(connection: sqlite3.Connection, ledger: SageLedger, spec: Invo
                 "TEXT": line.text,
                 "SERVICE_FLAG": 1 if line.text else 0,
                 "QUANTITY": line.quantity,
-                "UNIT_PRICE": line.unit_price,
+                "FOREIGN_UNIT_PRICE": line.unit_price,
+                "UNIT_PRICE": base(line.unit_price),
                 "NOMINAL_CODE": "4000",
                 "TAX_CODE": line.tax_code,
                 "TAX_RATE": line.tax_rate,
-                "FULL_NET_AMOUNT": line.net,
-                "NET_AMOUNT": line.net,
-                "TAX_AMOUNT": line.tax,
-                "GROSS_AMOUNT": round(line.net + line.tax, 2),
+                "FULL_NET_AMOUNT": base(line.net),
+                "NET_AMOUNT": base(line.net),
+                "TAX_AMOUNT": base(line.tax),
+                "GROSS_AMOUNT": base(line.net + line.tax),
+                "FOREIGN_FULL_NET_AMOUNT": line.net,
+                "FOREIGN_NET_AMOUNT": line.net,
+                "FOREIGN_TAX_AMOUNT": line.tax,
+                "FOREIGN_GROSS_AMOUNT": round(line.net + line.tax, 2),
                 "RECORD_MODIFY_DATE": sage_timestamp(when),
             }
             for index, line in enumerate(spec.lines, start=1)
@@ -463,6 +548,8 @@ def write_invoice(connection: sqlite3.Connection, ledger: SageLedger, spec: Invo
         net=spec.net,
         tax=spec.tax,
         gross=spec.gross,
+        currency=spec.currency,
+        foreign_rate=rate,
     )
     for amount, reference, days in spec.receipts:
         ledger.add_receipt(
@@ -471,6 +558,7 @@ def write_invoice(connection: sqlite3.Connection, ledger: SageLedger, spec: Invo
             when=when + timedelta(days=days),
             amount=amount,
             reference=reference,
+            foreign_amount=round(amount * rate, 2),
         )
 
 
@@ -478,8 +566,9 @@ def invoice_split(connection: sqlite3.Connection, number: int) -> int:
     """The ledger split of a posted invoice (to allocate a new receipt to it in a test)."""
     row = connection.execute(
         "SELECT s.SPLIT_NUMBER FROM AUDIT_SPLIT s JOIN AUDIT_HEADER h ON h.HEADER_NUMBER = s.HEADER_NUMBER "
-        "WHERE h.INV_REF = ? AND h.\"TYPE\" IN ('SI', 'SC')",
-        (str(number),),
+        "WHERE h.INV_REF = ? AND h.\"TYPE\" IN ('SI', 'SC') "
+        "AND h.ACCOUNT_REF = (SELECT ACCOUNT_REF FROM INVOICE WHERE INVOICE_NUMBER = ?)",
+        (str(number), number),
     ).fetchone()
     if row is None:
         raise LookupError(f"invoice {number} is not posted")
@@ -572,7 +661,7 @@ def make_large(
                         "DATE": sage_date(when.date()),
                         "ACCOUNT_REF": ref,
                         "INV_REF": str(number),
-                        "ISP_REFERENCE": str(number),
+                        "ISP_REFERENCE": number,
                         "NET_AMOUNT": net,
                         "TAX_AMOUNT": tax,
                         "GROSS_AMOUNT": gross,
