@@ -483,6 +483,23 @@ class HaloClient:
             raise shape_error(operation, f"expected one record, got {type(body).__name__}")
         return body
 
+    def delete_record(self, resource: str, record_id: int) -> bool:
+        """Delete one record by Halo id (DELETE /api/{resource}/{id}); False when Halo had no such record.
+
+        Only ever used for a copy this run has just created twice (sync.guard); deleting twice is harmless,
+        so a failed attempt may be resent.
+        """
+        _check_resource(resource)
+        response = self._send(
+            "DELETE",
+            f"{self._api}/{resource}/{quote(str(int(record_id)))}",
+            operation=f"removing a double of the {RESOURCE_WORDS[resource]}",
+            path_template=f"/api/{resource}/{{id}}",
+            resend_after_sending=True,
+            accept_statuses=(404,),
+        )
+        return response.status_code != 404
+
     def save(self, resource: str, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """POST one batch (creates and/or updates) and return Halo's saved records in the same order.
 

@@ -18,6 +18,7 @@ from halo.client import HaloClient, HaloConnection
 from sync.engine import STREAMS, SyncEngine
 from sync.errors import CancelledError, ConfigError, LedgerBridgeError, error_kind
 from sync.events import Listener, RunFinished, RunStarted, RunSummary
+from sync.guard import SecondInstallationGuard
 from sync.lock import SyncLock
 from sync.paths import AppPaths, app_paths
 from sync.records import ENTITY_ORDER
@@ -153,17 +154,20 @@ def _run_locked(
             client.sign_in()  # fail fast and clearly (secret rejected, server unreachable) before any reads
             if connector is None:
                 connector, own_connector = build_connector(settings, secrets), True
+            guard = None if dry_run else SecondInstallationGuard(client)
             engine = SyncEngine(
                 settings,
                 state,
                 connector,
-                client,
+                guard or client,
                 summary=summary,
                 listener=listener,
                 cancel=cancel,
                 dry_run=dry_run,
             )
             engine.run(chosen)
+            if guard is not None:
+                guard.finish()
             summary.status = "partial" if summary.total("failed") or engine.interrupted else "ok"
         except CancelledError:
             summary.status = "cancelled"

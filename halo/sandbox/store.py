@@ -269,6 +269,23 @@ class SandboxStore:
 
     # ----------------------------------------------------------------- writes
 
+    def delete(self, resource: str, record_id: int) -> bool:
+        """Remove one record (a client with its sites); False when there is none."""
+        with self._lock:
+            if record_id not in self._records[resource]:
+                return False
+            doomed = [(resource, record_id)]
+            if resource == "Client":
+                doomed += [
+                    ("Site", i) for i, s in self._records["Site"].items() if s.get("client_id") == record_id
+                ]
+            if self._db is not None:
+                self._db.executemany("DELETE FROM records WHERE resource=? AND id=?", doomed)
+            for name, doomed_id in doomed:
+                del self._records[name][doomed_id]
+                self._versions[name] += 1
+            return True
+
     def save_batch(
         self, resource: str, records: list[Any], allow_explicit_ids: bool = False
     ) -> list[dict[str, Any]]:
