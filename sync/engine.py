@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from connectors.base import Connector
 from halo import payloads
-from sync.errors import CancelledError, RecordError, TransientError
+from sync.errors import CancelledError, LedgerBridgeError, RecordError, TransientError
 from sync.events import (
     EntityStarted,
     Event,
@@ -209,7 +209,7 @@ class SyncEngine:
         self._tax_failures: dict[str, PlanProblem] = {}
         self._source_taxes: dict[str, TaxRate] | None = None
         self._main_sites: dict[int, int] = {}  # Halo client id -> main site id, from Halo's answers
-        self._dry_planned: dict[str, set[str]] = {}
+        self._dry_planned: dict[str, dict[str, int]] = {}  # a dry run's would-be links: key -> id (0: new)
         self._skip_reasons: dict[tuple[str, str], str] = {}  # why a record was not sent (for waiting records)
         self._progress_done = 0
         self._progress_at = 0.0
@@ -257,6 +257,7 @@ class SyncEngine:
         self._progress_done = 0
         self._progress_at = 0.0
         self._future.clear()
+        ended_well = False  # the stream's own failure wins over a failure to save its cursor
         planner = {
             "tax_rates": self._plan_tax_rate,
             "customers": self._plan_customer,
@@ -278,6 +279,7 @@ class SyncEngine:
             self._flush_all(entity)
             tracker.completed = True
             self._report_future(entity)
+            ended_well = True
         except TransientError as exc:
             # Halo (after the client's retries and one more pause here) or the books stayed unavailable: stop
             # the run, keep everything confirmed, and leave the cursor where it was so the rest is read again.
@@ -301,7 +303,12 @@ class SyncEngine:
             if not self.dry_run:
                 new_cursor = tracker.next_cursor(old_cursor, self._ceiling())
                 if new_cursor != utc(stored_cursor):
-                    self.state.save_cursor(entity, new_cursor)
+                    try:
+                        self.state.save_cursor(entity, new_cursor)
+                    except LedgerBridgeError:
+                        if ended_well:
+                            raise
+                        log.warning("The %s cursor could not be saved", entity, exc_info=True)
 
     def _note_future(self, record: Record) -> None:
         """Remember a record dated after this run began (beyond the look-back's allowance for clock skew)."""
@@ -403,8 +410,8 @@ class SyncEngine:
         link = self.state.link(entity, key)
         if link is not None:
             return link.halo_id
-        if self.dry_run and key in self._dry_planned.get(entity, ()):
-            return 0
+        if self.dry_run:
+            return self._dry_planned.get(entity, {}).get(key)
         return None
 
     def _plan(
@@ -478,8 +485,10 @@ class SyncEngine:
             self._send(RESOURCE[pending.entity], target_copy)
 
     def _dry_outcome(self, pending: Pending) -> None:
+        # What a real run would link, so the records that depend on it (a customer's invoices) are planned
+        # as they would be, not reported "waiting for customer".
+        self._dry_planned.setdefault(pending.entity, {})[pending.key] = pending.halo_id or 0
         if pending.halo_id is None:
-            self._dry_planned.setdefault(pending.entity, set()).add(pending.key)
             message = f"would create in Halo ({RESOURCE[pending.entity]})"
         elif pending.message:
             message = f"would be {pending.message} and updated"
