@@ -192,3 +192,23 @@ def test_an_edit_in_the_repeated_dst_hour_is_read(tmp_path, halo_sandbox):
     assert _client(halo_sandbox, "ACMEWI01")["name"] == "Edited after the clocks went back"
     with _state(tmp_path) as state:
         assert utc(state.cursor("customers")) == datetime(2026, 10, 25, 0, 45, tzinfo=UTC)
+
+
+def test_a_dry_run_on_a_fresh_state_store_against_a_populated_halo_says_what_it_would_link(
+    tmp_path, halo_sandbox
+):
+    env = _configure(tmp_path, halo_sandbox)
+    assert run_cli(env, "sync").returncode == 0
+    state = tmp_path / "home" / "data" / "state.sqlite3"
+    for file in state.parent.glob("state.sqlite3*"):
+        file.unlink()  # a new PC, or the store renamed after damage: Halo already holds everything
+
+    listed = run_cli(env, "sync", "--dry-run")
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert "FAILED" not in listed.stdout and "waiting for customer" not in listed.stdout.lower()
+    linked = [line for line in listed.stdout.splitlines() if "linked to the existing Halo record" in line]
+    customers, invoices = _expected(tmp_path)
+    assert len([line for line in linked if line.startswith("customers ")]) == len(customers)
+    assert len([line for line in linked if line.startswith("invoices ")]) == len(invoices)
+    dry = json.loads(run_cli(env, "sync", "--dry-run", "--json").stdout)
+    assert dry["status"] == "ok" and sum(c["failed"] for c in dry["counts"].values()) == 0
