@@ -108,7 +108,10 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
         self._complained = False
 
     def _open(self) -> TextIO:
-        descriptor = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        flags = (
+            os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_BINARY", 0)
+        )  # the text layer translates
+        descriptor = os.open(self.baseFilename, flags, 0o600)
         make_private(Path(self.baseFilename))
         return os.fdopen(descriptor, "a", encoding=self.encoding, errors=self.errors)
 
