@@ -252,7 +252,20 @@ class SyncEngine:
             )
             return
         stored_cursor = self.state.cursor(entity)
-        old_cursor = tracker.next_cursor(stored_cursor, self._ceiling())  # a cursor in the future comes back
+        old_cursor = utc(stored_cursor)
+        if old_cursor is not None and old_cursor > self._ceiling():
+            # Saved later than this run's start: this PC's clock was ahead and has been put right (or an
+            # older version followed a future-dated record). Edits since the correction carry earlier dates
+            # than that position, so everything is read once more; unchanged records cost no write.
+            self._emit(
+                LogMessage(
+                    "warning",
+                    f"The saved position for {entity.replace('_', ' ')} ({old_cursor:%Y-%m-%d %H:%M} UTC) is "
+                    "later than this PC's clock: the clock was probably ahead and has been corrected. "
+                    "Everything is read once more so no change is missed.",
+                )
+            )
+            old_cursor = None
         since = self._since(old_cursor, offered[entity].replication_key)
         self._progress_done = 0
         self._progress_at = 0.0

@@ -54,3 +54,22 @@ def test_the_read_starts_an_hour_earlier_only_when_a_fall_back_follows():
     assert fall_back_widening(datetime(2026, 10, 25, 1, 20, tzinfo=UTC), LONDON) == timedelta(0)
     assert fall_back_widening(datetime(2026, 3, 29, 0, 30, tzinfo=UTC), LONDON) == timedelta(0)  # spring
     assert fall_back_widening(datetime(2026, 7, 1, tzinfo=UTC), LONDON) == timedelta(0)
+
+
+def test_a_saved_cursor_later_than_the_clock_means_one_full_read(sage_company):
+    """A PC clock a day ahead, then corrected: edits since the correction are older than the cursor."""
+    from sync.events import LogMessage
+
+    first = sage_company.run()
+    assert first.error == ""
+    with sage_company.state() as state:
+        state.save_cursor("customers", datetime(2031, 1, 1, tzinfo=UTC))
+    again = sage_company.run()
+    counts = again.counts["customers"]
+    read = sum(counts.values())
+    assert read == sum(first.counts["customers"].values())  # every customer read once more
+    assert counts["created"] == 0 and counts["updated"] == 0
+    warnings = [e.text for e in sage_company.events if isinstance(e, LogMessage) and e.level == "warning"]
+    assert any("later than this PC's clock" in text for text in warnings)
+    with sage_company.state() as state:
+        assert state.cursor("customers") < datetime.now(UTC)
