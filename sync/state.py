@@ -450,8 +450,14 @@ def state_error(exc: sqlite3.Error, path: str) -> LedgerBridgeError:
             "can write), then try again.",
             detail=repr(exc),
         )
+    if "disk i/o" in text:
+        return ConfigError(
+            f"The disk reported an error while LedgerBridge used its record of what it synced ({path}).",
+            action="Check the disk and its free space, then try again. If it persists: " + DAMAGED_ACTION,
+            detail=repr(exc),
+        )
     if isinstance(exc, sqlite3.DatabaseError) and (
-        "malformed" in text or "not a database" in text or "corrupt" in text or "disk i/o" in text
+        "malformed" in text or "not a database" in text or "corrupt" in text
     ):
         return ConfigError(
             f"LedgerBridge's record of what it synced ({path}) is damaged ({exc}).",
