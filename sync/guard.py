@@ -48,6 +48,7 @@ WORDS = {
 TIMESTAMP_FIELDS = ("alastupdate", "lastmodified", "last_modified", "datecreated", "date")
 LIST_PARAMS: dict[str, dict[str, str]] = {"Client": {"includeinactive": "true"}}
 NEWEST_FIRST = {"order": "id", "orderdesc": "true"}
+WHOLE_LIST_PARAMS = frozenset({"includeinactive", "order", "orderdesc"})  # params that filter nothing out
 ORDERABLE = frozenset({"Client", "Item", "Invoice", "InvoicePayment"})
 CHECK_PAGE_SIZE = 50
 
@@ -83,7 +84,8 @@ class SecondInstallationGuard:
         """The client's records; the first full read of a resource (the engine's index) is the watermark."""
         seen = self._seen.setdefault(resource, _Seen())
         first = seen.watermark is None
-        newest_first = bool(params and params.get("orderdesc") == "true")
+        whole_list = set(params or {}) <= WHOLE_LIST_PARAMS  # no filter: every record is in this read
+        newest_first = whole_list and bool(params and params.get("orderdesc") == "true")
         highest, lowest, finished = 0, None, False
         try:
             for record in self._client.iter_records(resource, params, page_size=page_size):
@@ -97,7 +99,7 @@ class SecondInstallationGuard:
         finally:
             if first and finished:
                 seen.watermark = seen.newest = highest  # everything above it appeared after this read
-            elif not first and (finished or (newest_first and lowest is not None and lowest <= seen.newest)):
+            elif not first and whole_list and (finished or (newest_first and (lowest or 0) <= seen.newest)):
                 seen.newest = max(seen.newest, highest)  # the read covered everything above what we knew
 
     def get_record(self, resource: str, record_id: int, params: dict | None = None) -> dict | None:
