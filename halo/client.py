@@ -8,11 +8,15 @@ TLS is verified against the operating system's certificate store (truststore), n
 
 from __future__ import annotations
 
+import contextlib
+import heapq
+import itertools
 import json
 import logging
 import os
 import random
 import re
+import socket
 import ssl
 import threading
 import time
@@ -26,6 +30,7 @@ from urllib.parse import quote, urlsplit
 import requests
 import truststore
 from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from halo.auth import AccessToken, normalise_server_url, token_from_json, token_url
 from halo.errors import (
@@ -137,7 +142,129 @@ class RequestStats:
             self.lookups[reason] += n
 
 
-class _TruststoreAdapter(HTTPAdapter):
+# --- the overall deadline per request --------------------------------------------------------------------
+#
+# Why: requests' timeouts apply to each socket operation, so a server (or proxy) that sends one byte every few
+# seconds holds a request for ever (142 s for timeout 5, measured). Each request gets a deadline of
+# ``timeout`` seconds for connect + headers + the whole body; at the deadline a watchdog shuts the
+# connection's socket, which ends the blocked read at once. The pools register the connection a thread is
+# using, so the watchdog knows which socket to shut.
+
+_IN_FLIGHT: dict[int, Any] = {}  # thread ident -> the urllib3 connection that thread is sending on
+_IN_FLIGHT_LOCK = threading.Lock()
+
+
+class _WatchedPoolMixin:
+    """Records the connection each request goes out on, so an expired deadline can shut its socket."""
+
+    def _make_request(self, conn: Any, *args: Any, **kwargs: Any) -> Any:
+        with _IN_FLIGHT_LOCK:
+            _IN_FLIGHT[threading.get_ident()] = conn
+        return super()._make_request(conn, *args, **kwargs)  # type: ignore[misc]
+
+
+class _WatchedHTTPPool(_WatchedPoolMixin, HTTPConnectionPool):
+    pass
+
+
+class _WatchedHTTPSPool(_WatchedPoolMixin, HTTPSConnectionPool):
+    pass
+
+
+WATCHED_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
+class _Watchdog:
+    """One thread per client that shuts the socket of a request whose deadline has passed."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._heap: list[tuple[float, int, int]] = []  # (deadline, token, thread ident)
+        self._armed: set[int] = set()
+        self._expired: set[int] = set()
+        self._tokens = itertools.count(1)
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def arm(self, seconds: float) -> int:
+        token = next(self._tokens)
+        with self._lock:
+            heapq.heappush(self._heap, (time.monotonic() + seconds, token, threading.get_ident()))
+            self._armed.add(token)
+            if self._thread is None or not self._thread.is_alive():
+                self._closed = False
+                self._thread = threading.Thread(target=self._watch, name="halo-deadline", daemon=True)
+                self._thread.start()
+            self._lock.notify()
+        return token
+
+    def disarm(self, token: int) -> bool:
+        """Stop watching; True when the deadline had already passed (the request was cut)."""
+        with self._lock:
+            self._armed.discard(token)
+            expired = token in self._expired
+            self._expired.discard(token)
+        with _IN_FLIGHT_LOCK:
+            _IN_FLIGHT.pop(threading.get_ident(), None)
+        return expired
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._lock.notify()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(5)
+        self._thread = None
+
+    def _watch(self) -> None:
+        with self._lock:
+            while not self._closed:
+                while self._heap and self._heap[0][1] not in self._armed:
+                    heapq.heappop(self._heap)  # finished in time
+                if not self._heap:
+                    self._lock.wait()
+                    continue
+                deadline, token, ident = self._heap[0]
+                wait = deadline - time.monotonic()
+                if wait > 0:
+                    self._lock.wait(wait)
+                    continue
+                if _shut(ident):
+                    heapq.heappop(self._heap)
+                    self._expired.add(token)
+                else:  # still connecting (no socket yet): look again shortly
+                    self._lock.wait(0.05)
+
+
+def _shut(ident: int) -> bool:
+    with _IN_FLIGHT_LOCK:
+        conn = _IN_FLIGHT.get(ident)
+    sock = getattr(conn, "sock", None)
+    if sock is None:
+        return False
+    with contextlib.suppress(OSError):  # already closed: the request is ending anyway
+        sock.shutdown(socket.SHUT_RDWR)
+    return True
+
+
+class _WatchedAdapter(HTTPAdapter):
+    """Plain HTTP (the local sandbox) with the watched pools and no urllib3 retries."""
+
+    def __init__(self) -> None:
+        super().__init__(max_retries=0)  # retries are ours: see HaloClient._send
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = WATCHED_POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = WATCHED_POOLS
+        return manager
+
+
+class _TruststoreAdapter(_WatchedAdapter):
     """HTTPS through the OS certificate store (plus an optional extra CA file); verification always on.
 
     requests would otherwise load certifi's bundle into the context (cert_verify) or honour verify=False;
@@ -146,7 +273,7 @@ class _TruststoreAdapter(HTTPAdapter):
 
     def __init__(self, ssl_context: ssl.SSLContext) -> None:
         self._ssl_context = ssl_context
-        super().__init__(max_retries=0)  # retries are ours: see HaloClient._send
+        super().__init__()
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         kwargs["ssl_context"] = self._ssl_context
@@ -259,7 +386,8 @@ class HaloClient:
         self._session = session or requests.Session()
         adapter = _TruststoreAdapter(_tls_context(conn.ca_bundle))
         self._session.mount("https://", adapter)
-        self._session.mount("http://", HTTPAdapter(max_retries=0))
+        self._session.mount("http://", _WatchedAdapter())
+        self._watchdog = _Watchdog()
         self._session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
         # The configured proxy is passed with every request: requests lets environment proxies override a
         # session's own, and the user's explicit setting must win. Blank: environment / Windows settings.
@@ -373,6 +501,23 @@ class HaloClient:
             raise shape_error(operation, f"expected one record, got {type(body).__name__}")
         return body
 
+    def delete_record(self, resource: str, record_id: int) -> bool:
+        """Delete one record by Halo id (DELETE /api/{resource}/{id}); False when Halo had no such record.
+
+        Only ever used for a copy this run has just created twice (sync.guard); deleting twice is harmless,
+        so a failed attempt may be resent.
+        """
+        _check_resource(resource)
+        response = self._send(
+            "DELETE",
+            f"{self._api}/{resource}/{quote(str(int(record_id)))}",
+            operation=f"removing a double of the {RESOURCE_WORDS[resource]}",
+            path_template=f"/api/{resource}/{{id}}",
+            resend_after_sending=True,
+            accept_statuses=(404,),
+        )
+        return response.status_code != 404
+
     def save(self, resource: str, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """POST one batch (creates and/or updates); return the records Halo's answer holds, as given.
 
@@ -412,6 +557,7 @@ class HaloClient:
         return saved
 
     def close(self) -> None:
+        self._watchdog.close()
         if self._owns_session:
             self._session.close()
 
@@ -555,17 +701,7 @@ class HaloClient:
             self.stats.requests[(method, path_template)] += 1
             started = time.monotonic()
             try:
-                response = self._session.request(
-                    method,
-                    url,
-                    params=params,
-                    data=data,
-                    headers=headers,
-                    timeout=self._timeout,
-                    allow_redirects=False,
-                    verify=True,
-                    proxies=self._proxies,
-                )
+                response = self._request_within_deadline(method, url, params, data, headers)
             except requests.RequestException as exc:
                 kind = classify_failure(exc)
                 nothing_sent = kind in (FAILURE_CONNECT, FAILURE_DNS, FAILURE_PROXY)
@@ -617,6 +753,40 @@ class HaloClient:
                 retry_number = self._wait_or_raise(error, retry_number, reason=reason)
                 continue
             raise error
+
+    def _request_within_deadline(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, str] | None,
+        data: Mapping[str, str] | bytes | None,
+        headers: dict[str, str],
+    ) -> requests.Response:
+        """One HTTP exchange, connect + headers + whole body, cut off after ``timeout`` seconds in all."""
+        token = self._watchdog.arm(self._timeout[1])
+        try:
+            response = self._session.request(
+                method,
+                url,
+                params=params,
+                data=data,
+                headers=headers,
+                timeout=self._timeout,
+                allow_redirects=False,
+                verify=True,
+                proxies=self._proxies,
+            )
+        except requests.RequestException as exc:
+            if self._watchdog.disarm(token):
+                raise requests.exceptions.ReadTimeout(
+                    f"no complete answer within the overall deadline of {self._timeout[1]:g} s"
+                ) from exc
+            raise
+        except BaseException:
+            self._watchdog.disarm(token)
+            raise
+        self._watchdog.disarm(token)
+        return response
 
     def _wait_or_raise(
         self,

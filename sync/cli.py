@@ -314,11 +314,12 @@ def sync_command(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_COULD_NOT_RUN
-    except CouldNotRun as exc:
+    except (CouldNotRun, LedgerBridgeError) as exc:
+        message = exc.message if isinstance(exc, CouldNotRun) else _message(exc)
         if as_json:
-            print(json.dumps(_failed_json(exc.message, dry_run)))
+            print(json.dumps(_failed_json(message, dry_run)))
         else:
-            print(exc.message, file=sys.stderr)
+            print(message, file=sys.stderr)
         return EXIT_COULD_NOT_RUN
     except Exception as exc:  # a bug or an unforeseen failure: say so plainly, keep the details in the log
         log.exception("The headless sync stopped on an unexpected error.")

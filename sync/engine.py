@@ -22,14 +22,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from connectors.base import Connector
 from halo import payloads
 from sync.answers import agrees, pair_answer
 from sync.answers import halo_id as answer_id
-from sync.errors import AuthError, CancelledError, ConfigError, RecordError, TransientError
+from sync.errors import AuthError, CancelledError, ConfigError, LedgerBridgeError, RecordError, TransientError
 from sync.events import (
     EntityStarted,
     Event,
@@ -49,6 +49,8 @@ from sync.records import (
     Record,
     SourceProblem,
     TaxRate,
+    fall_back_widening,
+    utc,
 )
 from sync.settings import Settings
 from sync.state import StateStore
@@ -150,26 +152,42 @@ class Pending:
 
 @dataclass
 class CursorTracker:
-    """Where a stream's cursor may move: past confirmed records, never past a failed one."""
+    """Where a stream's cursor may move: only past what was read AND settled, never past a failed record.
+
+    Why this shape: connectors read in key order (ACCOUNT_REF, ListID), not in modified order, so a run that
+    stops part-way (any exception, a signal, a cancel, a refused permission) may not have read records
+    older than the ones it confirmed. Only a stream read to its end with every write flushed
+    (``completed``) moves its cursor forward; anything else keeps the old position. All times are compared
+    in UTC (see ``sync.records.utc``), and the cursor never passes ``ceiling`` (the run's start time minus
+    the look-back), whatever dates the books carry.
+    """
 
     latest_ok: datetime | None = None
     earliest_failed: datetime | None = None
     interrupted: bool = False
+    completed: bool = False  # read to the end and every queued write sent
 
     def ok(self, modified: datetime | None) -> None:
-        if modified is not None and (self.latest_ok is None or modified > self.latest_ok):
-            self.latest_ok = modified
+        moment = utc(modified)
+        if moment is not None and (self.latest_ok is None or moment > self.latest_ok):
+            self.latest_ok = moment
 
     def failed(self, modified: datetime | None) -> None:
-        if modified is not None and (self.earliest_failed is None or modified < self.earliest_failed):
-            self.earliest_failed = modified
+        moment = utc(modified)
+        if moment is not None and (self.earliest_failed is None or moment < self.earliest_failed):
+            self.earliest_failed = moment
 
-    def next_cursor(self, old: datetime | None) -> datetime | None:
-        if self.interrupted:
+    def next_cursor(self, old: datetime | None, ceiling: datetime | None = None) -> datetime | None:
+        old = utc(old)
+        if ceiling is not None and old is not None:
+            old = min(old, utc(ceiling) or old)
+        if self.interrupted or not self.completed:
             return old  # unread records may be older than what was confirmed: read them all again
-        candidate = self.latest_ok if self.latest_ok is not None else old
+        candidate = max((t for t in (old, self.latest_ok) if t is not None), default=None)
         if self.earliest_failed is not None:
             candidate = self.earliest_failed if candidate is None else min(candidate, self.earliest_failed)
+        if ceiling is not None and candidate is not None:
+            candidate = min(candidate, utc(ceiling) or candidate)
         return candidate
 
 
@@ -224,14 +242,17 @@ class SyncEngine:
         self._details: dict[tuple[str, int], dict | None] = {}  # partial list rows read in full (None: gone)
         self._halo_keys: dict[str, dict[int, str]] = {}  # Halo id -> linked source key, per resource
         self._main_sites: dict[int, int] = {}  # Halo client id -> main site id, from Halo's answers
-        self._dry_planned: dict[str, set[str]] = {}
+        self._dry_planned: dict[str, dict[str, int]] = {}  # a dry run's would-be links: key -> id (0: new)
         self._skip_reasons: dict[tuple[str, str], str] = {}  # why a record was not sent (for waiting records)
         self._progress_done = 0
         self._progress_at = 0.0
+        self.started = datetime.now(UTC)
+        self._future: dict[str, datetime] = {}  # key -> modified, for records dated after the run began
 
     # --- running ------------------------------------------------------------------------------------------
 
     def run(self, entities: Sequence[str]) -> None:
+        self.started = datetime.now(UTC)
         wanted = set(entities)
         if "payments" in wanted:
             wanted.add("invoices")
@@ -253,6 +274,21 @@ class SyncEngine:
             detail = ", ".join(f"{reason} {n}" for reason, n in sorted(lookups.items()))
             log.info("Extra Halo requests for keys missing from its lists or answers: %d (%s)", total, detail)
 
+    def _lookback(self) -> timedelta:
+        return timedelta(minutes=max(0, self.settings.sync.lookback_minutes))
+
+    def _ceiling(self) -> datetime:
+        """The newest position a cursor may take: the run's start minus the look-back (never the future)."""
+        return self.started - self._lookback()
+
+    def _since(self, cursor: datetime | None, replication_key: str | None) -> datetime | None:
+        """Where the read starts: the cursor less the look-back, less a DST fall-back hour when it matters."""
+        if cursor is None or replication_key is None:
+            return None
+        since = cursor - self._lookback()
+        zone = getattr(self.connector, "local_zone", None)
+        return since - fall_back_widening(since, zone)
+
     def _run_stream(self, entity: str) -> None:
         tracker = self._trackers.setdefault(entity, CursorTracker())
         offered = {spec.name: spec for spec in self.connector.streams()}
@@ -261,12 +297,26 @@ class SyncEngine:
                 LogMessage("warning", f"{self.connector.display_name} has no {entity.replace('_', ' ')}.")
             )
             return
-        old_cursor = self.state.cursor(entity)
-        since = None
-        if old_cursor is not None and offered[entity].replication_key is not None:
-            since = old_cursor - timedelta(minutes=max(0, self.settings.sync.lookback_minutes))
+        stored_cursor = self.state.cursor(entity)
+        old_cursor = utc(stored_cursor)
+        if old_cursor is not None and old_cursor > self._ceiling():
+            # Saved later than this run's start: this PC's clock was ahead and has been put right (or an
+            # older version followed a future-dated record). Edits since the correction carry earlier dates
+            # than that position, so everything is read once more; unchanged records cost no write.
+            self._emit(
+                LogMessage(
+                    "warning",
+                    f"The saved position for {entity.replace('_', ' ')} ({old_cursor:%Y-%m-%d %H:%M} UTC) is "
+                    "later than this PC's clock: the clock was probably ahead and has been corrected. "
+                    "Everything is read once more so no change is missed.",
+                )
+            )
+            old_cursor = None
+        since = self._since(old_cursor, offered[entity].replication_key)
         self._progress_done = 0
         self._progress_at = 0.0
+        self._future.clear()
+        ended_well = False  # the stream's own failure wins over a failure to save its cursor
         planner = {
             "tax_rates": self._plan_tax_rate,
             "customers": self._plan_customer,
@@ -282,9 +332,13 @@ class SyncEngine:
                 if isinstance(record, SourceProblem):
                     self._source_problem(entity, record)
                 else:
+                    self._note_future(record)
                     self._plan_guarded(entity, record, planner)
                 self._progress(entity)
             self._flush_all(entity)
+            tracker.completed = True
+            self._report_future(entity)
+            ended_well = True
         except TransientError as exc:
             # Halo (after the client's retries and one more pause here) or the books stayed unavailable: stop
             # the run, keep everything confirmed, and leave the cursor where it was so the rest is read again.
@@ -302,11 +356,51 @@ class SyncEngine:
             tracker.interrupted = True
             raise
         finally:
+            # However the stream ended (an AuthError, a second Ctrl-C, a bug), an unfinished stream keeps its
+            # cursor: `completed` is only set once everything read was sent and settled.
             self._emit(Progress(entity, self._progress_done, self._progress_done))
-            if not self.dry_run and not tracker.interrupted:
-                new_cursor = tracker.next_cursor(old_cursor)
-                if new_cursor != old_cursor:
-                    self.state.save_cursor(entity, new_cursor)
+            if not self.dry_run:
+                new_cursor = tracker.next_cursor(old_cursor, self._ceiling())
+                if new_cursor != utc(stored_cursor):
+                    try:
+                        self.state.save_cursor(entity, new_cursor)
+                    except LedgerBridgeError:
+                        if ended_well:
+                            raise
+                        log.warning("The %s cursor could not be saved", entity, exc_info=True)
+
+    def _note_future(self, record: Record) -> None:
+        """Remember a record dated after this run began (beyond the look-back's allowance for clock skew)."""
+        modified = utc(getattr(record, "modified", None))
+        if modified is not None and modified > self.started + self._lookback():
+            self._future[record.key] = modified
+
+    def _report_future(self, entity: str) -> None:
+        """Say which records carry a date in the future: they are read again on every sync until it passes."""
+        if not self._future:
+            return
+        label = entity.replace("_", " ")
+        newest = max(self._future.values())
+        sample = ", ".join(sorted(self._future)[:5])
+        self._emit(
+            LogMessage(
+                "warning",
+                f"{len(self._future)} {label} carry a modified date in the future (up to "
+                f"{newest:%Y-%m-%d %H:%M} UTC; e.g. {sample}). They are read again on every sync until that "
+                "date has passed. Check the date and time of the PC that runs the accounting package.",
+            )
+        )
+        for key, modified in self._future.items():
+            if (entity, key) in self._problems or self.dry_run:
+                continue  # a real problem of its own says more; a dry run writes nothing
+            self.state.record_problem(
+                entity,
+                key,
+                f"Its modified date in the books ({modified:%Y-%m-%d %H:%M} UTC) is in the future; it was "
+                "synced, and it is read again on every sync until that date has passed.",
+                "Check the date and time of the PC that runs the accounting package, and the record's date.",
+                modified,
+            )
 
     def _plan_guarded(self, entity: str, record: Record, planner: Callable[[Any], None]) -> None:
         try:
@@ -375,8 +469,8 @@ class SyncEngine:
         link = self.state.link(entity, key)
         if link is not None:
             return link.halo_id
-        if self.dry_run and key in self._dry_planned.get(entity, ()):
-            return 0
+        if self.dry_run:
+            return self._dry_planned.get(entity, {}).get(key)
         return None
 
     def _plan(
@@ -450,8 +544,10 @@ class SyncEngine:
             self._send(RESOURCE[pending.entity], target_copy)
 
     def _dry_outcome(self, pending: Pending) -> None:
+        # What a real run would link, so the records that depend on it (a customer's invoices) are planned
+        # as they would be, not reported "waiting for customer".
+        self._dry_planned.setdefault(pending.entity, {})[pending.key] = pending.halo_id or 0
         if pending.halo_id is None:
-            self._dry_planned.setdefault(pending.entity, set()).add(pending.key)
             message = f"would create in Halo ({RESOURCE[pending.entity]})"
         elif pending.message:
             message = f"would be {pending.message} and updated"

@@ -8,12 +8,15 @@ who is running.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
+
+from sync.paths import ensure_private_dir, make_private, storage_error
 
 HOLDER_OFFSET = 1  # byte 0 is the one locked (Windows cannot read a locked range); the holder text follows
 POLL_SECONDS = 0.05
@@ -65,12 +68,16 @@ class SyncLock:
         """True when this process now holds the lock; False when another holder kept it past ``timeout``."""
         if self._handle is not None:
             return True
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(self.path.parent)
         # O_RDWR without O_APPEND: the holder text must land at HOLDER_OFFSET, not at the end.
         flags = (
             os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0)
         )  # O_BINARY: no newline translation on Windows
-        handle = os.fdopen(os.open(self.path, flags, 0o644), "r+b")
+        try:
+            handle = os.fdopen(os.open(self.path, flags, 0o600), "r+b")
+        except OSError as exc:
+            raise storage_error(exc, self.path.parent, "its lock file") from exc
+        make_private(self.path)
         deadline = time.monotonic() + max(0.0, timeout)
         while not _try_lock(handle):
             if time.monotonic() >= deadline:
@@ -78,10 +85,13 @@ class SyncLock:
                 return False
             time.sleep(POLL_SECONDS)
         started = datetime.now(UTC).astimezone().isoformat(timespec="seconds")
-        handle.seek(HOLDER_OFFSET)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}, started {started}".encode())
-        handle.flush()
+        try:
+            handle.seek(HOLDER_OFFSET)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()}, started {started}".encode())
+            handle.flush()
+        except OSError:
+            pass  # a full disk: the lock itself holds; only "who is running" is missing for a refused run
         self._handle = handle
         return True
 
@@ -90,9 +100,10 @@ class SyncLock:
         if handle is None:
             return
         try:
-            handle.seek(HOLDER_OFFSET)
-            handle.truncate()
-            handle.flush()
+            with contextlib.suppress(OSError):
+                handle.seek(HOLDER_OFFSET)
+                handle.truncate()
+                handle.flush()
             _unlock(handle)
         finally:
             handle.close()

@@ -6,15 +6,18 @@ bearer token or the accounting password, even inside a traceback of an error tha
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import logging.handlers
+import os
 import re
 import sys
 import threading
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TextIO
 
-from sync.paths import AppPaths
+from sync.paths import AppPaths, ensure_private_dir, make_private
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s [%(threadName)s] %(message)s"
 MAX_BYTES = 2 * 1024 * 1024
@@ -92,6 +95,39 @@ class SecretScrubber(logging.Filter):
 _ATTACHED = "_ledgerbridge_handler"
 
 
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """The rotating log file, created 0600 (POSIX), that never prints a traceback when it cannot write.
+
+    Why: customer names end up in the log; other local users must not read it. And a full disk or a
+    read-only log folder must not flood the console with "--- Logging error ---" tracebacks on every line:
+    it is said once, and the sync carries on without its log.
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._complained = False
+
+    def _open(self) -> TextIO:
+        flags = (
+            os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_BINARY", 0)
+        )  # the text layer translates
+        descriptor = os.open(self.baseFilename, flags, 0o600)
+        make_private(Path(self.baseFilename))
+        return os.fdopen(descriptor, "a", encoding=self.encoding, errors=self.errors)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if self._complained:
+            return
+        self._complained = True
+        error = sys.exc_info()[1]
+        reason = getattr(error, "strerror", None) or type(error).__name__
+        with contextlib.suppress(Exception):
+            sys.stderr.write(
+                f"LedgerBridge cannot write its log file {self.baseFilename} ({reason}); it carries on "
+                "without it. Free some disk space or fix the folder's permissions.\n"
+            )
+
+
 def remove_handlers() -> None:
     """Detach and close the handlers ``setup_logging`` attached (before re-configuring; after a test)."""
     root = logging.getLogger()
@@ -107,12 +143,12 @@ def setup_logging(paths: AppPaths, *, console: bool = False, level: int = loggin
     Calling it again replaces the handlers it added before, so a test or a second run in the same process
     never writes each line twice.
     """
-    paths.log_dir.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(paths.log_dir)
     log_file = paths.log_file
     root = logging.getLogger()
     remove_handlers()
     formatter = logging.Formatter(LOG_FORMAT)
-    file_handler = logging.handlers.RotatingFileHandler(
+    file_handler = PrivateRotatingFileHandler(
         log_file, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8", delay=True
     )
     handlers: list[logging.Handler] = [file_handler]

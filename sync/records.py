@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Literal
 
@@ -65,6 +65,10 @@ def aware(value: object, local_zone: tzinfo | None = None) -> datetime | None:
 
     Accepts datetime, date, and ISO-8601 text (QuickBooks' ``2024-03-01T10:15:00-08:00``). Returns None for
     None or empty text. Raises ValueError for text that is not a date.
+
+    A naive wall-clock time in the repeated hour of a DST fall-back is ambiguous; it is read as its EARLIER
+    instant (``fold=0``), so a cursor built from it can only lag, never run ahead. With no ``local_zone``
+    the PC's own zone rules apply to that date (not today's offset, which is wrong half the year).
     """
     if value is None:
         return None
@@ -78,13 +82,51 @@ def aware(value: object, local_zone: tzinfo | None = None) -> datetime | None:
             raise ValueError(f"not a date: {text!r}") from exc
     if isinstance(value, datetime):
         if value.tzinfo is None:
-            zone = local_zone or datetime.now().astimezone().tzinfo or UTC
-            return value.replace(tzinfo=zone)
+            return _in_zone(value, local_zone)
         return value
     if isinstance(value, date):
-        zone = local_zone or datetime.now().astimezone().tzinfo or UTC
-        return datetime.combine(value, time.min, tzinfo=zone)
+        return _in_zone(datetime.combine(value, time.min), local_zone)
     raise ValueError(f"not a date: {value!r}")
+
+
+def _in_zone(naive: datetime, zone: tzinfo | None) -> datetime:
+    if zone is not None:
+        return naive.replace(tzinfo=zone, fold=0)
+    return naive.replace(fold=0).astimezone()  # the PC's zone, with the offset in force on that date
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """``value`` as UTC (naive taken as UTC), so two times compare by instant.
+
+    Why: Python compares two datetimes that share one tzinfo by wall clock, ignoring ``fold``: 01:10 GMT
+    (after a fall-back) would sort before 01:35 BST although it happened later.
+    """
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def fall_back_widening(
+    since: datetime, zone: tzinfo | None, span: timedelta = timedelta(hours=3)
+) -> timedelta:
+    """How much earlier a read must start so a wall-clock ``>= since`` filter survives a DST fall-back.
+
+    Why: the books store naive local times; after clocks go back, an edit at 01:10 (second pass) carries
+    a smaller wall time than a cursor at 01:35 (first pass) although it happened later. When the zone's
+    offset drops within ``span`` after ``since``, the read starts that much earlier.
+    """
+    start = utc(since)
+    assert start is not None
+    before = _offset(start, zone)
+    after = _offset(start + span, zone)
+    return max(timedelta(0), before - after)
+
+
+def _offset(instant: datetime, zone: tzinfo | None) -> timedelta:
+    local = instant.astimezone(zone) if zone is not None else instant.astimezone()
+    return local.utcoffset() or timedelta(0)
 
 
 def clean_text(value: object, max_length: int | None = None) -> str:

@@ -18,6 +18,7 @@ from halo.client import HaloClient, HaloConnection
 from sync.engine import STREAMS, SyncEngine
 from sync.errors import CancelledError, ConfigError, LedgerBridgeError, error_kind
 from sync.events import Listener, RunFinished, RunStarted, RunSummary
+from sync.guard import SecondInstallationGuard
 from sync.lock import SyncLock
 from sync.paths import AppPaths, app_paths
 from sync.records import ENTITY_ORDER
@@ -94,15 +95,24 @@ def run_sync(
     client: HaloClient | None = None,
 ) -> RunSummary:
     """One run. Never raises for an expected failure: see the summary's status and error."""
-    paths = (paths or app_paths()).ensure()
     chosen = _ordered(entities if entities is not None else settings.sync.entities)
 
     def emit(event: RunStarted | RunFinished) -> None:
         if listener is not None:
             listener(event)
 
-    lock = SyncLock(paths.lock_file)
-    if not lock.acquire(wait_for_lock):
+    try:
+        paths = (paths or app_paths()).ensure()
+        lock = SyncLock(paths.lock_file)
+        acquired = lock.acquire(wait_for_lock)
+    except LedgerBridgeError as exc:  # the data folder cannot be written: say so, as a finished run
+        started = datetime.now(UTC)
+        summary = RunSummary(run_id=0, started=started, finished=started, dry_run=dry_run)
+        summary.status, summary.error, summary.error_kind = "failed", str(exc), error_kind(exc)
+        emit(RunStarted(0, chosen, dry_run, started))
+        emit(RunFinished(summary))
+        return summary
+    if not acquired:
         started = datetime.now(UTC)
         holder = lock.holder() or "another LedgerBridge"
         summary = RunSummary(run_id=0, started=started, finished=datetime.now(UTC), dry_run=dry_run)
@@ -153,17 +163,20 @@ def _run_locked(
             client.sign_in()  # fail fast and clearly (secret rejected, server unreachable) before any reads
             if connector is None:
                 connector, own_connector = build_connector(settings, secrets), True
+            guard = None if dry_run else SecondInstallationGuard(client)
             engine = SyncEngine(
                 settings,
                 state,
                 connector,
-                client,
+                guard or client,
                 summary=summary,
                 listener=listener,
                 cancel=cancel,
                 dry_run=dry_run,
             )
             engine.run(chosen)
+            if guard is not None:
+                guard.finish()
             summary.status = "partial" if summary.total("failed") or engine.interrupted else "ok"
         except CancelledError:
             summary.status = "cancelled"
@@ -185,8 +198,12 @@ def _run_locked(
             summary.finished = datetime.now(UTC)
             try:
                 state.finish_run(summary.run_id, summary)
+            except LedgerBridgeError as exc:  # a full disk: the run's own outcome still reaches the caller
+                log.warning("The run could not be recorded: %s", exc)
+                if not summary.error:
+                    summary.status, summary.error, summary.error_kind = "failed", str(exc), error_kind(exc)
             finally:
-                state.close()
+                _quietly(state.close)
     summary.finished = summary.finished or datetime.now(UTC)
     log.info("%s", describe_run(summary))
     if listener is not None:

@@ -6,14 +6,18 @@ desktop preferences. Unknown keys are kept out; a wrong type is a ConfigError th
 
 from __future__ import annotations
 
+import contextlib
+import os
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import tomli_w
 
 from sync.errors import ConfigError
+from sync.paths import ensure_private_dir, make_private, storage_error
 
 SOURCE_KINDS = ("sage50uk", "sage50ca", "quickbooks", "odbc", "demo")
 ALL_ENTITIES = ("tax_rates", "customers", "items", "invoices")
@@ -98,12 +102,20 @@ class Settings:
             raise ConfigError(
                 "The sync interval must be at least 1 minute.", action="Fix it in Settings > Sync."
             )
+        _check_url(self.halo.resource_server, "resource server")
+        if self.halo.auth_server.strip():
+            _check_url(self.halo.auth_server, "authorisation server")
 
     # --- file I/O -----------------------------------------------------------------------------------------
 
     @classmethod
     def load(cls, path: Path) -> Settings:
         """Read ``path``; a missing file gives defaults (not configured)."""
+        if path.is_dir():
+            raise ConfigError(
+                f"The settings file {path} is a folder, not a file.",
+                action="Give the path of the settings file itself (settings.toml), e.g. with --config.",
+            )
         if not path.exists():
             return cls()
         try:
@@ -112,6 +124,11 @@ class Settings:
             raise ConfigError(
                 f"The settings file {path} is not valid TOML ({exc}).",
                 action="Fix or delete it, then run the setup again.",
+            ) from exc
+        except OSError as exc:
+            raise ConfigError(
+                f"The settings file {path} cannot be read ({exc.strerror or exc}).",
+                action="Check that this Windows/Linux user may read it, then try again.",
             ) from exc
         return cls.from_dict(data, origin=str(path))
 
@@ -134,6 +151,12 @@ class Settings:
                         f"not {type(value).__name__}.",
                         action="Fix the file or set it again in Settings.",
                     )
+                inner = _inner_problem(value, item.name)
+                if inner:
+                    raise ConfigError(
+                        f"{section.name}.{item.name} in {origin}: {inner}.",
+                        action="Fix the file or set it again in Settings.",
+                    )
                 setattr(target, item.name, float(value) if isinstance(default, float) else value)
         return settings
 
@@ -141,11 +164,28 @@ class Settings:
         return asdict(self)
 
     def save(self, path: Path) -> None:
-        """Write atomically (temp file + rename) so a crash never leaves half a settings file."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(tomli_w.dumps(self.to_dict()), encoding="utf-8")
-        tmp.replace(path)
+        """Write atomically (temp file + rename) so a crash never leaves half a settings file.
+
+        The file is private (0600 in a 0700 folder on POSIX): it names the Halo instance, the client ID and
+        the books' connection; on Windows the per-user profile folder already keeps other users out.
+        """
+        ensure_private_dir(path.parent)
+        tmp = path.with_name(path.name + ".tmp")
+        text = tomli_w.dumps(self.to_dict()).encode("utf-8")
+        try:
+            descriptor = os.open(
+                tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o600
+            )
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            make_private(tmp)
+            tmp.replace(path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise storage_error(exc, path, "the settings") from exc
 
 
 def _same_kind(value: object, default: object) -> bool:
@@ -156,3 +196,44 @@ def _same_kind(value: object, default: object) -> bool:
     if isinstance(default, int):
         return isinstance(value, int) and not isinstance(value, bool)
     return isinstance(value, type(default))
+
+
+def _inner_problem(value: object, name: str) -> str:
+    """What is wrong inside a list or table setting (``entities = ["customers", 5]``), or ''."""
+    if isinstance(value, list):
+        wrong = [item for item in value if not isinstance(item, str)]
+        if wrong:
+            return f"every entry must be text in quotes, not {wrong[0]!r}"
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if name == "columns":
+                if not isinstance(inner, dict) or not all(isinstance(v, str) for v in inner.values()):
+                    return f"[{key}] must map each field to a column name in quotes"
+            elif not isinstance(inner, str):
+                return f"{key} must be text in quotes, not {inner!r}"
+    return ""
+
+
+def _check_url(url: str, setting: str) -> None:
+    """A web address that can work (a malformed one is a clear message here, not a crash later)."""
+    text = (url or "").strip()
+    if not text:
+        return  # "not set" is reported by the caller
+    candidate = text if "://" in text else "https://" + text
+    problem = ""
+    try:
+        parts = urlsplit(candidate)
+        port = parts.port  # raises ValueError for a port that is not a number
+    except ValueError as exc:
+        problem = str(exc)
+    else:
+        host = parts.hostname or ""
+        if parts.scheme.lower() not in ("http", "https"):
+            problem = f"it starts with {parts.scheme}:// (use https://)"
+        elif not host or any(ch.isspace() for ch in text) or port == 0:
+            problem = "it has no usable server name"
+    if problem:
+        raise ConfigError(
+            f"The Halo {setting} {text!r} is not a web address ({problem}).",
+            action="Enter it as shown in Halo, e.g. https://yourcompany.halopsa.com, in Settings > Halo.",
+        )

@@ -8,7 +8,9 @@ one. Links carry a direction so the coming Halo -> books flow is an addition, no
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -16,8 +18,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sync.errors import ConfigError
+from sync.errors import ConfigError, LedgerBridgeError, TransientError
 from sync.events import RunSummary
+from sync.paths import ensure_private_dir, make_private, storage_error
 
 TO_HALO = "to_halo"
 MAPPING_KINDS = ("customer", "tax")
@@ -138,23 +141,25 @@ class StateStore:
 
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        if self.path != ":memory:":
+            file = Path(self.path)
+            ensure_private_dir(file.parent)
+            _create_private(file)
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30.0)
+        except sqlite3.Error as exc:
+            raise state_error(exc, self.path) from exc
+        try:
             self._db.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode: a commit survives a crash of this program; only an OS crash/power cut can
             # lose the last commits, and the accountsid lookup before every create covers that.
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise ConfigError(
-                f"The sync state file {self.path} cannot be opened ({exc}).",
-                action="Close other copies of LedgerBridge; if it persists, rename the file to start afresh "
-                "(existing Halo records are matched again by their accounts ID).",
-            ) from exc
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise state_error(exc, self.path) from exc
 
     # --- schema -----------------------------------------------------------------------------------------
 
@@ -179,37 +184,53 @@ class StateStore:
                     self._db.execute(f"PRAGMA user_version = {number + 1}")
                     self._db.execute("COMMIT")
                 except BaseException:
-                    self._db.execute("ROLLBACK")
+                    with contextlib.suppress(sqlite3.Error):  # a full disk may have ended it already
+                        self._db.execute("ROLLBACK")
                     raise
 
     @property
     def schema_version(self) -> int:
-        with self._lock:
-            return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        row = self._fetchone("PRAGMA user_version")
+        return int(row[0]) if row else 0
 
     def _execute(self, sql: str, params: Sequence[object] = ()) -> sqlite3.Cursor:
         with self._lock:
-            return self._db.execute(sql, params)
+            try:
+                return self._db.execute(sql, params)
+            except sqlite3.Error as exc:
+                raise state_error(exc, self.path) from exc
+
+    def _fetchone(self, sql: str, params: Sequence[object] = ()) -> tuple | None:
+        with self._lock:
+            try:
+                return self._db.execute(sql, params).fetchone()
+            except sqlite3.Error as exc:
+                raise state_error(exc, self.path) from exc
+
+    def _fetchall(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise state_error(exc, self.path) from exc
 
     # --- links ------------------------------------------------------------------------------------------
 
     def link(self, entity: str, source_key: str, direction: str = TO_HALO) -> Link | None:
-        row = self._execute(
+        row = self._fetchone(
             "SELECT halo_id, content_hash, synced_at FROM links "
             "WHERE entity=? AND direction=? AND source_key=?",
             (entity, direction, source_key),
-        ).fetchone()
+        )
         if row is None:
             return None
         return Link(entity, source_key, int(row[0]), row[1], datetime.fromisoformat(row[2]), direction)
 
     def links(self, entity: str, direction: str = TO_HALO) -> dict[str, Link]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT source_key, halo_id, content_hash, synced_at FROM links "
-                "WHERE entity=? AND direction=?",
-                (entity, direction),
-            ).fetchall()
+        rows = self._fetchall(
+            "SELECT source_key, halo_id, content_hash, synced_at FROM links WHERE entity=? AND direction=?",
+            (entity, direction),
+        )
         return {
             key: Link(entity, key, int(halo_id), content_hash, datetime.fromisoformat(synced), direction)
             for key, halo_id, content_hash, synced in rows
@@ -235,7 +256,7 @@ class StateStore:
     # --- cursors ----------------------------------------------------------------------------------------
 
     def cursor(self, entity: str) -> datetime | None:
-        row = self._execute("SELECT value FROM cursors WHERE entity=?", (entity,)).fetchone()
+        row = self._fetchone("SELECT value FROM cursors WHERE entity=?", (entity,))
         return None if row is None else _date(row[0])
 
     def save_cursor(self, entity: str, value: datetime | None) -> None:
@@ -257,17 +278,12 @@ class StateStore:
 
     def mapping(self, kind: str, source_key: str) -> int | None:
         self._check_kind(kind)
-        row = self._execute(
-            "SELECT halo_id FROM mappings WHERE kind=? AND source_key=?", (kind, source_key)
-        ).fetchone()
+        row = self._fetchone("SELECT halo_id FROM mappings WHERE kind=? AND source_key=?", (kind, source_key))
         return None if row is None else int(row[0])
 
     def mappings(self, kind: str) -> dict[str, int]:
         self._check_kind(kind)
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT source_key, halo_id FROM mappings WHERE kind=?", (kind,)
-            ).fetchall()
+        rows = self._fetchall("SELECT source_key, halo_id FROM mappings WHERE kind=?", (kind,))
         return {key: int(halo_id) for key, halo_id in rows}
 
     def set_mapping(self, kind: str, source_key: str, halo_id: int | None) -> None:
@@ -303,12 +319,11 @@ class StateStore:
         )
 
     def runs(self, limit: int = 100) -> list[RunRecord]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT id, started, finished, status, dry_run, entities, counts, error FROM runs "
-                "ORDER BY id DESC LIMIT ?",
-                (limit,),
-            ).fetchall()
+        rows = self._fetchall(
+            "SELECT id, started, finished, status, dry_run, entities, counts, error FROM runs "
+            "ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
         return [
             RunRecord(
                 id=int(row[0]),
@@ -351,8 +366,7 @@ class StateStore:
         if entity is not None:
             sql += " WHERE entity=?"
             params = (entity,)
-        with self._lock:
-            rows = self._db.execute(sql + " ORDER BY entity, key", params).fetchall()
+        rows = self._fetchall(sql + " ORDER BY entity, key", params)
         return [
             Problem(
                 entity=row[0],
@@ -404,3 +418,69 @@ class StateStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+DAMAGED_ACTION = (
+    "Rename it (for example to state-damaged.sqlite3) and LedgerBridge relinks everything by key on the next "
+    "run: Halo records are matched by their accounts ID, nothing is created twice; choices made on the "
+    "Mappings page must be made again."
+)
+
+
+def state_error(exc: sqlite3.Error, path: str) -> LedgerBridgeError:
+    """What went wrong with the state store, in words that say what to do (never a raw sqlite3 error)."""
+    text = str(exc).lower()
+    folder = Path(path).parent
+    if "full" in text:
+        return ConfigError(
+            f"The disk holding {folder} is full: LedgerBridge could not save what it synced.",
+            action="Free some space on that disk, then sync again; everything Halo confirmed so far is kept.",
+            detail=repr(exc),
+        )
+    if "locked" in text or "busy" in text:
+        return TransientError(
+            f"Another program is holding LedgerBridge's state file {path}.",
+            action="Close other copies of LedgerBridge (or a tool that opened the file), then try again.",
+            detail=repr(exc),
+        )
+    if "readonly" in text or "read-only" in text or not _writable(Path(path)):
+        return ConfigError(
+            f"LedgerBridge may not write to {folder} (the folder or its state file is read-only).",
+            action="Give this user write access to that folder (or point LEDGERBRIDGE_HOME at a folder it "
+            "can write), then try again.",
+            detail=repr(exc),
+        )
+    if "disk i/o" in text:
+        return ConfigError(
+            f"The disk reported an error while LedgerBridge used its record of what it synced ({path}).",
+            action="Check the disk and its free space, then try again. If it persists: " + DAMAGED_ACTION,
+            detail=repr(exc),
+        )
+    if isinstance(exc, sqlite3.DatabaseError) and (
+        "malformed" in text or "not a database" in text or "corrupt" in text
+    ):
+        return ConfigError(
+            f"LedgerBridge's record of what it synced ({path}) is damaged ({exc}).",
+            action=DAMAGED_ACTION,
+            detail=repr(exc),
+        )
+    return ConfigError(
+        f"LedgerBridge's record of what it synced ({path}) cannot be used ({exc}).",
+        action=f"Close other copies of LedgerBridge and try again. If it persists: {DAMAGED_ACTION}",
+        detail=repr(exc),
+    )
+
+
+def _writable(path: Path) -> bool:
+    target = path if path.exists() else path.parent
+    return os.access(target, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
+def _create_private(path: Path) -> None:
+    """Create the state file 0600 before SQLite opens it (SQLite gives its -wal/-shm files the same mode)."""
+    try:
+        if not path.exists():
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o600))
+        make_private(path)
+    except OSError as exc:
+        raise storage_error(exc, path.parent, "its record of what it synced") from exc

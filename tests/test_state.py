@@ -132,7 +132,7 @@ def test_newer_schema_is_refused_with_advice(tmp_path):
 def test_not_a_database_is_a_config_error(tmp_path):
     path = tmp_path / "state.sqlite3"
     path.write_bytes(b"this is not sqlite at all" * 100)
-    with pytest.raises(ConfigError, match="cannot be opened"):
+    with pytest.raises(ConfigError, match=r"is damaged.*relinks everything by key on the next run"):
         StateStore(path)
 
 

@@ -261,6 +261,8 @@ class HaloSandbox:
                     if self.faults.chance(self.faults.error_after_write_rate):
                         return _error_reply(500, "An internal error occurred (sandbox fault after write).")
                 return reply
+            if method == "DELETE" and record_id is not None:
+                return self._delete(resource, record_id)
         except _BadRequest as problem:
             return _error_reply(400, str(problem))
         return _error_reply(405, f"{method} is not supported on {template} in this sandbox.")
@@ -370,6 +372,12 @@ class HaloSandbox:
 
     def _hidden(self, resource: str, record_id: object) -> bool:
         return resource == "Client" and record_id in self.faults.hidden_clients
+
+    def _delete(self, resource: str, raw_id: str) -> _Reply:
+        """DELETE /api/{resource}/{id} (Halo's OpenAPI has it for every resource used here)."""
+        if not raw_id.isdigit() or not self._store.delete(resource, int(raw_id)):
+            return _error_reply(404, f"There is no {resource} with id {raw_id}.")
+        return _json_reply(200, {})
 
     def _post(self, resource: str, body: bytes) -> _Reply:
         try:

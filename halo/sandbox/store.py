@@ -179,16 +179,6 @@ class SandboxStore:
             record = self._records[resource].get(record_id)
             return None if record is None else self._present(resource, record, include_lines=True)
 
-    def delete(self, resource: str, record_id: int) -> bool:
-        """Remove one record (and write that through); False when there is none with that id."""
-        with self._lock:
-            if self._records[resource].pop(record_id, None) is None:
-                return False
-            self._versions[resource] += 1
-            if self._db is not None:
-                self._db.execute("DELETE FROM records WHERE resource=? AND id=?", (resource, record_id))
-            return True
-
     def count(self, resource: str) -> int:
         with self._lock:
             return len(self._records[resource])
@@ -283,6 +273,23 @@ class SandboxStore:
         return shown
 
     # ----------------------------------------------------------------- writes
+
+    def delete(self, resource: str, record_id: int) -> bool:
+        """Remove one record (a client with its sites); False when there is none."""
+        with self._lock:
+            if record_id not in self._records[resource]:
+                return False
+            doomed = [(resource, record_id)]
+            if resource == "Client":
+                doomed += [
+                    ("Site", i) for i, s in self._records["Site"].items() if s.get("client_id") == record_id
+                ]
+            if self._db is not None:
+                self._db.executemany("DELETE FROM records WHERE resource=? AND id=?", doomed)
+            for name, doomed_id in doomed:
+                del self._records[name][doomed_id]
+                self._versions[name] += 1
+            return True
 
     def save_batch(
         self, resource: str, records: list[Any], allow_explicit_ids: bool = False

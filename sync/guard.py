@@ -1,0 +1,254 @@
+"""Another LedgerBridge syncing the same books into the same Halo: notice it and stop instead of doubling.
+
+Why: the sync lock only covers one PC. Two installations (two PCs, or an old one left running) each match
+by key against the Halo index they read at the start, and both create what neither saw: everything twice.
+Halo offers no lock and no unique key (halo-api.md), but it numbers the records of a resource as it
+creates them, so whatever appeared after our index read holds an id above the highest one we saw. This
+guard sits between the engine and the Halo client and costs no request while nobody else writes:
+
+- a create batch whose new ids follow on directly from the newest id we know means nobody created
+  anything in that resource meanwhile: nothing to check;
+- a gap means someone did: the records above what we know are read (newest first) and, if another program
+  created a record with a key of this batch or of one we created, our later copies (higher ids) are removed
+  again and the run stops with a message naming the other installation's last activity; the copy Halo made
+  first stays, so each record is in Halo once whichever side noticed;
+- a batch with a key another program is already known to have created is stopped before it is sent.
+
+A create that may have landed (a timeout) is the engine's to reconcile: its copy is adopted, not counted as
+another installation's.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sync.errors import ConfigError, LedgerBridgeError, TransientError
+from sync.matching import normalise_key
+
+log = logging.getLogger("ledgerbridge.sync")
+
+KEY_FIELDS = {
+    "Tax": "third_party_id",
+    "Client": "accountsid",
+    "Item": "accountsid",
+    "Invoice": "accountsid",
+    "InvoicePayment": "thirdpartyid",
+}
+WORDS = {
+    "Tax": "tax",
+    "Client": "customer",
+    "Item": "item",
+    "Invoice": "invoice",
+    "InvoicePayment": "payment",
+}
+TIMESTAMP_FIELDS = ("alastupdate", "lastmodified", "last_modified", "datecreated", "date")
+LIST_PARAMS: dict[str, dict[str, str]] = {"Client": {"includeinactive": "true"}}
+NEWEST_FIRST = {"order": "id", "orderdesc": "true"}
+WHOLE_LIST_PARAMS = frozenset({"includeinactive", "order", "orderdesc"})  # params that filter nothing out
+ORDERABLE = frozenset({"Client", "Item", "Invoice", "InvoicePayment"})
+CHECK_PAGE_SIZE = 50
+
+
+@dataclass
+class _Seen:
+    """What one resource holds above the watermark, by key, and which of those ids are ours."""
+
+    watermark: int | None = None  # the highest id of the first full read (the engine's index)
+    newest: int = 0  # the highest id read so far
+    by_key: dict[str, dict[int, dict]] = field(default_factory=dict)
+    ours: set[int] = field(default_factory=set)
+    sent_keys: set[str] = field(default_factory=set)  # keys we created (or may have)
+    maybe_ours: set[str] = field(default_factory=set)  # keys of a create that may have landed unconfirmed
+    foreign_seen: bool = False  # another program created something in this resource during the run
+
+
+class SecondInstallationGuard:
+    """A HaloWriter wrapper: the engine's reads and saves pass through, create batches are checked."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._seen: dict[str, _Seen] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)  # stats, close, ...: the client's own
+
+    # --- what the engine calls ------------------------------------------------------------------------------
+
+    def iter_records(
+        self, resource: str, params: dict | None = None, *, page_size: int | None = None
+    ) -> Iterator[dict]:
+        """The client's records; the first full read of a resource (the engine's index) is the watermark."""
+        seen = self._seen.setdefault(resource, _Seen())
+        first = seen.watermark is None
+        whole_list = set(params or {}) <= WHOLE_LIST_PARAMS  # no filter: every record is in this read
+        newest_first = whole_list and bool(params and params.get("orderdesc") == "true")
+        highest, lowest, finished = 0, None, False
+        try:
+            for record in self._client.iter_records(resource, params, page_size=page_size):
+                record_id = _id(record)
+                highest = max(highest, record_id)
+                lowest = record_id if lowest is None else min(lowest, record_id)
+                if not first:
+                    self._note(resource, seen, record)  # e.g. the engine's reconcile: learn from it
+                yield record
+            finished = True
+        finally:
+            if first and finished:
+                seen.watermark = seen.newest = highest  # everything above it appeared after this read
+            elif not first and whole_list and (finished or (newest_first and (lowest or 0) <= seen.newest)):
+                seen.newest = max(seen.newest, highest)  # the read covered everything above what we knew
+
+    def get_record(self, resource: str, record_id: int, params: dict | None = None) -> dict | None:
+        return self._client.get_record(resource, record_id, params)
+
+    def save(self, resource: str, records: Sequence[dict]) -> list[dict]:
+        key_field = KEY_FIELDS.get(resource)
+        creates = [r for r in records if not r.get("id")]
+        seen = self._seen.setdefault(resource, _Seen())
+        if key_field is None or not creates or seen.watermark is None:
+            return self._client.save(resource, records)  # no index read: the engine matched nothing here
+        keys = {k for k in (normalise_key(r.get(key_field)) for r in creates) if k}
+        self._check(resource, seen, keys)  # free: what we already know another program created
+        seen.sent_keys |= keys
+        try:
+            saved = self._client.save(resource, records)
+        except TransientError as exc:
+            if exc.maybe_written:
+                seen.maybe_ours |= keys
+            raise
+        updated = {_id(r) for r in records if r.get("id")}
+        new_ids = sorted(i for i in (_id(r) for r in saved) if i and i not in updated)
+        seen.ours.update(new_ids)
+        if new_ids and new_ids == list(range(seen.newest + 1, seen.newest + 1 + len(new_ids))):
+            seen.newest = new_ids[-1]  # straight after what we knew: nobody else created anything
+            return saved
+        try:
+            self._read_newer(resource, seen)
+        except TransientError as exc:
+            exc.maybe_written = True  # the batch landed; the engine looks it up before sending it again
+            raise
+        self._check(resource, seen, keys)
+        return saved
+
+    def finish(self) -> None:
+        """A last look where another program was seen creating: a double it left behind is reported."""
+        for resource, seen in self._seen.items():
+            if seen.foreign_seen:
+                self._read_newer(resource, seen)
+                self._check(resource, seen, set())
+
+    # --- the check ------------------------------------------------------------------------------------------
+
+    def _check(self, resource: str, seen: _Seen, keys: set[str]) -> None:
+        conflicts: list[tuple[str, list[dict]]] = []
+        for key in sorted(keys | seen.sent_keys):
+            copies = seen.by_key.get(key, {})
+            foreign = [r for i, r in copies.items() if i not in seen.ours]
+            if key in seen.maybe_ours and len(foreign) == 1 and not (set(copies) & seen.ours):
+                seen.ours.add(_id(foreign[0]))  # our own create that landed unconfirmed: the engine links it
+                continue
+            if foreign:
+                conflicts.append((key, sorted(copies.values(), key=_id)))
+        if conflicts:
+            raise self._stop(resource, seen, conflicts)
+
+    def _note(self, resource: str, seen: _Seen, record: dict) -> None:
+        record_id = _id(record)
+        if record_id <= (seen.watermark or 0):
+            return
+        key = normalise_key(record.get(KEY_FIELDS.get(resource, "")))
+        if key:
+            seen.by_key.setdefault(key, {})[record_id] = record
+        if record_id not in seen.ours:
+            seen.foreign_seen = True
+
+    def _read_newer(self, resource: str, seen: _Seen) -> None:
+        """Add what Halo holds above ``seen.newest``: newest first when Halo sorts, else the whole list."""
+        params = {**LIST_PARAMS.get(resource, {})}
+        ordered = resource in ORDERABLE
+        if ordered:
+            params.update(NEWEST_FIRST)
+        newest, previous, honoured = seen.newest, None, None
+        for record in self._client.iter_records(resource, params, page_size=CHECK_PAGE_SIZE):
+            record_id = _id(record)
+            if ordered and honoured is None and previous is not None:
+                honoured = record_id < previous
+            previous = record_id
+            if record_id > seen.newest:
+                self._note(resource, seen, record)
+                newest = max(newest, record_id)
+            elif honoured:
+                break  # newest first, and this one was known before: so is everything after it
+        seen.newest = newest
+
+    def _stop(self, resource: str, seen: _Seen, conflicts: list[tuple[str, list[dict]]]) -> LedgerBridgeError:
+        """Remove our later copies of a key both sides just created, and say what the other side did."""
+        word = WORDS.get(resource, resource)
+        removed: list[int] = []
+        left: list[str] = []
+        for key, copies in conflicts:
+            keep = copies[0]  # the first copy Halo made stays; every side removes its own later ones
+            for copy in copies[1:]:
+                if _id(copy) in seen.ours and self._remove(resource, _id(copy)):
+                    removed.append(_id(copy))
+                    seen.by_key[key].pop(_id(copy), None)
+                else:
+                    left.append(f"{_shown(key, copies, resource)} (Halo ids {_id(keep)} and {_id(copy)})")
+        foreign = [r for _, copies in conflicts for r in copies if _id(r) not in seen.ours]
+        latest = max(foreign, key=_id) if foreign else conflicts[0][1][-1]
+        when = _activity(latest)
+        example = ", ".join(_shown(key, copies, resource) for key, copies in conflicts[:3])
+        example += " ..." if len(conflicts) > 3 else ""
+        message = (
+            f"Another LedgerBridge (or another program) is syncing into this Halo at the same time: it "
+            f"created {word} {example} while this sync was running (its last activity: Halo {word} "
+            f"{_id(latest)}, {when}). This sync stopped so nothing is created twice."
+        )
+        if removed:
+            message += f" The copies this sync had just made were removed again (Halo ids {_ids(removed)})."
+        action = (
+            "Let only one PC sync these books into this Halo: stop LedgerBridge (its tray app and any "
+            "scheduled task) on the other PC, then sync again; records are matched by key, nothing is lost."
+        )
+        if left:
+            action += f" If Halo still holds one of these twice, delete the later copy: {'; '.join(left)}."
+        log.warning("Second installation detected on %s: %s", resource, message)
+        return ConfigError(message, action=action, detail=f"{resource}: {len(conflicts)} key(s) in conflict")
+
+    def _remove(self, resource: str, record_id: int) -> bool:
+        try:
+            self._client.delete_record(resource, record_id)
+        except LedgerBridgeError as exc:
+            log.warning("Could not remove the double %s %s: %s", resource, record_id, exc)
+            return False
+        return True
+
+
+def _id(record: dict) -> int:
+    value = record.get("id") if isinstance(record, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _shown(key: str, copies: list[dict], resource: str) -> str:
+    """The key as Halo holds it (the comparison is case-insensitive, the message should not be)."""
+    for copy in copies:
+        value = copy.get(KEY_FIELDS[resource])
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return key
+
+
+def _ids(values: Iterable[int]) -> str:
+    return ", ".join(str(v) for v in sorted(values))
+
+
+def _activity(record: dict) -> str:
+    for name in TIMESTAMP_FIELDS:
+        value = record.get(name)
+        if isinstance(value, str) and value.strip():
+            return f"saved {value.strip()}"
+    return f"seen {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"

@@ -1,0 +1,56 @@
+"""The second-installation guard in one process: other writers to Halo are told apart from a double.
+
+A record Halo gets from someone else mid-run (seeded into the sandbox while the engine works) either is
+harmless (another key: the run goes on) or is a record this sync is about to create (the run stops before
+sending it, and nothing is in Halo twice).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from sync.events import RecordOutcome
+
+
+def _seed_on_first_customer(company, record: dict):
+    seeded: list[dict] = []
+
+    def listener(event) -> None:
+        company.events.append(event)
+        if isinstance(event, RecordOutcome) and event.entity == "customers" and not seeded:
+            seeded.append(company.sandbox.seed("Client", record))
+
+    return listener, seeded
+
+
+def test_someone_else_adding_an_unrelated_customer_mid_run_does_not_stop_the_sync(sage_company):
+    listener, seeded = _seed_on_first_customer(
+        sage_company, {"name": "Walk-in customer", "accountsid": "WALKIN"}
+    )
+    summary = sage_company.run(listener=listener)
+    assert seeded and summary.error == "", summary.error
+    assert summary.status in ("ok", "partial")
+    keys = Counter(c.get("accountsid") for c in sage_company.sandbox.records("Client"))
+    assert max(keys.values()) == 1
+
+
+def test_another_program_creating_a_customer_this_sync_is_about_to_create_stops_it_before_a_double(
+    sage_company,
+):
+    source = sage_company.source()
+    last = max(c.key for c in source["customers"] if c.active and not c.deleted)  # created in the last batch
+    listener, seeded = _seed_on_first_customer(
+        sage_company, {"name": "Made on another PC", "accountsid": last}
+    )
+    summary = sage_company.run(listener=listener)
+    assert seeded and summary.status == "failed" and summary.error_kind == "config"
+    assert "Another LedgerBridge (or another program) is syncing into this Halo" in summary.error
+    assert last in summary.error and "stop LedgerBridge" in summary.error
+    keys = Counter(c.get("accountsid") for c in sage_company.sandbox.records("Client"))
+    assert keys[last] == 1 and max(keys.values()) == 1
+
+    sage_company.settings.sync.entities = ["tax_rates", "customers"]
+    again = sage_company.run()  # the other program is done: this one links the record by key
+    assert again.error == "" and again.status in ("ok", "partial")
+    keys = Counter(c.get("accountsid") for c in sage_company.sandbox.records("Client"))
+    assert keys[last] == 1 and max(keys.values()) == 1
