@@ -1,7 +1,8 @@
 """The main window: Status, History, Problems, Mappings, Settings and Log tabs, and the demo banner.
 
 Closing the window hides it to the tray (the timer keeps syncing); the first time, the user is told where it
-went. Without a system tray, closing quits, because there would be no way back to a hidden window.
+went. Without a system tray, closing quits, because there would be no way back to a hidden window. Once the
+app quits (Quit, SIGTERM, log-off: ``prepare_to_quit``), closing really closes: hiding then would block it.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtGui import QCloseEvent, QDesktopServices
+from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -49,6 +50,7 @@ class MainWindow(QMainWindow):
         self.controller = controller
         self.tray_available = tray_available
         self._told_about_tray = False
+        self.quitting = False
         self.setWindowTitle("LedgerBridge — Demo" if controller.context.is_demo else "LedgerBridge")
         self.setWindowIcon(app_icon())
         self.resize(1000, 680)
@@ -124,7 +126,17 @@ class MainWindow(QMainWindow):
             "please send it to your IT support."
         )
 
+    def prepare_to_quit(self) -> None:
+        """The app is quitting: the next close is a real one, not a hide to the tray."""
+        self.quitting = True
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        app = QGuiApplication.instance()
+        session_ending = isinstance(app, QGuiApplication) and app.isSavingSession()
+        if self.quitting or session_ending:
+            self.log_page.detach()
+            event.accept()
+            return
         if not self.tray_available:
             self.log_page.detach()
             self.quit_requested.emit()
