@@ -226,9 +226,23 @@ class MappingsPage(QWizardPage):
         settings, secrets = self._pending
         return MappingService(settings, secrets, self._wizard.state_store())
 
+    def _unsaved_mappings(self, when: str) -> bool:
+        """True (and said on the page) while choices wait for Save: the preview and sync use saved ones."""
+        if not self.editor.pending_count:
+            return False
+        self.dry_run_label.setText(
+            f"Press Save changes (or Undo changes) above {when}: the sync uses only saved mappings."
+        )
+        self.dry_run_label.setStyleSheet("color: #b71c1c;")
+        return True
+
+    def validatePage(self) -> bool:
+        return not self._unsaved_mappings("before you finish")
+
     def start_dry_run(self) -> None:
-        if self.dry_run_thread is not None:
+        if self.dry_run_thread is not None or self._unsaved_mappings("before the preview"):
             return
+        self.dry_run_label.setStyleSheet("")
         settings, secrets = self._wizard.pending()
         self.dry_run_failures = []
         thread = SyncThread(

@@ -128,8 +128,13 @@ def test_the_wizard_saves_a_working_configuration(qtbot, wizard, sage_company):
     combo.setCurrentIndex(combo.findText(ALL_CLIENTS))  # "Another Halo client…": the full list
     assert combo.count() == len(editor.snapshot.halo_clients) + 1
     assert editor.customer_table.item(editor.customer_row("OBRIEN"), 3).text() != "Mapped by you"
-    combo.setCurrentIndex(combo.findData(obrien["id"]))  # picked by hand
+    combo.setCurrentIndex(combo.findData(obrien["id"]))  # picked by hand: pending until Save
     row = editor.customer_row("OBRIEN")
+    assert editor.customer_table.item(row, 3).text() == "Changed: not saved yet"
+    click(qtbot, wizard.mappings_page.dry_run_button)  # the preview would not use an unsaved choice
+    assert "Save changes" in wizard.mappings_page.dry_run_label.text()
+    assert wizard.mappings_page.dry_run_thread is None
+    click(qtbot, editor.save_button)
     qtbot.waitUntil(
         lambda: editor.customer_table.item(row, 3).text() == "Mapped by you", timeout=LOAD_TIMEOUT
     )
