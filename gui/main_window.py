@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtCore import QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QFrame,
@@ -30,6 +30,7 @@ from gui.pages.mappings import MappingsPage
 from gui.pages.problems import ProblemsPage
 from gui.pages.settings_page import SettingsPage
 from gui.pages.status import StatusPage
+from gui.widgets import fit_to_screen
 
 log = logging.getLogger("ledgerbridge.gui.window")
 
@@ -53,7 +54,6 @@ class MainWindow(QMainWindow):
         self.quitting = False
         self.setWindowTitle("LedgerBridge — Demo" if controller.context.is_demo else "LedgerBridge")
         self.setWindowIcon(app_icon())
-        self.resize(1000, 680)
 
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -80,6 +80,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         controller.problems_loaded.connect(self._label_problems_tab)
         controller.crashed.connect(self._on_crash)
+        fit_to_screen(self, QSize(1000, 680))
 
     def _demo_banner(self) -> QFrame:
         banner = QFrame()

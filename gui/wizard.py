@@ -13,7 +13,7 @@ import logging
 import threading
 from typing import Any
 
-from PySide6.QtCore import Slot
+from PySide6.QtCore import QSize, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QCommandLinkButton,
@@ -37,6 +37,7 @@ from gui.pages.common import (
     read_only_table,
     stretch_columns,
 )
+from gui.widgets import fit_to_screen, scrolling_content
 from gui.worker import ProgressSnapshot, SyncThread, TaskRunner
 from sync.errors import ConfigError
 from sync.events import OUTCOMES, RunSummary
@@ -59,7 +60,7 @@ class IntroPage(QWizardPage):
         self.setSubTitle(
             "It keeps your books and HaloPSA / HaloITSM in step: tax rates, customers, items, invoices."
         )
-        layout = QVBoxLayout(self)
+        layout = scrolling_content(self)
         text = QLabel(
             "You will need: your Halo address and an API application's client ID and secret (the next page "
             "says what to create in Halo), and the accounting package's ODBC connection. It takes about "
@@ -87,7 +88,7 @@ class HaloPage(QWizardPage):
         self._wizard = wizard
         self.setTitle("Halo")
         self.setSubTitle("Where your Halo is, and the API application LedgerBridge signs in with.")
-        layout = QVBoxLayout(self)
+        layout = scrolling_content(self)
         self.form = HaloForm(wizard.tasks)
         self.form.settings_provider = wizard.pending
         self.form.changed.connect(self.completeChanged)
@@ -152,7 +153,7 @@ class SourcePage(QWizardPage):
         super().__init__()
         self.setTitle("Accounting package")
         self.setSubTitle("Which package holds your books, and how to reach it over ODBC.")
-        layout = QVBoxLayout(self)
+        layout = scrolling_content(self)
         self.form = SourceForm(wizard.tasks)
         self.form.settings_provider = wizard.pending
         self.form.changed.connect(self.completeChanged)
@@ -173,7 +174,7 @@ class SyncPage(QWizardPage):
         super().__init__()
         self.setTitle("What to sync, and how often")
         self.setSubTitle("Records always go from the books to Halo; Halo is never asked to delete anything.")
-        layout = QVBoxLayout(self)
+        layout = scrolling_content(self)
         self.form = SyncOptionsForm()
         self.form.load(wizard.settings)
         self.form.changed.connect(self.completeChanged)
@@ -315,7 +316,6 @@ class SetupWizard(QWizard):
         self.setWindowIcon(app_icon())
         self.setWizardStyle(QWizard.WizardStyle.ModernStyle)
         self.setOption(QWizard.WizardOption.NoBackButtonOnStartPage, True)
-        self.resize(1000, 900)
         self.paths = paths
         self.config_path = config_path
         self.settings = copy.deepcopy(settings) if settings is not None else Settings()
@@ -337,6 +337,7 @@ class SetupWizard(QWizard):
         self.halo_page.form.load(self.settings, None)
         self.source_page.form.load(self.settings, None)
         self.finished.connect(self._close_state)
+        fit_to_screen(self, QSize(1000, 720))
 
     # --- what the pages share ----------------------------------------------------------------------------
 
