@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.advice import Place
 from gui.controller import SyncController
 from gui.icons import app_icon
 from gui.pages.history import HistoryPage
@@ -80,6 +81,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         controller.problems_loaded.connect(self._label_problems_tab)
         controller.crashed.connect(self._on_crash)
+        self.mappings_page.editor.advice.open_requested.connect(self.open_place)
         fit_to_screen(self, QSize(1000, 680))
 
     def _demo_banner(self) -> QFrame:
@@ -108,6 +110,14 @@ class MainWindow(QMainWindow):
     def open_sandbox(self) -> bool:
         url = self.sandbox_url()
         return bool(url) and QDesktopServices.openUrl(QUrl(url))
+
+    def open_place(self, place: Place) -> None:
+        """Advice named a place (Settings > Halo > CA bundle, Mappings): show it, cursor in the field."""
+        if place.section == "mappings":
+            self.tabs.setCurrentWidget(self.mappings_page)
+            return
+        self.tabs.setCurrentWidget(self.settings_page)
+        self.settings_page.show_place(place)
 
     def bring_forward(self) -> None:
         """Show the window on top (a second launch, the tray's Open)."""

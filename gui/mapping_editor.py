@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.forms import describe_error
+from gui.advice import AdviceView
 from gui.widgets import ScrollSafeComboBox
 from gui.worker import TaskRunner
 from sync.mappings import changes_to_confirm, percent
@@ -164,6 +164,8 @@ class MappingEditor(QWidget):
         self.status = QLabel("")
         self.status.setWordWrap(True)
         layout.addWidget(self.status)
+        self.advice = AdviceView()  # an error: what to do, a button to the right place, the raw detail
+        layout.addWidget(self.advice)
         layout.addWidget(QLabel("<b>Tax codes</b>"))
         self.tax_table = self._table(TAX_COLUMNS, TAX_STRETCH)
         layout.addWidget(self.tax_table, 1)
@@ -212,6 +214,7 @@ class MappingEditor(QWidget):
         if text:
             self.status.setText(text)
             self.status.setStyleSheet("")
+            self.advice.clear()
         self.busy_changed.emit(busy)
 
     def load(self) -> None:
@@ -244,8 +247,8 @@ class MappingEditor(QWidget):
 
     def _on_error(self, error: BaseException) -> None:
         self._set_busy(False)
-        self.status.setText(describe_error(error))
-        self.status.setStyleSheet("color: #b71c1c;")
+        self.status.setText("")
+        self.advice.show_error(error)
 
     def _on_loaded(self, snapshot: Any) -> None:
         self.snapshot = snapshot

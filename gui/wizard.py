@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
+from gui.advice import AdviceView, Place, in_wizard_words
 from gui.forms import HaloForm, SourceForm, SyncOptionsForm, describe_error, settings_with_secrets
 from gui.icons import app_icon
 from gui.mapping_editor import MappingEditor
@@ -39,7 +40,7 @@ from gui.pages.common import (
 )
 from gui.widgets import fit_to_screen, scrolling_content
 from gui.worker import ProgressSnapshot, SyncThread, TaskRunner
-from sync.errors import ConfigError
+from sync.errors import ConfigError, LedgerBridgeError
 from sync.events import OUTCOMES, RunSummary
 from sync.mappings import MappingService
 from sync.paths import AppPaths
@@ -50,6 +51,10 @@ from sync.settings import Settings
 log = logging.getLogger("ledgerbridge.gui.wizard")
 
 PAGE_INTRO, PAGE_HALO, PAGE_SOURCE, PAGE_SYNC, PAGE_MAPPINGS = range(5)
+KEYRING_FIX_IN_WIZARD = (
+    "Install and unlock a keyring (on Windows it is built in: Credential Manager; on Linux, gnome-keyring or "
+    "KWallet in a desktop session), then press Check the keyring again."
+)
 
 
 class IntroPage(QWizardPage):
@@ -90,6 +95,8 @@ class HaloPage(QWizardPage):
         self.setSubTitle("Where your Halo is, and the API application LedgerBridge signs in with.")
         layout = scrolling_content(self)
         self.form = HaloForm(wizard.tasks)
+        self.form.result_label.in_wizard = True
+        self.form.result_label.open_requested.connect(wizard.go_to)
         self.form.settings_provider = wizard.pending
         self.form.changed.connect(self.completeChanged)
         layout.addWidget(self.form)
@@ -133,9 +140,15 @@ class HaloPage(QWizardPage):
 
     def _keyring_problem(self, error: BaseException) -> None:
         self.keyring_ok = False
-        self.keyring_label.setText(describe_error(error))
-        self.keyring_label.setVisible(True)
         plaintext_possible = "plain text" in str(error)
+        if isinstance(error, LedgerBridgeError):  # the keyring's own advice names Settings > Advanced
+            text = f"{error.message} {KEYRING_FIX_IN_WIZARD}"
+            if plaintext_possible:
+                text += f" Or, knowing the risk, tick “{self.plaintext_box.text()}” below."
+        else:
+            text = describe_error(error)
+        self.keyring_label.setText(text)
+        self.keyring_label.setVisible(True)
         self.plaintext_box.setVisible(plaintext_possible or self.plaintext_box.isChecked())
         self.recheck_button.setVisible(True)
         self.completeChanged.emit()
@@ -155,6 +168,8 @@ class SourcePage(QWizardPage):
         self.setSubTitle("Which package holds your books, and how to reach it over ODBC.")
         layout = scrolling_content(self)
         self.form = SourceForm(wizard.tasks)
+        self.form.result_label.in_wizard = True
+        self.form.result_label.open_requested.connect(wizard.go_to)
         self.form.settings_provider = wizard.pending
         self.form.changed.connect(self.completeChanged)
         layout.addWidget(self.form)
@@ -198,6 +213,8 @@ class MappingsPage(QWizardPage):
         self.setFinalPage(True)
         layout = QVBoxLayout(self)
         self.editor = MappingEditor(wizard.tasks, self._service)
+        self.editor.advice.in_wizard = True
+        self.editor.advice.open_requested.connect(wizard.go_to)
         layout.addWidget(self.editor, 5)
         row = QHBoxLayout()
         self.dry_run_button = QPushButton("Preview the first sync (dry run)")
@@ -207,6 +224,9 @@ class MappingsPage(QWizardPage):
         row.addWidget(self.dry_run_button)
         row.addWidget(self.dry_run_label, 1)
         layout.addLayout(row)
+        self.dry_run_advice = AdviceView(in_wizard=True)  # why the preview could not run, and where to fix it
+        self.dry_run_advice.open_requested.connect(wizard.go_to)
+        layout.addWidget(self.dry_run_advice)
         self.dry_run_table: QTableWidget = read_only_table(["Records", *[OUTCOME_NAMES[o] for o in OUTCOMES]])
         stretch_columns(self.dry_run_table)
         self.dry_run_table.setMaximumHeight(200)
@@ -260,6 +280,7 @@ class MappingsPage(QWizardPage):
         thread.signals.done.connect(self._on_done)
         self.dry_run_thread = thread
         self.dry_run_button.setEnabled(False)
+        self.dry_run_advice.clear()
         self.dry_run_label.setText("Reading the books and Halo to plan the first sync…")
         thread.start()
 
@@ -284,8 +305,9 @@ class MappingsPage(QWizardPage):
             self.dry_run_label.setText("The preview stopped unexpectedly; the details are in the log.")
             return
         if summary.status == "failed":
-            self.dry_run_label.setText(f"The preview could not run: {summary.error}")
+            self.dry_run_label.setText("The preview could not run.")
             self.dry_run_label.setStyleSheet("color: #b71c1c;")
+            self.dry_run_advice.show_text(summary.error, tone="error")
             return
         created, updated = summary.total("created"), summary.total("updated")
         failed = summary.total("failed")
@@ -294,6 +316,7 @@ class MappingsPage(QWizardPage):
             first = self.dry_run_failures[0] if self.dry_run_failures else None
             text += f" {failed:,} record(s) would fail"
             text += f", e.g. {first.key}: {first.message} {first.action}" if first else ""
+            text = in_wizard_words(text)
         self.dry_run_label.setText(text)
         self.dry_run_label.setStyleSheet("color: #e65100;" if failed else "color: #1b5e20;")
         self.dry_run_table.setRowCount(len(summary.counts))
@@ -360,6 +383,19 @@ class SetupWizard(QWizard):
                 self._state.close()
                 self._state = None
 
+    @Slot(object)
+    def go_to(self, place: Place) -> None:
+        """Advice named a place: go back to the wizard page that has it, and put the cursor in the field."""
+        pages = {"halo": PAGE_HALO, "app": PAGE_HALO, "source": PAGE_SOURCE, "sync": PAGE_SYNC}
+        target = pages.get(place.section)
+        if target is None:
+            return
+        while self.currentId() > target:
+            self.back()
+        form = {PAGE_HALO: self.halo_page.form, PAGE_SOURCE: self.source_page.form}.get(target)
+        if form is not None:
+            form.focus_field(place)
+
     def choose_demo(self) -> None:
         self.choice = "demo"
         self.done(QWizard.DialogCode.Accepted)
@@ -407,6 +443,5 @@ class SetupWizard(QWizard):
         self._show_save_error(error)
 
     def _show_save_error(self, error: BaseException) -> None:
-        label = self.mappings_page.dry_run_label
-        label.setText(f"Could not save: {describe_error(error)}")
-        label.setStyleSheet("color: #b71c1c;")
+        self.mappings_page.dry_run_label.setText("")
+        self.mappings_page.dry_run_advice.show_error(error, prefix="Could not save: ")
