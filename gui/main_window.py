@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QMainWindow,
     QPushButton,
     QTabWidget,
@@ -85,31 +86,65 @@ class MainWindow(QMainWindow):
         fit_to_screen(self, QSize(1000, 680))
 
     def _demo_banner(self) -> QFrame:
+        """What the demo is, the sandbox's address (selectable, with Copy), and a button to open it."""
         banner = QFrame()
         banner.setObjectName("demoBanner")
         banner.setStyleSheet(
             "#demoBanner { background: #fff3e0; border: 1px solid #ffb74d; border-radius: 4px; }"
+            "#demoBanner QLabel { color: #000000; }"
         )
-        row = QHBoxLayout(banner)
+        outer = QVBoxLayout(banner)
+        row = QHBoxLayout()
         label = QLabel(
             "<b>Demo</b>: a made-up company synced into a local Halo sandbox on this computer. "
             "Press <i>Sync now</i>, then look at what arrived."
         )
         label.setWordWrap(True)
-        label.setStyleSheet("color: #000000;")
         self.open_sandbox_button = QPushButton("Open the sandbox's page")
         self.open_sandbox_button.clicked.connect(self.open_sandbox)
         row.addWidget(label, 1)
         row.addWidget(self.open_sandbox_button)
+        outer.addLayout(row)
+        address = QHBoxLayout()
+        self.sandbox_address = QLineEdit(self.sandbox_url())
+        self.sandbox_address.setReadOnly(True)
+        self.sandbox_address.setToolTip("The sandbox's address: paste it into a web browser")
+        copy = QPushButton("Copy address")
+        copy.clicked.connect(self.copy_sandbox_url)
+        self.sandbox_note = QLabel("")
+        self.sandbox_note.setWordWrap(True)
+        address.addWidget(QLabel("Sandbox address:"))
+        address.addWidget(self.sandbox_address, 1)
+        address.addWidget(copy)
+        outer.addLayout(address)
+        outer.addWidget(self.sandbox_note)
+        self.sandbox_note.setVisible(False)
         return banner
 
     def sandbox_url(self) -> str:
         demo = self.controller.context.demo
         return str(getattr(demo, "sandbox_url", "")) if demo is not None else ""
 
+    def copy_sandbox_url(self) -> None:
+        QGuiApplication.clipboard().setText(self.sandbox_url())
+        self._sandbox_note("The address is copied: paste it into a web browser's address bar.")
+
     def open_sandbox(self) -> bool:
+        """Open the sandbox in the browser; when none opens, say so and how to get there instead."""
         url = self.sandbox_url()
-        return bool(url) and QDesktopServices.openUrl(QUrl(url))
+        opened = bool(url) and QDesktopServices.openUrl(QUrl(url))
+        if opened:
+            self._sandbox_note(f"Opening {url} in your web browser…")
+        else:
+            self._sandbox_note(
+                "No web browser opened on this computer. Copy the address above and paste it into a "
+                "browser to see what the demo sent to Halo."
+            )
+        return opened
+
+    def _sandbox_note(self, text: str) -> None:
+        self.sandbox_note.setText(text)
+        self.sandbox_note.setVisible(True)
 
     def open_place(self, place: Place) -> None:
         """Advice named a place (Settings > Halo > CA bundle, Mappings): show it, cursor in the field."""
