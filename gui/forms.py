@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.advice import AdviceView, Place, error_parts
+from gui.odbc_queries import OdbcQueriesEditor
 from gui.widgets import ScrollSafeComboBox, ScrollSafeSpinBox
 from gui.worker import TaskRunner
 from sync import runner
@@ -277,6 +278,9 @@ class SourceForm(_TestableForm):
         row.addStretch(1)
         layout.addLayout(row)
         layout.addWidget(self.result_label)
+        self.queries_editor = OdbcQueriesEditor(tasks)  # "Other ODBC source" only
+        self.queries_editor.settings_provider = self._settings_for_queries
+        layout.addWidget(self.queries_editor)
         layout.addStretch(1)
         self._composing = False
         self.kind.currentIndexChanged.connect(self._on_kind)
@@ -337,8 +341,20 @@ class SourceForm(_TestableForm):
     def current_kind(self) -> str:
         return str(self.kind.currentData())
 
+    def _settings_for_queries(self) -> tuple[Settings, Any]:
+        if self.settings_provider is None:
+            raise RuntimeError("The form has no settings provider.")
+        return self.settings_provider()
+
+    def focus_field(self, place: Place) -> None:
+        if place.field in ("queries", "columns"):
+            self.queries_editor.query.setFocus(Qt.FocusReason.OtherFocusReason)
+            return
+        super().focus_field(place)
+
     def _on_kind(self) -> None:
         kind = self.current_kind()
+        self.queries_editor.setVisible(kind == "odbc")
         odbc = kind != "demo"
         for widget in (self.dsn, self.driver, self.username, self.password):
             widget.setEnabled(odbc)
@@ -377,11 +393,15 @@ class SourceForm(_TestableForm):
         self.connection_string.setText(source.connection_string)
         self.username.setText(source.username)
         self.password.setText(password or "")
+        self.queries_editor.load(source.queries, source.columns)
 
     def apply_to(self, settings: Settings) -> None:
         settings.source.kind = self.current_kind()
         settings.source.connection_string = self.connection_string.text().strip()
         settings.source.username = self.username.text().strip()
+        if settings.source.kind == "odbc":
+            settings.source.queries = self.queries_editor.queries()
+            settings.source.columns = self.queries_editor.columns()
 
     def secret(self) -> str:
         return self.password.text()
