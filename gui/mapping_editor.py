@@ -168,7 +168,8 @@ class MappingEditor(QWidget):
         layout.addWidget(self.advice)
         layout.addWidget(QLabel("<b>Tax codes</b>"))
         self.tax_table = self._table(TAX_COLUMNS, TAX_STRETCH)
-        layout.addWidget(self.tax_table, 1)
+        self.tax_table.setMinimumHeight(110)  # three codes and the header, however small the window
+        layout.addWidget(self.tax_table, 2)
         layout.addWidget(QLabel("<b>Customers</b>"))
         self.customer_table = self._table(CUSTOMER_COLUMNS, CUSTOMER_STRETCH)
         layout.addWidget(self.customer_table, 3)
@@ -218,7 +219,7 @@ class MappingEditor(QWidget):
         self.busy_changed.emit(busy)
 
     def load(self) -> None:
-        if self.pending_count:
+        if self.pending_count or self._busy:
             return
         self._set_busy(True, "Reading customers and tax codes from the books and from Halo…")
         factory = self.service_factory
