@@ -168,7 +168,7 @@ class MappingEditor(QWidget):
         layout.addWidget(self.advice)
         layout.addWidget(QLabel("<b>Tax codes</b>"))
         self.tax_table = self._table(TAX_COLUMNS, TAX_STRETCH)
-        self.tax_table.setMinimumHeight(110)  # three codes and the header, however small the window
+        self.tax_table.setMinimumHeight(90)  # two codes and the header, however small the window
         layout.addWidget(self.tax_table, 2)
         layout.addWidget(QLabel("<b>Customers</b>"))
         self.customer_table = self._table(CUSTOMER_COLUMNS, CUSTOMER_STRETCH)
@@ -259,8 +259,8 @@ class MappingEditor(QWidget):
         self._fill_customers(snapshot)
         self._set_busy(
             False,
-            "Loaded. Yellow rows are near matches to confirm; grey ones will be new in Halo; "
-            "red ones would wait. Your choices are kept only when you press Save changes.",
+            "Loaded. Yellow: near matches to confirm; grey: new in Halo; red: would wait. "
+            "A choice is kept when you press Save changes.",
         )
         self._update_counter()
         self.apply_filter()

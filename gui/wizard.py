@@ -13,7 +13,7 @@ import logging
 import threading
 from typing import Any
 
-from PySide6.QtCore import QSize, Slot
+from PySide6.QtCore import QSize, Qt, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QCommandLinkButton,
@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QTableWidget,
-    QVBoxLayout,
     QWizard,
     QWizardPage,
 )
@@ -211,7 +210,7 @@ class MappingsPage(QWizardPage):
             "to Halo on this page."
         )
         self.setFinalPage(True)
-        layout = QVBoxLayout(self)
+        layout = scrolling_content(self)  # on a small or scaled screen the page scrolls
         self.editor = MappingEditor(wizard.tasks, self._service)
         self.editor.advice.in_wizard = True
         self.editor.advice.open_requested.connect(wizard.go_to)
@@ -229,6 +228,7 @@ class MappingsPage(QWizardPage):
         layout.addWidget(self.dry_run_advice)
         self.dry_run_table: QTableWidget = read_only_table(["Records", *[OUTCOME_NAMES[o] for o in OUTCOMES]])
         stretch_columns(self.dry_run_table)
+        self.dry_run_table.setMinimumHeight(120)  # the header and three kinds of record
         self.dry_run_table.setMaximumHeight(200)
         layout.addWidget(self.dry_run_table, 1)
         self._pending: tuple[Settings, MemorySecretStore] | None = None
@@ -323,7 +323,9 @@ class MappingsPage(QWizardPage):
         for row, (entity, per) in enumerate(in_entity_order(summary.counts)):
             self.dry_run_table.setItem(row, 0, cell(entity_name(entity)))
             for column, outcome in enumerate(OUTCOMES, start=1):
-                self.dry_run_table.setItem(row, column, cell(per.get(outcome, 0)))
+                count = cell(f"{per.get(outcome, 0):,}")
+                count.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.dry_run_table.setItem(row, column, count)
 
     def cleanupPage(self) -> None:
         if self.dry_run_thread is not None:
