@@ -88,8 +88,10 @@ class CheckResultLabel(AdviceView):
 
     def show_check(self, check: Any) -> None:
         self.ok = bool(check.ok)
-        tone = "ok" if check.ok else "error"
-        self.show_text(check.message, check.action or "", check.detail or "", tone=tone)
+        if check.ok:  # a success's detail is what was found (counts, versions): worth reading as it is
+            self.show_text(check.message, "\n".join(p for p in (check.action, check.detail) if p), tone="ok")
+        else:  # a failure's detail is the raw answer (a status line, a JSON body): behind Details
+            self.show_text(check.message, check.action or "", check.detail or "", tone="error")
 
     def show_error(self, error: BaseException, prefix: str = "") -> None:
         self.ok = False

@@ -65,6 +65,7 @@ class IntroPage(QWizardPage):
             "It keeps your books and HaloPSA / HaloITSM in step: tax rates, customers, items, invoices."
         )
         layout = scrolling_content(self)
+        layout.setContentsMargins(9, 9, 9, 9)  # in line with the forms of the other pages
         text = QLabel(
             "You will need: your Halo address and an API application's client ID and secret (the next page "
             "says what to create in Halo), and the accounting package's ODBC connection. It takes about "
