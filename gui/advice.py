@@ -104,6 +104,12 @@ def error_parts(error: BaseException) -> tuple[str, str, str]:
     return UNEXPECTED, UNEXPECTED_ACTION, f"{type(error).__name__}: {error}"
 
 
+def describe_error(error: BaseException) -> str:
+    """One paragraph for the user: what is wrong and what to do (never the technical detail)."""
+    message, action, _detail = error_parts(error)
+    return f"{message} {action}".strip()
+
+
 TONES = {"error": "#b71c1c", "warning": "#e65100", "ok": "#1b5e20", "info": ""}
 
 

@@ -107,12 +107,16 @@ class ExceptionReporter(QObject):
         self.reported.append(summary)
         if not self.show_dialogs:
             return
-        box = QMessageBox(QMessageBox.Icon.Critical, "LedgerBridge hit an unexpected error", summary)
-        box.setInformativeText(
-            "LedgerBridge keeps running. The details are in the log (Log tab > Open log folder); "
-            "please send it to your IT support."
+        box = QMessageBox(
+            QMessageBox.Icon.Critical,
+            "LedgerBridge hit an unexpected error",
+            "Something went wrong inside LedgerBridge. It keeps running.",
         )
-        box.setDetailedText(details)
+        box.setInformativeText(
+            "If it happens again, send the log (Log tab > Open log folder) to your IT support. "
+            "The technical details are under Show Details."
+        )
+        box.setDetailedText(f"{summary}\n\n{details}")
         box.finished.connect(lambda _result, b=box: self._dialogs.remove(b) if b in self._dialogs else None)
         self._dialogs.append(box)
         box.open()
@@ -247,6 +251,7 @@ class DesktopApp(QObject):
         tray = TrayController(controller, self)
         window = MainWindow(controller, tray_available=tray.available)
         tray.open_requested.connect(self.bring_forward)
+        tray.place_requested.connect(window.open_place)
         tray.quit_requested.connect(self.quit)
         window.quit_requested.connect(self.quit)
         window.hidden_to_tray.connect(lambda text: tray.show_message("LedgerBridge", text))
@@ -387,6 +392,7 @@ class DesktopApp(QObject):
         if self.tray is not None:
             self.tray.hide()
         if self.wizard is not None:
+            self.wizard.stop_background_work(QUIT_WAIT_MS)
             self.wizard.hide()
             self.wizard.deleteLater()
             self.wizard = None

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.advice import AdviceView, Place, error_parts
+from gui.advice import AdviceView, Place, describe_error
 from gui.odbc_queries import OdbcQueriesEditor
 from gui.widgets import ScrollSafeComboBox, ScrollSafeSpinBox
 from gui.worker import TaskRunner
@@ -67,12 +67,6 @@ ENTITY_LABELS = {
     "items": "Items",
     "invoices": "Invoices and their payments",
 }
-
-
-def describe_error(error: BaseException) -> str:
-    """One paragraph for the user: what is wrong and what to do (never the technical detail)."""
-    message, action, _detail = error_parts(error)
-    return f"{message} {action}".strip()
 
 
 class CheckResultLabel(AdviceView):

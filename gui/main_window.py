@@ -166,10 +166,10 @@ class MainWindow(QMainWindow):
         index = self.tabs.indexOf(self.problems_page)
         self.tabs.setTabText(index, f"Problems ({len(problems)})" if problems else "Problems")
 
-    def _on_crash(self, message: str, _trace: str) -> None:
-        self.status_page.info_label.setText(
-            f"The sync stopped unexpectedly: {message}. The details are in the log (Log tab); "
-            "please send it to your IT support."
+    def _on_crash(self, _message: str, _trace: str) -> None:
+        self.status_page.info_label.setText(  # the raw error text is in the log, not in the message
+            "The sync stopped unexpectedly. Try again; if it happens again, send the log (Log tab > Open "
+            "log folder) to your IT support."
         )
 
     def prepare_to_quit(self) -> None:

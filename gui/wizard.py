@@ -332,6 +332,13 @@ class MappingsPage(QWizardPage):
         if self.dry_run_thread is not None:
             self.dry_run_thread.cancel()
 
+    def stop_dry_run(self, timeout_ms: int) -> None:
+        """Cancel a running preview and wait for it (the app is quitting: its thread must not outlive it)."""
+        thread = self.dry_run_thread
+        if thread is not None:
+            thread.cancel()
+            thread.wait(timeout_ms)
+
 
 class SetupWizard(QWizard):
     """``choice`` is "configured" after Finish saved a working configuration, "demo" for Try the demo."""
@@ -379,6 +386,11 @@ class SetupWizard(QWizard):
             if self._state is None:
                 self._state = open_state(self.paths)
             return self._state
+
+    def stop_background_work(self, timeout_ms: int) -> None:
+        """On quit: stop the preview (after its current step) and close the state store."""
+        self.mappings_page.stop_dry_run(timeout_ms)
+        self._close_state()
 
     def _close_state(self, *_: object) -> None:
         with self._state_lock:

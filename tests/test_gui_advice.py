@@ -132,3 +132,22 @@ def test_an_unexpected_error_is_not_shown_as_its_raw_text(qtbot):
 
 def sage_secret_free(text: str) -> bool:
     return HALO_CLIENT_SECRET not in text
+
+
+def test_clicking_a_notice_opens_the_window_where_it_says_to_fix_it(qtbot, gui_controller, sage_company):
+    from gui.tray import TrayController
+
+    window = MainWindow(gui_controller, tray_available=False)
+    qtbot.addWidget(window)
+    tray = TrayController(gui_controller, tray_available=lambda: False)
+    tray.place_requested.connect(window.open_place)
+    sage_company.secrets.set(HALO_CLIENT_SECRET, "wrong-secret")
+    with qtbot.waitSignal(gui_controller.run_finished, timeout=LOAD_TIMEOUT):
+        gui_controller.sync_now()
+    assert tray.notices and "Settings > Halo" in tray.notices[-1][1]
+    with qtbot.waitSignal(tray.open_requested, timeout=1000):
+        tray.open_notice()  # what clicking the balloon does
+    assert window.tabs.currentWidget() is window.settings_page
+    assert window.settings_page.tabs.currentWidget().widget() is window.settings_page.halo_form
+    qtbot.waitUntil(lambda: not gui_controller.is_running(), timeout=LOAD_TIMEOUT)
+    window.log_page.detach()

@@ -43,6 +43,9 @@ def exec_until_quit(app: QApplication, action: Callable[[], object], deadline_ms
 def desktop(qtbot, gui_context, gui_env) -> Iterator[DesktopApp]:
     gui_context.settings.save(gui_context.config_path)
     app = QApplication.instance()
+    # As gui.app.run_app sets it. Left at Qt's default, the windows closed by the quit would post one more
+    # quit, delivered after the loop ended: every later event loop in the test session would then end at once.
+    app.setQuitOnLastWindowClosed(False)
     running = DesktopApp(app, argparse.Namespace(demo=False, minimized=False, config=None), gui_context.paths)
     try:
         assert running.start(install_qt_handler=False)
@@ -54,6 +57,7 @@ def desktop(qtbot, gui_context, gui_env) -> Iterator[DesktopApp]:
     finally:
         running.shutdown()
         qtbot.waitUntil(lambda: running.tasks.pending == 0, timeout=10_000)
+        app.setQuitOnLastWindowClosed(True)
 
 
 def test_closing_the_window_hides_it_to_the_tray_and_the_app_keeps_running(desktop):
