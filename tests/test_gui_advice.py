@@ -151,3 +151,34 @@ def test_clicking_a_notice_opens_the_window_where_it_says_to_fix_it(qtbot, gui_c
     assert window.settings_page.tabs.currentWidget().widget() is window.settings_page.halo_form
     qtbot.waitUntil(lambda: not gui_controller.is_running(), timeout=LOAD_TIMEOUT)
     window.log_page.detach()
+
+
+def test_a_wizard_error_on_the_mappings_page_goes_back_to_the_page_that_fixes_it(
+    qtbot, sage_company, gui_env
+):
+    from gui.wizard import PAGE_HALO, PAGE_MAPPINGS
+    from tests.standins.sage50uk import odbc_connection_string
+
+    wizard = SetupWizard(sage_company.paths, sage_company.paths.settings_file)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    wizard.next()
+    halo = wizard.halo_page
+    halo.form.resource_server.setText(sage_company.sandbox.url)
+    halo.form.client_id.setText(sage_company.sandbox.client_id)
+    halo.form.client_secret.setText("not-the-secret")
+    halo.plaintext_box.setChecked(True)  # the tests' keyring is a plain-text file
+    qtbot.waitUntil(lambda: halo.keyring_ok is True, timeout=10_000)
+    wizard.next()
+    wizard.source_page.form.connection_string.setText(odbc_connection_string(sage_company.path))
+    wizard.next()
+    wizard.next()
+    assert wizard.currentId() == PAGE_MAPPINGS
+    advice = wizard.mappings_page.editor.advice
+    qtbot.waitUntil(lambda: advice.isVisible(), timeout=LOAD_TIMEOUT)
+    assert "rejected" in advice.text() and "on the Halo page" in advice.text()
+    assert "Settings" not in advice.text()
+    qtbot.mouseClick(advice.open_button, Qt.MouseButton.LeftButton)
+    assert wizard.currentId() == PAGE_HALO
+    qtbot.waitUntil(lambda: wizard.tasks.pending == 0, timeout=LOAD_TIMEOUT)
+    wizard._close_state()
