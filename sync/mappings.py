@@ -341,6 +341,13 @@ class MappingService:
         return len(checked_customers) + len(checked_taxes)
 
 
+_KEPT_BECAUSE = {  # why the engine keeps a customer on its Halo client whatever the (absent) mapping says
+    "linked": "an earlier sync linked them, which comes before any mapping",
+    "accountsid": "that client carries its account reference in Halo, which comes before any mapping",
+    "exact": "it is the one Halo client with the same name (pick another client to send it elsewhere)",
+}
+
+
 def changes_to_confirm(
     snapshot: MappingSnapshot, customers: Mapping[str, int | None], taxes: Mapping[str, int | None]
 ) -> list[str]:
@@ -366,11 +373,18 @@ def changes_to_confirm(
     for customer in snapshot.customers:
         if customer.source_key not in customers:
             continue
-        if customer.halo_id is not None and customers[customer.source_key] is None:
+        if customer.halo_id is None or customers[customer.source_key] is not None:
+            continue
+        client = customer.halo_name or f"#{customer.halo_id}"
+        why = _KEPT_BECAUSE.get(customer.state)
+        if why is None:  # the user's own mapping: taking it away really changes where it goes
             sentences.append(
                 f"{customer.source_key} ({customer.source_name}) would no longer go to the Halo client "
-                f"{customer.halo_name or customer.halo_id}: the next sync may create a new Halo client "
-                "for it."
+                f"{client}: the next sync matches it again by name, or creates a new Halo client for it."
+            )
+        else:  # say what the engine will do rather than promise a new client
+            sentences.append(
+                f"{customer.source_key} ({customer.source_name}) stays with the Halo client {client}: {why}."
             )
     return sentences
 
