@@ -152,6 +152,7 @@ class DesktopApp(QObject):
         self.quitting = False  # a quit was asked for: windows may close, no new sync starts
         self._quit_ready = False  # the running sync (if any) has stopped: Qt's own quit may go through
         self._quit_deadline: QTimer | None = None
+        self._shut_down = False
         app.installEventFilter(self)  # every QEvent.Quit (ours, Qt's, the OS's) goes through eventFilter
         app.commitDataRequest.connect(self._session_ending)
 
@@ -208,6 +209,7 @@ class DesktopApp(QObject):
         wizard, self.wizard = self.wizard, None
         if wizard is None:
             return
+        wizard.stop_background_work(QUIT_WAIT_MS)  # a preview still running must not outlive its wizard
         wizard.deleteLater()
         if wizard.choice == "demo":
             self.start_demo()
@@ -379,8 +381,10 @@ class DesktopApp(QObject):
 
     def shutdown(self) -> None:
         """Cancel a running sync and wait for it, stop the demo sandbox, give back the instance name."""
-        self.qt_app.removeEventFilter(self)
-        self.qt_app.commitDataRequest.disconnect(self._session_ending)
+        if not self._shut_down:
+            self._shut_down = True
+            self.qt_app.removeEventFilter(self)
+            self.qt_app.commitDataRequest.disconnect(self._session_ending)
         self.quitting = True
         if self.controller is not None:
             self.controller.shutdown()

@@ -16,7 +16,7 @@ import signal
 from collections.abc import Callable, Iterator
 
 import pytest
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from gui.app import DesktopApp, install_quit_signals
@@ -120,3 +120,42 @@ def test_quit_during_a_sync_waits_for_the_current_batch_then_ends(desktop):
     assert not controller.is_running()  # stopped inside the event loop, not cut off afterwards
     assert controller.last_summary is not None
     assert controller.last_summary.status in ("cancelled", "ok", "partial")
+
+
+def test_quit_while_the_wizard_previews_waits_for_the_preview_then_ends(qtbot, sage_company, gui_env):
+    from tests.standins.sage50uk import odbc_connection_string
+
+    app = QApplication.instance()
+    app.setQuitOnLastWindowClosed(False)
+    desktop = DesktopApp(
+        app, argparse.Namespace(demo=False, minimized=False, config=None), sage_company.paths
+    )
+    try:
+        assert desktop.start(install_qt_handler=False)
+        wizard = desktop.wizard
+        wizard.next()
+        halo = wizard.halo_page
+        halo.form.resource_server.setText(sage_company.sandbox.url)
+        halo.form.client_id.setText(sage_company.sandbox.client_id)
+        halo.form.client_secret.setText(sage_company.sandbox.client_secret)
+        halo.plaintext_box.setChecked(True)  # the tests' keyring is a plain-text file
+        qtbot.waitUntil(lambda: halo.keyring_ok is True, timeout=10_000)
+        wizard.next()
+        wizard.source_page.form.connection_string.setText(odbc_connection_string(sage_company.path))
+        wizard.next()
+        wizard.next()
+        page = wizard.mappings_page
+        qtbot.waitUntil(lambda: page.editor.snapshot is not None, timeout=60_000)
+        page.start_dry_run()
+        thread = page.dry_run_thread
+        assert thread is not None
+        ended: list[bool] = []
+        thread.finished.connect(lambda: ended.append(True), Qt.ConnectionType.DirectConnection)
+        code = exec_until_quit(app, desktop.quit)
+        assert code == 0
+        assert ended == [True]  # waited for before its wizard went (Qt aborts on a running QThread deleted)
+        assert desktop.wizard is None
+    finally:
+        desktop.shutdown()
+        qtbot.waitUntil(lambda: desktop.tasks.pending == 0, timeout=10_000)
+        app.setQuitOnLastWindowClosed(True)
