@@ -88,13 +88,18 @@ def in_wizard_words(text: str) -> str:
 
     def section(match: re.Match[str]) -> str:
         place = SETTINGS_SECTIONS[match.group(1)]
-        field = match.group(2).strip().lstrip(">").strip()
-        where = WIZARD_PAGES[place]
-        return f"{where} ({field})" if field else where
+        where, rest = WIZARD_PAGES[place], match.group(2)
+        for label in SECTION_FIELDS.get(place, {}):
+            named = re.match(rf"\s*>\s*{re.escape(label)}\b", rest)
+            if named is not None:
+                return f"the {label} field on {where}{rest[named.end() :]}"
+        return f"{where}{rest}"
 
     text = _SECTION.sub(section, text)
     text = _MAPPINGS.sub(lambda m: f"the {m.group(1)} table on the Mappings page", text)
-    return re.sub(r"\bin (the [A-Za-z ]+ page)\b", r"on \1", text)
+    for page in set(WIZARD_PAGES.values()):  # "in Settings > Halo" reads "on the Halo page"
+        text = text.replace(f"in {page}", f"on {page}")
+    return text
 
 
 def error_parts(error: BaseException) -> tuple[str, str, str]:

@@ -26,7 +26,10 @@ def test_advice_names_places_and_reads_in_the_wizards_words():
     assert find_place("Try again later.") is None
     words = in_wizard_words("Re-enter them in Settings > Halo. Or fix it in Settings > Sync.")
     assert words == "Re-enter them on the Halo page. Or fix it on the What to sync page."
-    assert "Settings" not in in_wizard_words("Point Settings > Halo > CA bundle at a PEM file.")
+    assert (
+        in_wizard_words("Point Settings > Halo > CA bundle at a PEM file.")
+        == "Point the CA bundle field on the Halo page at a PEM file."
+    )
 
 
 def test_a_refused_secret_says_what_to_do_and_keeps_the_raw_answer_behind_details(qtbot, gui_controller):
