@@ -1,6 +1,7 @@
 """Render every set-up wizard page and every main-window tab to docs/screenshots/*.png.
 
-Run under a real X server for faithful fonts and styles:  ``xvfb-run -a python3 docs/take_screenshots.py``
+Run under a real X server for faithful fonts and styles, with the screen of a small laptop (the windows open
+no bigger than the screen):  ``xvfb-run -a -s "-screen 0 1366x768x24" python3 docs/take_screenshots.py``
 (``QT_QPA_PLATFORM=offscreen`` works too). Everything happens in a temporary LEDGERBRIDGE_HOME on the demo
 company and a local Halo sandbox, after a real demo sync, so the pictures show what a newcomer sees.
 """

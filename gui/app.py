@@ -13,11 +13,13 @@ import signal
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, QtMsgType, Signal, Slot, qInstallMessageHandler
+from PySide6.QtCore import QEvent, QObject, QTimer, QtMsgType, Signal, Slot, qInstallMessageHandler
+from PySide6.QtGui import QSessionManager
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon, QWidget
 
 from gui.controller import AppContext, SyncController
@@ -35,6 +37,10 @@ from sync.secrets import KeyringSecretStore
 from sync.settings import Settings
 
 log = logging.getLogger("ledgerbridge.gui.app")
+
+# How long Quit waits for a running sync to finish the records it is sending before the app closes anyway
+# (the engine checks for cancel before every batch; what was confirmed is kept, the rest is resent next run).
+QUIT_WAIT_MS = 30_000
 
 _QT_LEVELS = {
     QtMsgType.QtDebugMsg: logging.DEBUG,
@@ -89,7 +95,7 @@ class ExceptionReporter(QObject):
         self, kind: type[BaseException], value: BaseException | None, trace: TracebackType | None, where: str
     ) -> None:
         if issubclass(kind, KeyboardInterrupt):
-            QApplication.quit()
+            QApplication.quit()  # DesktopApp's quit filter turns this into a clean quit
             return
         log.error("Unhandled error in %s", where, exc_info=(kind, value, trace))  # type: ignore[arg-type]
         summary = scrub(f"{kind.__name__}: {value}")
@@ -101,19 +107,28 @@ class ExceptionReporter(QObject):
         self.reported.append(summary)
         if not self.show_dialogs:
             return
-        box = QMessageBox(QMessageBox.Icon.Critical, "LedgerBridge hit an unexpected error", summary)
-        box.setInformativeText(
-            "LedgerBridge keeps running. The details are in the log (Log tab > Open log folder); "
-            "please send it to your IT support."
+        box = QMessageBox(
+            QMessageBox.Icon.Critical,
+            "LedgerBridge hit an unexpected error",
+            "Something went wrong inside LedgerBridge. It keeps running.",
         )
-        box.setDetailedText(details)
+        box.setInformativeText(
+            "If it happens again, send the log (Log tab > Open log folder) to your IT support. "
+            "The technical details are under Show Details."
+        )
+        box.setDetailedText(f"{summary}\n\n{details}")
         box.finished.connect(lambda _result, b=box: self._dialogs.remove(b) if b in self._dialogs else None)
         self._dialogs.append(box)
         box.open()
 
 
 class DesktopApp(QObject):
-    """The running app: which of wizard / window / tray is up, and the objects behind them."""
+    """The running app: which of wizard / window / tray is up, and the objects behind them.
+
+    Quitting has one path, whoever asks (tray or window Quit, Ctrl-C / SIGTERM, the wizard closed, Windows
+    log-off, an upgrade): a running sync is cancelled and finishes the batch it is sending, then every window
+    closes (the main window no longer hides itself to the tray) and the event loop ends.
+    """
 
     def __init__(self, app: QApplication, args: argparse.Namespace, paths: AppPaths | None = None) -> None:
         super().__init__()
@@ -134,6 +149,12 @@ class DesktopApp(QObject):
         self.tray_available = QSystemTrayIcon.isSystemTrayAvailable()
         self._previous_qt_handler: Any = None
         self._qt_handler_installed = False
+        self.quitting = False  # a quit was asked for: windows may close, no new sync starts
+        self._quit_ready = False  # the running sync (if any) has stopped: Qt's own quit may go through
+        self._quit_deadline: QTimer | None = None
+        self._shut_down = False
+        app.installEventFilter(self)  # every QEvent.Quit (ours, Qt's, the OS's) goes through eventFilter
+        app.commitDataRequest.connect(self._session_ending)
 
     # --- start ----------------------------------------------------------------------------------------------
 
@@ -188,14 +209,15 @@ class DesktopApp(QObject):
         wizard, self.wizard = self.wizard, None
         if wizard is None:
             return
+        wizard.stop_background_work(QUIT_WAIT_MS)  # a preview still running must not outlive its wizard
         wizard.deleteLater()
         if wizard.choice == "demo":
             self.start_demo()
         elif wizard.choice == "configured" and wizard.saved_settings is not None:
             self.open_main(self._context_for(wizard.saved_settings))
-        else:
+        elif not self.quitting:
             log.info("Set-up cancelled; LedgerBridge closes.")
-            self.qt_app.quit()
+            self.quit()
 
     def start_demo(self) -> None:
         """Build the demo company and start the sandbox off the GUI thread, then open the window on it."""
@@ -231,6 +253,7 @@ class DesktopApp(QObject):
         tray = TrayController(controller, self)
         window = MainWindow(controller, tray_available=tray.available)
         tray.open_requested.connect(self.bring_forward)
+        tray.place_requested.connect(window.open_place)
         tray.quit_requested.connect(self.quit)
         window.quit_requested.connect(self.quit)
         window.hidden_to_tray.connect(lambda text: tray.show_message("LedgerBridge", text))
@@ -265,7 +288,81 @@ class DesktopApp(QObject):
 
     @Slot()
     def quit(self) -> None:
+        """Quit for real: a running sync stops after its current batch, then the app ends (window or not)."""
+        if self.quitting:
+            return
+        self._begin_quit()
+        controller = self.controller
+        if controller is not None and controller.is_running():
+            log.info("Quit asked during a sync: it stops after the records it is sending now.")
+            controller.busy_changed.connect(self._sync_stopped_for_quit)
+            controller.cancel()
+            if self.tray is not None:
+                self.tray.show_message(
+                    "LedgerBridge is closing", "The sync stops after the records it is sending now."
+                )
+            deadline = QTimer(self)
+            deadline.setSingleShot(True)
+            deadline.timeout.connect(self._finish_quit)
+            deadline.start(QUIT_WAIT_MS)
+            self._quit_deadline = deadline
+            return
+        self._finish_quit()
+
+    def _begin_quit(self) -> None:
+        self.quitting = True
+        if self.window is not None:
+            self.window.prepare_to_quit()
+        if self.controller is not None:
+            self.controller.scheduler.stop()  # no timed run may start while we wait to close
+
+    @Slot(bool)
+    def _sync_stopped_for_quit(self, busy: bool) -> None:
+        if not busy:
+            self._finish_quit()
+
+    @Slot()
+    def _finish_quit(self) -> None:
+        if self._quit_ready:
+            return
+        self._quit_ready = True
+        if self._quit_deadline is not None:
+            self._quit_deadline.stop()
+        log.info("LedgerBridge is quitting.")
         self.qt_app.quit()
+
+    def _stop_sync_now(self) -> None:
+        """For a quit that cannot wait for the event loop (log-off): cancel and wait here for the batch."""
+        controller = self.controller
+        if controller is not None and controller.is_running():
+            log.info("Quitting during a sync: waiting for the records it is sending now.")
+            controller.shutdown(QUIT_WAIT_MS)
+
+    @Slot(QSessionManager)
+    def _session_ending(self, _manager: QSessionManager | None) -> None:
+        """Windows log-off / shut-down (WM_QUERYENDSESSION) or the X11 session manager: let the app go.
+
+        Qt then closes every window and quits; the main window must not hide itself to the tray, or the
+        log-off would be blocked. A running sync is asked to stop now, so it is done by the time Qt quits.
+        """
+        log.info("The session is ending; LedgerBridge stops.")
+        if not self.quitting:
+            self._begin_quit()
+        if self.controller is not None and self.controller.is_running():
+            self.controller.cancel()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """A quit LedgerBridge did not start itself (log-off, an installer, QApplication.quit()): honour it.
+
+        Qt turns every quit into a QEvent.Quit to the application, which first asks each window to close.
+        Without this, the main window (which hides to the tray on close) would refuse, and the quit with it.
+        """
+        if watched is self.qt_app and event.type() == QEvent.Type.Quit and not self._quit_ready:
+            if not self.quitting:
+                self._begin_quit()
+            self._stop_sync_now()
+            self._quit_ready = True
+        return False
 
     def _tell(self, icon: QMessageBox.Icon, title: str, text: str, parent: QWidget | None = None) -> None:
         self._close_message()
@@ -284,6 +381,11 @@ class DesktopApp(QObject):
 
     def shutdown(self) -> None:
         """Cancel a running sync and wait for it, stop the demo sandbox, give back the instance name."""
+        if not self._shut_down:
+            self._shut_down = True
+            self.qt_app.removeEventFilter(self)
+            self.qt_app.commitDataRequest.disconnect(self._session_ending)
+        self.quitting = True
         if self.controller is not None:
             self.controller.shutdown()
         if self.window is not None:
@@ -294,6 +396,7 @@ class DesktopApp(QObject):
         if self.tray is not None:
             self.tray.hide()
         if self.wizard is not None:
+            self.wizard.stop_background_work(QUIT_WAIT_MS)
             self.wizard.hide()
             self.wizard.deleteLater()
             self.wizard = None
@@ -320,14 +423,36 @@ def run_app(args: argparse.Namespace) -> int:
     desktop = DesktopApp(app, args)
     if not desktop.start():
         return 0
-    # Ctrl-C in a terminal / SIGTERM at log-off: quit cleanly (cancel the run, stop the sandbox). Python only
-    # runs signal handlers between bytecodes, so a timer wakes the interpreter while Qt waits for events.
-    for number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, lambda *_: app.quit())
-    wake = QTimer()
-    wake.timeout.connect(lambda: None)
-    wake.start(500)
+    restore_signals = install_quit_signals(desktop)
     try:
         return app.exec()
     finally:
+        restore_signals()
         desktop.shutdown()
+
+
+def install_quit_signals(desktop: DesktopApp) -> Callable[[], None]:
+    """Ctrl-C in a terminal, SIGTERM (log-off, ``kill``, an upgrade): the same clean quit as the tray's Quit.
+
+    Python only runs signal handlers between bytecodes, so a timer wakes the interpreter while Qt waits for
+    events. Returns what puts the previous handlers back.
+    """
+    numbers = [signal.SIGINT, signal.SIGTERM]
+    previous = {number: signal.getsignal(number) for number in numbers}
+
+    def on_signal(number: int, _frame: object) -> None:
+        log.info("Signal %s received; LedgerBridge quits.", signal.Signals(number).name)
+        QTimer.singleShot(0, desktop.quit)  # out of the signal handler, into the event loop
+
+    for number in numbers:
+        signal.signal(number, on_signal)
+    wake = QTimer(desktop)
+    wake.timeout.connect(lambda: None)
+    wake.start(200)
+
+    def restore() -> None:
+        wake.stop()
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+    return restore

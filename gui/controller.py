@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from PySide6.QtCore import QObject, Signal, Slot
 
+from gui.advice import describe_error
 from gui.attention import AttentionPolicy
 from gui.scheduler import MINUTE_MS, SyncScheduler
 from gui.worker import ProgressSnapshot, SyncThread, TaskRunner
@@ -266,7 +267,7 @@ class SyncController(QObject):
         if isinstance(error, AppClosingError):
             return
         log.error("Could not read the state store: %s", error)
-        self.info.emit(f"Could not read the sync history: {error}")
+        self.info.emit(f"Could not read the sync history. {describe_error(error)}")
 
     def retry_problems(self, problem_entities: Sequence[str] | None = None) -> None:
         """ "Retry these": rewind the cursors before those failed records, then sync their entities again."""

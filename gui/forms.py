@@ -15,21 +15,21 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
-    QComboBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
+from gui.advice import AdviceView, Place, describe_error
+from gui.odbc_queries import OdbcQueriesEditor
+from gui.widgets import ScrollSafeComboBox, ScrollSafeSpinBox
 from gui.worker import TaskRunner
 from sync import runner
-from sync.errors import LedgerBridgeError
 from sync.secrets import HALO_CLIENT_SECRET, SOURCE_PASSWORD, MemorySecretStore
 from sync.settings import ALL_ENTITIES, Settings
 
@@ -69,37 +69,27 @@ ENTITY_LABELS = {
 }
 
 
-def describe_error(error: BaseException) -> str:
-    """One paragraph for the user: what is wrong and what to do (never the technical detail)."""
-    if isinstance(error, LedgerBridgeError):
-        return str(error)
-    return f"{type(error).__name__}: {error}"
+class CheckResultLabel(AdviceView):
+    """Shows a ConnectionCheck (or an error) in green or red, its detail behind *Details*; empty until run."""
 
-
-class CheckResultLabel(QLabel):
-    """Shows a ConnectionCheck (or an error) in green or red; empty until a test ran."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWordWrap(True)
-        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    def __init__(self, parent: QWidget | None = None, *, in_wizard: bool = False) -> None:
+        super().__init__(parent, in_wizard=in_wizard)
         self.ok: bool | None = None
 
     def show_running(self, text: str) -> None:
         self.ok = None
-        self.setStyleSheet("color: palette(text);")
-        self.setText(text)
+        self.show_text(text)
 
     def show_check(self, check: Any) -> None:
         self.ok = bool(check.ok)
-        parts = [check.message, check.action, check.detail]
-        self.setText("\n".join(p for p in parts if p))
-        self.setStyleSheet("color: #1b5e20;" if check.ok else "color: #b71c1c;")
+        if check.ok:  # a success's detail is what was found (counts, versions): worth reading as it is
+            self.show_text(check.message, "\n".join(p for p in (check.action, check.detail) if p), tone="ok")
+        else:  # a failure's detail is the raw answer (a status line, a JSON body): behind Details
+            self.show_text(check.message, check.action or "", check.detail or "", tone="error")
 
-    def show_error(self, error: BaseException) -> None:
+    def show_error(self, error: BaseException, prefix: str = "") -> None:
         self.ok = False
-        self.setText(describe_error(error))
-        self.setStyleSheet("color: #b71c1c;")
+        super().show_error(error, prefix)
 
 
 def _default_check(name: str) -> Callable[[Settings, Any], Any]:
@@ -126,6 +116,14 @@ class _TestableForm(QWidget):
 
     def _notify_changed(self, *_: object) -> None:
         self.changed.emit()
+
+    def focus_field(self, place: Place) -> None:
+        """Put the cursor in the field that advice named (``place.field``), if this form has it."""
+        widget = getattr(self, place.field, None) if place.field else None
+        if isinstance(widget, QWidget):
+            widget.setFocus(Qt.FocusReason.OtherFocusReason)
+            if isinstance(widget, QLineEdit):
+                widget.selectAll()
 
     def run_check(self) -> None:
         if self.settings_provider is None:
@@ -168,12 +166,25 @@ class HaloForm(_TestableForm):
         self.client_secret.setEchoMode(QLineEdit.EchoMode.Password)
         self.client_secret.setPlaceholderText("Kept in the keyring")
         self.scope = QLineEdit("all")
+        self.proxy = QLineEdit()
+        self.proxy.setPlaceholderText("Blank: Windows' proxy setting. Or http://proxy.example:8080")
+        self.ca_bundle = QLineEdit()
+        self.ca_bundle.setPlaceholderText(
+            "Blank: this computer's certificates. Or a PEM file (inspecting proxy)"
+        )
+        browse_ca = QPushButton("Browse…")
+        browse_ca.clicked.connect(self._browse_ca_bundle)
+        ca_row = QHBoxLayout()
+        ca_row.addWidget(self.ca_bundle, 1)
+        ca_row.addWidget(browse_ca)
         form.addRow("Resource server:", self.resource_server)
         form.addRow("Authorisation server:", self.auth_server)
         form.addRow("Tenant:", self.tenant)
         form.addRow("Client ID:", self.client_id)
         form.addRow("Client secret:", self.client_secret)
         form.addRow("Scope:", self.scope)
+        form.addRow("Proxy:", self.proxy)
+        form.addRow("CA bundle:", ca_row)
         layout.addLayout(form)
         row = QHBoxLayout()
         row.addWidget(self.test_button)
@@ -184,6 +195,16 @@ class HaloForm(_TestableForm):
         for edit in (self.resource_server, self.auth_server, self.tenant, self.client_id, self.client_secret):
             edit.textChanged.connect(self._notify_changed)
 
+    def _browse_ca_bundle(self) -> None:
+        chosen, _ = QFileDialog.getOpenFileName(
+            self,
+            "Choose the CA certificate file (PEM)",
+            self.ca_bundle.text(),
+            "Certificates (*.pem *.crt *.cer);;All files (*)",
+        )
+        if chosen:
+            self.ca_bundle.setText(chosen)
+
     def load(self, settings: Settings, secret: str | None) -> None:
         halo = settings.halo
         self.resource_server.setText(halo.resource_server)
@@ -191,6 +212,8 @@ class HaloForm(_TestableForm):
         self.tenant.setText(halo.tenant)
         self.client_id.setText(halo.client_id)
         self.scope.setText(halo.scope or "all")
+        self.proxy.setText(halo.proxy)
+        self.ca_bundle.setText(halo.ca_bundle)
         self.client_secret.setText(secret or "")
 
     def apply_to(self, settings: Settings) -> None:
@@ -200,6 +223,8 @@ class HaloForm(_TestableForm):
         halo.tenant = self.tenant.text().strip()
         halo.client_id = self.client_id.text().strip()
         halo.scope = self.scope.text().strip() or "all"
+        halo.proxy = self.proxy.text().strip()
+        halo.ca_bundle = self.ca_bundle.text().strip()
 
     def secret(self) -> str:
         return self.client_secret.text()
@@ -213,12 +238,12 @@ class SourceForm(_TestableForm):
         super().__init__(tasks, "check_source", parent)
         layout = QVBoxLayout(self)
         form = QFormLayout()
-        self.kind = QComboBox()
+        self.kind = ScrollSafeComboBox()
         for kind, label in SOURCE_KIND_LABELS.items():
             self.kind.addItem(label, kind)
-        self.dsn = QComboBox()
+        self.dsn = ScrollSafeComboBox()
         self.dsn.setEditable(True)
-        self.driver = QComboBox()
+        self.driver = ScrollSafeComboBox()
         self.driver.setEditable(True)
         self.path = QLineEdit()
         browse = QPushButton("Browse…")
@@ -249,6 +274,9 @@ class SourceForm(_TestableForm):
         row.addStretch(1)
         layout.addLayout(row)
         layout.addWidget(self.result_label)
+        self.queries_editor = OdbcQueriesEditor(tasks)  # "Other ODBC source" only
+        self.queries_editor.settings_provider = self._settings_for_queries
+        layout.addWidget(self.queries_editor)
         layout.addStretch(1)
         self._composing = False
         self.kind.currentIndexChanged.connect(self._on_kind)
@@ -309,8 +337,20 @@ class SourceForm(_TestableForm):
     def current_kind(self) -> str:
         return str(self.kind.currentData())
 
+    def _settings_for_queries(self) -> tuple[Settings, Any]:
+        if self.settings_provider is None:
+            raise RuntimeError("The form has no settings provider.")
+        return self.settings_provider()
+
+    def focus_field(self, place: Place) -> None:
+        if place.field in ("queries", "columns"):
+            self.queries_editor.query.setFocus(Qt.FocusReason.OtherFocusReason)
+            return
+        super().focus_field(place)
+
     def _on_kind(self) -> None:
         kind = self.current_kind()
+        self.queries_editor.setVisible(kind == "odbc")
         odbc = kind != "demo"
         for widget in (self.dsn, self.driver, self.username, self.password):
             widget.setEnabled(odbc)
@@ -349,11 +389,15 @@ class SourceForm(_TestableForm):
         self.connection_string.setText(source.connection_string)
         self.username.setText(source.username)
         self.password.setText(password or "")
+        self.queries_editor.load(source.queries, source.columns)
 
     def apply_to(self, settings: Settings) -> None:
         settings.source.kind = self.current_kind()
         settings.source.connection_string = self.connection_string.text().strip()
         settings.source.username = self.username.text().strip()
+        if settings.source.kind == "odbc":
+            settings.source.queries = self.queries_editor.queries()
+            settings.source.columns = self.queries_editor.columns()
 
     def secret(self) -> str:
         return self.password.text()
@@ -379,13 +423,13 @@ class SyncOptionsForm(QWidget):
             self.entity_boxes[entity] = box
             layout.addWidget(box)
         form = QFormLayout()
-        self.toplevel_id = QSpinBox()
+        self.toplevel_id = ScrollSafeSpinBox()
         self.toplevel_id.setRange(0, 1_000_000)
         self.toplevel_id.setSpecialValueText("Halo's default")
         self.deactivate = QCheckBox(
             "Make inactive in Halo the customers deleted or made inactive in the books"
         )
-        self.interval = QSpinBox()
+        self.interval = ScrollSafeSpinBox()
         self.interval.setRange(1, 24 * 60)
         self.interval.setSuffix(" minutes")
         self.payments = QCheckBox("Send payments against invoices")

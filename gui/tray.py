@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
+from gui.advice import Place, find_place
 from gui.controller import HOUR_MS, SyncController
 from gui.icons import tray_icon
 
@@ -32,6 +33,7 @@ class TrayController(QObject):
 
     open_requested = Signal()
     quit_requested = Signal()
+    place_requested = Signal(object)  # gui.advice.Place: a notice named where to fix it, and was clicked
 
     def __init__(
         self,
@@ -54,10 +56,12 @@ class TrayController(QObject):
         self.icon: QSystemTrayIcon | None = None
         self.state = ""
         self.notices: list[tuple[str, str, bool]] = []  # what was shown (kept for the status line and tests)
+        self.notice_place: Place | None = None  # where the last notice says to fix things
         if tray_available():
             self.icon = QSystemTrayIcon(tray_icon("idle"), self)
             self.icon.setContextMenu(self.menu)
             self.icon.activated.connect(self._on_activated)
+            self.icon.messageClicked.connect(self.open_notice)
         controller.state_changed.connect(self._on_state)
         controller.notify.connect(self._on_notify)
         self._on_state(controller.tray_state())
@@ -106,7 +110,15 @@ class TrayController(QObject):
     def _on_notify(self, title: str, message: str, critical: bool) -> None:
         self.notices.append((title, message, critical))
         log.warning("%s: %s", title, message)
+        self.notice_place = find_place(message)
         self.show_message(title, message, critical)
+
+    @Slot()
+    def open_notice(self) -> None:
+        """The notice was clicked: open the window, at the page and field it names if it names one."""
+        self.open_requested.emit()
+        if self.notice_place is not None:
+            self.place_requested.emit(self.notice_place)
 
     @Slot(QSystemTrayIcon.ActivationReason)
     def _on_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:

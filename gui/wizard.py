@@ -13,7 +13,7 @@ import logging
 import threading
 from typing import Any
 
-from PySide6.QtCore import Slot
+from PySide6.QtCore import QSize, Qt, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QCommandLinkButton,
@@ -21,11 +21,11 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QTableWidget,
-    QVBoxLayout,
     QWizard,
     QWizardPage,
 )
 
+from gui.advice import AdviceView, Place, in_wizard_words
 from gui.books_check import BooksCheckPanel
 from gui.forms import HaloForm, SourceForm, SyncOptionsForm, describe_error, settings_with_secrets
 from gui.icons import app_icon
@@ -38,8 +38,9 @@ from gui.pages.common import (
     read_only_table,
     stretch_columns,
 )
+from gui.widgets import fit_to_screen, scrolling_content
 from gui.worker import ProgressSnapshot, SyncThread, TaskRunner
-from sync.errors import ConfigError
+from sync.errors import ConfigError, LedgerBridgeError
 from sync.events import OUTCOMES, RunSummary
 from sync.mappings import MappingService
 from sync.paths import AppPaths
@@ -50,6 +51,10 @@ from sync.settings import Settings
 log = logging.getLogger("ledgerbridge.gui.wizard")
 
 PAGE_INTRO, PAGE_HALO, PAGE_SOURCE, PAGE_SYNC, PAGE_MAPPINGS = range(5)
+KEYRING_FIX_IN_WIZARD = (
+    "Install and unlock a keyring (on Windows it is built in: Credential Manager; on Linux, gnome-keyring or "
+    "KWallet in a desktop session), then press Check the keyring again."
+)
 
 
 class IntroPage(QWizardPage):
@@ -60,7 +65,8 @@ class IntroPage(QWizardPage):
         self.setSubTitle(
             "It keeps your books and HaloPSA / HaloITSM in step: tax rates, customers, items, invoices."
         )
-        layout = QVBoxLayout(self)
+        layout = scrolling_content(self)
+        layout.setContentsMargins(9, 9, 9, 9)  # in line with the forms of the other pages
         text = QLabel(
             "You will need: your Halo address and an API application's client ID and secret (the next page "
             "says what to create in Halo), and the accounting package's ODBC connection. It takes about "
@@ -88,8 +94,10 @@ class HaloPage(QWizardPage):
         self._wizard = wizard
         self.setTitle("Halo")
         self.setSubTitle("Where your Halo is, and the API application LedgerBridge signs in with.")
-        layout = QVBoxLayout(self)
+        layout = scrolling_content(self)
         self.form = HaloForm(wizard.tasks)
+        self.form.result_label.in_wizard = True
+        self.form.result_label.open_requested.connect(wizard.go_to)
         self.form.settings_provider = wizard.pending
         self.form.changed.connect(self.completeChanged)
         layout.addWidget(self.form)
@@ -133,9 +141,15 @@ class HaloPage(QWizardPage):
 
     def _keyring_problem(self, error: BaseException) -> None:
         self.keyring_ok = False
-        self.keyring_label.setText(describe_error(error))
-        self.keyring_label.setVisible(True)
         plaintext_possible = "plain text" in str(error)
+        if isinstance(error, LedgerBridgeError):  # the keyring's own advice names Settings > Advanced
+            text = f"{error.message} {KEYRING_FIX_IN_WIZARD}"
+            if plaintext_possible:
+                text += f" Or, knowing the risk, tick “{self.plaintext_box.text()}” below."
+        else:
+            text = describe_error(error)
+        self.keyring_label.setText(text)
+        self.keyring_label.setVisible(True)
         self.plaintext_box.setVisible(plaintext_possible or self.plaintext_box.isChecked())
         self.recheck_button.setVisible(True)
         self.completeChanged.emit()
@@ -153,8 +167,10 @@ class SourcePage(QWizardPage):
         super().__init__()
         self.setTitle("Accounting package")
         self.setSubTitle("Which package holds your books, and how to reach it over ODBC.")
-        layout = QVBoxLayout(self)
+        layout = scrolling_content(self)
         self.form = SourceForm(wizard.tasks)
+        self.form.result_label.in_wizard = True
+        self.form.result_label.open_requested.connect(wizard.go_to)
         self.form.settings_provider = wizard.pending
         self.form.changed.connect(self.completeChanged)
         layout.addWidget(self.form)
@@ -176,7 +192,7 @@ class SyncPage(QWizardPage):
         super().__init__()
         self.setTitle("What to sync, and how often")
         self.setSubTitle("Records always go from the books to Halo; Halo is never asked to delete anything.")
-        layout = QVBoxLayout(self)
+        layout = scrolling_content(self)
         self.form = SyncOptionsForm()
         self.form.load(wizard.settings)
         self.form.changed.connect(self.completeChanged)
@@ -198,8 +214,10 @@ class MappingsPage(QWizardPage):
             "to Halo on this page."
         )
         self.setFinalPage(True)
-        layout = QVBoxLayout(self)
+        layout = scrolling_content(self)  # on a small or scaled screen the page scrolls
         self.editor = MappingEditor(wizard.tasks, self._service)
+        self.editor.advice.in_wizard = True
+        self.editor.advice.open_requested.connect(wizard.go_to)
         layout.addWidget(self.editor, 5)
         row = QHBoxLayout()
         self.dry_run_button = QPushButton("Preview the first sync (dry run)")
@@ -209,8 +227,12 @@ class MappingsPage(QWizardPage):
         row.addWidget(self.dry_run_button)
         row.addWidget(self.dry_run_label, 1)
         layout.addLayout(row)
+        self.dry_run_advice = AdviceView(in_wizard=True)  # why the preview could not run, and where to fix it
+        self.dry_run_advice.open_requested.connect(wizard.go_to)
+        layout.addWidget(self.dry_run_advice)
         self.dry_run_table: QTableWidget = read_only_table(["Records", *[OUTCOME_NAMES[o] for o in OUTCOMES]])
         stretch_columns(self.dry_run_table)
+        self.dry_run_table.setMinimumHeight(120)  # the header and three kinds of record
         self.dry_run_table.setMaximumHeight(200)
         layout.addWidget(self.dry_run_table, 1)
         self._pending: tuple[Settings, MemorySecretStore] | None = None
@@ -229,9 +251,23 @@ class MappingsPage(QWizardPage):
         settings, secrets = self._pending
         return MappingService(settings, secrets, self._wizard.state_store())
 
+    def _unsaved_mappings(self, when: str) -> bool:
+        """True (and said on the page) while choices wait for Save: the preview and sync use saved ones."""
+        if not self.editor.pending_count:
+            return False
+        self.dry_run_label.setText(
+            f"Press Save changes (or Undo changes) above {when}: the sync uses only saved mappings."
+        )
+        self.dry_run_label.setStyleSheet("color: #b71c1c;")
+        return True
+
+    def validatePage(self) -> bool:
+        return not self._unsaved_mappings("before you finish")
+
     def start_dry_run(self) -> None:
-        if self.dry_run_thread is not None:
+        if self.dry_run_thread is not None or self._unsaved_mappings("before the preview"):
             return
+        self.dry_run_label.setStyleSheet("")
         settings, secrets = self._wizard.pending()
         self.dry_run_failures = []
         thread = SyncThread(
@@ -248,6 +284,7 @@ class MappingsPage(QWizardPage):
         thread.signals.done.connect(self._on_done)
         self.dry_run_thread = thread
         self.dry_run_button.setEnabled(False)
+        self.dry_run_advice.clear()
         self.dry_run_label.setText("Reading the books and Halo to plan the first sync…")
         thread.start()
 
@@ -272,8 +309,9 @@ class MappingsPage(QWizardPage):
             self.dry_run_label.setText("The preview stopped unexpectedly; the details are in the log.")
             return
         if summary.status == "failed":
-            self.dry_run_label.setText(f"The preview could not run: {summary.error}")
+            self.dry_run_label.setText("The preview could not run.")
             self.dry_run_label.setStyleSheet("color: #b71c1c;")
+            self.dry_run_advice.show_text(summary.error, tone="error")
             return
         created, updated = summary.total("created"), summary.total("updated")
         failed = summary.total("failed")
@@ -282,17 +320,27 @@ class MappingsPage(QWizardPage):
             first = self.dry_run_failures[0] if self.dry_run_failures else None
             text += f" {failed:,} record(s) would fail"
             text += f", e.g. {first.key}: {first.message} {first.action}" if first else ""
+            text = in_wizard_words(text)
         self.dry_run_label.setText(text)
         self.dry_run_label.setStyleSheet("color: #e65100;" if failed else "color: #1b5e20;")
         self.dry_run_table.setRowCount(len(summary.counts))
         for row, (entity, per) in enumerate(in_entity_order(summary.counts)):
             self.dry_run_table.setItem(row, 0, cell(entity_name(entity)))
             for column, outcome in enumerate(OUTCOMES, start=1):
-                self.dry_run_table.setItem(row, column, cell(per.get(outcome, 0)))
+                count = cell(f"{per.get(outcome, 0):,}")
+                count.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.dry_run_table.setItem(row, column, count)
 
     def cleanupPage(self) -> None:
         if self.dry_run_thread is not None:
             self.dry_run_thread.cancel()
+
+    def stop_dry_run(self, timeout_ms: int) -> None:
+        """Cancel a running preview and wait for it (the app is quitting: its thread must not outlive it)."""
+        thread = self.dry_run_thread
+        if thread is not None:
+            thread.cancel()
+            thread.wait(timeout_ms)
 
 
 class SetupWizard(QWizard):
@@ -304,7 +352,6 @@ class SetupWizard(QWizard):
         self.setWindowIcon(app_icon())
         self.setWizardStyle(QWizard.WizardStyle.ModernStyle)
         self.setOption(QWizard.WizardOption.NoBackButtonOnStartPage, True)
-        self.resize(1000, 900)
         self.paths = paths
         self.config_path = config_path
         self.settings = copy.deepcopy(settings) if settings is not None else Settings()
@@ -326,6 +373,7 @@ class SetupWizard(QWizard):
         self.halo_page.form.load(self.settings, None)
         self.source_page.form.load(self.settings, None)
         self.finished.connect(self._close_state)
+        fit_to_screen(self, QSize(1000, 720))
 
     # --- what the pages share ----------------------------------------------------------------------------
 
@@ -342,11 +390,29 @@ class SetupWizard(QWizard):
                 self._state = open_state(self.paths)
             return self._state
 
+    def stop_background_work(self, timeout_ms: int) -> None:
+        """On quit: stop the preview (after its current step) and close the state store."""
+        self.mappings_page.stop_dry_run(timeout_ms)
+        self._close_state()
+
     def _close_state(self, *_: object) -> None:
         with self._state_lock:
             if self._state is not None:
                 self._state.close()
                 self._state = None
+
+    @Slot(object)
+    def go_to(self, place: Place) -> None:
+        """Advice named a place: go back to the wizard page that has it, and put the cursor in the field."""
+        pages = {"halo": PAGE_HALO, "app": PAGE_HALO, "source": PAGE_SOURCE, "sync": PAGE_SYNC}
+        target = pages.get(place.section)
+        if target is None:
+            return
+        while self.currentId() > target:
+            self.back()
+        form = {PAGE_HALO: self.halo_page.form, PAGE_SOURCE: self.source_page.form}.get(target)
+        if form is not None:
+            form.focus_field(place)
 
     def choose_demo(self) -> None:
         self.choice = "demo"
@@ -395,6 +461,5 @@ class SetupWizard(QWizard):
         self._show_save_error(error)
 
     def _show_save_error(self, error: BaseException) -> None:
-        label = self.mappings_page.dry_run_label
-        label.setText(f"Could not save: {describe_error(error)}")
-        label.setStyleSheet("color: #b71c1c;")
+        self.mappings_page.dry_run_label.setText("")
+        self.mappings_page.dry_run_advice.show_error(error, prefix="Could not save: ")

@@ -980,16 +980,22 @@ class SyncEngine:
                     halo_id = int(found[0]["id"])
         if halo_id is None:
             code = self._source_tax_rates().get(tax_key)
-            label = code.code if code is not None else tax_key
-            problem = PlanProblem(
-                f"Tax code {label} is not mapped to a Halo tax.",
-                "Map it in Mappings > Tax codes, or include tax rates in the sync.",
-            )
-            if self._tax_refusal is not None:
+            if code is None:  # not in the books' tax table: it can be neither synced nor mapped
                 problem = PlanProblem(
-                    f"Tax code {label} is not mapped to a Halo tax, and Halo refused LedgerBridge access to "
-                    "its taxes (the first tax import needs admin rights on the API application).",
+                    f"Tax code {tax_key} is not one of the tax codes in the books.",
+                    f"Correct this record's tax code in the accounting package (or add {tax_key} to its "
+                    "tax codes there); the next sync picks it up.",
+                )
+            elif self._tax_refusal is not None:
+                problem = PlanProblem(
+                    f"Tax code {code.code} is not mapped to a Halo tax, and Halo refused LedgerBridge access "
+                    "to its taxes (the first tax import needs admin rights on the API application).",
                     TAX_ADMIN_ACTION,
+                )
+            else:
+                problem = PlanProblem(
+                    f"Tax code {code.code} is not mapped to a Halo tax.",
+                    "Map it in Mappings > Tax codes, or include tax rates in the sync (Settings > Sync).",
                 )
             self._tax_failures[tax_key] = problem
             raise problem

@@ -11,7 +11,7 @@ It does I/O (the books and Halo): call it from a worker thread, never the GUI th
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
@@ -67,6 +67,7 @@ class MappingSnapshot:
     taxes: tuple[TaxMappingRow, ...]
     halo_clients: tuple[tuple[int, str], ...]  # (id, name) sorted by name: the choices for a mapping
     halo_taxes: tuple[tuple[int, str], ...]  # (id, "name (code, rate%)")
+    halo_tax_rates: tuple[tuple[int, Decimal], ...] = ()  # (id, rate %) of the Halo taxes that have one
 
     @property
     def matched(self) -> int:
@@ -84,15 +85,28 @@ def _halo_id(record: dict) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
+def percent(rate: Decimal) -> str:
+    """A rate as people write it: 20%, 17.5%, 0% (never 20.0000)."""
+    return f"{rate.normalize():f}%"
+
+
+def _tax_rate(tax: dict) -> Decimal | None:
+    value = tax.get("value")
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return Decimal(repr(value) if isinstance(value, float) else str(value))
+    except ArithmeticError:
+        return None
+
+
 def _tax_label(tax: dict) -> str:
     name = str(tax.get("name") or "").strip() or f"Tax {tax.get('id')}"
     code = str(tax.get("code") or "").strip()
-    value = tax.get("value")
-    if value is None:
+    rate = _tax_rate(tax)
+    if rate is None:
         return f"{name} ({code})" if code else name
-    rate = Decimal(repr(value) if isinstance(value, float) else str(value)).normalize()
-    rate_text = f"{rate:f}"
-    return f"{name} ({code}, {rate_text}%)" if code else f"{name} ({rate_text}%)"
+    return f"{name} ({code}, {percent(rate)})" if code else f"{name} ({percent(rate)})"
 
 
 def customer_rows(
@@ -274,6 +288,11 @@ class MappingService:
                     key=lambda pair: (pair[1].casefold(), pair[0]),
                 )
             ),
+            halo_tax_rates=tuple(
+                (halo_id, rate)
+                for t in halo_taxes
+                if (halo_id := _halo_id(t)) is not None and (rate := _tax_rate(t)) is not None
+            ),
         )
         log.info(
             "Mappings loaded: %d customers (%d matched, %d unmatched), %d tax codes; %d Halo clients.",
@@ -305,6 +324,69 @@ class MappingService:
     def set_tax_mapping(self, source_key: str, halo_id: int | None) -> None:
         """Map a source tax code to a Halo tax (None removes the mapping)."""
         self.state.set_mapping("tax", _checked_key(source_key), _checked_id(halo_id))
+
+    def save_changes(self, customers: Mapping[str, int | None], taxes: Mapping[str, int | None]) -> int:
+        """Store the user's pending choices (the editor's *Save*); all are checked before any is written."""
+        checked_customers = {_checked_key(k): _checked_id(v) for k, v in customers.items()}
+        checked_taxes = {_checked_key(k): _checked_id(v) for k, v in taxes.items()}
+        for key, halo_id in checked_customers.items():
+            self.state.set_mapping("customer", key, halo_id)
+        for key, halo_id in checked_taxes.items():
+            self.state.set_mapping("tax", key, halo_id)
+        log.info(
+            "Saved the user's mappings: %d customer(s), %d tax code(s).",
+            len(checked_customers),
+            len(checked_taxes),
+        )
+        return len(checked_customers) + len(checked_taxes)
+
+
+_KEPT_BECAUSE = {  # why the engine keeps a customer on its Halo client whatever the (absent) mapping says
+    "linked": "an earlier sync linked them, which comes before any mapping",
+    "accountsid": "that client carries its account reference in Halo, which comes before any mapping",
+    "exact": "it is the one Halo client with the same name (pick another client to send it elsewhere)",
+}
+
+
+def changes_to_confirm(
+    snapshot: MappingSnapshot, customers: Mapping[str, int | None], taxes: Mapping[str, int | None]
+) -> list[str]:
+    """The pending changes worth a second look, one sentence each; empty when none is.
+
+    Why: before the first sync a mapping is what the engine uses. A tax code mapped to a Halo tax of another
+    rate puts the wrong tax on every invoice; a customer taken off its Halo client may become a duplicate.
+    """
+    sentences: list[str] = []
+    rates = dict(snapshot.halo_tax_rates)
+    tax_labels = dict(snapshot.halo_taxes)
+    for row in snapshot.taxes:
+        if row.source_key not in taxes:
+            continue
+        halo_id = taxes[row.source_key]
+        new_rate = rates.get(halo_id) if halo_id is not None else None
+        if halo_id is not None and new_rate is not None and new_rate != row.rate:
+            sentences.append(
+                f"Tax code {row.code} ({row.name}, {percent(row.rate)} in the books) would be sent as "
+                f"{tax_labels.get(halo_id, f'Halo tax {halo_id}')}: its invoices would carry "
+                f"{percent(new_rate)} tax in Halo."
+            )
+    for customer in snapshot.customers:
+        if customer.source_key not in customers:
+            continue
+        if customer.halo_id is None or customers[customer.source_key] is not None:
+            continue
+        client = customer.halo_name or f"#{customer.halo_id}"
+        why = _KEPT_BECAUSE.get(customer.state)
+        if why is None:  # the user's own mapping: taking it away really changes where it goes
+            sentences.append(
+                f"{customer.source_key} ({customer.source_name}) would no longer go to the Halo client "
+                f"{client}: the next sync matches it again by name, or creates a new Halo client for it."
+            )
+        else:  # say what the engine will do rather than promise a new client
+            sentences.append(
+                f"{customer.source_key} ({customer.source_name}) stays with the Halo client {client}: {why}."
+            )
+    return sentences
 
 
 def _checked_key(source_key: str) -> str:

@@ -24,10 +24,11 @@ def test_unmapped_tax_code_is_a_problem_and_its_invoice_waits_until_fixed(sage_c
         assert state.link("customers", "ACME01") is not None  # the rest synced
         cursor = state.cursor("customers")
     tax_problem = problems[("customers", "ACME02")]
-    assert tax_problem.message == "Tax code T7 is not mapped to a Halo tax."
-    assert "Mappings > Tax codes" in tax_problem.action
+    # T7 is in no tax table of the books: it cannot be mapped (Mappings never lists it), only corrected.
+    assert tax_problem.message == "Tax code T7 is not one of the tax codes in the books."
+    assert "in the accounting package" in tax_problem.action and "Mappings" not in tax_problem.action
     waiting = problems[("invoices", "1004")]
-    assert waiting.message.startswith("Waiting for customer ACME02 (Tax code T7 is not mapped")
+    assert waiting.message.startswith("Waiting for customer ACME02 (Tax code T7 is not one of the tax codes")
     assert not any(c.get("accountsid") == "ACME02" for c in sage_company.sandbox.records("Client"))
     # The cursor stays at or before the failed record, so it is read again next time.
     assert cursor is not None and cursor <= tax_problem.source_modified

@@ -143,6 +143,13 @@ def test_the_demo_opens_the_window_with_its_banner_and_syncs(qtbot, isolated_hom
         window = desktop.window
         assert window.isVisible() and window.demo_banner is not None
         assert window.sandbox_url().startswith("http://127.0.0.1:")
+        # The sandbox's address is shown and copyable; with no browser to open it, the banner says so.
+        assert window.sandbox_address.text() == window.sandbox_url()
+        window.copy_sandbox_url()
+        assert QApplication.clipboard().text() == window.sandbox_url()
+        assert window.open_sandbox() is False  # Qt's offscreen platform opens no browser, like a bare server
+        assert window.sandbox_note.isVisibleTo(window)
+        assert "No web browser opened" in window.sandbox_note.text()
         assert window.windowTitle() == "LedgerBridge — Demo"
         with qtbot.waitSignal(desktop.controller.run_finished, timeout=240_000) as finished:
             qtbot.mouseClick(window.status_page.sync_button, Qt.MouseButton.LeftButton)

@@ -139,8 +139,8 @@ def test_a_failing_record_shows_in_problems_and_leaves_after_the_fix(qtbot, gui_
     assert "ACME02" in rows
     row = rows["ACME02"]
     assert problems.table.item(row, 0).text() == "Customers"
-    assert problems.table.item(row, 2).text() == "Tax code T7 is not mapped to a Halo tax."
-    assert "Mappings > Tax codes" in problems.table.item(row, 3).text()
+    assert problems.table.item(row, 2).text() == "Tax code T7 is not one of the tax codes in the books."
+    assert "in the accounting package" in problems.table.item(row, 3).text()
     assert problems.retry_button.isEnabled()
 
     touch(

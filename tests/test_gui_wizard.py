@@ -14,9 +14,17 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWizard
 
 from gui.mapping_editor import ALL_CLIENTS
-from gui.wizard import PAGE_HALO, PAGE_INTRO, PAGE_MAPPINGS, PAGE_SOURCE, PAGE_SYNC, SetupWizard
+from gui.wizard import (
+    KEYRING_FIX_IN_WIZARD,
+    PAGE_HALO,
+    PAGE_INTRO,
+    PAGE_MAPPINGS,
+    PAGE_SOURCE,
+    PAGE_SYNC,
+    SetupWizard,
+)
 from sync.runner import open_state, run_sync
-from sync.secrets import HALO_CLIENT_SECRET, NO_KEYRING_ACTION, KeyringSecretStore
+from sync.secrets import HALO_CLIENT_SECRET, KeyringSecretStore
 from sync.settings import Settings
 from tests.standins.sage50uk import odbc_connection_string
 
@@ -128,8 +136,13 @@ def test_the_wizard_saves_a_working_configuration(qtbot, wizard, sage_company):
     combo.setCurrentIndex(combo.findText(ALL_CLIENTS))  # "Another Halo client…": the full list
     assert combo.count() == len(editor.snapshot.halo_clients) + 1
     assert editor.customer_table.item(editor.customer_row("OBRIEN"), 3).text() != "Mapped by you"
-    combo.setCurrentIndex(combo.findData(obrien["id"]))  # picked by hand
+    combo.setCurrentIndex(combo.findData(obrien["id"]))  # picked by hand: pending until Save
     row = editor.customer_row("OBRIEN")
+    assert editor.customer_table.item(row, 3).text() == "Changed: not saved yet"
+    click(qtbot, wizard.mappings_page.dry_run_button)  # the preview would not use an unsaved choice
+    assert "Save changes" in wizard.mappings_page.dry_run_label.text()
+    assert wizard.mappings_page.dry_run_thread is None
+    click(qtbot, editor.save_button)
     qtbot.waitUntil(
         lambda: editor.customer_table.item(row, 3).text() == "Mapped by you", timeout=LOAD_TIMEOUT
     )
@@ -175,7 +188,9 @@ def test_without_a_keyring_the_wizard_says_how_to_fix_it_and_does_not_go_on(qtbo
         fill_halo(halo, sage_company.sandbox, sage_company.sandbox.client_secret)
         qtbot.waitUntil(lambda: halo.keyring_ok is not None, timeout=10_000)
         assert halo.keyring_ok is False
-        assert NO_KEYRING_ACTION in halo.keyring_label.text()
+        # The wizard's own words: how to fix it here (the Settings tab it used to name is not open yet).
+        assert KEYRING_FIX_IN_WIZARD in halo.keyring_label.text()
+        assert "Settings" not in halo.keyring_label.text() and "plain-text" not in halo.keyring_label.text()
         assert not halo.plaintext_box.isVisible()  # there is no backend to write to, plain or not
         assert not halo.isComplete()
         assert not wizard.button(QWizard.WizardButton.NextButton).isEnabled()

@@ -6,7 +6,16 @@ from decimal import Decimal
 
 import pytest
 
-from sync.mappings import MappingService, MappingSnapshot, Suggestion, customer_rows, tax_rows
+from sync.mappings import (
+    MappingService,
+    MappingSnapshot,
+    Suggestion,
+    TaxMappingRow,
+    changes_to_confirm,
+    customer_rows,
+    percent,
+    tax_rows,
+)
 from sync.matching import HaloIndex
 from sync.records import Customer, TaxRate
 from sync.secrets import MemorySecretStore
@@ -157,3 +166,41 @@ def test_generate_saves_only_exact_rows_and_setters_validate(state):
         service.set_customer_mapping("", 3)
     with pytest.raises(ValueError):
         service.set_tax_mapping("T1", 0)
+
+
+def test_save_changes_checks_every_choice_before_writing_any(state):
+    service = MappingService(Settings(), MemorySecretStore(), state)
+    assert service.save_changes({"ACME01": 10, "DELTA01": None}, {"T1": 1}) == 3
+    assert state.mappings("customer") == {"ACME01": 10} and state.mappings("tax") == {"T1": 1}
+    with pytest.raises(ValueError):
+        service.save_changes({"BROWN01": 12}, {"T5": 0})  # one bad id: nothing of the batch is written
+    assert "BROWN01" not in state.mappings("customer")
+
+
+def test_changes_to_confirm_name_another_rate_and_a_customer_leaving_its_client(state):
+    customers = tuple(
+        customer_rows([Customer("ACME01", "ACME Ltd"), Customer("BROWN01", "Brown")], _clients(), state)
+    )
+    taxes = (
+        TaxMappingRow("T1", "T1", "Standard rate", Decimal("20.0000"), None, "", "unmapped"),
+        TaxMappingRow("T5", "T5", "Reduced rate", Decimal("5"), None, "", "unmapped"),
+    )
+    snapshot = MappingSnapshot(
+        customers,
+        taxes,
+        (),
+        ((1, "Zero rated (T0, 0%)"), (2, "VAT 20 (T1, 20%)")),
+        ((1, Decimal("0")), (2, Decimal("20.00"))),
+    )
+    assert changes_to_confirm(snapshot, {}, {"T1": 2}) == []  # same rate: nothing to ask
+    [rate] = changes_to_confirm(snapshot, {}, {"T1": 1})
+    assert "T1" in rate and "20% in the books" in rate and "0% tax" in rate  # rates as people write them
+    [kept] = changes_to_confirm(snapshot, {"BROWN01": None}, {})  # matched by its key: no mapping moves it
+    assert "stays with the Halo client Brown & Sons" in kept and "account reference" in kept
+    state.set_mapping("customer", "ACME01", 12)
+    mapped = tuple(customer_rows([Customer("ACME01", "ACME Ltd")], _clients(), state))
+    snapshot = MappingSnapshot(mapped, taxes, (), snapshot.halo_taxes, snapshot.halo_tax_rates)
+    [leaving] = changes_to_confirm(snapshot, {"ACME01": None}, {"T5": 1})[1:]
+    assert "ACME01" in leaving and "no longer go to the Halo client Café Nero" in leaving
+    assert "new Halo client" in leaving
+    assert percent(Decimal("17.500")) == "17.5%" and percent(Decimal("20.0000")) == "20%"

@@ -1,9 +1,14 @@
-"""Mappings tab: the same editor as the wizard's page, on the running configuration."""
+"""Mappings tab: the same editor as the wizard's page, on the running configuration.
+
+It loads both sides the first time it is shown (reading Halo and the books costs a little, so not at
+start-up); *Load from both sides* reads them again.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from gui.controller import SyncController
@@ -24,6 +29,14 @@ class MappingsPage(QWidget):
         layout.addWidget(note)
         self.editor = MappingEditor(controller.tasks, self._service)
         layout.addWidget(self.editor, 1)
+        self._shown_once = False
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._shown_once:
+            self._shown_once = True
+            if self.editor.snapshot is None:
+                self.editor.load()
 
     def _service(self) -> Any:
         """Runs in a worker thread: a MappingService on the app's settings and state store."""

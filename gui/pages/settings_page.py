@@ -11,11 +11,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QScrollArea, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QScrollArea, QTabWidget, QVBoxLayout, QWidget
 
+from gui.advice import AdviceView, Place
 from gui.books_check import BooksCheckPanel
 from gui.controller import SyncController
-from gui.forms import AppOptionsForm, HaloForm, SourceForm, SyncOptionsForm, describe_error
+from gui.forms import AppOptionsForm, HaloForm, SourceForm, SyncOptionsForm
 from sync.errors import ConfigError
 from sync.secrets import HALO_CLIENT_SECRET, SOURCE_PASSWORD, MemorySecretStore
 from sync.settings import Settings
@@ -63,6 +64,13 @@ class SettingsPage(QWidget):
         self.app_form = AppOptionsForm()
         for form in (self.halo_form, self.source_form):
             form.settings_provider = self._settings_for_check
+            form.result_label.open_requested.connect(self.show_place)
+        self._section_forms: dict[str, QWidget] = {
+            "halo": self.halo_form,
+            "source": self.source_form,
+            "sync": self.sync_form,
+            "app": self.app_form,
+        }
         self.tabs.addTab(_scroll(self.halo_form), "Halo")
         self.tabs.addTab(_scroll(self.source_form), "Accounting package")
         self.tabs.addTab(_scroll(self.sync_form), "Sync")
@@ -77,8 +85,8 @@ class SettingsPage(QWidget):
         self.save_button.clicked.connect(self.save)
         self.revert_button = QPushButton("Undo changes")
         self.revert_button.clicked.connect(self.reload)
-        self.result_label = QLabel("")
-        self.result_label.setWordWrap(True)
+        self.result_label = AdviceView()
+        self.result_label.open_requested.connect(self.show_place)
         row.addWidget(self.save_button)
         row.addWidget(self.revert_button)
         row.addWidget(self.result_label, 1)
@@ -95,7 +103,7 @@ class SettingsPage(QWidget):
         self.source_form.load(settings, None)
         self.sync_form.load(settings)
         self.app_form.load(settings, settings.app.start_at_login)
-        self.result_label.setText("")
+        self.result_label.clear()
         secrets = context.secrets
 
         def read_secrets() -> tuple[str | None, str | None, bool]:
@@ -112,10 +120,22 @@ class SettingsPage(QWidget):
         self.app_form.start_at_login.setChecked(at_login)
         self._secrets_loaded = True
 
+    def show_place(self, place: Place) -> None:
+        """Open the sub-tab advice named (Settings > Halo > CA bundle) with the cursor in its field."""
+        form = self._section_forms.get(place.section)
+        if form is None:
+            return
+        for index in range(self.tabs.count()):
+            area = self.tabs.widget(index)
+            if isinstance(area, QScrollArea) and area.widget() is form:
+                self.tabs.setCurrentIndex(index)
+        focus = getattr(form, "focus_field", None)
+        if callable(focus):
+            focus(place)
+
     def _on_error(self, error: BaseException) -> None:
         self.save_button.setEnabled(True)
-        self.result_label.setText(describe_error(error))
-        self.result_label.setStyleSheet("color: #b71c1c;")
+        self.result_label.show_error(error)
 
     def edited_settings(self) -> Settings:
         settings = copy.deepcopy(self.controller.context.settings)
@@ -157,8 +177,7 @@ class SettingsPage(QWidget):
         if hasattr(secrets, "allow_plaintext"):
             secrets.allow_plaintext = settings.app.allow_plaintext_secrets
         self.save_button.setEnabled(False)
-        self.result_label.setText("Saving…")
-        self.result_label.setStyleSheet("")
+        self.result_label.show_text("Saving…")
         at_login = settings.app.start_at_login
         self.controller.tasks.submit(
             lambda: save_configuration(
@@ -171,8 +190,7 @@ class SettingsPage(QWidget):
     def _saved(self, settings: Settings, message: str) -> None:
         self.save_button.setEnabled(True)
         self.controller.apply_settings(settings)
-        self.result_label.setText(message)
-        self.result_label.setStyleSheet("color: #1b5e20;")
+        self.result_label.show_text(message, tone="ok")
         log.info("Settings saved.")
 
 
