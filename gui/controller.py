@@ -31,6 +31,10 @@ HOUR_MS = 60 * MINUTE_MS
 HISTORY_LIMIT = 200
 # Problems are kept per link entity; sites come with customers and payments with invoices.
 CARRIER_ENTITY = {"sites": "customers", "payments": "invoices"}
+# After a sync that could not run for a reason that passes by itself (Halo or the books unreachable, another
+# sync holding the lock), try again after these waits, then keep the last one; never later than the timer.
+RETRY_DELAYS_MS: tuple[int, ...] = (30_000, 60_000, 2 * MINUTE_MS, 5 * MINUTE_MS, 10 * MINUTE_MS)
+RETRYABLE_KINDS = ("transient", "busy")
 
 
 @dataclass
@@ -75,6 +79,7 @@ class SyncController(QObject):
         sync_function: Callable[..., RunSummary] | None = None,
         open_state: Callable[[AppPaths], Any] | None = None,
         interval_ms: int | None = None,
+        retry_delays_ms: Sequence[int] = RETRY_DELAYS_MS,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -89,6 +94,10 @@ class SyncController(QObject):
         self.attention = AttentionPolicy()
         self.last_summary: RunSummary | None = None
         self.last_progress: ProgressSnapshot | None = None
+        self.retry_delays_ms = tuple(retry_delays_ms) or RETRY_DELAYS_MS
+        self.retry_attempt = 0  # failed syncs in a row that are being retried sooner than the timer
+        self.retry_reason = ""  # why the last sync could not run, while a retry is planned
+        self._run_keeps_schedule = False  # the run going is a preview or covers only some kinds of record
         self.scheduler = SyncScheduler(
             interval_ms if interval_ms is not None else context.settings.sync.interval_minutes * MINUTE_MS,
             self.is_running,
@@ -153,6 +162,9 @@ class SyncController(QObject):
         thread.signals.done.connect(self._on_done)
         self._thread = thread
         self.last_progress = None
+        self._run_keeps_schedule = dry_run or bool(
+            entities and set(entities) != set(self.context.settings.sync.entities)
+        )
         thread.start()
         self.busy_changed.emit(True)
         self._emit_state()
@@ -213,15 +225,39 @@ class SyncController(QObject):
         self.busy_changed.emit(False)
         if self._closed:
             return
-        self.scheduler.run_finished()
+        self._plan_next_run(summary)
         self._emit_state()
         self.refresh()
+
+    def _plan_next_run(self, summary: RunSummary | None) -> None:
+        """The next timed run: a retry soon after a passing failure, else an interval after this one began."""
+        keeps_schedule = self._run_keeps_schedule
+        self._run_keeps_schedule = False
+        if summary is not None and summary.dry_run:
+            keeps_schedule = True
+        if (
+            summary is not None
+            and not keeps_schedule
+            and summary.status == "failed"
+            and summary.error_kind in RETRYABLE_KINDS
+        ):
+            delay = self.retry_delays_ms[min(self.retry_attempt, len(self.retry_delays_ms) - 1)]
+            self.retry_attempt += 1
+            self.retry_reason = summary.error
+            self.scheduler.retry_in(min(delay, self.scheduler.interval_ms))
+            return
+        if keeps_schedule:
+            self.scheduler.run_finished(keeps_schedule=True)
+            return
+        self.retry_attempt = 0
+        self.retry_reason = ""
+        self.scheduler.run_finished(summary.started if summary is not None else None)
 
     @Slot()
     def _on_timer_due(self) -> None:
         log.info("Timed sync starting")
         if not self.sync_now() and not self._closed:
-            self.scheduler.run_finished()
+            self.scheduler.run_finished(keeps_schedule=True)
 
     # --- pause ----------------------------------------------------------------------------------------------
 
@@ -253,6 +289,9 @@ class SyncController(QObject):
 
     def _on_refreshed(self, result: tuple[list[Any], list[Any]]) -> None:
         runs, problems = result
+        last_sync = next((run for run in runs if not run.dry_run and run.status != "running"), None)
+        if last_sync is not None and not self.is_running():
+            self.scheduler.anchor(last_sync.started)  # a restart or a headless `sync` keeps the cadence
         self.history_loaded.emit(runs)
         self.problems_loaded.emit(problems)
         if self.last_summary is None and runs:
