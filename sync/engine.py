@@ -49,7 +49,7 @@ from sync.records import (
     TaxRate,
 )
 from sync.settings import Settings
-from sync.state import StateStore
+from sync.state import StateStore, record_name
 
 log = logging.getLogger("ledgerbridge.sync")
 
@@ -482,7 +482,14 @@ class SyncEngine:
     def _confirmed(self, pending: Pending, record: dict) -> None:
         halo_id = int(record["id"])
         if not self.dry_run:
-            self.state.save_link(pending.entity, pending.key, halo_id, pending.content_hash)
+            self.state.save_link(
+                pending.entity,
+                pending.key,
+                halo_id,
+                pending.content_hash,
+                name=record_name(pending.payload),
+                source_modified=pending.modified,
+            )
         self._claimed.setdefault(RESOURCE[pending.entity], set()).add(halo_id)
         self._trackers[pending.stream].ok(pending.modified)
         self._solved(pending.entity, pending.key)
