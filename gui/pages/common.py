@@ -56,6 +56,16 @@ def local_time(value: datetime | None) -> str:
     return value.astimezone().strftime("%d %b %Y %H:%M")
 
 
+def when_text(value: datetime | None) -> str:
+    """A moment as a person says it: "today 09:16", "yesterday 17:05", "tomorrow 08:00", else the date."""
+    if value is None:
+        return "—"
+    local = value.astimezone()
+    days = (local.date() - datetime.now().astimezone().date()).days
+    word = {0: "today", -1: "yesterday", 1: "tomorrow"}.get(days)
+    return f"{word} {local.strftime('%H:%M')}" if word else local_time(value)
+
+
 def duration_text(value: timedelta | None) -> str:
     """How long something took, as a person says it: "12 s", "3 min 5 s", "1 h 20 min"."""
     if value is None:

@@ -31,9 +31,9 @@ from gui.pages.common import (
     duration_text,
     entity_name,
     in_entity_order,
-    local_time,
     read_only_table,
     stretch_columns,
+    when_text,
 )
 from gui.widgets.health_chart import OUTCOME_COLOURS, PROBLEM_COLOUR, RunHealthChart
 from gui.worker import ProgressSnapshot
@@ -47,12 +47,12 @@ SITES_NOTE = (
     "address onto it. That is why main sites show as updated, not created, on a first sync."
 )
 HEALTH_LEGEND = (
-    "Last 30 syncs, oldest on the left. Bar height above the line: records written to Halo; below it: "
-    f"problems. <span style='color:{OUTCOME_COLOURS['ok']}'>■</span> completed "
-    f"<span style='color:{OUTCOME_COLOURS['partial']}'>■</span> with problems "
-    f"<span style='color:{OUTCOME_COLOURS['failed']}'>■</span> could not run "
-    f"<span style='color:{OUTCOME_COLOURS['cancelled']}'>■</span> cancelled "
-    f"<span style='color:{PROBLEM_COLOUR}'>▼</span> problems. Point at a bar for details."
+    f"<span style='color:{OUTCOME_COLOURS['ok']}'>■</span> completed &nbsp; "
+    f"<span style='color:{OUTCOME_COLOURS['partial']}'>■</span> with problems &nbsp; "
+    f"<span style='color:{OUTCOME_COLOURS['failed']}'>■</span> could not run &nbsp; "
+    f"<span style='color:{OUTCOME_COLOURS['cancelled']}'>■</span> cancelled &nbsp;·&nbsp; "
+    "above the line: records written to Halo; below it "
+    f"<span style='color:{PROBLEM_COLOUR}'>■</span>: problems. Point at a bar for details."
 )
 
 
@@ -113,12 +113,15 @@ class StatusPage(QWidget):
         layout.addWidget(self.progress_bar)
         layout.addWidget(self.info_label)
 
+        health_box = QGroupBox("Last 30 syncs, oldest on the left")
+        health = QVBoxLayout(health_box)
         self.health_chart = RunHealthChart()
-        layout.addWidget(self.health_chart)
+        health.addWidget(self.health_chart)
         self.health_legend = QLabel(HEALTH_LEGEND)
         self.health_legend.setWordWrap(True)
         self.health_legend.setTextFormat(Qt.TextFormat.RichText)
-        layout.addWidget(self.health_legend)
+        health.addWidget(self.health_legend)
+        layout.addWidget(health_box)
 
         self.figures_title = QLabel("<b>Last sync, per kind of record</b>")
         self.figures_note = QLabel("")
@@ -184,7 +187,7 @@ class StatusPage(QWidget):
     @Slot(object)
     def _on_run_started(self, event: RunStarted) -> None:
         kind = "Preview (dry run)" if event.dry_run else "Sync"
-        self.progress_label.setText(f"{kind} started at {local_time(event.started)}…")
+        self.progress_label.setText(f"{kind} started at {when_text(event.started)}…")
 
     @Slot(str)
     def _on_entity_started(self, entity: str) -> None:
@@ -241,7 +244,7 @@ class StatusPage(QWidget):
             self.last_run_label.setStyleSheet("")
             return
         status = latest.status
-        when = local_time(latest.finished or latest.started)
+        when = when_text(latest.finished or latest.started)
         name = STATUS_NAMES.get(status, status)
         failed = latest.total("failed")
         if status == "failed":
@@ -256,6 +259,9 @@ class StatusPage(QWidget):
         else:
             text = f"Last sync {when}: {name}. Everything is in step."
             colour = "#1b5e20"
+        skipped = latest.total("skipped")
+        if skipped and status != "failed":
+            text += f" {skipped:,} record(s) skipped on purpose (see Problems > Skipped)."
         self.last_run_label.setText(text)
         self.last_run_label.setStyleSheet(f"color: {colour};")
 
@@ -269,14 +275,14 @@ class StatusPage(QWidget):
             return
         took = duration_text(figures.duration)
         self.figures_title.setText(
-            f"<b>Last sync, per kind of record</b> — {local_time(figures.started)}, took {took}: "
+            f"<b>Last sync, per kind of record</b> — {when_text(figures.started)}, took {took}: "
             f"{_changes(figures.counts)}"
         )
         if latest is not None and latest is not figures:
             what = "was cancelled" if latest.status == "cancelled" else "could not run"
             self.figures_note.setText(
                 "These figures are kept from the last sync that went through. "
-                f"The sync at {local_time(latest.started)} {what}."
+                f"The sync at {when_text(latest.started)} {what}."
             )
             self.figures_note.setStyleSheet("color: #b71c1c;")
             self.figures_note.setVisible(True)
@@ -299,7 +305,7 @@ class StatusPage(QWidget):
             self.preview_label.setVisible(False)
             return
         self.preview_label.setText(
-            f"<i>Preview (dry run) at {local_time(preview.started)}, nothing was written to Halo: a sync "
+            f"<i>Preview (dry run) at {when_text(preview.started)}, nothing was written to Halo: a sync "
             f"would have {_changes(preview.counts)}.</i>"
         )
         self.preview_label.setVisible(True)
@@ -312,7 +318,7 @@ class StatusPage(QWidget):
         if scheduler.paused:
             until = scheduler.paused_until
             self.next_run_label.setText(
-                f"Paused until {local_time(until)}." if until else "Paused until you resume it."
+                f"Paused until {when_text(until)}." if until else "Paused until you resume it."
             )
             self.pause_button.setText("Resume")
             return
@@ -328,10 +334,10 @@ class StatusPage(QWidget):
         if scheduler.retrying:
             attempt = self.controller.retry_attempt
             self.next_run_label.setText(
-                f"Retrying in {left} (attempt {attempt + 1}), at {local_time(next_run)}; it heals by itself "
+                f"Retrying in {left} (attempt {attempt + 1}), at {when_text(next_run)}; it heals by itself "
                 "when the cause goes away."
             )
             self.next_run_label.setStyleSheet("color: #e65100;")
             return
         self.next_run_label.setStyleSheet("")
-        self.next_run_label.setText(f"Next sync in {left}, at {local_time(next_run)}.")
+        self.next_run_label.setText(f"Next sync in {left}, at {when_text(next_run)}.")

@@ -16,7 +16,7 @@ from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QHelpEvent, QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
-from gui.pages.common import STATUS_NAMES, duration_text, local_time
+from gui.pages.common import STATUS_NAMES, duration_text, when_text
 from sync.state import RunRecord
 
 MAX_RUNS = 30
@@ -59,11 +59,11 @@ class RunHealthChart(QWidget):
         super().__init__(parent)
         self._runs: list[RunRecord] = []
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.setMinimumHeight(90)
+        self.setMinimumHeight(70)
         self.setAccessibleName("Last syncs: records synced and problems per run")
 
     def sizeHint(self) -> QSize:
-        return QSize(600, 110)
+        return QSize(600, 80)
 
     def set_runs(self, runs: Sequence[RunRecord]) -> None:
         """``runs`` newest first (as the history is read); dry runs and the run going are left out."""
@@ -107,7 +107,7 @@ class RunHealthChart(QWidget):
     def describe(self, run: RunRecord) -> str:
         """What a bar's tooltip says."""
         lines = [
-            f"{local_time(run.started)} — {STATUS_NAMES.get(run.status, run.status)}",
+            f"{when_text(run.started)} — {STATUS_NAMES.get(run.status, run.status)}",
             f"{records_synced(run):,} record(s) written to Halo, {problems_of(run):,} problem(s)",
         ]
         if run.duration is not None:
