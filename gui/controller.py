@@ -69,6 +69,8 @@ class SyncController(QObject):
     notify = Signal(str, str, bool)  # title, message, critical: worth interrupting the user for
     history_loaded = Signal(object)  # list[RunRecord]
     problems_loaded = Signal(object)  # list[Problem]
+    skipped_loaded = Signal(object)  # list[SkippedRecord]: read but not sent, on purpose
+    records_loaded = Signal(object)  # list[RecordOverview], when the Records view asked for them
     crashed = Signal(str, str)  # message, traceback
     settings_changed = Signal()
 
@@ -98,6 +100,7 @@ class SyncController(QObject):
         self.retry_attempt = 0  # failed syncs in a row that are being retried sooner than the timer
         self.retry_reason = ""  # why the last sync could not run, while a retry is planned
         self._run_keeps_schedule = False  # the run going is a preview or covers only some kinds of record
+        self.records_wanted = False  # the Records view was opened: read records again after each run
         self.scheduler = SyncScheduler(
             interval_ms if interval_ms is not None else context.settings.sync.interval_minutes * MINUTE_MS,
             self.is_running,
@@ -282,18 +285,32 @@ class SyncController(QObject):
     def refresh(self) -> None:
         """Reload history and problems in the background; the views update when the data arrives."""
         self.tasks.submit(
-            lambda: (self.state_store().runs(HISTORY_LIMIT), self.state_store().problems()),
+            lambda: (
+                self.state_store().runs(HISTORY_LIMIT),
+                self.state_store().problems(),
+                self.state_store().skipped(),
+            ),
             self._on_refreshed,
             self._on_read_failed,
         )
+        if self.records_wanted:
+            self.load_records()
 
-    def _on_refreshed(self, result: tuple[list[Any], list[Any]]) -> None:
-        runs, problems = result
+    def load_records(self) -> None:
+        """Read every record's link and problem for the Records view (in the background)."""
+        self.records_wanted = True
+        self.tasks.submit(
+            lambda: self.state_store().record_overviews(), self.records_loaded.emit, self._on_read_failed
+        )
+
+    def _on_refreshed(self, result: tuple[list[Any], list[Any], list[Any]]) -> None:
+        runs, problems, skipped = result
         last_sync = next((run for run in runs if not run.dry_run and run.status != "running"), None)
         if last_sync is not None and not self.is_running():
             self.scheduler.anchor(last_sync.started)  # a restart or a headless `sync` keeps the cadence
         self.history_loaded.emit(runs)
         self.problems_loaded.emit(problems)
+        self.skipped_loaded.emit(skipped)
         if self.last_summary is None and runs:
             latest = runs[0]
             self.attention.needs_attention = latest.status == "failed" or any(
@@ -321,6 +338,28 @@ class SyncController(QObject):
             carriers = None if chosen is None else {CARRIER_ENTITY.get(e, e) for e in chosen}
             run_entities = [e for e in self.settings.sync.entities if carriers is None or e in carriers]
             self.sync_now(entities=run_entities or None)
+
+        self.tasks.submit(rewind, start, self._on_read_failed)
+
+    def resync_records(self, records: Sequence[tuple[str, str]]) -> None:
+        """ "Sync this record again": forget what was sent, rewind to just before each record, then sync
+        the kinds of record they belong to."""
+        if self.is_running():
+            self.info.emit("A sync is already running. Sync the record again when it has finished.")
+            return
+        chosen = list(records)
+        if not chosen:
+            return
+
+        def rewind() -> set[str]:
+            return {self.state_store().resync_record(entity, key) for entity, key in chosen}
+
+        def start(streams: set[str]) -> None:
+            run_entities = [e for e in self.settings.sync.entities if e in streams]
+            if not run_entities:
+                self.info.emit("That kind of record is not synced (see Settings > Sync).")
+                return
+            self.sync_now(entities=run_entities)
 
         self.tasks.submit(rewind, start, self._on_read_failed)
 

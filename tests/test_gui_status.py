@@ -18,16 +18,7 @@ from gui.pages.status import StatusPage
 from gui.widgets.health_chart import OUTCOME_COLOURS, PROBLEM_COLOUR, RunHealthChart
 from sync.secrets import HALO_CLIENT_SECRET
 from sync.state import RunRecord
-
-RUN_TIMEOUT_MS = 240_000
-
-
-def run_and_wait(qtbot, controller: SyncController, **options):
-    with qtbot.waitSignal(controller.run_finished, timeout=RUN_TIMEOUT_MS) as finished:
-        assert controller.sync_now(**options)
-    qtbot.waitUntil(lambda: not controller.is_running(), timeout=RUN_TIMEOUT_MS)
-    qtbot.waitUntil(lambda: controller.tasks.pending == 0, timeout=10_000)  # history read again
-    return finished.args[0]
+from tests.fixtures_gui import run_and_wait
 
 
 def counts_in_table(status: StatusPage) -> dict[str, list[str]]:
