@@ -1,4 +1,4 @@
-"""The main window: Status, History, Problems, Mappings, Settings and Log tabs, and the demo banner.
+"""The main window: Status, History, Problems, Records, Mappings, Settings and Log tabs, and the demo banner.
 
 Closing the window hides it to the tray (the timer keeps syncing); the first time, the user is told where it
 went. Without a system tray, closing quits, because there would be no way back to a hidden window.
@@ -27,6 +27,7 @@ from gui.pages.history import HistoryPage
 from gui.pages.log_view import LogPage
 from gui.pages.mappings import MappingsPage
 from gui.pages.problems import ProblemsPage
+from gui.pages.records import RecordsPage
 from gui.pages.settings_page import SettingsPage
 from gui.pages.status import StatusPage
 
@@ -63,6 +64,7 @@ class MainWindow(QMainWindow):
         self.status_page = StatusPage(controller)
         self.history_page = HistoryPage(controller)
         self.problems_page = ProblemsPage(controller)
+        self.records_page = RecordsPage(controller)
         self.mappings_page = MappingsPage(controller)
         self.settings_page = SettingsPage(controller)
         self.log_page = LogPage(
@@ -71,6 +73,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.status_page, "Status")
         self.tabs.addTab(self.history_page, "History")
         self.tabs.addTab(self.problems_page, "Problems")
+        self.tabs.addTab(self.records_page, "Records")
         self.tabs.addTab(self.mappings_page, "Mappings")
         self.tabs.addTab(self.settings_page, "Settings")
         self.tabs.addTab(self.log_page, "Log")
