@@ -27,7 +27,7 @@ def loaded_page(qtbot, gui_controller) -> RecordsPage:
     qtbot.addWidget(page)
     gui_controller.start()
     run_and_wait(qtbot, gui_controller)
-    gui_controller.load_records()  # what showing the tab does (a shown window warns on the offscreen platform)
+    gui_controller.load_records()  # what showing the tab does (showing warns on the offscreen platform)
     qtbot.waitUntil(lambda: bool(page.model.records), timeout=10_000)
     return page
 
