@@ -62,9 +62,10 @@ class LogLine:
     def has_details(self) -> bool:
         return "\n" in self.raw
 
-    def for_people(self) -> str:
+    def for_people(self, today: str = "") -> str:
         """ "09:16:05  Warning  Problem with …": no logger or thread name; tracebacks stay in the raw log."""
-        text = f"{self.time}  {LEVEL_WORDS.get(self.level, self.level.title()):<7}  {self.message}"
+        when = self.time if not self.date or self.date == today else f"{self.date} {self.time}"
+        text = f"{when}  {LEVEL_WORDS.get(self.level, self.level.title()):<7}  {self.message}"
         return f"{text}  (details in the raw log)" if self.has_details else text
 
 

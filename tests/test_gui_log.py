@@ -74,4 +74,5 @@ def test_a_log_file_is_parsed_into_records_with_tracebacks_attached():
         ("ERROR", "It broke", True),
         ("INFO", "Timed sync starting", False),
     ]
-    assert records[1].for_people() == "09:16:06  Info     Timed sync starting"
+    assert records[1].for_people(today="2026-12-01") == "09:16:06  Info     Timed sync starting"
+    assert records[1].for_people(today="2026-12-02") == "2026-12-01 09:16:06  Info     Timed sync starting"

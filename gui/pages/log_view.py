@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections import deque
+from datetime import date
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QUrl, Signal, Slot
@@ -76,6 +77,7 @@ class LogPage(QWidget):
         super().__init__(parent)
         self.log_file = log_file
         self.lines: deque[LogLine] = deque(maxlen=MAX_LINES)
+        self._today = date.today().isoformat()  # lines of other days show their date
         layout = QVBoxLayout(self)
         top = QHBoxLayout()
         self.path_label = QLabel(f"Log file: {log_file}")
@@ -107,7 +109,7 @@ class LogPage(QWidget):
         self.view.setReadOnly(True)
         self.view.setMaximumBlockCount(MAX_LINES * 4)  # raw records may span several lines
         self.view.setFont(QFont("monospace"))
-        self.view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.view.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         layout.addWidget(self.view, 1)
         self.search_edit.textChanged.connect(self.render)
         self.level_combo.currentIndexChanged.connect(self.render)
@@ -136,7 +138,7 @@ class LogPage(QWidget):
         """The line as the current filters show it, or None when they hide it."""
         if line.level_number < int(self.level_combo.currentData()):
             return None
-        text = line.raw if self.raw_check.isChecked() else line.for_people()
+        text = line.raw if self.raw_check.isChecked() else line.for_people(today=self._today)
         needle = self.search_edit.text().strip().casefold()
         if needle and needle not in line.raw.casefold():
             return None
@@ -144,6 +146,11 @@ class LogPage(QWidget):
 
     @Slot()
     def render(self, *_: object) -> None:
+        self._today = date.today().isoformat()
+        raw = self.raw_check.isChecked()
+        self.view.setLineWrapMode(
+            QPlainTextEdit.LineWrapMode.NoWrap if raw else QPlainTextEdit.LineWrapMode.WidgetWidth
+        )
         shown = [text for line in self.lines if (text := self.shown_text(line)) is not None]
         self.view.setPlainText("\n".join(shown))
         self.view.verticalScrollBar().setValue(self.view.verticalScrollBar().maximum())

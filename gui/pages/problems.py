@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -35,7 +36,6 @@ from PySide6.QtWidgets import (
 from gui.controller import SyncController
 from gui.pages.common import cell, entity_name, local_time, read_only_table
 
-TEXT_COLUMN_WIDTH = 260
 HEADERS = ["Kind", "Record", "Why", "What to do", "First seen", "Last seen", "Times", "Status"]
 PROBLEM, SKIPPED = "Problem", "Skipped"
 SHOW_CHOICES = (("Problems and skipped", None), ("Problems only", PROBLEM), ("Skipped only", SKIPPED))
@@ -113,6 +113,14 @@ class ProblemsPage(QWidget):
 
         self.table = read_only_table(HEADERS)
         self.table.setWordWrap(True)
+        header = self.table.horizontalHeader()
+        for column in range(len(HEADERS)):  # long explanations wrap; the short columns fit their text
+            mode = (
+                QHeaderView.ResizeMode.Stretch
+                if column in (2, 3)
+                else QHeaderView.ResizeMode.ResizeToContents
+            )
+            header.setSectionResizeMode(column, mode)
         layout.addWidget(self.table, 1)
         buttons = QHBoxLayout()
         self.retry_button = QPushButton("Retry these")
@@ -234,9 +242,6 @@ class ProblemsPage(QWidget):
                 if value.status == SKIPPED:
                     item.setForeground(QBrush(QColor("#5d4037")))
                 self.table.setItem(row, column, item)
-        self.table.resizeColumnsToContents()
-        for column in (2, 3):  # long explanations wrap instead of pushing the dates off screen
-            self.table.setColumnWidth(column, min(self.table.columnWidth(column), TEXT_COLUMN_WIDTH))
         self.table.resizeRowsToContents()
 
     # --- actions --------------------------------------------------------------------------------------------

@@ -334,10 +334,10 @@ class StatusPage(QWidget):
         if scheduler.retrying:
             attempt = self.controller.retry_attempt
             self.next_run_label.setText(
-                f"Retrying in {left} (attempt {attempt + 1}), at {when_text(next_run)}; it heals by itself "
+                f"Retrying in {left} (attempt {attempt + 1}, {when_text(next_run)}); this heals by itself "
                 "when the cause goes away."
             )
             self.next_run_label.setStyleSheet("color: #e65100;")
             return
         self.next_run_label.setStyleSheet("")
-        self.next_run_label.setText(f"Next sync in {left}, at {when_text(next_run)}.")
+        self.next_run_label.setText(f"Next sync in {left} ({when_text(next_run)}).")
