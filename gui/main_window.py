@@ -122,9 +122,10 @@ class MainWindow(QMainWindow):
         self.tabs.setTabText(index, f"Problems ({len(problems)})" if problems else "Problems")
 
     def _on_crash(self, message: str, _trace: str) -> None:
-        self.status_page.info_label.setText(
+        self.status_page.set_label_text(
+            self.status_page.info_label,
             f"The sync stopped unexpectedly: {message}. The details are in the log (Log tab); "
-            "please send it to your IT support."
+            "please send it to your IT support.",
         )
 
     def closeEvent(self, event: QCloseEvent) -> None:

@@ -121,6 +121,7 @@ class ProblemsPage(QWidget):
                 else QHeaderView.ResizeMode.ResizeToContents
             )
             header.setSectionResizeMode(column, mode)
+        header.sectionResized.connect(lambda *_: self.table.resizeRowsToContents())  # wrap to the new width
         layout.addWidget(self.table, 1)
         buttons = QHBoxLayout()
         self.retry_button = QPushButton("Retry these")

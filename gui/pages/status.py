@@ -109,6 +109,8 @@ class StatusPage(QWidget):
         self.progress_bar.setVisible(False)
         self.info_label = QLabel("")
         self.info_label.setWordWrap(True)
+        for label in (self.progress_label, self.info_label):  # take no room while they have nothing to say
+            label.setVisible(False)
         layout.addWidget(self.progress_label)
         layout.addWidget(self.progress_bar)
         layout.addWidget(self.info_label)
@@ -155,6 +157,10 @@ class StatusPage(QWidget):
         self._clock.start(COUNTDOWN_MS)
         self._show_next_run()
 
+    def set_label_text(self, label: QLabel, text: str) -> None:
+        label.setText(text)
+        label.setVisible(bool(text))
+
     # --- actions ------------------------------------------------------------
 
     def _sync_now(self) -> None:
@@ -170,7 +176,7 @@ class StatusPage(QWidget):
 
     @Slot(str)
     def _on_info(self, text: str) -> None:
-        self.info_label.setText(text)
+        self.set_label_text(self.info_label, text)
 
     @Slot(bool)
     def _on_busy(self, busy: bool) -> None:
@@ -179,20 +185,20 @@ class StatusPage(QWidget):
         self.cancel_button.setEnabled(busy)
         self.progress_bar.setVisible(busy)
         if busy:
-            self.info_label.setText("")
+            self.set_label_text(self.info_label, "")
             self.progress_bar.setRange(0, 0)
-            self.progress_label.setText("Starting the sync…")
+            self.set_label_text(self.progress_label, "Starting the sync…")
         self._show_next_run()
 
     @Slot(object)
     def _on_run_started(self, event: RunStarted) -> None:
         kind = "Preview (dry run)" if event.dry_run else "Sync"
-        self.progress_label.setText(f"{kind} started at {when_text(event.started)}…")
+        self.set_label_text(self.progress_label, f"{kind} started at {when_text(event.started)}…")
 
     @Slot(str)
     def _on_entity_started(self, entity: str) -> None:
         self.progress_bar.setRange(0, 0)
-        self.progress_label.setText(f"{entity_name(entity)}: reading…")
+        self.set_label_text(self.progress_label, f"{entity_name(entity)}: reading…")
 
     @Slot(object)
     def _on_progress(self, snapshot: ProgressSnapshot) -> None:
@@ -212,11 +218,13 @@ class StatusPage(QWidget):
             if counts.get(o)
         ]
         suffix = f" · {', '.join(parts)}" if parts else ""
-        self.progress_label.setText(f"{entity_name(snapshot.entity)}: {where}{suffix}")
+        self.set_label_text(self.progress_label, f"{entity_name(snapshot.entity)}: {where}{suffix}")
 
     @Slot(object)
     def _on_run_finished(self, _summary: object) -> None:
-        self.progress_label.setText("")  # the figures follow from the history, read again after each run
+        self.set_label_text(
+            self.progress_label, ""
+        )  # the figures follow from the history, read after each run
 
     # --- the history ----------------------------------------------------------
 
