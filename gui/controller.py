@@ -305,7 +305,10 @@ class SyncController(QObject):
 
     def _on_refreshed(self, result: tuple[list[Any], list[Any], list[Any]]) -> None:
         runs, problems, skipped = result
-        last_sync = next((run for run in runs if not run.dry_run and run.status != "running"), None)
+        wanted = set(self.settings.sync.entities)
+        last_sync = next(
+            (r for r in runs if not r.dry_run and r.status != "running" and wanted <= set(r.entities)), None
+        )  # a preview or a run of some kinds of record only (Retry these) keeps the cadence
         if last_sync is not None and not self.is_running():
             self.scheduler.anchor(last_sync.started)  # a restart or a headless `sync` keeps the cadence
         self.history_loaded.emit(runs)

@@ -149,3 +149,17 @@ def test_history_shows_how_long_each_run_took_and_what_it_skipped(qtbot, gui_con
     assert took.endswith(" s") or " min" in took
     assert history.table.item(0, HISTORY_HEADERS.index("Skipped")).text() == f"{summary.total('skipped'):,}"
     assert history.table.item(0, HISTORY_HEADERS.index("Kind")).text() == "Sync"
+
+
+def test_neither_a_preview_nor_a_retry_of_one_kind_moves_the_next_sync(qtbot, gui_controller):
+    gui_controller.start()
+    run_and_wait(qtbot, gui_controller)
+    planned = gui_controller.scheduler.next_run()
+    assert planned is not None
+    run_and_wait(qtbot, gui_controller, dry_run=True)
+    assert gui_controller.scheduler.next_run() == planned
+    run_and_wait(qtbot, gui_controller, entities=["tax_rates"])  # what "Retry these" runs
+    assert gui_controller.scheduler.next_run() == planned
+    run_and_wait(qtbot, gui_controller)  # a full sync: an interval after it began
+    later = gui_controller.scheduler.next_run()
+    assert later is not None and later > planned
