@@ -18,12 +18,17 @@ class SkipRecorder:
     def __init__(self, state: StateStore, listener: Listener | None = None) -> None:
         self._state = state
         self._listener = listener
+        # Known skips, so the records that sync normally (nearly all) cost no write here.
+        self._skipped = {(row.entity, row.key) for row in state.skipped()}
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, RecordOutcome):
+            record = (event.entity, event.key)
             if event.outcome == "skipped":
                 self._state.record_skip(event.entity, event.key, event.message)
-            else:
+                self._skipped.add(record)
+            elif record in self._skipped:
                 self._state.clear_skip(event.entity, event.key)
+                self._skipped.discard(record)
         if self._listener is not None:
             self._listener(event)

@@ -76,3 +76,17 @@ def test_the_csv_export_writes_what_is_shown(qtbot, gui_controller, tmp_path):
         written = list(csv.reader(handle))
     assert written[0] == HEADERS
     assert written[1:] == rows_of(page) and len(written) - 1 == len(page.skipped)
+
+
+def test_retry_on_a_skipped_record_reads_it_again(qtbot, gui_controller):
+    page = synced_page(qtbot, gui_controller)
+    page.show_combo.setCurrentIndex(page.show_combo.findData(SKIPPED))
+    entry = page.shown[0]
+    page.table.selectRow(page._row_entries.index(entry))
+    assert page.selected_entries() == [entry]
+    with qtbot.waitSignal(gui_controller.run_finished, timeout=120_000) as finished:
+        page.retry()
+    summary = finished.args[0]
+    assert summary.counts[entry.entity]["skipped"] >= 1  # read again (an incremental run would not have)
+    qtbot.waitUntil(lambda: not gui_controller.is_running() and gui_controller.tasks.pending == 0)
+    assert any(e.key == entry.key and e.status == SKIPPED for e in page.entries)  # still skipped, and why

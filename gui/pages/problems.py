@@ -125,9 +125,7 @@ class ProblemsPage(QWidget):
         layout.addWidget(self.table, 1)
         buttons = QHBoxLayout()
         self.retry_button = QPushButton("Retry these")
-        self.retry_button.setToolTip(
-            "Sync the selected problems' records again (all of them if none selected)."
-        )
+        self.retry_button.setToolTip("Sync the selected records again (every problem if none is selected).")
         self.retry_button.clicked.connect(self.retry)
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.clicked.connect(controller.refresh)
@@ -143,7 +141,7 @@ class ProblemsPage(QWidget):
         controller.problems_loaded.connect(self.show_problems)
         controller.skipped_loaded.connect(self.show_skipped)
         controller.busy_changed.connect(
-            lambda busy: self.retry_button.setEnabled(not busy and bool(self.problems))
+            lambda busy: self.retry_button.setEnabled(not busy and bool(self.entries))
         )
         self.retry_button.setEnabled(False)
 
@@ -152,7 +150,6 @@ class ProblemsPage(QWidget):
     @Slot(object)
     def show_problems(self, problems: list) -> None:
         self.problems = list(problems)
-        self.retry_button.setEnabled(bool(self.problems) and not self.controller.is_running())
         self._rebuild()
 
     @Slot(object)
@@ -178,6 +175,7 @@ class ProblemsPage(QWidget):
                 f" {skipped_count} record(s) were skipped on purpose; each says why." if skipped_count else ""
             )
         self.summary_label.setText(text)
+        self.retry_button.setEnabled(bool(self.entries) and not self.controller.is_running())
         chosen = self.kind_combo.currentData()
         self.kind_combo.blockSignals(True)
         self.kind_combo.clear()
@@ -257,6 +255,12 @@ class ProblemsPage(QWidget):
         return sorted({e.entity for e in self.selected_entries() if e.status == PROBLEM})
 
     def retry(self) -> None:
+        """Selected problems (all of them when none is selected) are retried; selected skipped records are
+        read and sent again, for when the reason no longer holds (a setting changed)."""
+        chosen = self.selected_entries()
+        if chosen and all(e.status == SKIPPED for e in chosen):
+            self.controller.resync_records([(e.entity, e.key) for e in chosen])
+            return
         entities = self.selected_entities() or sorted({p.entity for p in self.problems})
         self.controller.retry_problems(entities)
 
