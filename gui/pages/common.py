@@ -70,7 +70,9 @@ def duration_text(value: timedelta | None) -> str:
     """How long something took, as a person says it: "12 s", "3 min 5 s", "1 h 20 min"."""
     if value is None:
         return "—"
-    seconds = max(0, round(value.total_seconds()))
+    if value.total_seconds() < 1:
+        return "under 1 s"
+    seconds = round(value.total_seconds())
     if seconds < 60:
         return f"{seconds} s"
     minutes, seconds = divmod(seconds, 60)

@@ -189,6 +189,7 @@ class RecordsPage(QWidget):
         self.kind_combo.currentIndexChanged.connect(self._apply_filters)
         self.result_combo.currentIndexChanged.connect(self._apply_filters)
         self.view.selectionModel().selectionChanged.connect(self._update_buttons)
+        self.view.doubleClicked.connect(lambda _index: self.open_in_halo())
         controller.records_loaded.connect(self.show_records)
         controller.busy_changed.connect(lambda _busy: self._update_buttons())
         self._update_buttons()
