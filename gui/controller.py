@@ -98,7 +98,6 @@ class SyncController(QObject):
         self.last_progress: ProgressSnapshot | None = None
         self.retry_delays_ms = tuple(retry_delays_ms) or RETRY_DELAYS_MS
         self.retry_attempt = 0  # failed syncs in a row that are being retried sooner than the timer
-        self.retry_reason = ""  # why the last sync could not run, while a retry is planned
         self._run_keeps_schedule = False  # the run going is a preview or covers only some kinds of record
         self.records_wanted = False  # the Records view was opened: read records again after each run
         self.scheduler = SyncScheduler(
@@ -246,14 +245,12 @@ class SyncController(QObject):
         ):
             delay = self.retry_delays_ms[min(self.retry_attempt, len(self.retry_delays_ms) - 1)]
             self.retry_attempt += 1
-            self.retry_reason = summary.error
             self.scheduler.retry_in(min(delay, self.scheduler.interval_ms))
             return
         if keeps_schedule:
             self.scheduler.run_finished(keeps_schedule=True)
             return
         self.retry_attempt = 0
-        self.retry_reason = ""
         self.scheduler.run_finished(summary.started if summary is not None else None)
 
     @Slot()
