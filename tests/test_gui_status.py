@@ -135,6 +135,9 @@ def test_the_health_chart_has_one_bar_per_sync_coloured_by_outcome(qtbot):
         centre = bar.synced.center().toPoint()
         assert image.pixelColor(centre) == QColor(bar.colour)
     assert image.pixelColor(bars[2].problems.center().toPoint()) == QColor(PROBLEM_COLOUR)
+    tip = chart.describe(bars[2].run)  # what pointing at a bar says
+    assert "Completed with problems" in tip and "40 record(s) written to Halo, 2 problem(s)" in tip
+    assert "Took 12 s" in tip
     chart.set_runs([_run(n, "ok", created=n) for n in range(40, 0, -1)])
     assert len(chart.bars()) == 30
 

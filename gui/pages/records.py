@@ -19,7 +19,7 @@ from PySide6.QtCore import (
     QUrl,
     Slot,
 )
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtGui import QDesktopServices, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -194,7 +194,7 @@ class RecordsPage(QWidget):
         controller.busy_changed.connect(lambda _busy: self._update_buttons())
         self._update_buttons()
 
-    def showEvent(self, event: Any) -> None:
+    def showEvent(self, event: QShowEvent) -> None:
         """Read the records when the tab is first shown (not at start-up: most days nobody looks)."""
         super().showEvent(event)
         if not self.controller.records_wanted:
