@@ -60,6 +60,15 @@ def give_unknown_tax_code(company_file: Path, account_ref: str, tax_code: str) -
         connection.close()
 
 
+def free_port() -> int:
+    """A local TCP port with nothing listening on it (for a moment: enough to fail a connection)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
@@ -175,6 +184,18 @@ def main(argv: list[str] | None = None) -> int:
         for page, name in pages:
             window.tabs.setCurrentWidget(page)
             shoot(window, name)
+        # Last, Halo cannot be reached (a port nothing listens on stands in for a network outage): the Status
+        # page keeps the last figures, says why, and counts down to the retry.
+        settings = controller.context.settings
+        reachable, settings.halo.resource_server = (
+            settings.halo.resource_server,
+            f"http://127.0.0.1:{free_port()}",
+        )
+        controller.sync_now()
+        wait_until(lambda: not controller.is_running() and controller.tasks.pending == 0, timeout=600)
+        window.tabs.setCurrentWidget(window.status_page)
+        shoot(window, "main-8-status-retrying")
+        settings.halo.resource_server = reachable
         controller.shutdown()
         window.log_page.detach()
         window.hide()

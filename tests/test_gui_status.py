@@ -69,13 +69,13 @@ def test_a_preview_is_never_shown_as_the_last_sync(qtbot, gui_controller):
     gui_controller.start()
     preview = run_and_wait(qtbot, gui_controller, dry_run=True)
     assert preview.dry_run and preview.total("created") > 0
-    assert status.last_run_label.text().startswith("No sync has run yet")  # the wizard's preview case
+    assert status.last_run_label.text().startswith("<b>No sync has run yet.")  # the wizard's preview case
     assert status.counts_table.rowCount() == 0
     assert not status.preview_label.isHidden() and "nothing was written" in status.preview_label.text()
     assert f"{preview.total('created'):,} created" in status.preview_label.text()
 
     real = run_and_wait(qtbot, gui_controller)
-    assert status.last_run_label.text().startswith("Last sync") and real.status in ("ok", "partial")
+    assert status.last_run_label.text().startswith("<b>Last sync") and real.status in ("ok", "partial")
     assert status.preview_label.isHidden()  # an older preview is not news any more
     assert len(status.health_chart.bars()) == 1  # the preview is not a sync in the chart either
 

@@ -10,6 +10,7 @@ next run so a waiting app never looks stuck.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from html import escape
 
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import (
@@ -75,12 +76,12 @@ class StatusPage(QWidget):
 
         summary_box = QGroupBox("Overview")
         summary = QVBoxLayout(summary_box)
-        self.last_run_label = QLabel("No sync has run yet. Press Sync now, or wait for the timer.")
+        self.last_run_label = QLabel("<b>No sync has run yet.</b> Press Sync now, or wait for the timer.")
         self.last_run_label.setWordWrap(True)
+        self.last_run_label.setTextFormat(Qt.TextFormat.RichText)
         self.last_run_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         font = self.last_run_label.font()
         font.setPointSizeF(font.pointSizeF() * 1.15)
-        font.setBold(True)
         self.last_run_label.setFont(font)
         self.next_run_label = QLabel("")
         summary.addWidget(self.last_run_label)
@@ -247,29 +248,32 @@ class StatusPage(QWidget):
         self._show_next_run()
 
     def _show_headline(self, latest: RunRecord | None) -> None:
+        """One coloured line that answers "is it working?"; why a sync could not run goes below it."""
         if latest is None:
-            self.last_run_label.setText("No sync has run yet. Press Sync now, or wait for the timer.")
+            self.last_run_label.setText("<b>No sync has run yet.</b> Press Sync now, or wait for the timer.")
             self.last_run_label.setStyleSheet("")
             return
         status = latest.status
         when = when_text(latest.finished or latest.started)
         name = STATUS_NAMES.get(status, status)
         failed = latest.total("failed")
+        details = ""
         if status == "failed":
-            text = f"Last sync {when}: {name}. {latest.error}"
-            colour = "#b71c1c"
+            headline, details, colour = f"Last sync {when}: {name}.", latest.error, "#b71c1c"
         elif status == "cancelled":
-            text = f"Last sync {when}: {name}. Everything confirmed before it stopped is kept."
-            colour = "#616161"
+            headline = f"Last sync {when}: {name}."
+            details, colour = "Everything confirmed before it stopped is kept.", "#616161"
         elif failed:
-            text = f"Last sync {when}: {name}. {failed:,} record(s) need attention (see Problems)."
+            headline = f"Last sync {when}: {name}. {failed:,} record(s) need attention (see Problems)."
             colour = "#e65100"
         else:
-            text = f"Last sync {when}: {name}. Everything is in step."
-            colour = "#1b5e20"
+            headline, colour = f"Last sync {when}: {name}. Everything is in step.", "#1b5e20"
         skipped = latest.total("skipped")
         if skipped and status != "failed":
-            text += f" {skipped:,} record(s) skipped on purpose (see Problems > Skipped)."
+            details = f"{skipped:,} record(s) skipped on purpose, each with its reason (Problems > Skipped)."
+        text = f"<b>{escape(headline, quote=False)}</b>"
+        if details:
+            text += f"<br>{escape(details, quote=False)}"
         self.last_run_label.setText(text)
         self.last_run_label.setStyleSheet(f"color: {colour};")
 
@@ -290,7 +294,7 @@ class StatusPage(QWidget):
             what = "was cancelled" if latest.status == "cancelled" else "could not run"
             self.figures_note.setText(
                 "These figures are kept from the last sync that went through. "
-                f"The sync at {when_text(latest.started)} {what}."
+                f"The later sync ({when_text(latest.started)}) {what}."
             )
             self.figures_note.setStyleSheet("color: #b71c1c;")
             self.figures_note.setVisible(True)
