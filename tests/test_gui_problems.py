@@ -57,13 +57,18 @@ def test_grouping_by_cause_puts_alike_problems_under_one_heading(qtbot, gui_cont
     page.group_check.setChecked(True)
     rows = rows_of(page)
     headings = [r for r, entry in enumerate(page._row_entries) if entry is None]
-    causes = {cause_of(entry.message) for entry in page.shown}
+    causes = {entry.cause for entry in page.shown}
     assert len(headings) == len(causes) and len(rows) == len(page.shown) + len(causes)
-    assert page.table.columnSpan(headings[0], 0) == len(HEADERS)
-    assert rows[headings[0]][0].endswith("record(s)")
+    first = headings[0]
+    assert rows[first][HEADERS.index("Why")] in causes and rows[first][1].endswith("record(s)")
+    assert page.table.item(first, HEADERS.index("Why")).font().bold()
+    under_first = page._row_entries[first + 1]
+    assert under_first is not None and under_first.cause == rows[first][HEADERS.index("Why")]
     assert cause_of("Several Halo customers are called “Acme” (ids 3, 4).") == cause_of(
         "Several Halo customers are called “Bolt” (ids 17, 29)."
     )
+    waiting = "Invoice {} waits for customer ACME01, which is not in Halo yet."
+    assert cause_of(waiting.format("INV0001"), "INV0001") == cause_of(waiting.format("INV0002"), "INV0002")
 
 
 def test_the_csv_export_writes_what_is_shown(qtbot, gui_controller, tmp_path):

@@ -32,8 +32,14 @@ def loaded_page(qtbot, gui_controller) -> RecordsPage:
     return page
 
 
-def select(page: RecordsPage, key: str, entity: str) -> None:
-    page.search_edit.setText(key)
+def search(qtbot, page: RecordsPage, text: str) -> None:
+    """Type into the search box and wait for the filter (it runs once typing pauses)."""
+    page.search_edit.setText(text)
+    qtbot.waitUntil(lambda: page.proxy.needle == text.strip().casefold(), timeout=2000)
+
+
+def select(qtbot, page: RecordsPage, key: str, entity: str) -> None:
+    search(qtbot, page, key)
     for row in range(page.proxy.rowCount()):
         record = page.proxy.data(page.proxy.index(row, 0), 256)
         if record.key == key and record.entity == entity:
@@ -72,9 +78,9 @@ def test_records_list_links_with_names_and_search_filters(qtbot, gui_controller,
     acme = next(r for r in customers if r.key == "ACME01")
     assert acme.name == "Acme Ltd" and acme.synced_at is not None and acme.result == "Synced"
     total = page.proxy.rowCount()
-    page.search_edit.setText("acme ltd")
+    search(qtbot, page, "acme ltd")
     assert 0 < page.proxy.rowCount() < total
-    page.search_edit.clear()
+    search(qtbot, page, "")
     page.result_combo.setCurrentIndex(page.result_combo.findData("Problem"))
     shown = [page.proxy.data(page.proxy.index(r, 5)) for r in range(page.proxy.rowCount())]
     assert shown and all(text.startswith("Problem: ") for text in shown)
@@ -85,7 +91,7 @@ def test_records_list_links_with_names_and_search_filters(qtbot, gui_controller,
 
 def test_open_in_halo_opens_the_records_page(qtbot, gui_controller, sage_company):
     page = loaded_page(qtbot, gui_controller)
-    select(page, "ACME01", "customers")
+    select(qtbot, page, "ACME01", "customers")
     acme_id = next(c["id"] for c in sage_company.sandbox.records("Client") if c.get("accountsid") == "ACME01")
     expected = f"{sage_company.sandbox.url}/customers?clientid={acme_id}"
     assert page.open_button.isEnabled() and page.selected_url() == expected
@@ -97,7 +103,7 @@ def test_open_in_halo_opens_the_records_page(qtbot, gui_controller, sage_company
         QDesktopServices.unsetUrlHandler("http")
     assert catcher.urls == [expected]
     tax = next(r for r in page.model.records if r.entity == "tax_rates" and r.halo_id)
-    select(page, tax.key, "tax_rates")
+    select(qtbot, page, tax.key, "tax_rates")
     assert not page.open_button.isEnabled() and "no page of its own" in page.open_button.toolTip()
 
 
@@ -106,7 +112,7 @@ def test_sync_this_record_again_sends_it_to_halo_once_more(qtbot, gui_controller
     acme = next(c for c in sage_company.sandbox.records("Client") if c.get("accountsid") == "ACME01")
     sage_company.sandbox.seed("Client", {**acme, "name": "Renamed in Halo by someone"})
     assert any(c["name"] == "Renamed in Halo by someone" for c in sage_company.sandbox.records("Client"))
-    select(page, "ACME01", "customers")
+    select(qtbot, page, "ACME01", "customers")
     with qtbot.waitSignal(gui_controller.run_finished, timeout=120_000) as finished:
         page.sync_again()
     summary = finished.args[0]

@@ -43,8 +43,11 @@ SKIPPED_ACTION = "Nothing, unless it should be in Halo: then change it in the bo
 _CAUSE_DETAILS = re.compile(r"“[^”]*”|\"[^\"]*\"|'[^']*'|\b\d+(?:[.,]\d+)*\b")
 
 
-def cause_of(message: str) -> str:
-    """A message with its record-specific details (names, ids, amounts) taken out, to group alike problems."""
+def cause_of(message: str, key: str = "") -> str:
+    """A message without what is particular to its record (its own key, names, ids, amounts), so that alike
+    problems group together; what they wait for (a customer's key, a tax code) stays."""
+    if key:
+        message = message.replace(key, "…")
     return _CAUSE_DETAILS.sub("…", message).strip()
 
 
@@ -72,6 +75,10 @@ class Entry:
             "" if self.occurrences is None else str(self.occurrences),
             self.status,
         ]
+
+    @property
+    def cause(self) -> str:
+        return cause_of(self.message, self.key)
 
     def matches(self, needle: str) -> bool:
         return not needle or any(needle in text.casefold() for text in self.cells())
@@ -114,6 +121,9 @@ class ProblemsPage(QWidget):
         self.table = read_only_table(HEADERS)
         self.table.setWordWrap(True)
         header = self.table.horizontalHeader()
+        header.setResizeContentsPrecision(
+            200
+        )  # fit the short columns to a sample: thousands of rows stay quick
         for column in range(len(HEADERS)):  # long explanations wrap; the short columns fit their text
             mode = (
                 QHeaderView.ResizeMode.Stretch
@@ -121,7 +131,11 @@ class ProblemsPage(QWidget):
                 else QHeaderView.ResizeMode.ResizeToContents
             )
             header.setSectionResizeMode(column, mode)
-        header.sectionResized.connect(lambda *_: self.table.resizeRowsToContents())  # wrap to the new width
+        # Rows of three lines, not measured one by one (thousands of problems would stall the window); the
+        # whole text is in each cell's tooltip.
+        rows = self.table.verticalHeader()
+        rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        rows.setDefaultSectionSize(self.table.fontMetrics().lineSpacing() * 3 + 6)
         layout.addWidget(self.table, 1)
         buttons = QHBoxLayout()
         self.retry_button = QPushButton("Retry these")
@@ -200,48 +214,50 @@ class ProblemsPage(QWidget):
             and e.matches(needle)
         ]
         if self.group_check.isChecked():
-            chosen.sort(key=lambda e: (cause_of(e.message), e.entity, e.key))
+            chosen.sort(key=lambda e: (e.cause, e.entity, e.key))
         return chosen
 
     @Slot()
     def _fill(self, *_: object) -> None:
         self.shown = self.visible_entries()
-        rows: list[Entry | str] = []
+        rows: list[Entry | tuple[str, int]] = []
         if self.group_check.isChecked():
             counts: dict[str, int] = {}
             for entry in self.shown:
-                counts[cause_of(entry.message)] = counts.get(cause_of(entry.message), 0) + 1
+                counts[entry.cause] = counts.get(entry.cause, 0) + 1
             current = None
             for entry in self.shown:
-                cause = cause_of(entry.message)
-                if cause != current:
-                    current = cause
-                    rows.append(f"{cause} — {counts[cause]} record(s)")
+                if entry.cause != current:
+                    current = entry.cause
+                    rows.append((entry.cause, counts[entry.cause]))
                 rows.append(entry)
         else:
             rows = list(self.shown)
-        self.table.clearSpans()
+        self.table.setUpdatesEnabled(False)
         self.table.setRowCount(len(rows))
         self._row_entries = []
         bold = QFont(self.table.font())
         bold.setBold(True)
         for row, value in enumerate(rows):
-            if isinstance(value, str):
-                heading = cell(value)
-                heading.setFont(bold)
-                self.table.setItem(row, 0, heading)
-                for column in range(1, len(HEADERS)):
-                    self.table.setItem(row, column, cell(""))
-                self.table.setSpan(row, 0, 1, len(HEADERS))
+            if isinstance(value, tuple):  # a cause's heading, in the wide "Why" column
+                cause, count = value
+                for column, text in enumerate(["", f"{count} record(s)", cause, "", "", "", "", ""]):
+                    heading = cell(text)
+                    heading.setFont(bold)
+                    heading.setBackground(self.palette().alternateBase())
+                    heading.setToolTip(cause)
+                    self.table.setItem(row, column, heading)
                 self._row_entries.append(None)
                 continue
             self._row_entries.append(value)
             for column, text in enumerate(value.cells()):
                 item = cell(text)
+                if column in (2, 3):
+                    item.setToolTip(text)
                 if value.status == SKIPPED:
                     item.setForeground(QBrush(QColor("#5d4037")))
                 self.table.setItem(row, column, item)
-        self.table.resizeRowsToContents()
+        self.table.setUpdatesEnabled(True)
 
     # --- actions --------------------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ uses. Rows come from a model (thousands of invoices stay quick) behind a filter 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import (
@@ -16,6 +17,7 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
+    QTimer,
     QUrl,
     Slot,
 )
@@ -41,18 +43,69 @@ from sync.state import RecordOverview
 HEADERS = ["Kind", "Books key", "Name", "Halo id", "Last synced", "Result"]
 RESULT_CHOICES = (("Any result", None), ("Synced", "Synced"), ("Problem", "Problem"))
 ModelIndex = QModelIndex | QPersistentModelIndex
+SEARCH_DELAY_MS = 150
+
+
+@dataclass(frozen=True)
+class PreparedRecords:
+    """Records with their cell texts and search text made ahead, in the order to show them."""
+
+    records: list[RecordOverview]
+    texts: list[tuple[str, ...]]
+    haystacks: list[str]
+
+
+def record_texts(record: RecordOverview) -> tuple[str, ...]:
+    return (
+        entity_name(record.entity),
+        record.key,
+        record.name,
+        str(record.halo_id) if record.halo_id else "—",
+        local_time(record.synced_at),
+        f"Problem: {record.problem}" if record.problem else "Synced",
+    )
+
+
+def sort_key(record: RecordOverview, texts: tuple[str, ...], column: int) -> tuple[Any, ...]:
+    """Numbers and times as themselves; text without case; then kind and key, so ties stay in order."""
+    if column == 3:
+        first: Any = record.halo_id or 0
+    elif column == 4:
+        first = record.synced_at.isoformat() if record.synced_at else ""
+    else:
+        first = texts[column].casefold()
+    return (first, texts[0], record.key)
+
+
+def prepare_records(
+    records: list[RecordOverview], column: int = 0, descending: bool = False
+) -> PreparedRecords:
+    """Pure Python, run in a worker: formatting tens of thousands of dates would stall the window."""
+    pairs = sorted(
+        ((record, record_texts(record)) for record in records),
+        key=lambda pair: sort_key(pair[0], pair[1], column),
+        reverse=descending,
+    )
+    texts = [t for _, t in pairs]
+    return PreparedRecords([r for r, _ in pairs], texts, ["\n".join(t).casefold() for t in texts])
 
 
 class RecordsModel(QAbstractTableModel):
-    """The records as a table; the row's RecordOverview is under Qt.ItemDataRole.UserRole."""
+    """The records as a table; the row's RecordOverview is under Qt.ItemDataRole.UserRole.
+
+    Rows arrive prepared (texts and search text made in a worker), and sorting sorts the Python list by a key,
+    so tens of thousands of invoices stay quick to show, sort and search.
+    """
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self.records: list[RecordOverview] = []
+        self.texts: list[tuple[str, ...]] = []
+        self.haystacks: list[str] = []
 
-    def set_records(self, records: list[RecordOverview]) -> None:
+    def set_prepared(self, prepared: PreparedRecords) -> None:
         self.beginResetModel()
-        self.records = list(records)
+        self.records, self.texts, self.haystacks = prepared.records, prepared.texts, prepared.haystacks
         self.endResetModel()
 
     def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
@@ -71,50 +124,45 @@ class RecordsModel(QAbstractTableModel):
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        record = self.records[index.row()]
-        if role == Qt.ItemDataRole.UserRole:
-            return record
         if role == Qt.ItemDataRole.DisplayRole:
-            return self.text(record, index.column())
-        if role == Qt.ItemDataRole.ToolTipRole and index.column() == 5 and record.problem:
-            return record.problem
-        if role == Qt.ItemDataRole.EditRole:  # what sorting compares: numbers and times as themselves
-            if index.column() == 3:
-                return record.halo_id or 0
-            if index.column() == 4:
-                return record.synced_at.isoformat() if record.synced_at else ""
-            return self.text(record, index.column())
+            return self.texts[index.row()][index.column()]
+        if role == Qt.ItemDataRole.UserRole:
+            return self.records[index.row()]
+        if role == Qt.ItemDataRole.ToolTipRole and index.column() == 5:
+            return self.records[index.row()].problem or None
         return None
 
-    @staticmethod
-    def text(record: RecordOverview, column: int) -> str:
-        if column == 0:
-            return entity_name(record.entity)
-        if column == 1:
-            return record.key
-        if column == 2:
-            return record.name
-        if column == 3:
-            return str(record.halo_id) if record.halo_id else "—"
-        if column == 4:
-            return local_time(record.synced_at)
-        return f"Problem: {record.problem}" if record.problem else "Synced"
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        self.layoutAboutToBeChanged.emit()
+        triples = sorted(
+            zip(self.records, self.texts, self.haystacks, strict=True),
+            key=lambda triple: sort_key(triple[0], triple[1], column),
+            reverse=order == Qt.SortOrder.DescendingOrder,
+        )
+        self.records = [t[0] for t in triples]
+        self.texts = [t[1] for t in triples]
+        self.haystacks = [t[2] for t in triples]
+        self.layoutChanged.emit()
 
 
 class RecordsFilter(QSortFilterProxyModel):
-    """Search (any column, any case), kind of record and result."""
+    """Search (any column, any case), kind of record and result; sorting is the source model's own."""
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self.needle = ""
         self.entity: str | None = None
         self.result: str | None = None
-        self.setSortRole(Qt.ItemDataRole.EditRole)
 
     def set_filters(self, needle: str, entity: str | None, result: str | None) -> None:
         self.beginFilterChange()
         self.needle, self.entity, self.result = needle.strip().casefold(), entity, result
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        source = self.sourceModel()
+        if column >= 0 and source is not None:
+            source.sort(column, order)
 
     def filterAcceptsRow(self, source_row: int, source_parent: ModelIndex) -> bool:
         model = self.sourceModel()
@@ -124,9 +172,7 @@ class RecordsFilter(QSortFilterProxyModel):
             return False
         if self.result is not None and record.result != self.result:
             return False
-        if not self.needle:
-            return True
-        return any(self.needle in RecordsModel.text(record, c).casefold() for c in range(len(HEADERS)))
+        return not self.needle or self.needle in model.haystacks[source_row]
 
 
 class RecordsPage(QWidget):
@@ -163,6 +209,7 @@ class RecordsPage(QWidget):
         self.view.setAlternatingRowColors(True)
         header = self.view.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setResizeContentsPrecision(200)  # widths from a sample of rows, not all of them
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(5, QHeaderView.ResizeMode.Stretch)
         layout.addWidget(self.view, 1)
@@ -185,7 +232,11 @@ class RecordsPage(QWidget):
         buttons.addWidget(self.open_label, 1)
         layout.addLayout(buttons)
 
-        self.search_edit.textChanged.connect(self._apply_filters)
+        self._search_timer = QTimer(self)  # search once typing pauses, not at every key
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(SEARCH_DELAY_MS)
+        self._search_timer.timeout.connect(self._apply_filters)
+        self.search_edit.textChanged.connect(lambda _text: self._search_timer.start())
         self.kind_combo.currentIndexChanged.connect(self._apply_filters)
         self.result_combo.currentIndexChanged.connect(self._apply_filters)
         self.view.selectionModel().selectionChanged.connect(self._update_buttons)
@@ -202,7 +253,17 @@ class RecordsPage(QWidget):
 
     @Slot(object)
     def show_records(self, records: list[RecordOverview]) -> None:
-        self.model.set_records(records)
+        """The records from the state store: prepared in a worker, then shown."""
+        header = self.view.horizontalHeader()
+        column = header.sortIndicatorSection()
+        descending = header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder
+        self.controller.tasks.submit(
+            lambda: prepare_records(list(records), max(0, column), descending), self._show_prepared
+        )
+
+    def _show_prepared(self, prepared: PreparedRecords) -> None:
+        records = prepared.records
+        self.model.set_prepared(prepared)
         chosen = self.kind_combo.currentData()
         self.kind_combo.blockSignals(True)
         self.kind_combo.clear()
