@@ -52,6 +52,9 @@ def test_the_last_real_syncs_figures_survive_a_failed_run_and_say_so(qtbot, gui_
     figures = counts_in_table(status)
     assert figures and not status.figures_note.isVisible()
     assert "Customers" in figures
+    # A first sync: every main site counts as updated (Halo made it with the customer), and the page says why.
+    assert figures["Main sites (addresses)"][:2] == ["0", figures["Customers"][0]]
+    assert not status.sites_note.isHidden() and "Halo makes a main site" in status.sites_note.text()
 
     sage_company.secrets.delete(HALO_CLIENT_SECRET)  # the next sync cannot run (a setting to fix)
     failed = run_and_wait(qtbot, gui_controller)

@@ -309,8 +309,9 @@ class StatusPage(QWidget):
                 if entity == "sites" and outcome in ("created", "updated"):
                     item.setToolTip(SITES_NOTE)
                 self.counts_table.setItem(row, column, item)
-        sites_updated = counts.get("sites", {}).get("updated", 0)
-        self.sites_note.setVisible(bool(sites_updated))
+        # New customers' main sites are Halo's own, filled in by us: "updated", which puzzles on a first sync.
+        new_customers = counts.get("customers", {}).get("created", 0)
+        self.sites_note.setVisible(bool(new_customers and counts.get("sites", {}).get("updated", 0)))
 
     def _show_preview(self, preview: RunRecord | None) -> None:
         if preview is None:
