@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from gui.attention import AttentionPolicy
 from gui.scheduler import MINUTE_MS, SyncScheduler
@@ -35,6 +35,9 @@ CARRIER_ENTITY = {"sites": "customers", "payments": "invoices"}
 # sync holding the lock), try again after these waits, then keep the last one; never later than the timer.
 RETRY_DELAYS_MS: tuple[int, ...] = (30_000, 60_000, 2 * MINUTE_MS, 5 * MINUTE_MS, 10 * MINUTE_MS)
 RETRYABLE_KINDS = ("transient", "busy")
+# How often the app looks whether a run it did not start (a headless `sync` from Task Scheduler) has been
+# recorded, so its views and its timer follow; the look is one tiny query.
+WATCH_RUNS_MS = 60_000
 
 
 @dataclass
@@ -82,6 +85,7 @@ class SyncController(QObject):
         open_state: Callable[[AppPaths], Any] | None = None,
         interval_ms: int | None = None,
         retry_delays_ms: Sequence[int] = RETRY_DELAYS_MS,
+        watch_runs_ms: int = WATCH_RUNS_MS,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -106,6 +110,10 @@ class SyncController(QObject):
             self,
         )
         self.scheduler.due.connect(self._on_timer_due)
+        self._seen_run_id = -1  # the newest run the views show
+        self._watch = QTimer(self)
+        self._watch.setInterval(max(1, watch_runs_ms))
+        self._watch.timeout.connect(self._look_for_new_runs)
         self.scheduler.paused_changed.connect(self._emit_state)
 
     # --- state ----------------------------------------------------------------------------------------------
@@ -135,6 +143,7 @@ class SyncController(QObject):
     def start(self) -> None:
         """Start the timer and load history/problems for the views."""
         self.scheduler.start()
+        self._watch.start()
         self.refresh()
         self._emit_state()
 
@@ -180,6 +189,7 @@ class SyncController(QObject):
     def shutdown(self, timeout_ms: int = 30_000) -> None:
         """Stop the timer, cancel a run and wait for it (on quit), close the state store."""
         self.scheduler.stop()
+        self._watch.stop()
         thread = self._thread
         if thread is not None:
             thread.cancel()
@@ -283,6 +293,7 @@ class SyncController(QObject):
         """Reload history and problems in the background; the views update when the data arrives."""
         self.tasks.submit(
             lambda: (
+                self.state_store().latest_run_id(),
                 self.state_store().runs(HISTORY_LIMIT),
                 self.state_store().problems(),
                 self.state_store().skipped(),
@@ -300,8 +311,18 @@ class SyncController(QObject):
             lambda: self.state_store().record_overviews(), self.records_loaded.emit, self._on_read_failed
         )
 
-    def _on_refreshed(self, result: tuple[list[Any], list[Any], list[Any]]) -> None:
-        runs, problems, skipped = result
+    def _look_for_new_runs(self) -> None:
+        """Refresh the views when a run this app did not start was recorded (cheap when none was)."""
+        if self.is_running() or self._closed:
+            return
+        self.tasks.submit(
+            lambda: self.state_store().latest_run_id(),
+            lambda newest: self.refresh() if newest != self._seen_run_id and not self.is_running() else None,
+            self._on_read_failed,
+        )
+
+    def _on_refreshed(self, result: tuple[int, list[Any], list[Any], list[Any]]) -> None:
+        self._seen_run_id, runs, problems, skipped = result
         wanted = set(self.settings.sync.entities)
         last_sync = next(
             (r for r in runs if not r.dry_run and r.status != "running" and wanted <= set(r.entities)), None

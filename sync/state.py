@@ -392,6 +392,11 @@ class StateStore:
             ),
         )
 
+    def latest_run_id(self) -> int:
+        """The newest run's id (0 before any): a cheap "has anything run since I last looked?"."""
+        row = self._execute("SELECT MAX(id) FROM runs").fetchone()
+        return int(row[0] or 0)
+
     def runs(self, limit: int = 100) -> list[RunRecord]:
         with self._lock:
             rows = self._db.execute(

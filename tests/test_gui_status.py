@@ -169,3 +169,24 @@ def test_neither_a_preview_nor_a_retry_of_one_kind_moves_the_next_sync(qtbot, gu
     run_and_wait(qtbot, gui_controller)  # a full sync: an interval after it began
     later = gui_controller.scheduler.next_run()
     assert later is not None and later > planned
+
+
+def test_a_headless_sync_shows_up_in_the_app_and_sets_its_cadence(qtbot, gui_context):
+    from sync.runner import run_sync
+
+    controller = SyncController(gui_context, watch_runs_ms=100)
+    status = StatusPage(controller)
+    qtbot.addWidget(status)
+    try:
+        controller.start()
+        qtbot.waitUntil(lambda: controller.tasks.pending == 0, timeout=5000)
+        assert status.last_run_label.text().startswith("<b>No sync has run yet.")
+        # What Task Scheduler's `ledgerbridge sync` does, beside the running app.
+        summary = run_sync(gui_context.settings, gui_context.secrets, paths=gui_context.paths)
+        assert summary.status in ("ok", "partial")
+        qtbot.waitUntil(lambda: status.last_run_label.text().startswith("<b>Last sync"), timeout=5000)
+        next_run = controller.scheduler.next_run()
+        interval = timedelta(milliseconds=controller.scheduler.interval_ms)
+        assert next_run is not None and abs(next_run - (summary.started + interval)) < timedelta(seconds=5)
+    finally:
+        controller.shutdown()
