@@ -155,8 +155,11 @@ class RecordsFilter(QSortFilterProxyModel):
         self.result: str | None = None
 
     def set_filters(self, needle: str, entity: str | None, result: str | None) -> None:
+        wanted = (needle.strip().casefold(), entity, result)
+        if wanted == (self.needle, self.entity, self.result):
+            return  # nothing changed: no pass over every row
         self.beginFilterChange()
-        self.needle, self.entity, self.result = needle.strip().casefold(), entity, result
+        self.needle, self.entity, self.result = wanted
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
