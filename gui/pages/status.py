@@ -223,9 +223,8 @@ class StatusPage(QWidget):
 
     @Slot(object)
     def _on_run_finished(self, _summary: object) -> None:
-        self.set_label_text(
-            self.progress_label, ""
-        )  # the figures follow from the history, read after each run
+        # The figures follow from the history, which the controller reads again after each run.
+        self.set_label_text(self.progress_label, "")
 
     # --- the history ----------------------------------------------------------
 
@@ -270,7 +269,8 @@ class StatusPage(QWidget):
             headline, colour = f"Last sync {when}: {name}. Everything is in step.", "#1b5e20"
         skipped = latest.total("skipped")
         if skipped and status != "failed":
-            details = f"{skipped:,} record(s) skipped on purpose, each with its reason (Problems > Skipped)."
+            note = f"{skipped:,} record(s) skipped on purpose, each with its reason (Problems > Skipped)."
+            details = f"{details} {note}".strip()
         text = f"<b>{escape(headline, quote=False)}</b>"
         if details:
             text += f"<br>{escape(details, quote=False)}"
