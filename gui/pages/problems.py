@@ -16,6 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 
 from PySide6.QtCore import Slot
@@ -35,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from gui.controller import SyncController
 from gui.pages.common import cell, entity_name, local_time, read_only_table
+from sync.state import Problem, SkippedRecord
 
 HEADERS = ["Kind", "Record", "Why", "What to do", "First seen", "Last seen", "Times", "Status"]
 PROBLEM, SKIPPED = "Problem", "Skipped"
@@ -64,7 +66,9 @@ class Entry:
     last_seen: datetime
     occurrences: int | None
 
+    @cached_property
     def cells(self) -> list[str]:
+        """The row's texts, made once (a search over thousands of rows reads them at every key)."""
         return [
             entity_name(self.entity),
             self.key,
@@ -76,20 +80,24 @@ class Entry:
             self.status,
         ]
 
-    @property
+    @cached_property
     def cause(self) -> str:
         return cause_of(self.message, self.key)
 
+    @cached_property
+    def haystack(self) -> str:
+        return "\n".join(self.cells).casefold()
+
     def matches(self, needle: str) -> bool:
-        return not needle or any(needle in text.casefold() for text in self.cells())
+        return not needle or needle in self.haystack
 
 
 class ProblemsPage(QWidget):
     def __init__(self, controller: SyncController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.controller = controller
-        self.problems: list = []
-        self.skipped: list = []
+        self.problems: list[Problem] = []
+        self.skipped: list[SkippedRecord] = []
         self.entries: list[Entry] = []
         self.shown: list[Entry] = []  # what the table shows, in order (the CSV export writes these)
         self._row_entries: list[Entry | None] = []  # per table row; None for a cause's heading row
@@ -121,9 +129,7 @@ class ProblemsPage(QWidget):
         self.table = read_only_table(HEADERS)
         self.table.setWordWrap(True)
         header = self.table.horizontalHeader()
-        header.setResizeContentsPrecision(
-            200
-        )  # fit the short columns to a sample: thousands of rows stay quick
+        header.setResizeContentsPrecision(200)  # short columns fit a sample of rows: long lists stay quick
         for column in range(len(HEADERS)):  # long explanations wrap; the short columns fit their text
             mode = (
                 QHeaderView.ResizeMode.Stretch
@@ -250,7 +256,7 @@ class ProblemsPage(QWidget):
                 self._row_entries.append(None)
                 continue
             self._row_entries.append(value)
-            for column, text in enumerate(value.cells()):
+            for column, text in enumerate(value.cells):
                 item = cell(text)
                 if column in (2, 3):
                     item.setToolTip(text)
@@ -289,7 +295,7 @@ class ProblemsPage(QWidget):
 
     def export_csv(self, path: Path) -> None:
         """Write the rows shown (search and filters applied) to ``path``, off the GUI thread."""
-        rows = [entry.cells() for entry in self.shown]
+        rows = [entry.cells for entry in self.shown]
         self.export_label.setText("Saving…")
         self.controller.tasks.submit(
             lambda: write_csv(path, HEADERS, rows),
