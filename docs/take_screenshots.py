@@ -61,6 +61,15 @@ def give_unknown_tax_code(company_file: Path, account_ref: str, tax_code: str) -
         connection.close()
 
 
+def free_port() -> int:
+    """A local TCP port with nothing listening on it (for a moment: enough to fail a connection)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
@@ -150,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         controller = SyncController(context)
         window = MainWindow(controller, tray_available=False)
+        window.resize(1366, 768)  # the README's pictures: a 1366x768 laptop screen, the window maximised
         window.show()
         controller.start()
         controller.sync_now()
@@ -160,9 +170,33 @@ def main(argv: list[str] | None = None) -> int:
         wait_until(lambda: not controller.is_running() and controller.tasks.pending == 0, timeout=600)
         window.mappings_page.editor.load()
         wait_until(lambda: window.mappings_page.editor.snapshot is not None)
-        for index, name in enumerate(("status", "history", "problems", "mappings", "settings", "log")):
-            window.tabs.setCurrentIndex(index)
-            shoot(window, f"main-{index + 1}-{name}")
+        controller.load_records()
+        wait_until(lambda: bool(window.records_page.model.records) and controller.tasks.pending == 0)
+        pages = (
+            (window.status_page, "main-1-status"),
+            (window.history_page, "main-2-history"),
+            (window.problems_page, "main-3-problems"),  # the unknown tax code, and a customer skipped
+            (window.mappings_page, "main-4-mappings"),
+            (window.settings_page, "main-5-settings"),
+            (window.log_page, "main-6-log"),
+            (window.records_page, "main-7-records"),
+        )
+        window.records_page.view.selectRow(1)  # a record chosen: "Open in Halo" and "Sync again" are ready
+        for page, name in pages:
+            window.tabs.setCurrentWidget(page)
+            shoot(window, name)
+        # Last, Halo cannot be reached (a port nothing listens on stands in for a network outage): the Status
+        # page keeps the last figures, says why, and counts down to the retry.
+        settings = controller.context.settings
+        reachable, settings.halo.resource_server = (
+            settings.halo.resource_server,
+            f"http://127.0.0.1:{free_port()}",
+        )
+        controller.sync_now()
+        wait_until(lambda: not controller.is_running() and controller.tasks.pending == 0, timeout=600)
+        window.tabs.setCurrentWidget(window.status_page)
+        shoot(window, "main-8-status-retrying")
+        settings.halo.resource_server = reachable
         controller.shutdown()
         window.log_page.detach()
         window.hide()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from gui.advice import describe_error
 from gui.attention import AttentionPolicy
@@ -32,6 +32,13 @@ HOUR_MS = 60 * MINUTE_MS
 HISTORY_LIMIT = 200
 # Problems are kept per link entity; sites come with customers and payments with invoices.
 CARRIER_ENTITY = {"sites": "customers", "payments": "invoices"}
+# After a sync that could not run for a reason that passes by itself (Halo or the books unreachable, another
+# sync holding the lock), try again after these waits, then keep the last one; never later than the timer.
+RETRY_DELAYS_MS: tuple[int, ...] = (30_000, 60_000, 2 * MINUTE_MS, 5 * MINUTE_MS, 10 * MINUTE_MS)
+RETRYABLE_KINDS = ("transient", "busy")
+# How often the app looks whether a run it did not start (a headless `sync` from Task Scheduler) has been
+# recorded, so its views and its timer follow; the look is one tiny query.
+WATCH_RUNS_MS = 60_000
 
 
 @dataclass
@@ -66,6 +73,8 @@ class SyncController(QObject):
     notify = Signal(str, str, bool)  # title, message, critical: worth interrupting the user for
     history_loaded = Signal(object)  # list[RunRecord]
     problems_loaded = Signal(object)  # list[Problem]
+    skipped_loaded = Signal(object)  # list[SkippedRecord]: read but not sent, on purpose
+    records_loaded = Signal(object)  # list[RecordOverview], when the Records view asked for them
     crashed = Signal(str, str)  # message, traceback
     settings_changed = Signal()
 
@@ -76,6 +85,8 @@ class SyncController(QObject):
         sync_function: Callable[..., RunSummary] | None = None,
         open_state: Callable[[AppPaths], Any] | None = None,
         interval_ms: int | None = None,
+        retry_delays_ms: Sequence[int] = RETRY_DELAYS_MS,
+        watch_runs_ms: int = WATCH_RUNS_MS,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -90,12 +101,20 @@ class SyncController(QObject):
         self.attention = AttentionPolicy()
         self.last_summary: RunSummary | None = None
         self.last_progress: ProgressSnapshot | None = None
+        self.retry_delays_ms = tuple(retry_delays_ms) or RETRY_DELAYS_MS
+        self.retry_attempt = 0  # failed syncs in a row that are being retried sooner than the timer
+        self._run_keeps_schedule = False  # the run going is a preview or covers only some kinds of record
+        self.records_wanted = False  # the Records view was opened: read records again after each run
         self.scheduler = SyncScheduler(
             interval_ms if interval_ms is not None else context.settings.sync.interval_minutes * MINUTE_MS,
             self.is_running,
             self,
         )
         self.scheduler.due.connect(self._on_timer_due)
+        self._seen_run_id = -1  # the newest run the views show
+        self._watch = QTimer(self)
+        self._watch.setInterval(max(1, watch_runs_ms))
+        self._watch.timeout.connect(self._look_for_new_runs)
         self.scheduler.paused_changed.connect(self._emit_state)
 
     # --- state ----------------------------------------------------------------------------------------------
@@ -125,6 +144,7 @@ class SyncController(QObject):
     def start(self) -> None:
         """Start the timer and load history/problems for the views."""
         self.scheduler.start()
+        self._watch.start()
         self.refresh()
         self._emit_state()
 
@@ -154,6 +174,9 @@ class SyncController(QObject):
         thread.signals.done.connect(self._on_done)
         self._thread = thread
         self.last_progress = None
+        self._run_keeps_schedule = dry_run or bool(
+            entities and set(entities) != set(self.context.settings.sync.entities)
+        )
         thread.start()
         self.busy_changed.emit(True)
         self._emit_state()
@@ -167,6 +190,7 @@ class SyncController(QObject):
     def shutdown(self, timeout_ms: int = 30_000) -> None:
         """Stop the timer, cancel a run and wait for it (on quit), close the state store."""
         self.scheduler.stop()
+        self._watch.stop()
         thread = self._thread
         if thread is not None:
             thread.cancel()
@@ -214,15 +238,37 @@ class SyncController(QObject):
         self.busy_changed.emit(False)
         if self._closed:
             return
-        self.scheduler.run_finished()
+        self._plan_next_run(summary)
         self._emit_state()
         self.refresh()
+
+    def _plan_next_run(self, summary: RunSummary | None) -> None:
+        """The next timed run: a retry soon after a passing failure, else an interval after this one began."""
+        keeps_schedule = self._run_keeps_schedule
+        self._run_keeps_schedule = False
+        if summary is not None and summary.dry_run:
+            keeps_schedule = True
+        if (
+            summary is not None
+            and not keeps_schedule
+            and summary.status == "failed"
+            and summary.error_kind in RETRYABLE_KINDS
+        ):
+            delay = self.retry_delays_ms[min(self.retry_attempt, len(self.retry_delays_ms) - 1)]
+            self.retry_attempt += 1
+            self.scheduler.retry_in(min(delay, self.scheduler.interval_ms))
+            return
+        if keeps_schedule:
+            self.scheduler.run_finished(keeps_schedule=True)
+            return
+        self.retry_attempt = 0
+        self.scheduler.run_finished(summary.started if summary is not None else None)
 
     @Slot()
     def _on_timer_due(self) -> None:
         log.info("Timed sync starting")
         if not self.sync_now() and not self._closed:
-            self.scheduler.run_finished()
+            self.scheduler.run_finished(keeps_schedule=True)
 
     # --- pause ----------------------------------------------------------------------------------------------
 
@@ -247,15 +293,46 @@ class SyncController(QObject):
     def refresh(self) -> None:
         """Reload history and problems in the background; the views update when the data arrives."""
         self.tasks.submit(
-            lambda: (self.state_store().runs(HISTORY_LIMIT), self.state_store().problems()),
+            lambda: (
+                self.state_store().latest_run_id(),
+                self.state_store().runs(HISTORY_LIMIT),
+                self.state_store().problems(),
+                self.state_store().skipped(),
+            ),
             self._on_refreshed,
             self._on_read_failed,
         )
+        if self.records_wanted:
+            self.load_records()
 
-    def _on_refreshed(self, result: tuple[list[Any], list[Any]]) -> None:
-        runs, problems = result
+    def load_records(self) -> None:
+        """Read every record's link and problem for the Records view (in the background)."""
+        self.records_wanted = True
+        self.tasks.submit(
+            lambda: self.state_store().record_overviews(), self.records_loaded.emit, self._on_read_failed
+        )
+
+    def _look_for_new_runs(self) -> None:
+        """Refresh the views when a run this app did not start was recorded (cheap when none was)."""
+        if self.is_running() or self._closed:
+            return
+        self.tasks.submit(
+            lambda: self.state_store().latest_run_id(),
+            lambda newest: self.refresh() if newest != self._seen_run_id and not self.is_running() else None,
+            self._on_read_failed,
+        )
+
+    def _on_refreshed(self, result: tuple[int, list[Any], list[Any], list[Any]]) -> None:
+        self._seen_run_id, runs, problems, skipped = result
+        wanted = set(self.settings.sync.entities)
+        last_sync = next(
+            (r for r in runs if not r.dry_run and r.status != "running" and wanted <= set(r.entities)), None
+        )  # a preview or a run of some kinds of record only (Retry these) keeps the cadence
+        if last_sync is not None and not self.is_running():
+            self.scheduler.anchor(last_sync.started)  # a restart or a headless `sync` keeps the cadence
         self.history_loaded.emit(runs)
         self.problems_loaded.emit(problems)
+        self.skipped_loaded.emit(skipped)
         if self.last_summary is None and runs:
             latest = runs[0]
             self.attention.needs_attention = latest.status == "failed" or any(
@@ -283,6 +360,28 @@ class SyncController(QObject):
             carriers = None if chosen is None else {CARRIER_ENTITY.get(e, e) for e in chosen}
             run_entities = [e for e in self.settings.sync.entities if carriers is None or e in carriers]
             self.sync_now(entities=run_entities or None)
+
+        self.tasks.submit(rewind, start, self._on_read_failed)
+
+    def resync_records(self, records: Sequence[tuple[str, str]]) -> None:
+        """ "Sync this record again": forget what was sent, rewind to just before each record, then sync
+        the kinds of record they belong to."""
+        if self.is_running():
+            self.info.emit("A sync is already running. Sync the record again when it has finished.")
+            return
+        chosen = list(records)
+        if not chosen:
+            return
+
+        def rewind() -> set[str]:
+            return {self.state_store().resync_record(entity, key) for entity, key in chosen}
+
+        def start(streams: set[str]) -> None:
+            run_entities = [e for e in self.settings.sync.entities if e in streams]
+            if not run_entities:
+                self.info.emit("That kind of record is not synced (see Settings > Sync).")
+                return
+            self.sync_now(entities=run_entities)
 
         self.tasks.submit(rewind, start, self._on_read_failed)
 

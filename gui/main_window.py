@@ -1,4 +1,4 @@
-"""The main window: Status, History, Problems, Mappings, Settings and Log tabs, and the demo banner.
+"""The main window: Status, History, Problems, Records, Mappings, Settings and Log tabs, and the demo banner.
 
 Closing the window hides it to the tray (the timer keeps syncing); the first time, the user is told where it
 went. Without a system tray, closing quits, because there would be no way back to a hidden window. Once the
@@ -30,6 +30,7 @@ from gui.pages.history import HistoryPage
 from gui.pages.log_view import LogPage
 from gui.pages.mappings import MappingsPage
 from gui.pages.problems import ProblemsPage
+from gui.pages.records import RecordsPage
 from gui.pages.settings_page import SettingsPage
 from gui.pages.status import StatusPage
 from gui.widgets import fit_to_screen
@@ -67,6 +68,7 @@ class MainWindow(QMainWindow):
         self.status_page = StatusPage(controller)
         self.history_page = HistoryPage(controller)
         self.problems_page = ProblemsPage(controller)
+        self.records_page = RecordsPage(controller)
         self.mappings_page = MappingsPage(controller)
         self.settings_page = SettingsPage(controller)
         self.log_page = LogPage(
@@ -75,6 +77,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.status_page, "Status")
         self.tabs.addTab(self.history_page, "History")
         self.tabs.addTab(self.problems_page, "Problems")
+        self.tabs.addTab(self.records_page, "Records")
         self.tabs.addTab(self.mappings_page, "Mappings")
         self.tabs.addTab(self.settings_page, "Settings")
         self.tabs.addTab(self.log_page, "Log")
@@ -167,9 +170,10 @@ class MainWindow(QMainWindow):
         self.tabs.setTabText(index, f"Problems ({len(problems)})" if problems else "Problems")
 
     def _on_crash(self, _message: str, _trace: str) -> None:
-        self.status_page.info_label.setText(  # the raw error text is in the log, not in the message
+        self.status_page.set_label_text(  # the raw error text is in the log, not in the message
+            self.status_page.info_label,
             "The sync stopped unexpectedly. Try again; if it happens again, send the log (Log tab > Open "
-            "log folder) to your IT support."
+            "log folder) to your IT support.",
         )
 
     def prepare_to_quit(self) -> None:

@@ -53,7 +53,7 @@ from sync.records import (
     utc,
 )
 from sync.settings import Settings
-from sync.state import StateStore
+from sync.state import StateStore, record_name
 
 log = logging.getLogger("ledgerbridge.sync")
 
@@ -653,7 +653,14 @@ class SyncEngine:
         if halo_id is None:  # callers pair records by id first; a record without one is a programming error
             raise ValueError(f"a confirmed {pending.entity} record has no Halo id")
         if not self.dry_run:
-            self.state.save_link(pending.entity, pending.key, halo_id, pending.content_hash)
+            self.state.save_link(
+                pending.entity,
+                pending.key,
+                halo_id,
+                pending.content_hash,
+                name=record_name(pending.payload),
+                source_modified=pending.modified,
+            )
         self._claimed.setdefault(RESOURCE[pending.entity], set()).add(halo_id)
         self._trackers[pending.stream].ok(pending.modified)
         self._solved(pending.entity, pending.key)

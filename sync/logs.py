@@ -14,12 +14,20 @@ import re
 import sys
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 from sync.paths import AppPaths, ensure_private_dir, make_private
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s [%(threadName)s] %(message)s"
+# A line of that format: "2026-12-01 09:16:05,123 WARNING ledgerbridge.sync [lb-sync] Problem with ..."
+_LINE = re.compile(
+    r"^(?P<date>\d{4}-\d{2}-\d{2}) (?P<time>\d{2}:\d{2}:\d{2})(?:,\d+)? (?P<level>[A-Z]+)\s+"
+    r"(?P<logger>\S+) \[(?P<thread>[^\]]*)\] (?P<message>.*)$"
+)
+LEVEL_WORDS = {"DEBUG": "Detail", "INFO": "Info", "WARNING": "Warning", "ERROR": "Error", "CRITICAL": "Error"}
+LEVEL_NUMBERS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 MAX_BYTES = 2 * 1024 * 1024
 BACKUP_COUNT = 5
 REDACTED = "***"
@@ -37,6 +45,52 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         r"\1" + REDACTED,
     ),
 )
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One log record, both as support reads it (``raw``, the file's format) and as a person does."""
+
+    date: str
+    time: str
+    level: str  # DEBUG, INFO, WARNING, ERROR, CRITICAL
+    message: str  # the first line of the message
+    raw: str  # the whole record as written to the file (with a traceback, if any)
+
+    @property
+    def level_number(self) -> int:
+        return LEVEL_NUMBERS.get(self.level, logging.INFO)
+
+    @property
+    def has_details(self) -> bool:
+        return "\n" in self.raw
+
+    def for_people(self, today: str = "") -> str:
+        """ "09:16:05  Warning  Problem with …": no logger or thread name; tracebacks stay in the raw log."""
+        when = self.time if not self.date or self.date == today else f"{self.date} {self.time}"
+        text = f"{when}  {LEVEL_WORDS.get(self.level, self.level.title()):<7}  {self.message}"
+        return f"{text}  (details in the raw log)" if self.has_details else text
+
+
+def log_line(raw: str) -> LogLine:
+    """A formatted record (LOG_FORMAT) as a LogLine; text in another shape is kept whole as an Info line."""
+    first, _, _rest = raw.partition("\n")
+    match = _LINE.match(first)
+    if match is None:
+        return LogLine("", "", "INFO", first, raw)
+    return LogLine(match["date"], match["time"], match["level"], match["message"], raw)
+
+
+def parse_log(lines: Iterable[str]) -> list[LogLine]:
+    """A log file's lines as records: a line that starts no record (a traceback) joins the one before."""
+    records: list[list[str]] = []
+    for line in lines:
+        if _LINE.match(line) or not records:
+            records.append([line])
+        else:
+            records[-1].append(line)
+    return [log_line("\n".join(parts)) for parts in records]
+
 
 _registered: set[str] = set()
 _registered_lock = threading.Lock()

@@ -24,6 +24,7 @@ from sync.paths import AppPaths, app_paths
 from sync.records import ENTITY_ORDER
 from sync.secrets import HALO_CLIENT_SECRET, SOURCE_PASSWORD, SecretStore
 from sync.settings import Settings
+from sync.skips import SkipRecorder
 from sync.state import StateStore
 
 log = logging.getLogger("ledgerbridge.sync")
@@ -170,7 +171,7 @@ def _run_locked(
                 connector,
                 guard or client,
                 summary=summary,
-                listener=listener,
+                listener=listener if dry_run else SkipRecorder(state, listener),  # skips kept with why
                 cancel=cancel,
                 dry_run=dry_run,
             )

@@ -13,10 +13,11 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sync.errors import ConfigError, LedgerBridgeError, TransientError
 from sync.events import RunSummary
@@ -61,6 +62,52 @@ class RunRecord:
     entities: tuple[str, ...]
     counts: dict[str, dict[str, int]]
     error: str
+
+    def total(self, outcome: str) -> int:
+        return sum(per.get(outcome, 0) for per in self.counts.values())
+
+    @property
+    def duration(self) -> timedelta | None:
+        """How long the run took; None while it is going (or when it never finished: a crash)."""
+        return None if self.finished is None else max(timedelta(0), self.finished - self.started)
+
+
+@dataclass(frozen=True)
+class SkippedRecord:
+    """A record a sync read but deliberately did not send (inactive in the books, nothing Halo can hold)."""
+
+    entity: str
+    key: str
+    reason: str
+    last_seen: datetime
+
+
+@dataclass(frozen=True)
+class RecordOverview:
+    """One record as the Records view lists it: its link to Halo (if any) and its open problem (if any)."""
+
+    entity: str
+    key: str
+    name: str
+    halo_id: int | None
+    synced_at: datetime | None
+    problem: str  # "" when the record synced
+
+    @property
+    def result(self) -> str:
+        if self.problem:
+            return "Problem"
+        return "Synced"
+
+
+def record_name(payload: Mapping[str, Any]) -> str | None:
+    """What a person calls a record sent to Halo: its name, an invoice number, a payment's amount and day."""
+    if payload.get("thirdpartyinvoicenumber"):
+        return str(payload["thirdpartyinvoicenumber"])
+    if "amount" in payload and "date" in payload:
+        return f"{payload['amount']} on {str(payload['date'])[:10]}"
+    name = payload.get("name")
+    return str(name) if name else None
 
 
 def _run_script(db: sqlite3.Connection, script: str) -> None:
@@ -115,8 +162,28 @@ def _migrate_1(db: sqlite3.Connection) -> None:
     )
 
 
+def _migrate_2(db: sqlite3.Connection) -> None:
+    """Links keep the record's name and its modified time in the books (the Records view, "Sync this record
+    again"); skipped records are kept with their reason until they sync (Problems > Skipped)."""
+    _run_script(
+        db,
+        """
+        ALTER TABLE links ADD COLUMN name TEXT;
+        ALTER TABLE links ADD COLUMN source_modified TEXT;
+        CREATE TABLE skipped (
+            entity TEXT NOT NULL,
+            key TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            source_modified TEXT,
+            PRIMARY KEY (entity, key)
+        );
+        """,
+    )
+
+
 # Each entry moves the schema from version i to i+1; append only, never edit a shipped migration.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_1,)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_1, _migrate_2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -237,14 +304,37 @@ class StateStore:
         }
 
     def save_link(
-        self, entity: str, source_key: str, halo_id: int, content_hash: str, direction: str = TO_HALO
+        self,
+        entity: str,
+        source_key: str,
+        halo_id: int,
+        content_hash: str,
+        direction: str = TO_HALO,
+        *,
+        name: str | None = None,
+        source_modified: datetime | None = None,
     ) -> None:
-        """Record a confirmed write; committed at once (autocommit) so a crash right after keeps it."""
+        """Record a confirmed write; committed at once (autocommit) so a crash right after keeps it.
+
+        ``name`` and ``source_modified`` are for people (the Records view) and for "Sync this record again";
+        a write that does not know them keeps the ones stored before.
+        """
         self._execute(
-            "INSERT INTO links (entity, direction, source_key, halo_id, content_hash, synced_at) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (entity, direction, source_key) DO UPDATE SET "
-            "halo_id=excluded.halo_id, content_hash=excluded.content_hash, synced_at=excluded.synced_at",
-            (entity, direction, source_key, int(halo_id), content_hash, _text(_now())),
+            "INSERT INTO links (entity, direction, source_key, halo_id, content_hash, synced_at, name, "
+            "source_modified) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (entity, direction, source_key) "
+            "DO UPDATE SET halo_id=excluded.halo_id, content_hash=excluded.content_hash, "
+            "synced_at=excluded.synced_at, name=COALESCE(excluded.name, links.name), "
+            "source_modified=COALESCE(excluded.source_modified, links.source_modified)",
+            (
+                entity,
+                direction,
+                source_key,
+                int(halo_id),
+                content_hash,
+                _text(_now()),
+                name,
+                _text(source_modified),
+            ),
         )
 
     def drop_link(self, entity: str, source_key: str, direction: str = TO_HALO) -> None:
@@ -317,6 +407,11 @@ class StateStore:
                 run_id,
             ),
         )
+
+    def latest_run_id(self) -> int:
+        """The newest run's id (0 before any): a cheap "has anything run since I last looked?"."""
+        row = self._execute("SELECT MAX(id) FROM runs").fetchone()
+        return int(row[0] or 0)
 
     def runs(self, limit: int = 100) -> list[RunRecord]:
         rows = self._fetchall(
@@ -408,6 +503,94 @@ class StateStore:
                 cursor = self.cursor(stream)
                 if cursor is not None and cursor > before:
                     self.save_cursor(stream, before)
+
+    # --- skipped records -------------------------------------------------------------------------------
+
+    def record_skip(
+        self, entity: str, key: str, reason: str, source_modified: datetime | None = None
+    ) -> None:
+        """A sync read this record and did not send it, on purpose: kept (with why) until it syncs."""
+        now = _text(_now())
+        self._execute(
+            "INSERT INTO skipped (entity, key, reason, last_seen, source_modified) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (entity, key) DO UPDATE SET reason=excluded.reason, last_seen=excluded.last_seen, "
+            "source_modified=COALESCE(excluded.source_modified, skipped.source_modified)",
+            (entity, key, reason, now, _text(source_modified)),
+        )
+
+    def clear_skip(self, entity: str, key: str) -> None:
+        self._execute("DELETE FROM skipped WHERE entity=? AND key=?", (entity, key))
+
+    def skipped(self) -> list[SkippedRecord]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT entity, key, reason, last_seen FROM skipped ORDER BY entity, key"
+            ).fetchall()
+        return [SkippedRecord(row[0], row[1], row[2], datetime.fromisoformat(row[3])) for row in rows]
+
+    # --- the Records view ---------------------------------------------------------------------------------
+
+    def record_overviews(self, direction: str = TO_HALO) -> list[RecordOverview]:
+        """Every linked record (with its name, Halo id, when it last synced) and every record with an open
+        problem that never synced. A site is named after its customer (Halo calls each main site "Main")."""
+        with self._lock:
+            linked = self._db.execute(
+                "SELECT l.entity, l.source_key, COALESCE(c.name, l.name, ''), l.halo_id, l.synced_at, "
+                "COALESCE(p.message, '') FROM links l "
+                "LEFT JOIN links c ON l.entity='sites' AND c.entity='customers' "
+                "AND c.direction=l.direction AND c.source_key=l.source_key "
+                "LEFT JOIN problems p ON p.entity=l.entity AND p.key=l.source_key "
+                "WHERE l.direction=? ORDER BY l.entity, l.source_key",
+                (direction,),
+            ).fetchall()
+            unlinked = self._db.execute(
+                "SELECT p.entity, p.key, p.message FROM problems p WHERE NOT EXISTS ("
+                "SELECT 1 FROM links l WHERE l.entity=p.entity AND l.source_key=p.key AND l.direction=?) "
+                "ORDER BY p.entity, p.key",
+                (direction,),
+            ).fetchall()
+        overviews = [
+            RecordOverview(row[0], row[1], row[2], int(row[3]), datetime.fromisoformat(row[4]), row[5])
+            for row in linked
+        ]
+        overviews += [RecordOverview(row[0], row[1], "", None, None, row[2]) for row in unlinked]
+        return overviews
+
+    def resync_record(self, entity: str, key: str, direction: str = TO_HALO) -> str:
+        """ "Sync this record again": the next run reads it again and sends it even if unchanged.
+
+        Its link's hash is forgotten (so the record counts as changed; a customer's main site too) and the
+        stream's cursor moves back to just before the record's modified time in the books (a full read of
+        that stream when that time is unknown). Returns the stream to run.
+        """
+        stream = CURSOR_OWNER.get(entity, entity)
+        with self._lock:
+            row = self._db.execute(
+                "SELECT source_modified FROM links WHERE entity=? AND direction=? AND source_key=?",
+                (entity, direction, key),
+            ).fetchone()
+            modified_text = row[0] if row is not None else None
+            for table in ("problems", "skipped"):
+                if modified_text is None:
+                    found = self._db.execute(
+                        f"SELECT source_modified FROM {table} WHERE entity=? AND key=?", (entity, key)
+                    ).fetchone()
+                    modified_text = found[0] if found is not None else None
+            related = (entity, "sites") if entity == "customers" else (entity,)
+            for linked_entity in related:
+                self._db.execute(
+                    "UPDATE links SET content_hash='' WHERE entity=? AND direction=? AND source_key=?",
+                    (linked_entity, direction, key),
+                )
+            modified = _date(modified_text)
+            if modified is None:
+                self.save_cursor(stream, None)
+            else:
+                before = modified - timedelta(seconds=1)
+                cursor = self.cursor(stream)
+                if cursor is not None and cursor > before:
+                    self.save_cursor(stream, before)
+        return stream
 
     def close(self) -> None:
         with self._lock:

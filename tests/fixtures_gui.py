@@ -40,3 +40,15 @@ def gui_controller(qtbot, gui_context) -> Iterator[SyncController]:
     yield controller
     controller.shutdown()
     qtbot.waitUntil(lambda: controller.tasks.pending == 0, timeout=10_000)
+
+
+RUN_TIMEOUT_MS = 240_000
+
+
+def run_and_wait(qtbot, controller: SyncController, **options):
+    """Start a sync (``sync_now`` options) and wait until it ended and the views read the history again."""
+    with qtbot.waitSignal(controller.run_finished, timeout=RUN_TIMEOUT_MS) as finished:
+        assert controller.sync_now(**options)
+    qtbot.waitUntil(lambda: not controller.is_running(), timeout=RUN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: controller.tasks.pending == 0, timeout=10_000)
+    return finished.args[0]

@@ -66,11 +66,11 @@ def test_crash_after_halo_confirmed_before_save_link_leaves_no_duplicate(
     real_save_link = StateStore.save_link
     calls = Counter()
 
-    def crash_once(self, entity, source_key, halo_id, content_hash, direction="to_halo"):
+    def crash_once(self, entity, source_key, halo_id, content_hash, direction="to_halo", **details):
         calls[entity] += 1
         if entity in ("customers", "invoices") and calls[entity] == 4:  # mid-batch, after Halo said "created"
             raise SystemExit("simulated crash (power cut) right after Halo confirmed")
-        return real_save_link(self, entity, source_key, halo_id, content_hash, direction)
+        return real_save_link(self, entity, source_key, halo_id, content_hash, direction, **details)
 
     monkeypatch.setattr(StateStore, "save_link", crash_once)
     with pytest.raises(SystemExit):

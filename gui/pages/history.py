@@ -1,4 +1,5 @@
-"""History: every run with its counts, newest first, so "what happened last Tuesday?" has an answer."""
+"""History: every run with how long it took and its counts, newest first, so "what happened last Tuesday?"
+has an answer; skipped records are counted apart from failures (skipping is on purpose)."""
 
 from __future__ import annotations
 
@@ -7,20 +8,23 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from gui.controller import SyncController
-from gui.pages.common import STATUS_NAMES, cell, local_time, read_only_table
+from gui.pages.common import STATUS_NAMES, cell, duration_text, local_time, read_only_table
 
 HEADERS = [
     "Started",
     "Finished",
     "Result",
     "Kind",
+    "Took",
     "Created",
     "Updated",
     "Unchanged",
     "Deactivated",
+    "Skipped",
     "Failed",
     "Why",
 ]
+COUNTED = ("created", "updated", "unchanged", "deactivated", "skipped", "failed")
 STATUS_COLOURS = {"failed": "#ffcdd2", "partial": "#ffe0b2", "cancelled": "#eeeeee"}
 
 
@@ -43,11 +47,9 @@ class HistoryPage(QWidget):
                 local_time(run.started),
                 local_time(run.finished),
                 STATUS_NAMES.get(run.status, run.status),
-                "Dry run" if run.dry_run else "Sync",
-                *[
-                    sum(per.get(o, 0) for per in run.counts.values())
-                    for o in ("created", "updated", "unchanged", "deactivated", "failed")
-                ],
+                "Preview (dry run)" if run.dry_run else "Sync",
+                duration_text(run.duration) if run.status != "running" else "running…",
+                *[f"{run.total(outcome):,}" for outcome in COUNTED],
                 run.error,
             ]
             for column, value in enumerate(values):
