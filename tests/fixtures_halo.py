@@ -48,6 +48,7 @@ def make_halo_client():
         options = {
             key: overrides.pop(key) for key in ("retry", "sleep", "clock", "session") if key in overrides
         }
+        overrides.setdefault("requests_per_window", 0)  # not about pacing unless the test says so
         connection = HaloConnection(
             resource_server=str(overrides.pop("resource_server", sandbox.url)),
             client_id=str(overrides.pop("client_id", sandbox.client_id)),

@@ -110,6 +110,7 @@ def sage_company(tmp_path, halo_sandbox) -> Iterator[SageCompany]:
     settings.halo.resource_server = halo_sandbox.url
     settings.halo.client_id = halo_sandbox.client_id
     settings.halo.batch_size = 3  # small batches so several batches (and their edges) run on a small company
+    settings.halo.requests_per_5_minutes = 0  # not about pacing (tests/test_halo_pacing.py is)
     settings.source.kind = "sage50uk"
     settings.source.connection_string = odbc_connection_string(path)
     settings.source.timezone = "Europe/London"

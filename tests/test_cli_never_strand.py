@@ -31,7 +31,11 @@ def _configure(tmp_path: Path, sandbox, *, resource_server: str = "", **extra: d
 
     company = ensure_demo_company(tmp_path / "company.sqlite3")
     data = {
-        "halo": {"resource_server": resource_server or sandbox.url, "client_id": sandbox.client_id},
+        "halo": {
+            "resource_server": resource_server or sandbox.url,
+            "client_id": sandbox.client_id,
+            "requests_per_5_minutes": 0,  # not about pacing (tests/test_halo_pacing.py is)
+        },
         "source": {"kind": "demo", "connection_string": str(company)},
         "app": {"allow_plaintext_secrets": True},
     }
