@@ -14,8 +14,8 @@ guard sits between the engine and the Halo client and costs no request while nob
   first stays, so each record is in Halo once whichever side noticed;
 - a batch with a key another program is already known to have created is stopped before it is sent.
 
-A create that may have landed (a timeout) is the engine's to reconcile: its copy is adopted, not counted as
-another installation's.
+A create that may have landed (a timeout), or that Halo accepted without showing it in its answer, is the
+engine's to reconcile: its one copy is adopted, not counted as another installation's.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sync.answers import halo_id
 from sync.errors import ConfigError, LedgerBridgeError, TransientError
 from sync.matching import normalise_key
 
@@ -123,6 +124,10 @@ class SecondInstallationGuard:
         updated = {_id(r) for r in records if r.get("id")}
         new_ids = sorted(i for i in (_id(r) for r in saved) if i and i not in updated)
         seen.ours.update(new_ids)
+        # Halo accepted the batch, but its answer may leave records out (one object, the first only, an empty
+        # body): a single copy of such a key above what we knew is ours, for the engine to link by key.
+        shown = {normalise_key(r.get(key_field)) for r in saved if isinstance(r, dict) and _id(r) in new_ids}
+        seen.maybe_ours |= keys - shown
         if new_ids and new_ids == list(range(seen.newest + 1, seen.newest + 1 + len(new_ids))):
             seen.newest = new_ids[-1]  # straight after what we knew: nobody else created anything
             return saved
@@ -229,8 +234,8 @@ class SecondInstallationGuard:
 
 
 def _id(record: dict) -> int:
-    value = record.get("id") if isinstance(record, dict) else None
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+    """The record's Halo id (Halo may answer ids as text), 0 when it has none."""
+    return (halo_id(record) or 0) if isinstance(record, dict) else 0
 
 
 def _shown(key: str, copies: list[dict], resource: str) -> str:
