@@ -131,6 +131,7 @@ def configure(
             "batch_size": batch_size,
             "page_size": 100,
             "timeout_seconds": 30.0,
+            "requests_per_5_minutes": 0,  # a local sandbox with no rate limit (bench/pacing_bench.py paces)
         },
         "source": {
             "kind": "sage50uk",

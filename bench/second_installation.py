@@ -43,7 +43,12 @@ def configure(folder: Path, sandbox: HaloSandbox, company: Path, batch_size: int
     import os
 
     settings = {
-        "halo": {"resource_server": sandbox.url, "client_id": sandbox.client_id, "batch_size": batch_size},
+        "halo": {
+            "resource_server": sandbox.url,
+            "client_id": sandbox.client_id,
+            "batch_size": batch_size,
+            "requests_per_5_minutes": 0,  # a local sandbox with no rate limit (bench/pacing_bench.py paces)
+        },
         "source": {"kind": "demo", "connection_string": str(company)},
         "app": {"allow_plaintext_secrets": True},
     }
