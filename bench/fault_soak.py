@@ -124,7 +124,7 @@ def _settings(sandbox: HaloSandbox, company: Path, batch_size: int, page_size: i
     settings.halo.resource_server = sandbox.url
     settings.halo.client_id = sandbox.client_id
     settings.halo.batch_size = batch_size
-    settings.halo.requests_per_5_minutes = 0  # a local sandbox with no rate limit: our own work is measured (bench/pacing_bench.py measures pacing)
+    settings.halo.requests_per_5_minutes = 0  # no rate limit here: our own work is timed
     settings.source.kind = "sage50uk"
     settings.source.connection_string = odbc_connection_string(company)
     settings.source.timezone = "Europe/London"

@@ -55,7 +55,7 @@ def main() -> int:
         try:
             settings = Settings()
             settings.halo.resource_server, settings.halo.client_id = sandbox.url, sandbox.client_id
-            settings.halo.requests_per_5_minutes = 0  # a local sandbox with no rate limit: our own work is measured (bench/pacing_bench.py measures pacing)
+            settings.halo.requests_per_5_minutes = 0  # no rate limit here: our own work is timed
             settings.source.kind = "sage50uk"
             settings.source.connection_string = odbc_connection_string(company)
             paths = app_paths(root / "home").ensure()

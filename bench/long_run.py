@@ -140,7 +140,7 @@ def long_run(folder: Path, *, runs: int, warmup: int = 20, report: Any = None) -
         settings = Settings()
         settings.halo.resource_server = url
         settings.halo.client_id = client_id
-        settings.halo.requests_per_5_minutes = 0  # a local sandbox with no rate limit: our own work is measured (bench/pacing_bench.py measures pacing)
+        settings.halo.requests_per_5_minutes = 0  # no rate limit here: our own work is timed
         settings.source.kind = "sage50uk"
         settings.source.connection_string = odbc_connection_string(company)
         settings.source.timezone = "Europe/London"

@@ -210,7 +210,7 @@ def compare_modes(db: Path, folder: Path) -> None:
             settings = Settings()
             settings.halo.resource_server, settings.halo.client_id = url, client_id
             settings.halo.page_size = settings.halo.batch_size = 100
-            settings.halo.requests_per_5_minutes = 0  # a local sandbox with no rate limit: our own work is measured (bench/pacing_bench.py measures pacing)
+            settings.halo.requests_per_5_minutes = 0  # no rate limit here: our own work is timed
             settings.source.kind = "sage50uk"
             settings.source.connection_string = odbc_connection_string(db)
             secrets = MemorySecretStore({HALO_CLIENT_SECRET: secret})
@@ -286,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
             settings.halo.client_id = client_id
             settings.halo.page_size = 100
             settings.halo.batch_size = 100
-            settings.halo.requests_per_5_minutes = 0  # a local sandbox with no rate limit: our own work is measured (bench/pacing_bench.py measures pacing)
+            settings.halo.requests_per_5_minutes = 0  # no rate limit here: our own work is timed
             settings.source.kind = "sage50uk"
             settings.source.connection_string = odbc_connection_string(db)
             secrets = MemorySecretStore({HALO_CLIENT_SECRET: secret})
