@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.base import DEFAULT_PAGE_SIZE, Connector
 from connectors.errors import error_from_odbc
-from sync.errors import ConfigError, LedgerBridgeError
+from core.errors import ConfigError, LedgerBridgeError
 from sync.settings import SourceSettings
 
 # kind -> (module, class). "demo" is Sage 50 UK over the bundled demo company (stdlib sqlite3).

@@ -22,6 +22,7 @@ from PySide6.QtCore import QEvent, QObject, QTimer, QtMsgType, Signal, Slot, qIn
 from PySide6.QtGui import QSessionManager
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon, QWidget
 
+from core.errors import ConfigError
 from gui.controller import AppContext, SyncController
 from gui.forms import describe_error
 from gui.icons import app_icon
@@ -30,7 +31,6 @@ from gui.single_instance import SingleInstance, server_name
 from gui.tray import TrayController
 from gui.wizard import SetupWizard
 from gui.worker import TaskRunner
-from sync.errors import ConfigError
 from sync.logs import scrub, setup_logging
 from sync.paths import AppPaths, app_paths
 from sync.secrets import KeyringSecretStore

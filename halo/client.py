@@ -32,6 +32,7 @@ import truststore
 from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from core.errors import ConfigError, LedgerBridgeError, TransientError
 from halo.auth import AccessToken, normalise_server_url, token_from_json, token_url
 from halo.errors import (
     FAILURE_CONNECT,
@@ -45,7 +46,6 @@ from halo.errors import (
 )
 from halo.pacing import DEFAULT_REQUESTS_PER_WINDOW, DEFAULT_WINDOW_SECONDS, RequestBudget
 from halo.retry import RetryPolicy
-from sync.errors import ConfigError, LedgerBridgeError, TransientError
 from sync.settings import HaloSettings
 
 __all__ = ["HaloClient", "HaloConnection", "RequestStats", "RetryPolicy"]

@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 import requests
 import urllib3.exceptions
 
+from core.errors import AuthError, ConfigError, LedgerBridgeError, RecordError, TransientError
 from halo.retry import parse_retry_after
-from sync.errors import AuthError, ConfigError, LedgerBridgeError, RecordError, TransientError
 
 SETTINGS_HINT = "Settings > Halo"
 URL_ACTION = (

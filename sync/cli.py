@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from sync.errors import LedgerBridgeError
+from core.errors import LedgerBridgeError
 from sync.events import (
     EntityStarted,
     Event,

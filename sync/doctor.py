@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from connectors.base import Connector, TableUse
 from connectors.errors import error_from_odbc
-from sync.errors import LedgerBridgeError
+from core.errors import LedgerBridgeError
 
 log = logging.getLogger("ledgerbridge.doctor")
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sync.errors import ConfigError, LedgerBridgeError, TransientError
+from core.errors import ConfigError, LedgerBridgeError, TransientError
 from sync.matching import normalise_key
 
 log = logging.getLogger("ledgerbridge.sync")

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
-from sync.errors import ConfigError
+from core.errors import ConfigError
+from core.records import Customer, TaxRate
 from sync.matching import HaloIndex, tax_matches
-from sync.records import Customer, TaxRate
 from sync.secrets import HALO_CLIENT_SECRET, SOURCE_PASSWORD, SecretStore
 from sync.settings import Settings
 from sync.state import StateStore

@@ -14,14 +14,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from connectors.base import ConnectionCheck, Connector
+from core.errors import CancelledError, ConfigError, LedgerBridgeError, error_kind
+from core.records import ENTITY_ORDER
 from halo.client import HaloClient, HaloConnection
 from sync.engine import STREAMS, SyncEngine
-from sync.errors import CancelledError, ConfigError, LedgerBridgeError, error_kind
 from sync.events import Listener, RunFinished, RunStarted, RunSummary
 from sync.guard import SecondInstallationGuard
 from sync.lock import SyncLock
 from sync.paths import AppPaths, app_paths
-from sync.records import ENTITY_ORDER
 from sync.secrets import HALO_CLIENT_SECRET, SOURCE_PASSWORD, SecretStore
 from sync.settings import Settings
 from sync.skips import SkipRecorder

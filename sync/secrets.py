@@ -22,7 +22,7 @@ import keyring.backend
 import keyring.errors
 import keyring.util.platform_
 
-from sync.errors import ConfigError
+from core.errors import ConfigError
 from sync.logs import register_secret
 
 SERVICE = "LedgerBridge"

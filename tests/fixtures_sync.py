@@ -17,11 +17,11 @@ import pyodbc
 import pytest
 
 from connectors.sage50uk import Sage50UKConnector
+from core.records import Customer, Invoice, Item, TaxRate
 from halo.client import HaloClient, HaloConnection, RetryPolicy
 from halo.sandbox.server import HaloSandbox
 from sync.events import Event, RecordOutcome, RunSummary
 from sync.paths import AppPaths, app_paths
-from sync.records import Customer, Invoice, Item, TaxRate
 from sync.runner import open_state, run_sync
 from sync.secrets import HALO_CLIENT_SECRET, KeyringSecretStore
 from sync.settings import Settings

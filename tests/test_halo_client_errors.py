@@ -14,11 +14,11 @@ from email.utils import format_datetime
 import pytest
 import requests
 
+from core.errors import AuthError, ConfigError, RecordError, TransientError
 from halo.auth import AccessToken, normalise_server_url, token_from_json, token_url
 from halo.client import HaloClient, HaloConnection, RetryPolicy, scrub_text
 from halo.errors import HaloRecordError, error_from_response
 from halo.retry import parse_retry_after
-from sync.errors import AuthError, ConfigError, RecordError, TransientError
 from sync.settings import HaloSettings
 
 

@@ -7,7 +7,7 @@ import pytest
 from keyring.backends.fail import Keyring as FailKeyring
 from keyrings.alt.file import PlaintextKeyring
 
-from sync.errors import ConfigError
+from core.errors import ConfigError
 from sync.secrets import HALO_CLIENT_SECRET, SERVICE, KeyringSecretStore, MemorySecretStore
 
 
