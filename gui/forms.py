@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from gui.advice import AdviceView, Place, describe_error
 from gui.odbc_queries import OdbcQueriesEditor
-from gui.widgets import ScrollSafeComboBox, ScrollSafeSpinBox
+from gui.widgets.inputs import ScrollSafeComboBox, ScrollSafeSpinBox
 from gui.worker import TaskRunner
 from sync import runner
 from sync.secrets import HALO_CLIENT_SECRET, SOURCE_PASSWORD, MemorySecretStore

@@ -33,7 +33,7 @@ from gui.pages.problems import ProblemsPage
 from gui.pages.records import RecordsPage
 from gui.pages.settings_page import SettingsPage
 from gui.pages.status import StatusPage
-from gui.widgets import fit_to_screen
+from gui.widgets.inputs import fit_to_screen
 
 log = logging.getLogger("ledgerbridge.gui.window")
 

@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.advice import AdviceView
-from gui.widgets import ScrollSafeComboBox
+from gui.widgets.inputs import ScrollSafeComboBox
 from gui.worker import TaskRunner
 from sync.mappings import changes_to_confirm, percent
 

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 from core.errors import ConfigError
 from core.records import SourceProblem
 from gui.advice import AdviceView
-from gui.widgets import ScrollSafeComboBox
+from gui.widgets.inputs import ScrollSafeComboBox
 from gui.worker import TaskRunner
 from sync.settings import Settings
 

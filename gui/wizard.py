@@ -39,7 +39,7 @@ from gui.pages.common import (
     read_only_table,
     stretch_columns,
 )
-from gui.widgets import fit_to_screen, scrolling_content
+from gui.widgets.inputs import fit_to_screen, scrolling_content
 from gui.worker import ProgressSnapshot, SyncThread, TaskRunner
 from sync.events import OUTCOMES, RunSummary
 from sync.mappings import MappingService
