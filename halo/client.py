@@ -52,7 +52,7 @@ __all__ = ["HaloClient", "HaloConnection", "RequestStats", "RetryPolicy"]
 
 log = logging.getLogger("ledgerbridge.halo")
 
-RESOURCES = ("Client", "Site", "Item", "Tax", "Invoice", "InvoicePayment")
+RESOURCES = ("Client", "Site", "Item", "Tax", "Invoice", "InvoicePayment", "Supplier")
 # The list key in a paged answer, per resource (Tax/InvoicePayment keys are undocumented; see halo-api.md).
 LIST_KEYS: dict[str, str] = {
     "Client": "clients",
@@ -61,6 +61,7 @@ LIST_KEYS: dict[str, str] = {
     "Tax": "taxes",
     "Invoice": "invoices",
     "InvoicePayment": "payments",
+    "Supplier": "suppliers",
 }
 # Words for messages: "reading customers", "saving invoices".
 RESOURCE_WORDS: dict[str, str] = {
@@ -70,6 +71,7 @@ RESOURCE_WORDS: dict[str, str] = {
     "Tax": "tax rates",
     "Invoice": "invoices",
     "InvoicePayment": "invoice payments",
+    "Supplier": "suppliers",
 }
 CONNECT_TIMEOUT_CAP = 15.0
 MIN_SCRUB_LENGTH = 8

@@ -76,6 +76,7 @@ LEAN_DROPPED: dict[str, frozenset[str]] = {
     "Tax": frozenset({"third_party_id"}),
     "Invoice": frozenset({"accountsid", "thirdpartyinvoicenumber", "lines"}),
     "InvoicePayment": frozenset({"thirdpartyid", "sage50_reference"}),
+    "Supplier": frozenset({"accounts_id"}),
 }
 
 _DROP = _Reply(drop=True)

@@ -20,7 +20,7 @@ from typing import Any
 
 from halo.sandbox.schemas import RecordProblem, shared_validator
 
-RESOURCES: tuple[str, ...] = ("Client", "Site", "Item", "Tax", "Invoice", "InvoicePayment")
+RESOURCES: tuple[str, ...] = ("Client", "Site", "Item", "Tax", "Invoice", "InvoicePayment", "Supplier")
 
 # The key a GET list answers with (halo-api.md §2.2; Tax and InvoicePayment keys are our choice).
 LIST_KEYS: dict[str, str] = {
@@ -30,6 +30,7 @@ LIST_KEYS: dict[str, str] = {
     "Tax": "taxes",
     "Invoice": "invoices",
     "InvoicePayment": "payments",
+    "Supplier": "suppliers",
 }
 
 # Halo's own "last changed" field per record type, kept by the server.
@@ -38,6 +39,7 @@ TIMESTAMP_FIELDS: dict[str, str] = {
     "Site": "slastupdate",
     "Item": "lastmodified",
     "Invoice": "last_modified",
+    "Supplier": "last_modified",
 }
 
 SEARCH_FIELDS: dict[str, tuple[str, ...]] = {
@@ -47,6 +49,7 @@ SEARCH_FIELDS: dict[str, tuple[str, ...]] = {
     "Tax": ("name", "code"),
     "Invoice": ("invoicenumber", "thirdpartyinvoicenumber"),
     "InvoicePayment": ("sage50_reference", "thirdpartyid"),
+    "Supplier": ("name",),
 }
 
 # Records that must point at an existing parent: resource -> (field, parent resource).
@@ -56,7 +59,7 @@ PARENTS: dict[str, tuple[str, str]] = {
     "InvoicePayment": ("invoice_id", "Invoice"),
 }
 
-INACTIVE_HIDDEN = frozenset({"Client", "Site"})
+INACTIVE_HIDDEN = frozenset({"Client", "Site", "Supplier"})
 LINE_COUNTER = "InvoiceDetail"
 MAIN_SITE_NAME = "Main Site"
 _QUERY_CACHE_SIZE = 16
