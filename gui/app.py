@@ -23,6 +23,7 @@ from PySide6.QtGui import QSessionManager
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon, QWidget
 
 from core.errors import ConfigError
+from core.scrub import scrub
 from gui.controller import AppContext, SyncController
 from gui.forms import describe_error
 from gui.icons import app_icon
@@ -31,7 +32,7 @@ from gui.single_instance import SingleInstance, server_name
 from gui.tray import TrayController
 from gui.wizard import SetupWizard
 from gui.worker import TaskRunner
-from sync.logs import scrub, setup_logging
+from sync.logs import setup_logging
 from sync.paths import AppPaths, app_paths
 from sync.secrets import KeyringSecretStore
 from sync.settings import Settings

@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import random
-import re
 import socket
 import ssl
 import threading
@@ -33,6 +32,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from core.errors import ConfigError, LedgerBridgeError, TransientError
+from core.scrub import SecretScrubber, scrub_error
 from halo.auth import AccessToken, normalise_server_url, token_from_json, token_url
 from halo.errors import (
     FAILURE_CONNECT,
@@ -74,7 +74,6 @@ RESOURCE_WORDS: dict[str, str] = {
     "Supplier": "suppliers",
 }
 CONNECT_TIMEOUT_CAP = 15.0
-MIN_SCRUB_LENGTH = 8
 USER_AGENT = "LedgerBridge/0.1 (+Halo accounts sync)"
 
 
@@ -314,38 +313,8 @@ def _tls_context(ca_bundle: str) -> ssl.SSLContext:
     return context
 
 
-class _SecretScrubber(logging.Filter):
-    """Last line of defence: blank out bearer tokens and client secrets should any log line carry one."""
-
-    PATTERNS = (
-        re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(bearer\s+)?[^\s'\",}]+"),
-        re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
-        re.compile(r"(?i)(client_secret['\"]?\s*[:=]\s*['\"]?)[^\s&'\",}]+"),
-        re.compile(r"(?i)(access_token['\"]?\s*[:=]\s*['\"]?)[^\s&'\",}]+"),
-    )
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        scrubbed = scrub_text(message, patterns=self.PATTERNS)
-        if scrubbed != message:
-            record.msg, record.args = scrubbed, None
-        return True
-
-
-def scrub_text(text: str, *, secrets: Sequence[str] = (), patterns: Sequence[re.Pattern[str]] = ()) -> str:
-    """``text`` with the given secret values and secret-bearing patterns replaced by ***."""
-    for secret in secrets:
-        # Whole-token matches of realistic secrets only (Halo's are ~90 characters), so a toy secret like
-        # "s" cannot garble ordinary words.
-        if len(secret) >= MIN_SCRUB_LENGTH:
-            text = re.sub(rf"(?<![\w.~+/=-]){re.escape(secret)}(?![\w.~+/=-])", "***", text)
-    for pattern in patterns or _SecretScrubber.PATTERNS:
-        text = pattern.sub(lambda m: m.group(1) + "***", text)
-    return text
-
-
-if not any(isinstance(f, _SecretScrubber) for f in log.filters):
-    log.addFilter(_SecretScrubber())
+if not any(isinstance(f, SecretScrubber) for f in log.filters):
+    log.addFilter(SecretScrubber())  # last line of defence, even where the app's log set-up never ran
 
 
 class HaloClient:
@@ -841,13 +810,7 @@ class HaloClient:
 
     def _scrubbed(self, error: LedgerBridgeError) -> LedgerBridgeError:
         """Remove our own secret and token from an error's texts (servers sometimes echo what they got)."""
-        secrets = [self._secret, self._token.value if self._token else ""]
-        for name in ("message", "action", "detail"):
-            value = getattr(error, name, "")
-            if isinstance(value, str) and value:
-                setattr(error, name, scrub_text(value, secrets=secrets))
-        error.args = (error.message,)
-        return error
+        return scrub_error(error, (self._secret, self._token.value if self._token else ""))
 
 
 def _checked_proxy(proxy: str) -> dict[str, str] | None:

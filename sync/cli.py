@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TextIO
 
 from core.errors import LedgerBridgeError
+from core.scrub import scrub
 from sync.events import (
     EntityStarted,
     Event,
@@ -35,7 +36,7 @@ from sync.events import (
     RunStarted,
     RunSummary,
 )
-from sync.logs import scrub, setup_logging
+from sync.logs import setup_logging
 from sync.paths import AppPaths, app_paths
 from sync.secrets import SECRET_NAMES, KeyringSecretStore, MemorySecretStore, SecretStore
 from sync.settings import Settings

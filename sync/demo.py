@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sync.logs import register_secret
+from core.scrub import register_secret
 from sync.paths import AppPaths, app_paths
 from sync.secrets import HALO_CLIENT_SECRET, MemorySecretStore
 from sync.settings import Settings

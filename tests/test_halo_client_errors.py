@@ -15,8 +15,9 @@ import pytest
 import requests
 
 from core.errors import AuthError, ConfigError, RecordError, TransientError
+from core.scrub import scrub
 from halo.auth import AccessToken, normalise_server_url, token_from_json, token_url
-from halo.client import HaloClient, HaloConnection, RetryPolicy, scrub_text
+from halo.client import HaloClient, HaloConnection, RetryPolicy
 from halo.errors import HaloRecordError, error_from_response
 from halo.retry import parse_retry_after
 from sync.settings import HaloSettings
@@ -275,8 +276,8 @@ def test_connection_from_settings_and_repr_hides_the_secret():
         client.close()
 
 
-def test_scrub_text_removes_values_and_secret_shapes():
+def test_scrub_removes_values_and_secret_shapes():
     text = "Authorization: Bearer abc.def-123 client_secret=hunter2hunter2&x=1 token Sup3r-Secret-Value-123"
-    scrubbed = scrub_text(text, secrets=["Sup3r-Secret-Value-123"])
+    scrubbed = scrub(text, ["Sup3r-Secret-Value-123"])
     assert "abc.def-123" not in scrubbed and "hunter2hunter2" not in scrubbed
     assert "Sup3r-Secret-Value-123" not in scrubbed and "x=1" in scrubbed
