@@ -45,6 +45,7 @@ from halo.errors import (
     shape_error,
 )
 from halo.pacing import DEFAULT_REQUESTS_PER_WINDOW, DEFAULT_WINDOW_SECONDS, RequestBudget
+from halo.resources import RESOURCES, HaloResource
 from halo.retry import RetryPolicy
 from sync.settings import HaloSettings
 
@@ -52,27 +53,6 @@ __all__ = ["HaloClient", "HaloConnection", "RequestStats", "RetryPolicy"]
 
 log = logging.getLogger("ledgerbridge.halo")
 
-RESOURCES = ("Client", "Site", "Item", "Tax", "Invoice", "InvoicePayment", "Supplier")
-# The list key in a paged answer, per resource (Tax/InvoicePayment keys are undocumented; see halo-api.md).
-LIST_KEYS: dict[str, str] = {
-    "Client": "clients",
-    "Site": "sites",
-    "Item": "items",
-    "Tax": "taxes",
-    "Invoice": "invoices",
-    "InvoicePayment": "payments",
-    "Supplier": "suppliers",
-}
-# Words for messages: "reading customers", "saving invoices".
-RESOURCE_WORDS: dict[str, str] = {
-    "Client": "customers",
-    "Site": "customer sites",
-    "Item": "items",
-    "Tax": "tax rates",
-    "Invoice": "invoices",
-    "InvoicePayment": "invoice payments",
-    "Supplier": "suppliers",
-}
 CONNECT_TIMEOUT_CAP = 15.0
 USER_AGENT = "LedgerBridge/0.1 (+Halo accounts sync)"
 
@@ -402,9 +382,8 @@ class HaloClient:
         self, resource: str, params: Mapping[str, Any] | None = None, *, page_size: int | None = None
     ) -> Iterator[dict[str, Any]]:
         """Every record of ``resource`` matching ``params``, fetched a page at a time (a generator)."""
-        _check_resource(resource)
         size = page_size or self.conn.page_size
-        operation = f"reading {RESOURCE_WORDS[resource]}"
+        operation = f"reading {_resource(resource).words}"
         seen = 0
         page_no = 1
         previous_first_id: object = None
@@ -453,8 +432,7 @@ class HaloClient:
         self, resource: str, record_id: int, params: Mapping[str, Any] | None = None
     ) -> dict[str, Any] | None:
         """One record by Halo id, or None when Halo has no such record (404)."""
-        _check_resource(resource)
-        operation = f"reading {RESOURCE_WORDS[resource]}"
+        operation = f"reading {_resource(resource).words}"
         response = self._send(
             "GET",
             f"{self._api}/{resource}/{quote(str(int(record_id)))}",
@@ -478,11 +456,11 @@ class HaloClient:
         Only ever used for a copy this run has just created twice (sync.guard); deleting twice is harmless,
         so a failed attempt may be resent.
         """
-        _check_resource(resource)
+        words = _resource(resource).words
         response = self._send(
             "DELETE",
             f"{self._api}/{resource}/{quote(str(int(record_id)))}",
-            operation=f"removing a double of the {RESOURCE_WORDS[resource]}",
+            operation=f"removing a double of the {words}",
             path_template=f"/api/{resource}/{{id}}",
             resend_after_sending=True,
             accept_statuses=(404,),
@@ -499,13 +477,13 @@ class HaloClient:
         (updates) is resent on failure; one holding any create is resent only when Halo provably did not
         process it; otherwise TransientError(maybe_written=True).
         """
-        _check_resource(resource)
+        words = _resource(resource).words
         if len(records) > self.conn.batch_size:
             raise ValueError(f"{len(records)} records exceed the batch size {self.conn.batch_size}")
         if not records:
             return []
         updates_only = all(_has_id(record) for record in records)
-        operation = f"saving {RESOURCE_WORDS[resource]}"
+        operation = f"saving {words}"
         response = self._send(
             "POST",
             f"{self._api}/{resource}",
@@ -800,7 +778,7 @@ class HaloClient:
         return count
 
     def _list_of(self, body: dict[str, Any], resource: str, operation: str) -> list[Any]:
-        key = LIST_KEYS[resource]
+        key = RESOURCES[resource].list_key
         if isinstance(body.get(key), list):
             return body[key]
         lists = [value for value in body.values() if isinstance(value, list)]
@@ -846,9 +824,11 @@ def _json_bytes(value: Any) -> bytes:
     return json.dumps(value, default=default, ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 
-def _check_resource(resource: str) -> None:
-    if resource not in RESOURCES:
-        raise ValueError(f"unknown Halo resource {resource!r}; expected one of {', '.join(RESOURCES)}")
+def _resource(name: str) -> HaloResource:
+    """The resource table's row for ``name``; ValueError for a resource the client does not know."""
+    if name not in RESOURCES:
+        raise ValueError(f"unknown Halo resource {name!r}; expected one of {', '.join(RESOURCES)}")
+    return RESOURCES[name]
 
 
 def _has_id(record: Mapping[str, Any]) -> bool:
@@ -871,7 +851,7 @@ def _answer_records(body: Any, resource: str) -> list[dict[str, Any]]:
         return [item for item in body if isinstance(item, dict)]
     if not isinstance(body, dict):
         return []  # empty body, `true`, a number, text: no record to match
-    listed = body.get(LIST_KEYS[resource])
+    listed = body.get(RESOURCES[resource].list_key)
     if isinstance(listed, list):
         return [item for item in listed if isinstance(item, dict)]
     return [body] if body else []

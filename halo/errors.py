@@ -15,6 +15,7 @@ import requests
 import urllib3.exceptions
 
 from core.errors import AuthError, ConfigError, LedgerBridgeError, RecordError, TransientError
+from halo.resources import RESOURCES
 from halo.retry import parse_retry_after
 
 SETTINGS_HINT = "Settings > Halo"
@@ -27,14 +28,8 @@ SECRET_ACTION = (
     "longer have it)."
 )
 
-# Which Halo permission area guards each resource (scope names from Halo's API application permissions).
-PERMISSION_AREAS: dict[str, str] = {
-    "client": "customers",
-    "site": "customers",
-    "item": "items",
-    "invoice": "invoices",
-    "invoicepayment": "invoices",
-}
+# The resource a path names, whatever its case (/api/client/7): its permission area is in the table.
+_RESOURCE_BY_LOWER = {name.lower(): row for name, row in RESOURCES.items()}
 OAUTH_ERROR_CODES = frozenset(
     {
         "invalid_request",
@@ -352,15 +347,15 @@ def _bad_request(body: Any, operation: str, detail: str) -> LedgerBridgeError:
 
 
 def _permission_action(method: str, path: str) -> str:
-    resource = _resource_from_path(path)
-    if resource == "tax":
+    resource = _RESOURCE_BY_LOWER.get(_resource_from_path(path))
+    if resource is not None and resource.needs_admin:
         needed = "admin"
-    elif resource in PERMISSION_AREAS:
-        needed = ("read:" if method == "GET" else "edit:") + PERMISSION_AREAS[resource]
+    elif resource is not None and resource.permission_area:
+        needed = ("read:" if method == "GET" else "edit:") + resource.permission_area
     else:
         needed = ""
     where = "the API application (Configuration > Integrations > Halo API > Permissions) and its agent"
-    if needed == "admin":  # Halo's Accounts Integrator setup guide: admin rights for the first tax import
+    if needed == "admin":  # the resource table: Halo's guide asks admin rights for the first tax import
         return (
             f"In Halo, give {where} the 'admin' permission: Halo needs admin rights on the API application "
             "for the first tax import. Then sync again."

@@ -27,8 +27,10 @@ class HaloResource:
     permission_area: str = ""  # the Halo API permission area that guards it (read:X / edit:X)
     singular: str = ""  # "the customer", for messages about one record
     plural: str = ""  # "customers", for messages about many
+    words: str = ""  # what the client calls them in its operations: "reading tax rates", "saving customers"
     parent: tuple[str, str] | None = None  # (field, parent resource) the record hangs from
     has_inactive: bool = False  # the schema has an `inactive` flag
+    needs_admin: bool = False  # a 403 means the API application lacks admin rights, not one permission area
 
 
 def _frozen(params: dict[str, str]) -> Mapping[str, str]:
@@ -45,8 +47,10 @@ RESOURCES: Mapping[str, HaloResource] = MappingProxyType(
                 "third_party_id",
                 orderable=False,  # the OpenAPI's GET /Tax takes no order parameters
                 permission_area="tax rates (admin rights for the first import)",
+                needs_admin=True,  # Halo's Accounts Integrator guide: admin rights for the first tax import
                 singular="the tax",
                 plural="taxes",
+                words="tax rates",
             ),
             HaloResource(
                 "Client",
@@ -56,6 +60,7 @@ RESOURCES: Mapping[str, HaloResource] = MappingProxyType(
                 permission_area="customers",
                 singular="the customer",
                 plural="customers",
+                words="customers",
                 has_inactive=True,
             ),
             HaloResource(
@@ -65,6 +70,7 @@ RESOURCES: Mapping[str, HaloResource] = MappingProxyType(
                 permission_area="customers",
                 singular="the site of customer",
                 plural="sites",
+                words="customer sites",
                 parent=("client_id", "Client"),
                 has_inactive=True,
             ),
@@ -75,6 +81,7 @@ RESOURCES: Mapping[str, HaloResource] = MappingProxyType(
                 permission_area="items",
                 singular="the item",
                 plural="items",
+                words="items",
             ),
             HaloResource(
                 "Invoice",
@@ -84,6 +91,7 @@ RESOURCES: Mapping[str, HaloResource] = MappingProxyType(
                 permission_area="invoices",
                 singular="the invoice",
                 plural="invoices",
+                words="invoices",
                 parent=("client_id", "Client"),
             ),
             HaloResource(
@@ -94,6 +102,7 @@ RESOURCES: Mapping[str, HaloResource] = MappingProxyType(
                 permission_area="invoices",
                 singular="the payment",
                 plural="invoice payments",
+                words="invoice payments",
                 parent=("invoice_id", "Invoice"),
             ),
             HaloResource(
@@ -107,6 +116,7 @@ RESOURCES: Mapping[str, HaloResource] = MappingProxyType(
                 permission_area="suppliers",
                 singular="the supplier",
                 plural="suppliers",
+                words="suppliers",
                 has_inactive=True,
             ),
         )

@@ -105,6 +105,7 @@ def test_invalid_scope_is_a_config_error_about_the_scope():
         ("GET", "/api/Item", "read:items"),
         ("POST", "/api/InvoicePayment", "edit:invoices"),
         ("POST", "/api/Tax", "admin"),
+        ("GET", "/api/Supplier", "read:suppliers"),
     ],
 )
 def test_403_names_the_missing_permission(method, path, permission):

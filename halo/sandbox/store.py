@@ -18,20 +18,8 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from halo.resources import RESOURCES
 from halo.sandbox.schemas import RecordProblem, shared_validator
-
-RESOURCES: tuple[str, ...] = ("Client", "Site", "Item", "Tax", "Invoice", "InvoicePayment", "Supplier")
-
-# The key a GET list answers with (halo-api.md §2.2; Tax and InvoicePayment keys are our choice).
-LIST_KEYS: dict[str, str] = {
-    "Client": "clients",
-    "Site": "sites",
-    "Item": "items",
-    "Tax": "taxes",
-    "Invoice": "invoices",
-    "InvoicePayment": "payments",
-    "Supplier": "suppliers",
-}
 
 # Halo's own "last changed" field per record type, kept by the server.
 TIMESTAMP_FIELDS: dict[str, str] = {
@@ -52,14 +40,6 @@ SEARCH_FIELDS: dict[str, tuple[str, ...]] = {
     "Supplier": ("name",),
 }
 
-# Records that must point at an existing parent: resource -> (field, parent resource).
-PARENTS: dict[str, tuple[str, str]] = {
-    "Site": ("client_id", "Client"),
-    "Invoice": ("client_id", "Client"),
-    "InvoicePayment": ("invoice_id", "Invoice"),
-}
-
-INACTIVE_HIDDEN = frozenset({"Client", "Site", "Supplier"})
 LINE_COUNTER = "InvoiceDetail"
 MAIN_SITE_NAME = "Main Site"
 _QUERY_CACHE_SIZE = 16
@@ -222,7 +202,7 @@ class SandboxStore:
 
     def _filter(self, resource: str, query: ListQuery) -> Callable[[dict[str, Any]], bool]:
         tests: list[Callable[[dict[str, Any]], bool]] = []
-        if resource in INACTIVE_HIDDEN and not query.include_inactive:
+        if RESOURCES[resource].has_inactive and not query.include_inactive:
             tests.append(lambda record: not record.get("inactive"))
         if query.client_id is not None and resource in ("Site", "Invoice", "InvoicePayment"):
             wanted_client = query.client_id
@@ -374,9 +354,10 @@ class _BatchPlan:
         return merged["id"]
 
     def _check_parent(self, resource: str, index: int, merged: dict[str, Any]) -> None:
-        if resource not in PARENTS:
+        link = RESOURCES[resource].parent
+        if link is None:
             return
-        field, parent = PARENTS[resource]
+        field, parent = link
         value = merged.get(field)
         if self.lookup(parent, value) is None:
             shown = "missing" if value is None else f"{value}"
