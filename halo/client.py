@@ -47,7 +47,6 @@ from halo.errors import (
 from halo.pacing import DEFAULT_REQUESTS_PER_WINDOW, DEFAULT_WINDOW_SECONDS, RequestBudget
 from halo.resources import RESOURCES, HaloResource
 from halo.retry import RetryPolicy
-from sync.settings import HaloSettings
 
 __all__ = ["HaloClient", "HaloConnection", "RequestStats", "RetryPolicy"]
 
@@ -73,22 +72,6 @@ class HaloConnection:
     batch_size: int = 100
     requests_per_window: int = DEFAULT_REQUESTS_PER_WINDOW  # client-side pacing; 0 = off (halo/pacing.py)
     window_seconds: float = DEFAULT_WINDOW_SECONDS
-
-    @classmethod
-    def from_settings(cls, settings: HaloSettings) -> HaloConnection:
-        return cls(
-            resource_server=settings.resource_server,
-            auth_server=settings.auth_server,
-            tenant=settings.tenant,
-            client_id=settings.client_id,
-            scope=settings.scope,
-            proxy=settings.proxy,
-            ca_bundle=settings.ca_bundle,
-            timeout=settings.timeout_seconds,
-            page_size=settings.page_size,
-            batch_size=settings.batch_size,
-            requests_per_window=settings.requests_per_5_minutes,
-        )
 
     @property
     def base_url(self) -> str:

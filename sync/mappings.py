@@ -241,7 +241,8 @@ class MappingService:
     def _open_client(self) -> tuple[HaloClient, bool]:
         if self._client is not None:
             return self._client, False
-        from halo.client import HaloClient, HaloConnection
+        from halo.client import HaloClient
+        from sync.halo_connection import halo_connection
 
         secret = self.secrets.get(HALO_CLIENT_SECRET)
         if not secret:
@@ -249,7 +250,7 @@ class MappingService:
                 "The Halo client secret is not stored on this computer.",
                 action="Enter it in Settings > Halo (or run `ledgerbridge secret set halo.client_secret`).",
             )
-        return HaloClient(HaloConnection.from_settings(self.settings.halo), secret), True
+        return HaloClient(halo_connection(self.settings.halo), secret), True
 
     # --- the API ------------------------------------------------------------------------------------------
 

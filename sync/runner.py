@@ -16,10 +16,11 @@ from datetime import UTC, datetime
 from connectors.base import ConnectionCheck, Connector
 from core.errors import CancelledError, ConfigError, LedgerBridgeError, error_kind
 from core.records import ENTITY_ORDER
-from halo.client import HaloClient, HaloConnection
+from halo.client import HaloClient
 from sync.engine import STREAMS, SyncEngine
 from sync.events import Listener, RunFinished, RunStarted, RunSummary
 from sync.guard import SecondInstallationGuard
+from sync.halo_connection import halo_connection
 from sync.lock import SyncLock
 from sync.paths import AppPaths, app_paths
 from sync.secrets import HALO_CLIENT_SECRET, SOURCE_PASSWORD, SecretStore
@@ -43,7 +44,7 @@ def build_client(settings: Settings, secrets: SecretStore) -> HaloClient:
             "The Halo client secret is not stored on this computer.",
             action="Enter it in Settings > Halo (or run: ledgerbridge secret set halo.client_secret).",
         )
-    return HaloClient(HaloConnection.from_settings(settings.halo), secret)
+    return HaloClient(halo_connection(settings.halo), secret)
 
 
 def build_connector(settings: Settings, secrets: SecretStore) -> Connector:

@@ -20,6 +20,7 @@ from halo.auth import AccessToken, normalise_server_url, token_from_json, token_
 from halo.client import HaloClient, HaloConnection, RetryPolicy
 from halo.errors import HaloRecordError, error_from_response
 from halo.retry import parse_retry_after
+from sync.halo_connection import halo_connection
 from sync.settings import HaloSettings
 
 
@@ -267,7 +268,7 @@ def test_connection_from_settings_and_repr_hides_the_secret():
     settings = HaloSettings(
         resource_server="https://acme.halopsa.com/api", client_id="cid", tenant="acme", page_size=50
     )
-    conn = HaloConnection.from_settings(settings)
+    conn = halo_connection(settings)
     assert conn.base_url == "https://acme.halopsa.com" and conn.page_size == 50 and conn.tenant == "acme"
     client = HaloClient(conn, "Sup3r-Secret-Value-123")
     try:

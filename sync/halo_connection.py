@@ -1,0 +1,27 @@
+"""Settings > Halo as the Halo client's own connection values.
+
+Why here: halo/ takes plain values of its own (HaloConnection) and never imports sync, so the one place that
+knows both the settings file's names and the client's is on the sync side.
+"""
+
+from __future__ import annotations
+
+from halo.client import HaloConnection
+from sync.settings import HaloSettings
+
+
+def halo_connection(settings: HaloSettings) -> HaloConnection:
+    """The client's connection for ``settings``: everything but the secret, which the keyring holds."""
+    return HaloConnection(
+        resource_server=settings.resource_server,
+        auth_server=settings.auth_server,
+        tenant=settings.tenant,
+        client_id=settings.client_id,
+        scope=settings.scope,
+        proxy=settings.proxy,
+        ca_bundle=settings.ca_bundle,
+        timeout=settings.timeout_seconds,
+        page_size=settings.page_size,
+        batch_size=settings.batch_size,
+        requests_per_window=settings.requests_per_5_minutes,
+    )
