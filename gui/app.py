@@ -222,7 +222,7 @@ class DesktopApp(QObject):
 
     def start_demo(self) -> None:
         """Build the demo company and start the sandbox off the GUI thread, then open the window on it."""
-        from sync.demo import DemoEnvironment
+        from demo.environment import DemoEnvironment
 
         home = self.paths.data_dir
         self._tell(

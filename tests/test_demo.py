@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from sync.demo import CREDENTIALS_FILE, DemoEnvironment
+from demo.environment import CREDENTIALS_FILE, DemoEnvironment
 from sync.secrets import HALO_CLIENT_SECRET
 
 
