@@ -762,8 +762,9 @@ class HaloClient:
 
     def _list_of(self, body: dict[str, Any], resource: str, operation: str) -> list[Any]:
         key = RESOURCES[resource].list_key
-        if isinstance(body.get(key), list):
-            return body[key]
+        listed = body.get(key)
+        if isinstance(listed, list):
+            return listed
         lists = [value for value in body.values() if isinstance(value, list)]
         if len(lists) == 1:
             return lists[0]

@@ -67,7 +67,9 @@ def error_from_response(response: requests.Response, *, operation: str) -> Ledge
     """
     status = response.status_code
     method = (response.request.method if response.request is not None else "") or ""
-    url = _url_without_query(response.url or (response.request.url if response.request is not None else ""))
+    url = _url_without_query(
+        response.url or (response.request.url if response.request is not None else "") or ""
+    )
     path = urlsplit(url).path
     body = _json_body(response)
     detail = f"HTTP {status} {method} {path}: {_snippet(response)}"
@@ -397,15 +399,13 @@ def _json_body(response: requests.Response) -> Any:
 
 
 def _oauth_code(body: Any) -> str:
-    if isinstance(body, dict) and isinstance(body.get("error"), str) and body["error"] in OAUTH_ERROR_CODES:
-        return body["error"]
-    return ""
+    code = body.get("error") if isinstance(body, dict) else None
+    return code if isinstance(code, str) and code in OAUTH_ERROR_CODES else ""
 
 
 def _oauth_description(body: Any) -> str:
-    if isinstance(body, dict) and isinstance(body.get("error_description"), str):
-        return body["error_description"]
-    return ""
+    description = body.get("error_description") if isinstance(body, dict) else None
+    return description if isinstance(description, str) else ""
 
 
 def _looks_like_html(response: requests.Response) -> bool:

@@ -64,11 +64,20 @@ class CouldNotRun(Exception):
 class DemoRun(Protocol):
     """A started demo as `sync --demo` uses it (demo.environment.DemoEnvironment is one)."""
 
-    settings: Settings
-    secrets: SecretStore
-    paths: AppPaths
-    company_file: Path
-    sandbox_url: str
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def secrets(self) -> SecretStore: ...
+
+    @property
+    def paths(self) -> AppPaths: ...
+
+    @property
+    def company_file(self) -> Path: ...
+
+    @property
+    def sandbox_url(self) -> str: ...
 
     def print_contents(self, out: TextIO) -> dict[str, int]: ...
 

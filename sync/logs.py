@@ -7,6 +7,7 @@ bearer token or the accounting password, even inside a traceback of an error tha
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import logging.handlers
 import os
@@ -15,7 +16,6 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
 
 from core.scrub import SecretScrubber
 from sync.paths import AppPaths, ensure_private_dir, make_private
@@ -92,7 +92,7 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._complained = False
 
-    def _open(self) -> TextIO:
+    def _open(self) -> io.TextIOWrapper:
         flags = (
             os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_BINARY", 0)
         )  # the text layer translates

@@ -224,7 +224,8 @@ class SandboxStore:
             def found(record: dict[str, Any]) -> bool:
                 texts = [record.get(field) for field in fields]
                 if resource == "Invoice":
-                    texts.append(clients.get(record.get("client_id"), {}).get("name"))
+                    client = _by_id(clients, record.get("client_id"))
+                    texts.append(client.get("name") if client is not None else None)
                 return any(isinstance(text, str) and needle in text.casefold() for text in texts)
 
             tests.append(found)
@@ -250,7 +251,7 @@ class SandboxStore:
         for key, value in shown.items():
             if isinstance(value, (list, dict)):
                 shown[key] = json.loads(json.dumps(value))
-        client = self._records["Client"].get(shown.get("client_id")) if resource != "Client" else None
+        client = _by_id(self._records["Client"], shown.get("client_id")) if resource != "Client" else None
         if client is not None:
             shown["client_name"] = client.get("name")
         return shown
@@ -329,9 +330,9 @@ class _BatchPlan:
                 f"Record {index}: there is no {resource} with id {record_id} to update. "
                 "Leave out 'id' to create a new record, or look the record up again.",
             )
-        merged: dict[str, Any] = {} if creating else dict(existing)
+        merged: dict[str, Any] = {} if existing is None else dict(existing)
         merged.update({key: value for key, value in incoming.items() if key != "lines"})
-        if creating:
+        if existing is None:
             if isinstance(record_id, int) and record_id > 0:
                 merged["id"] = record_id
                 self.next_id[resource] = max(self.next_id[resource], record_id + 1)
@@ -351,7 +352,8 @@ class _BatchPlan:
         self.pending[(resource, merged["id"])] = merged
         if resource == "Client" and creating and not merged.get("main_site_id"):
             self._create_main_site(merged)
-        return merged["id"]
+        saved_id: int = merged["id"]
+        return saved_id
 
     def _check_parent(self, resource: str, index: int, merged: dict[str, Any]) -> None:
         link = RESOURCES[resource].parent
@@ -368,7 +370,9 @@ class _BatchPlan:
                 f"a {resource} must belong to one. Create the {parent} first and use the id Halo gave it.",
             )
 
-    def _apply_lines(self, merged: dict[str, Any], incoming: dict[str, Any], existing: dict | None) -> None:
+    def _apply_lines(
+        self, merged: dict[str, Any], incoming: dict[str, Any], existing: dict[str, Any] | None
+    ) -> None:
         if "lines" in incoming:
             old_ids = {line.get("id") for line in (existing or {}).get("lines") or []}
             lines = []
@@ -407,3 +411,8 @@ def invoice_total(lines: Iterable[dict[str, Any]]) -> float:
             net = (line.get("qty_order") or 0) * (line.get("unit_price") or 0)
         total += net + (line.get("tax_amount") or 0)
     return round(total, 2)
+
+
+def _by_id(records: dict[int, dict[str, Any]], record_id: object) -> dict[str, Any] | None:
+    """The record with Halo id ``record_id``; None for no id (a missing or non-numeric reference)."""
+    return records.get(record_id) if isinstance(record_id, int) else None
