@@ -419,7 +419,8 @@ def _probe_halo_side(factory: Callable[[], Any], report: DoctorReport) -> None:
 
 def doctor_for_settings(settings: Any, secrets: Any) -> DoctorReport:
     """The doctor on the saved settings and keyring secrets (the CLI and the GUI buttons)."""
-    from sync.runner import build_client, build_connector
+    from sync.halo_connection import build_client
+    from sync.runner import build_connector
 
     source = (lambda: build_connector(settings, secrets)) if settings.source.kind else None
     halo = (lambda: build_client(settings, secrets)) if settings.halo.resource_server else None
