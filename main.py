@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from demo.environment import DemoEnvironment
 
 __version__ = "0.1.0"
 
@@ -85,12 +89,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def start_demo() -> DemoEnvironment:
+    """The demo for ``sync --demo``, wired here: the engine never imports the sandbox or the demo builder."""
+    from demo.environment import DemoEnvironment
+
+    return DemoEnvironment.start()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "sync":
         from sync.cli import sync_command
 
-        return sync_command(args)
+        return sync_command(args, start_demo=start_demo)
     if args.command == "secret":
         from sync.cli import secret_command
 

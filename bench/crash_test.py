@@ -44,8 +44,8 @@ import pyodbc  # noqa: E402
 import tomli_w  # noqa: E402
 
 from connectors.sage50uk import Sage50UKConnector  # noqa: E402
+from core.records import Customer, Invoice, Item, TaxRate  # noqa: E402
 from halo.sandbox.server import HaloSandbox  # noqa: E402
-from sync.records import Customer, Invoice, Item, TaxRate  # noqa: E402
 from tests.standins.sage50uk import make_large, odbc_connection_string  # noqa: E402
 
 FULL = {"customers": 2_000, "items": 400, "invoices": 4_000, "lines_per_inv": 2}

@@ -35,9 +35,10 @@ import pyodbc  # noqa: E402
 
 from bench.crash_test import LONDON, census  # noqa: E402
 from connectors.sage50uk import Sage50UKConnector  # noqa: E402
-from halo.client import HaloClient, HaloConnection, RetryPolicy  # noqa: E402
+from halo.client import HaloClient, RetryPolicy  # noqa: E402
 from halo.sandbox.server import HaloSandbox  # noqa: E402
 from sync.events import Event, RecordOutcome  # noqa: E402
+from sync.halo_connection import halo_connection  # noqa: E402
 from sync.paths import app_paths  # noqa: E402
 from sync.runner import run_sync  # noqa: E402
 from sync.secrets import HALO_CLIENT_SECRET, MemorySecretStore  # noqa: E402
@@ -143,7 +144,7 @@ def one_run(
     """A real run_sync (real ODBC connector, real HaloClient) whose client's stats are kept."""
     settings = _settings(sandbox, company, batch_size, page_size)
     secrets = MemorySecretStore({HALO_CLIENT_SECRET: sandbox.client_secret})
-    client = HaloClient(HaloConnection.from_settings(settings.halo), sandbox.client_secret, retry=retry)
+    client = HaloClient(halo_connection(settings.halo), sandbox.client_secret, retry=retry)
     connection_string = odbc_connection_string(company)
     connector = Sage50UKConnector(lambda: pyodbc.connect(connection_string), local_zone=LONDON)
     reconciles = ReconcileCounter()

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from connectors.registry import configure_odbc_connection
 from connectors.sage50uk import TABLE_USES, Sage50UKConnector
-from sync.records import Invoice, SourceProblem
+from core.records import Invoice, SourceProblem
 from tests.fixtures_odbc import sqlite_odbc_connection_string
 from tests.standins.sage50uk import make_large
 

@@ -41,8 +41,9 @@ import psutil
 import pyodbc
 
 from connectors.sage50uk import Sage50UKConnector
-from halo.client import HaloClient, HaloConnection
+from halo.client import HaloClient
 from resources.demo.sage50uk_schema import sage_timestamp
+from sync.halo_connection import halo_connection
 from sync.paths import app_paths
 from sync.runner import run_sync
 from sync.secrets import HALO_CLIENT_SECRET, MemorySecretStore
@@ -138,7 +139,7 @@ class MemoryWatch:
 def run_phase(
     name: str, settings: Settings, secrets: MemorySecretStore, paths, db: Path, traced: bool
 ) -> dict:
-    client = HaloClient(HaloConnection.from_settings(settings.halo), secrets.get(HALO_CLIENT_SECRET) or "")
+    client = HaloClient(halo_connection(settings.halo), secrets.get(HALO_CLIENT_SECRET) or "")
     connection_string = odbc_connection_string(db)
     connector = Sage50UKConnector(lambda: pyodbc.connect(connection_string), local_zone=LONDON, page_size=500)
     started = time.perf_counter()
@@ -172,7 +173,7 @@ def run_phase(
 
 def count_requests(settings: Settings, secrets: MemorySecretStore, paths, db: Path) -> tuple[int, int, int]:
     """One sync: (records, HTTP requests, of which look-ups for missing keys)."""
-    client = HaloClient(HaloConnection.from_settings(settings.halo), secrets.get(HALO_CLIENT_SECRET) or "")
+    client = HaloClient(halo_connection(settings.halo), secrets.get(HALO_CLIENT_SECRET) or "")
     connection_string = odbc_connection_string(db)
     connector = Sage50UKConnector(lambda: pyodbc.connect(connection_string), local_zone=LONDON, page_size=500)
     summary = run_sync(settings, secrets, paths=paths, connector=connector, client=client)

@@ -22,8 +22,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from core.errors import TransientError  # noqa: E402
 from halo.client import HaloClient, HaloConnection, RetryPolicy  # noqa: E402
-from sync.errors import TransientError  # noqa: E402
 from tests.proxy_halo import TricklingServer  # noqa: E402
 
 

@@ -1,7 +1,7 @@
 """The declared connector interface (singer-sdk style): streams with a key and a replication key.
 
 Why: the engine must not care whether rows come from Sage's ODBC driver, QODBC or a user's SELECT. Every
-connector lists its streams and yields canonical records (``sync.records``) page by page with ``fetchmany``,
+connector lists its streams and yields canonical records (``core.records``) page by page with ``fetchmany``,
 so memory does not grow with the size of the books.
 
 Contract of ``read(stream, since)``:
@@ -11,7 +11,7 @@ Contract of ``read(stream, since)``:
   replication column is NULL (the engine applies its look-back window before calling);
 - invoices carry their lines, paid state and payments; the invoice's ``modified`` is the latest change of
   the invoice or anything that changed its paid state, so a new payment re-reads the invoice;
-- driver failures are raised as ``sync.errors`` (see ``connectors.errors.error_from_odbc``), never raw.
+- driver failures are raised as ``core.errors`` (see ``connectors.errors.error_from_odbc``), never raw.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from typing import Any, ClassVar
 
 from connectors.errors import error_from_odbc
 from connectors.sql import RESERVED_WORDS, iter_rows
-from sync.errors import LedgerBridgeError
-from sync.records import EntityName, Record, SourceProblem
+from core.errors import LedgerBridgeError
+from core.records import EntityName, Record, SourceProblem
 
 DEFAULT_PAGE_SIZE = 500
 
@@ -144,7 +144,7 @@ class Connector(ABC):
     def connection(self) -> Any:
         """The open connection (opened on first use; reconnect per run, Sage's driver degrades over time).
 
-        A failure to connect is raised as a ``sync.errors`` error worded by ``connect_error``.
+        A failure to connect is raised as a ``core.errors`` error worded by ``connect_error``.
         """
         if self._connection is None:
             try:

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from connectors.sql import UndecodableText
-from sync.records import (
+from core.records import (
     CENT,
     RATE_PLACES,
     EntityName,
@@ -74,7 +74,7 @@ def changed_since(record: Record | SourceProblem, since: datetime | None) -> boo
 
 
 def text(value: object, max_length: int | None = None) -> str:
-    """``sync.records.clean_text``, with a fast path for the usual string that has no control characters.
+    """``core.records.clean_text``, with a fast path for the usual string that has no control characters.
 
     Text the driver sent in no encoding we could read (``UndecodableText``) is a row problem: it must not
     reach Halo as mojibake.

@@ -1,4 +1,4 @@
-"""One function that turns a driver failure (pyodbc / sqlite3 / any DB-API error) into ``sync.errors``.
+"""One function that turns a driver failure (pyodbc / sqlite3 / any DB-API error) into ``core.errors``.
 
 Why: ODBC drivers speak SQLSTATE and vendor text ("Username is already in use"); an office manager needs to
 know what to do. The mapping is by SQLSTATE first, then by the well-known vendor messages, and every result
@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import sys
 
-from sync.errors import AuthError, ConfigError, LedgerBridgeError, RecordError, TransientError
+from core.errors import AuthError, ConfigError, LedgerBridgeError, RecordError, TransientError
 
 _SQLSTATE = re.compile(r"[0-9A-Z]{5}")
 _SQLSTATE_IN_TEXT = re.compile(r"SQLSTATE[ =:]*\[?([0-9A-Z]{5})")

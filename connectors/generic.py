@@ -33,8 +33,8 @@ from connectors.common import (
 )
 from connectors.errors import error_from_odbc
 from connectors.sql import iter_rows, quote
-from sync.errors import ConfigError, LedgerBridgeError
-from sync.records import (
+from core.errors import ConfigError, LedgerBridgeError
+from core.records import (
     ENTITY_ORDER,
     Address,
     Customer,

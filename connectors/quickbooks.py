@@ -51,8 +51,8 @@ from connectors.common import (
     when,
 )
 from connectors.errors import error_from_odbc, sqlstate_of
-from sync.errors import ConfigError, LedgerBridgeError
-from sync.records import (
+from core.errors import ConfigError, LedgerBridgeError
+from core.records import (
     Address,
     Customer,
     EntityName,

@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.base import DEFAULT_PAGE_SIZE, Connector
 from connectors.errors import error_from_odbc
-from sync.errors import ConfigError, LedgerBridgeError
+from core.errors import ConfigError
+from core.scrub import scrub_error
 from sync.settings import SourceSettings
 
 # kind -> (module, class). "demo" is Sage 50 UK over the bundled demo company (stdlib sqlite3).
@@ -102,20 +103,6 @@ def _local_zone(source: SourceSettings) -> ZoneInfo | None:
         ) from exc
 
 
-def _scrubbed(error: LedgerBridgeError, secrets: tuple[str, ...]) -> LedgerBridgeError:
-    """Remove any secret a driver might have echoed from the message, action and detail."""
-    for secret in secrets:
-        if not secret:
-            continue
-        for attribute in ("message", "action", "detail"):
-            value = getattr(error, attribute)
-            if secret in value:
-                setattr(error, attribute, value.replace(secret, "***"))
-        if error.args and isinstance(error.args[0], str) and secret in error.args[0]:
-            error.args = (error.args[0].replace(secret, "***"), *error.args[1:])
-    return error
-
-
 def configure_odbc_connection(connection: Any) -> Any:
     """Apply what LedgerBridge knows about particular drivers to a fresh pyodbc connection.
 
@@ -142,7 +129,7 @@ def _pyodbc_factory(connection_string: str, package: str, password: str | None) 
             # autocommit: never hold a read transaction (and its locks) open between pages or runs.
             return configure_odbc_connection(pyodbc.connect(connection_string, autocommit=True, timeout=30))
         except pyodbc.Error as exc:
-            mapped = _scrubbed(
+            mapped = scrub_error(
                 error_from_odbc(exc, package=package, during="connecting"),
                 (password or "", connection_string),
             )

@@ -50,8 +50,8 @@ from connectors.common import (
     text,
 )
 from connectors.errors import error_from_odbc, sqlstate_of
-from sync.errors import LedgerBridgeError, TransientError
-from sync.records import (
+from core.errors import LedgerBridgeError, TransientError
+from core.records import (
     CENT,
     RATE_PLACES,
     Address,

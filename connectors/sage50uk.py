@@ -43,8 +43,8 @@ from connectors.common import (
 )
 from connectors.errors import error_from_odbc
 from connectors.sql import name
-from sync.errors import ConfigError, LedgerBridgeError
-from sync.records import (
+from core.errors import ConfigError, LedgerBridgeError
+from core.records import (
     Address,
     Customer,
     EntityName,

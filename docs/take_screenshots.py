@@ -82,11 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QEventLoop
     from PySide6.QtWidgets import QApplication, QWidget
 
+    from demo.environment import DemoEnvironment
     from gui.controller import AppContext, SyncController
     from gui.icons import app_icon
     from gui.main_window import MainWindow
     from gui.wizard import SetupWizard
-    from sync.demo import DemoEnvironment
     from sync.logs import setup_logging
     from sync.paths import app_paths
 

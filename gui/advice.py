@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
 
-from sync.errors import LedgerBridgeError
+from core.errors import LedgerBridgeError
 
 # The Settings tab's sub-tabs, as the advice names them, and the fields the advice may name after them.
 SETTINGS_SECTIONS = {"Halo": "halo", "Accounting package": "source", "Sync": "sync", "Advanced": "app"}

@@ -22,6 +22,8 @@ from PySide6.QtCore import QEvent, QObject, QTimer, QtMsgType, Signal, Slot, qIn
 from PySide6.QtGui import QSessionManager
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon, QWidget
 
+from core.errors import ConfigError
+from core.scrub import scrub
 from gui.controller import AppContext, SyncController
 from gui.forms import describe_error
 from gui.icons import app_icon
@@ -30,8 +32,7 @@ from gui.single_instance import SingleInstance, server_name
 from gui.tray import TrayController
 from gui.wizard import SetupWizard
 from gui.worker import TaskRunner
-from sync.errors import ConfigError
-from sync.logs import scrub, setup_logging
+from sync.logs import setup_logging
 from sync.paths import AppPaths, app_paths
 from sync.secrets import KeyringSecretStore
 from sync.settings import Settings
@@ -221,7 +222,7 @@ class DesktopApp(QObject):
 
     def start_demo(self) -> None:
         """Build the demo company and start the sandbox off the GUI thread, then open the window on it."""
-        from sync.demo import DemoEnvironment
+        from demo.environment import DemoEnvironment
 
         home = self.paths.data_dir
         self._tell(

@@ -49,7 +49,7 @@ class AppContext:
     secrets: Any  # sync.secrets.SecretStore
     paths: AppPaths
     config_path: Path
-    demo: Any = None  # sync.demo.DemoEnvironment when running --demo
+    demo: Any = None  # demo.environment.DemoEnvironment when running --demo
     log_file: Path | None = None  # where this app's log goes (the demo keeps its data elsewhere)
 
     @property

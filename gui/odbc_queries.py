@@ -30,11 +30,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.errors import ConfigError
+from core.records import SourceProblem
 from gui.advice import AdviceView
 from gui.widgets.inputs import ScrollSafeComboBox
 from gui.worker import TaskRunner
-from sync.errors import ConfigError
-from sync.records import SourceProblem
 from sync.settings import Settings
 
 log = logging.getLogger("ledgerbridge.gui.odbc")

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
+from core.errors import ConfigError, LedgerBridgeError
 from gui.advice import AdviceView, Place, in_wizard_words
 from gui.books_check import BooksCheckPanel
 from gui.forms import HaloForm, SourceForm, SyncOptionsForm, describe_error, settings_with_secrets
@@ -40,7 +41,6 @@ from gui.pages.common import (
 )
 from gui.widgets.inputs import fit_to_screen, scrolling_content
 from gui.worker import ProgressSnapshot, SyncThread, TaskRunner
-from sync.errors import ConfigError, LedgerBridgeError
 from sync.events import OUTCOMES, RunSummary
 from sync.mappings import MappingService
 from sync.paths import AppPaths

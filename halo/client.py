@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import random
-import re
 import socket
 import ssl
 import threading
@@ -32,6 +31,8 @@ import truststore
 from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from core.errors import ConfigError, LedgerBridgeError, TransientError
+from core.scrub import SecretScrubber, scrub_error
 from halo.auth import AccessToken, normalise_server_url, token_from_json, token_url
 from halo.errors import (
     FAILURE_CONNECT,
@@ -44,35 +45,14 @@ from halo.errors import (
     shape_error,
 )
 from halo.pacing import DEFAULT_REQUESTS_PER_WINDOW, DEFAULT_WINDOW_SECONDS, RequestBudget
+from halo.resources import RESOURCES, HaloResource
 from halo.retry import RetryPolicy
-from sync.errors import ConfigError, LedgerBridgeError, TransientError
-from sync.settings import HaloSettings
 
 __all__ = ["HaloClient", "HaloConnection", "RequestStats", "RetryPolicy"]
 
 log = logging.getLogger("ledgerbridge.halo")
 
-RESOURCES = ("Client", "Site", "Item", "Tax", "Invoice", "InvoicePayment")
-# The list key in a paged answer, per resource (Tax/InvoicePayment keys are undocumented; see halo-api.md).
-LIST_KEYS: dict[str, str] = {
-    "Client": "clients",
-    "Site": "sites",
-    "Item": "items",
-    "Tax": "taxes",
-    "Invoice": "invoices",
-    "InvoicePayment": "payments",
-}
-# Words for messages: "reading customers", "saving invoices".
-RESOURCE_WORDS: dict[str, str] = {
-    "Client": "customers",
-    "Site": "customer sites",
-    "Item": "items",
-    "Tax": "tax rates",
-    "Invoice": "invoices",
-    "InvoicePayment": "invoice payments",
-}
 CONNECT_TIMEOUT_CAP = 15.0
-MIN_SCRUB_LENGTH = 8
 USER_AGENT = "LedgerBridge/0.1 (+Halo accounts sync)"
 
 
@@ -92,22 +72,6 @@ class HaloConnection:
     batch_size: int = 100
     requests_per_window: int = DEFAULT_REQUESTS_PER_WINDOW  # client-side pacing; 0 = off (halo/pacing.py)
     window_seconds: float = DEFAULT_WINDOW_SECONDS
-
-    @classmethod
-    def from_settings(cls, settings: HaloSettings) -> HaloConnection:
-        return cls(
-            resource_server=settings.resource_server,
-            auth_server=settings.auth_server,
-            tenant=settings.tenant,
-            client_id=settings.client_id,
-            scope=settings.scope,
-            proxy=settings.proxy,
-            ca_bundle=settings.ca_bundle,
-            timeout=settings.timeout_seconds,
-            page_size=settings.page_size,
-            batch_size=settings.batch_size,
-            requests_per_window=settings.requests_per_5_minutes,
-        )
 
     @property
     def base_url(self) -> str:
@@ -312,38 +276,8 @@ def _tls_context(ca_bundle: str) -> ssl.SSLContext:
     return context
 
 
-class _SecretScrubber(logging.Filter):
-    """Last line of defence: blank out bearer tokens and client secrets should any log line carry one."""
-
-    PATTERNS = (
-        re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(bearer\s+)?[^\s'\",}]+"),
-        re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
-        re.compile(r"(?i)(client_secret['\"]?\s*[:=]\s*['\"]?)[^\s&'\",}]+"),
-        re.compile(r"(?i)(access_token['\"]?\s*[:=]\s*['\"]?)[^\s&'\",}]+"),
-    )
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        scrubbed = scrub_text(message, patterns=self.PATTERNS)
-        if scrubbed != message:
-            record.msg, record.args = scrubbed, None
-        return True
-
-
-def scrub_text(text: str, *, secrets: Sequence[str] = (), patterns: Sequence[re.Pattern[str]] = ()) -> str:
-    """``text`` with the given secret values and secret-bearing patterns replaced by ***."""
-    for secret in secrets:
-        # Whole-token matches of realistic secrets only (Halo's are ~90 characters), so a toy secret like
-        # "s" cannot garble ordinary words.
-        if len(secret) >= MIN_SCRUB_LENGTH:
-            text = re.sub(rf"(?<![\w.~+/=-]){re.escape(secret)}(?![\w.~+/=-])", "***", text)
-    for pattern in patterns or _SecretScrubber.PATTERNS:
-        text = pattern.sub(lambda m: m.group(1) + "***", text)
-    return text
-
-
-if not any(isinstance(f, _SecretScrubber) for f in log.filters):
-    log.addFilter(_SecretScrubber())
+if not any(isinstance(f, SecretScrubber) for f in log.filters):
+    log.addFilter(SecretScrubber())  # last line of defence, even where the app's log set-up never ran
 
 
 class HaloClient:
@@ -431,9 +365,8 @@ class HaloClient:
         self, resource: str, params: Mapping[str, Any] | None = None, *, page_size: int | None = None
     ) -> Iterator[dict[str, Any]]:
         """Every record of ``resource`` matching ``params``, fetched a page at a time (a generator)."""
-        _check_resource(resource)
         size = page_size or self.conn.page_size
-        operation = f"reading {RESOURCE_WORDS[resource]}"
+        operation = f"reading {_resource(resource).words}"
         seen = 0
         page_no = 1
         previous_first_id: object = None
@@ -482,8 +415,7 @@ class HaloClient:
         self, resource: str, record_id: int, params: Mapping[str, Any] | None = None
     ) -> dict[str, Any] | None:
         """One record by Halo id, or None when Halo has no such record (404)."""
-        _check_resource(resource)
-        operation = f"reading {RESOURCE_WORDS[resource]}"
+        operation = f"reading {_resource(resource).words}"
         response = self._send(
             "GET",
             f"{self._api}/{resource}/{quote(str(int(record_id)))}",
@@ -507,11 +439,11 @@ class HaloClient:
         Only ever used for a copy this run has just created twice (sync.guard); deleting twice is harmless,
         so a failed attempt may be resent.
         """
-        _check_resource(resource)
+        words = _resource(resource).words
         response = self._send(
             "DELETE",
             f"{self._api}/{resource}/{quote(str(int(record_id)))}",
-            operation=f"removing a double of the {RESOURCE_WORDS[resource]}",
+            operation=f"removing a double of the {words}",
             path_template=f"/api/{resource}/{{id}}",
             resend_after_sending=True,
             accept_statuses=(404,),
@@ -528,13 +460,13 @@ class HaloClient:
         (updates) is resent on failure; one holding any create is resent only when Halo provably did not
         process it; otherwise TransientError(maybe_written=True).
         """
-        _check_resource(resource)
+        words = _resource(resource).words
         if len(records) > self.conn.batch_size:
             raise ValueError(f"{len(records)} records exceed the batch size {self.conn.batch_size}")
         if not records:
             return []
         updates_only = all(_has_id(record) for record in records)
-        operation = f"saving {RESOURCE_WORDS[resource]}"
+        operation = f"saving {words}"
         response = self._send(
             "POST",
             f"{self._api}/{resource}",
@@ -829,9 +761,10 @@ class HaloClient:
         return count
 
     def _list_of(self, body: dict[str, Any], resource: str, operation: str) -> list[Any]:
-        key = LIST_KEYS[resource]
-        if isinstance(body.get(key), list):
-            return body[key]
+        key = RESOURCES[resource].list_key
+        listed = body.get(key)
+        if isinstance(listed, list):
+            return listed
         lists = [value for value in body.values() if isinstance(value, list)]
         if len(lists) == 1:
             return lists[0]
@@ -839,13 +772,7 @@ class HaloClient:
 
     def _scrubbed(self, error: LedgerBridgeError) -> LedgerBridgeError:
         """Remove our own secret and token from an error's texts (servers sometimes echo what they got)."""
-        secrets = [self._secret, self._token.value if self._token else ""]
-        for name in ("message", "action", "detail"):
-            value = getattr(error, name, "")
-            if isinstance(value, str) and value:
-                setattr(error, name, scrub_text(value, secrets=secrets))
-        error.args = (error.message,)
-        return error
+        return scrub_error(error, (self._secret, self._token.value if self._token else ""))
 
 
 def _checked_proxy(proxy: str) -> dict[str, str] | None:
@@ -881,9 +808,11 @@ def _json_bytes(value: Any) -> bytes:
     return json.dumps(value, default=default, ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 
-def _check_resource(resource: str) -> None:
-    if resource not in RESOURCES:
-        raise ValueError(f"unknown Halo resource {resource!r}; expected one of {', '.join(RESOURCES)}")
+def _resource(name: str) -> HaloResource:
+    """The resource table's row for ``name``; ValueError for a resource the client does not know."""
+    if name not in RESOURCES:
+        raise ValueError(f"unknown Halo resource {name!r}; expected one of {', '.join(RESOURCES)}")
+    return RESOURCES[name]
 
 
 def _has_id(record: Mapping[str, Any]) -> bool:
@@ -906,7 +835,7 @@ def _answer_records(body: Any, resource: str) -> list[dict[str, Any]]:
         return [item for item in body if isinstance(item, dict)]
     if not isinstance(body, dict):
         return []  # empty body, `true`, a number, text: no record to match
-    listed = body.get(LIST_KEYS[resource])
+    listed = body.get(RESOURCES[resource].list_key)
     if isinstance(listed, list):
         return [item for item in listed if isinstance(item, dict)]
     return [body] if body else []

@@ -14,8 +14,9 @@ from urllib.parse import urlsplit
 import requests
 import urllib3.exceptions
 
+from core.errors import AuthError, ConfigError, LedgerBridgeError, RecordError, TransientError
+from halo.resources import RESOURCES
 from halo.retry import parse_retry_after
-from sync.errors import AuthError, ConfigError, LedgerBridgeError, RecordError, TransientError
 
 SETTINGS_HINT = "Settings > Halo"
 URL_ACTION = (
@@ -27,14 +28,8 @@ SECRET_ACTION = (
     "longer have it)."
 )
 
-# Which Halo permission area guards each resource (scope names from Halo's API application permissions).
-PERMISSION_AREAS: dict[str, str] = {
-    "client": "customers",
-    "site": "customers",
-    "item": "items",
-    "invoice": "invoices",
-    "invoicepayment": "invoices",
-}
+# The resource a path names, whatever its case (/api/client/7): its permission area is in the table.
+_RESOURCE_BY_LOWER = {name.lower(): row for name, row in RESOURCES.items()}
 OAUTH_ERROR_CODES = frozenset(
     {
         "invalid_request",
@@ -72,7 +67,9 @@ def error_from_response(response: requests.Response, *, operation: str) -> Ledge
     """
     status = response.status_code
     method = (response.request.method if response.request is not None else "") or ""
-    url = _url_without_query(response.url or (response.request.url if response.request is not None else ""))
+    url = _url_without_query(
+        response.url or (response.request.url if response.request is not None else "") or ""
+    )
     path = urlsplit(url).path
     body = _json_body(response)
     detail = f"HTTP {status} {method} {path}: {_snippet(response)}"
@@ -352,15 +349,15 @@ def _bad_request(body: Any, operation: str, detail: str) -> LedgerBridgeError:
 
 
 def _permission_action(method: str, path: str) -> str:
-    resource = _resource_from_path(path)
-    if resource == "tax":
+    resource = _RESOURCE_BY_LOWER.get(_resource_from_path(path))
+    if resource is not None and resource.needs_admin:
         needed = "admin"
-    elif resource in PERMISSION_AREAS:
-        needed = ("read:" if method == "GET" else "edit:") + PERMISSION_AREAS[resource]
+    elif resource is not None and resource.permission_area:
+        needed = ("read:" if method == "GET" else "edit:") + resource.permission_area
     else:
         needed = ""
     where = "the API application (Configuration > Integrations > Halo API > Permissions) and its agent"
-    if needed == "admin":  # Halo's Accounts Integrator setup guide: admin rights for the first tax import
+    if needed == "admin":  # the resource table: Halo's guide asks admin rights for the first tax import
         return (
             f"In Halo, give {where} the 'admin' permission: Halo needs admin rights on the API application "
             "for the first tax import. Then sync again."
@@ -402,15 +399,13 @@ def _json_body(response: requests.Response) -> Any:
 
 
 def _oauth_code(body: Any) -> str:
-    if isinstance(body, dict) and isinstance(body.get("error"), str) and body["error"] in OAUTH_ERROR_CODES:
-        return body["error"]
-    return ""
+    code = body.get("error") if isinstance(body, dict) else None
+    return code if isinstance(code, str) and code in OAUTH_ERROR_CODES else ""
 
 
 def _oauth_description(body: Any) -> str:
-    if isinstance(body, dict) and isinstance(body.get("error_description"), str):
-        return body["error_description"]
-    return ""
+    description = body.get("error_description") if isinstance(body, dict) else None
+    return description if isinstance(description, str) else ""
 
 
 def _looks_like_html(response: requests.Response) -> bool:

@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sync.records import Address, Customer, Invoice, InvoiceLine, Item, Payment, TaxRate
+from core.records import Address, Customer, Invoice, InvoiceLine, Item, Payment, TaxRate
 
 MAIN_SITE_NAME = "Main Site"
 ADDRESS_LINES = 4

@@ -15,7 +15,7 @@ CONSOLE_NAME = "LedgerBridgeConsole"  # the same program as a console app (see l
 
 # Our own packages: every submodule is bundled, because several are imported lazily (main.py's commands,
 # connectors.registry importing connectors.sage50ca / connectors.quickbooks on demand, halo.sandbox.cli).
-APP_PACKAGES = ("gui", "sync", "connectors", "halo", "resources")
+APP_PACKAGES = ("core", "gui", "sync", "connectors", "halo", "demo", "resources")
 
 # Never shipped: the test suite and benchmarks (and the tools they pull in), the test-only plaintext keyring
 # (sync.secrets refuses it anyway), and large Qt/Python parts LedgerBridge does not use.

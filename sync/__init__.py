@@ -1,5 +1,4 @@
-"""The sync engine: canonical records, plan -> apply, state store, matching, settings and secrets.
+"""The sync engine (no Qt): plan -> apply per entity, state store, matching and mappings, settings, secrets.
 
-No Qt here. ``sync.records`` and ``sync.errors`` are the shared vocabulary (leaf modules that import nothing
-else of the project), so ``connectors`` and ``halo`` may use them without knowing the engine.
+The vocabulary it shares with ``connectors`` and ``halo`` (records, errors) lives in the kernel, ``core``.
 """

@@ -18,12 +18,13 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol, TextIO
 
-from sync.errors import LedgerBridgeError
+from core.errors import LedgerBridgeError
+from core.scrub import scrub
 from sync.events import (
     EntityStarted,
     Event,
@@ -35,7 +36,7 @@ from sync.events import (
     RunStarted,
     RunSummary,
 )
-from sync.logs import scrub, setup_logging
+from sync.logs import setup_logging
 from sync.paths import AppPaths, app_paths
 from sync.secrets import SECRET_NAMES, KeyringSecretStore, MemorySecretStore, SecretStore
 from sync.settings import Settings
@@ -50,7 +51,6 @@ NOT_SET_UP = (
 TABLE_COLUMNS: tuple[Outcome, ...] = ("created", "updated", "unchanged", "deactivated", "failed", "skipped")
 PROGRESS_EVERY_SECONDS = 2.0
 WOULD = {"created": "create", "updated": "update", "deactivated": "deactivate"}  # what a dry run lists
-SANDBOX_RESOURCES = ("Tax", "Client", "Site", "Item", "Invoice", "InvoicePayment")
 
 
 class CouldNotRun(Exception):
@@ -59,6 +59,29 @@ class CouldNotRun(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class DemoRun(Protocol):
+    """A started demo as `sync --demo` uses it (demo.environment.DemoEnvironment is one)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def secrets(self) -> SecretStore: ...
+
+    @property
+    def paths(self) -> AppPaths: ...
+
+    @property
+    def company_file(self) -> Path: ...
+
+    @property
+    def sandbox_url(self) -> str: ...
+
+    def print_contents(self, out: TextIO) -> dict[str, int]: ...
+
+    def stop(self) -> None: ...
 
 
 # --- printing what happens ------------------------------------------------------------------------------
@@ -236,29 +259,6 @@ def _open_secrets(settings: Settings) -> SecretStore:
     return store
 
 
-def _sample(resource: str, record: dict) -> str:
-    """A few words a person recognises for one sandbox record."""
-    if resource == "Invoice":
-        return f"{record.get('thirdpartyinvoicenumber') or record.get('id')} (total {record.get('total')})"
-    if resource == "InvoicePayment":
-        return f"{record.get('amount')} on {str(record.get('date') or '')[:10]}"
-    if resource == "Site":
-        return f"{record.get('name')} of client {record.get('client_id')}"
-    return str(record.get("name") or record.get("id"))
-
-
-def _print_sandbox_contents(sandbox: object, out: TextIO) -> dict[str, int]:
-    """What landed in the demo sandbox: records per resource and a few of them."""
-    counts: dict[str, int] = {}
-    print("\nIn the demo Halo sandbox now:", file=out)
-    for resource in SANDBOX_RESOURCES:
-        records = sandbox.records(resource)  # type: ignore[attr-defined]
-        counts[resource] = len(records)
-        sample = "; ".join(_sample(resource, r) for r in records[:3])
-        print(f"  {resource:<15}{len(records):>6}  {sample}".rstrip(), file=out)
-    return counts
-
-
 def _tolerant_console() -> None:
     """Never crash on a name the console cannot show (a Windows code page, redirected): replace it."""
     for stream in (sys.stdout, sys.stderr):
@@ -268,21 +268,24 @@ def _tolerant_console() -> None:
                 reconfigure(errors="replace")
 
 
-def sync_command(args: argparse.Namespace) -> int:
-    """``ledgerbridge sync``: one run, progress and failures on stdout, a summary, exit 0/1/2."""
+def sync_command(args: argparse.Namespace, *, start_demo: Callable[[], DemoRun] | None = None) -> int:
+    """``ledgerbridge sync``: one run, progress and failures on stdout, a summary, exit 0/1/2.
+
+    ``--demo`` runs on what ``start_demo`` starts (main.py hands it in: sync never imports the demo).
+    """
     _tolerant_console()
     as_json = bool(getattr(args, "json", False))
     dry_run = bool(getattr(args, "dry_run", False))
     entities = list(args.entities) if getattr(args, "entities", None) else None
     out = sys.stderr if as_json else sys.stdout
-    demo = None
+    demo: DemoRun | None = None
     sandbox_counts: dict[str, int] | None = None
     try:
         if getattr(args, "sync_demo", False):
-            from sync.demo import DemoEnvironment
-
+            if start_demo is None:
+                raise CouldNotRun("The demo is not part of this program: run `ledgerbridge sync --demo`.")
             try:
-                demo = DemoEnvironment.start()
+                demo = start_demo()
             except LedgerBridgeError as exc:
                 raise CouldNotRun(_message(exc)) from exc
             settings, secrets, paths = demo.settings, demo.secrets, demo.paths
@@ -307,7 +310,7 @@ def sync_command(args: argparse.Namespace) -> int:
                 cancel=cancel,
             )
         if demo is not None:
-            sandbox_counts = _print_sandbox_contents(demo.sandbox, out)
+            sandbox_counts = demo.print_contents(out)
     except KeyboardInterrupt:
         print(
             "Stopped. Everything Halo confirmed is kept; the next sync carries on from there.",

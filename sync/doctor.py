@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from connectors.base import Connector, TableUse
 from connectors.errors import error_from_odbc
-from sync.errors import LedgerBridgeError
+from core.errors import LedgerBridgeError
 
 log = logging.getLogger("ledgerbridge.doctor")
 
@@ -419,7 +419,8 @@ def _probe_halo_side(factory: Callable[[], Any], report: DoctorReport) -> None:
 
 def doctor_for_settings(settings: Any, secrets: Any) -> DoctorReport:
     """The doctor on the saved settings and keyring secrets (the CLI and the GUI buttons)."""
-    from sync.runner import build_client, build_connector
+    from sync.halo_connection import build_client
+    from sync.runner import build_connector
 
     source = (lambda: build_connector(settings, secrets)) if settings.source.kind else None
     halo = (lambda: build_client(settings, secrets)) if settings.halo.resource_server else None

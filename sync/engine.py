@@ -26,10 +26,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from connectors.base import Connector
+from core.errors import AuthError, CancelledError, ConfigError, LedgerBridgeError, RecordError, TransientError
+from core.records import (
+    ENTITY_ORDER,
+    Customer,
+    Invoice,
+    Item,
+    Record,
+    SourceProblem,
+    TaxRate,
+    fall_back_widening,
+    utc,
+)
 from halo import payloads
 from sync.answers import agrees, pair_answer
 from sync.answers import halo_id as answer_id
-from sync.errors import AuthError, CancelledError, ConfigError, LedgerBridgeError, RecordError, TransientError
 from sync.events import (
     EntityStarted,
     Event,
@@ -41,17 +52,6 @@ from sync.events import (
     RunSummary,
 )
 from sync.matching import HaloIndex, tax_matches
-from sync.records import (
-    ENTITY_ORDER,
-    Customer,
-    Invoice,
-    Item,
-    Record,
-    SourceProblem,
-    TaxRate,
-    fall_back_widening,
-    utc,
-)
 from sync.settings import Settings
 from sync.state import StateStore, record_name
 
@@ -158,7 +158,7 @@ class CursorTracker:
     stops part-way (any exception, a signal, a cancel, a refused permission) may not have read records
     older than the ones it confirmed. Only a stream read to its end with every write flushed
     (``completed``) moves its cursor forward; anything else keeps the old position. All times are compared
-    in UTC (see ``sync.records.utc``), and the cursor never passes ``ceiling`` (the run's start time minus
+    in UTC (see ``core.records.utc``), and the cursor never passes ``ceiling`` (the run's start time minus
     the look-back), whatever dates the books carry.
     """
 

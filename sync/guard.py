@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from core.errors import ConfigError, LedgerBridgeError, TransientError
 from sync.answers import halo_id
-from sync.errors import ConfigError, LedgerBridgeError, TransientError
 from sync.matching import normalise_key
 
 log = logging.getLogger("ledgerbridge.sync")

@@ -1,4 +1,4 @@
-"""Logging to a rotating UTF-8 file, with every secret scrubbed before it is written.
+"""Logging to a rotating UTF-8 file, with every secret scrubbed (core.scrub) before it is written.
 
 Why: users send us their log file when something goes wrong; it must never hold the Halo client secret, a
 bearer token or the accounting password, even inside a traceback of an error that quoted one.
@@ -7,17 +7,17 @@ bearer token or the accounting password, even inside a traceback of an error tha
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import logging.handlers
 import os
 import re
 import sys
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
 
+from core.scrub import SecretScrubber
 from sync.paths import AppPaths, ensure_private_dir, make_private
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s [%(threadName)s] %(message)s"
@@ -30,21 +30,6 @@ LEVEL_WORDS = {"DEBUG": "Detail", "INFO": "Info", "WARNING": "Warning", "ERROR":
 LEVEL_NUMBERS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 MAX_BYTES = 2 * 1024 * 1024
 BACKUP_COUNT = 5
-REDACTED = "***"
-MIN_SECRET_LENGTH = 4  # shorter values would redact ordinary words; such a "secret" protects nothing anyway
-
-# Patterns that carry credentials whatever their value (the value may never have been registered).
-_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9\-._~+/=]+"), r"\1" + REDACTED),
-    (re.compile(r"(?i)(\bauthorization['\"]?\s*[:=]\s*['\"]?)(?!bearer\b)[^\s'\",}]+"), r"\1" + REDACTED),
-    (
-        re.compile(
-            r"(?i)(\b(?:client_secret|access_token|refresh_token|password|pwd)\b['\"]?\s*[=:]\s*)"
-            r"(\{[^}]*\}|'[^']*'|\"[^\"]*\"|[^;&\s,'\"}]+)"
-        ),
-        r"\1" + REDACTED,
-    ),
-)
 
 
 @dataclass(frozen=True)
@@ -92,60 +77,6 @@ def parse_log(lines: Iterable[str]) -> list[LogLine]:
     return [log_line("\n".join(parts)) for parts in records]
 
 
-_registered: set[str] = set()
-_registered_lock = threading.Lock()
-
-
-def register_secret(value: str | None) -> None:
-    """Make ``value`` redacted from every log record from now on (the filter needs no restart)."""
-    if value and len(value) >= MIN_SECRET_LENGTH:
-        with _registered_lock:
-            _registered.add(value)
-
-
-def scrub(text: str, extra_secrets: Iterable[str] = ()) -> str:
-    """``text`` with registered (and ``extra_secrets``) values and credential-shaped fragments as ***."""
-    with _registered_lock:
-        values = set(_registered)
-    values.update(v for v in extra_secrets if v and len(v) >= MIN_SECRET_LENGTH)
-    for secret in sorted(values, key=len, reverse=True):
-        for _ in range(len(text) // len(secret) + 1):  # repeat: a secret of '*'s could re-form from ***
-            if secret not in text:
-                break
-            text = text.replace(secret, REDACTED)
-    for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
-
-
-class SecretScrubber(logging.Filter):
-    """Rewrites each record's message, arguments and traceback text before any handler formats it."""
-
-    def __init__(self, name: str = "") -> None:
-        super().__init__(name)
-
-    @staticmethod
-    def register_secret(value: str | None) -> None:
-        register_secret(value)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a bad format string must not lose the record (nor leak its arguments)
-            message = str(record.msg)
-        record.msg = scrub(message)
-        record.args = None
-        if record.exc_info and record.exc_info[0] is not None:
-            # Format the traceback now, scrubbed; the handler then uses exc_text and not exc_info.
-            record.exc_text = scrub(logging.Formatter().formatException(record.exc_info))
-            record.exc_info = None
-        elif record.exc_text:
-            record.exc_text = scrub(record.exc_text)
-        if record.stack_info:
-            record.stack_info = scrub(record.stack_info)
-        return True
-
-
 _ATTACHED = "_ledgerbridge_handler"
 
 
@@ -161,7 +92,7 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._complained = False
 
-    def _open(self) -> TextIO:
+    def _open(self) -> io.TextIOWrapper:
         flags = (
             os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_BINARY", 0)
         )  # the text layer translates

@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
-from sync.errors import ConfigError
+from core.records import Customer, TaxRate
 from sync.matching import HaloIndex, tax_matches
-from sync.records import Customer, TaxRate
-from sync.secrets import HALO_CLIENT_SECRET, SOURCE_PASSWORD, SecretStore
+from sync.secrets import SOURCE_PASSWORD, SecretStore
 from sync.settings import Settings
 from sync.state import StateStore
 
@@ -241,15 +240,9 @@ class MappingService:
     def _open_client(self) -> tuple[HaloClient, bool]:
         if self._client is not None:
             return self._client, False
-        from halo.client import HaloClient, HaloConnection
+        from sync.halo_connection import build_client  # imported when needed: the GUI starts without it
 
-        secret = self.secrets.get(HALO_CLIENT_SECRET)
-        if not secret:
-            raise ConfigError(
-                "The Halo client secret is not stored on this computer.",
-                action="Enter it in Settings > Halo (or run `ledgerbridge secret set halo.client_secret`).",
-            )
-        return HaloClient(HaloConnection.from_settings(self.settings.halo), secret), True
+        return build_client(self.settings, self.secrets), True
 
     # --- the API ------------------------------------------------------------------------------------------
 

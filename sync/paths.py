@@ -19,7 +19,7 @@ from pathlib import Path
 
 import platformdirs
 
-from sync.errors import ConfigError
+from core.errors import ConfigError
 
 APP_NAME = "LedgerBridge"
 

@@ -14,15 +14,16 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from connectors.base import ConnectionCheck, Connector
-from halo.client import HaloClient, HaloConnection
+from core.errors import CancelledError, ConfigError, LedgerBridgeError, error_kind
+from core.records import ENTITY_ORDER
+from halo.client import HaloClient
 from sync.engine import STREAMS, SyncEngine
-from sync.errors import CancelledError, ConfigError, LedgerBridgeError, error_kind
 from sync.events import Listener, RunFinished, RunStarted, RunSummary
 from sync.guard import SecondInstallationGuard
+from sync.halo_connection import build_client
 from sync.lock import SyncLock
 from sync.paths import AppPaths, app_paths
-from sync.records import ENTITY_ORDER
-from sync.secrets import HALO_CLIENT_SECRET, SOURCE_PASSWORD, SecretStore
+from sync.secrets import SOURCE_PASSWORD, SecretStore
 from sync.settings import Settings
 from sync.skips import SkipRecorder
 from sync.state import StateStore
@@ -34,16 +35,6 @@ def open_state(paths: AppPaths | None = None) -> StateStore:
     """The state store of this configuration (data dir; LEDGERBRIDGE_HOME when set)."""
     paths = (paths or app_paths()).ensure()
     return StateStore(paths.state_file)
-
-
-def build_client(settings: Settings, secrets: SecretStore) -> HaloClient:
-    secret = secrets.get(HALO_CLIENT_SECRET)
-    if not secret:
-        raise ConfigError(
-            "The Halo client secret is not stored on this computer.",
-            action="Enter it in Settings > Halo (or run: ledgerbridge secret set halo.client_secret).",
-        )
-    return HaloClient(HaloConnection.from_settings(settings.halo), secret)
 
 
 def build_connector(settings: Settings, secrets: SecretStore) -> Connector:

@@ -1,7 +1,7 @@
 """Secrets in the OS keyring (service ``LedgerBridge``), never in a file this program writes.
 
 Names: ``halo.client_secret`` and ``source.password``. Every value read from or written to a store is
-registered with the log scrubber (``sync.logs``): whoever handles it, it never reaches a log line. When the
+registered with the scrubber (``core.scrub``): whoever handles it, it never reaches a log line. When the
 machine has no usable keyring backend (a bare Linux box) the caller gets a ConfigError that says how to fix
 it; a plain-text backend is used only when the user explicitly allowed it: in Settings > Advanced, or by
 naming that backend themselves (``PYTHON_KEYRING_BACKEND``, or ``default-keyring`` in keyring's
@@ -22,8 +22,8 @@ import keyring.backend
 import keyring.errors
 import keyring.util.platform_
 
-from sync.errors import ConfigError
-from sync.logs import register_secret
+from core.errors import ConfigError
+from core.scrub import register_secret
 
 SERVICE = "LedgerBridge"
 # The keyring entry names (not secrets themselves).

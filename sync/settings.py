@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import tomli_w
 
-from sync.errors import ConfigError
+from core.errors import ConfigError
 from sync.paths import ensure_private_dir, make_private, storage_error
 
 SOURCE_KINDS = ("sage50uk", "sage50ca", "quickbooks", "odbc", "demo")

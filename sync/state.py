@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sync.errors import ConfigError, LedgerBridgeError, TransientError
+from core.errors import ConfigError, LedgerBridgeError, TransientError
 from sync.events import RunSummary
 from sync.paths import ensure_private_dir, make_private, storage_error
 

@@ -21,8 +21,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from core.scrub import scrub
 from sync.doctor import DoctorReport
-from sync.logs import scrub
 from sync.paths import AppPaths
 from sync.secrets import SECRET_NAMES, SecretStore
 from sync.settings import Settings

@@ -17,11 +17,12 @@ import pyodbc
 import pytest
 
 from connectors.sage50uk import Sage50UKConnector
-from halo.client import HaloClient, HaloConnection, RetryPolicy
+from core.records import Customer, Invoice, Item, TaxRate
+from halo.client import HaloClient, RetryPolicy
 from halo.sandbox.server import HaloSandbox
 from sync.events import Event, RecordOutcome, RunSummary
+from sync.halo_connection import halo_connection
 from sync.paths import AppPaths, app_paths
-from sync.records import Customer, Invoice, Item, TaxRate
 from sync.runner import open_state, run_sync
 from sync.secrets import HALO_CLIENT_SECRET, KeyringSecretStore
 from sync.settings import Settings
@@ -50,7 +51,7 @@ class SageCompany:
     def client(self) -> HaloClient:
         secret = self.secrets.get(HALO_CLIENT_SECRET)
         assert secret
-        return HaloClient(HaloConnection.from_settings(self.settings.halo), secret, retry=FAST_RETRY)
+        return HaloClient(halo_connection(self.settings.halo), secret, retry=FAST_RETRY)
 
     def run(self, **options: Any) -> RunSummary:
         """A sync via run_sync with a real connector and a real (fast-retrying) client; events kept."""

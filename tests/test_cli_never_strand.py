@@ -17,7 +17,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sync.records import Customer, Invoice, utc
+from core.records import Customer, Invoice, utc
 from sync.runner import build_connector
 from sync.secrets import KeyringSecretStore
 from sync.settings import Settings

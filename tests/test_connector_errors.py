@@ -11,7 +11,7 @@ import pyodbc
 import pytest
 
 from connectors.errors import error_from_odbc, sqlstate_of
-from sync.errors import AuthError, ConfigError, RecordError, TransientError
+from core.errors import AuthError, ConfigError, RecordError, TransientError
 
 
 def test_missing_driver_from_the_real_driver_manager_mentions_bitness():

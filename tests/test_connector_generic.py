@@ -12,8 +12,8 @@ import pytest
 
 from connectors.generic import GenericODBCConnector
 from connectors.registry import configure_odbc_connection, create_connector
-from sync.errors import ConfigError
-from sync.records import Customer, Invoice, Item, SourceProblem, TaxRate
+from core.errors import ConfigError
+from core.records import Customer, Invoice, Item, SourceProblem, TaxRate
 from sync.settings import SourceSettings
 from tests.fixtures_odbc import build_sqlite_odbc
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from connectors.quickbooks import QuickBooksConnector
 from connectors.sage50ca import Sage50CAConnector
-from sync.records import Customer, Invoice, Item, SourceProblem
+from core.records import Customer, Invoice, Item, SourceProblem
 from tests.standins import quickbooks as qb_standin
 from tests.standins import sage50ca as ca_standin
 

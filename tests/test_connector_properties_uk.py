@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connectors.registry import create_connector
+from core.records import Customer, Invoice, Item, SourceProblem
 from resources.demo.sage50uk_schema import SageLedger, create_schema, insert_rows, sage_timestamp
-from sync.records import Customer, Invoice, Item, SourceProblem
 from sync.settings import SourceSettings
 from tests.fixtures_odbc import sqlite_odbc_connection_string
 

@@ -10,8 +10,8 @@ import pyodbc
 import pytest
 
 from connectors.quickbooks import QuickBooksConnector
-from sync.errors import ConfigError, TransientError
-from sync.records import Customer, Invoice, Item, SourceProblem, TaxComponent, TaxRate
+from core.errors import ConfigError, TransientError
+from core.records import Customer, Invoice, Item, SourceProblem, TaxComponent, TaxRate
 from tests.standins import quickbooks as standin
 
 VANCOUVER = ZoneInfo("America/Vancouver")

@@ -15,7 +15,7 @@ import pyodbc
 import pytest
 
 from connectors.quickbooks import QuickBooksConnector, ts_literal
-from sync.records import Invoice, TaxRate
+from core.records import Invoice, TaxRate
 from tests.standins import quickbooks as standin
 
 VANCOUVER = ZoneInfo("America/Vancouver")

@@ -14,8 +14,8 @@ import pyodbc
 import pytest
 
 from connectors.sage50ca import Sage50CAConnector, parse_tax_description
-from sync.errors import AuthError, TransientError
-from sync.records import Customer, Invoice, Item, SourceProblem, TaxComponent, TaxRate
+from core.errors import AuthError, TransientError
+from core.records import Customer, Invoice, Item, SourceProblem, TaxComponent, TaxRate
 from tests.standins import sage50ca as standin
 
 TORONTO = ZoneInfo("America/Toronto")

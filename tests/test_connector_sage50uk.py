@@ -14,9 +14,9 @@ import pytest
 from connectors.errors import error_from_odbc
 from connectors.registry import configure_odbc_connection
 from connectors.sage50uk import Sage50UKConnector
+from core.errors import ConfigError
+from core.records import Customer, Invoice, Item, SourceProblem, TaxRate
 from resources.demo.sage50uk_schema import SageLedger, insert_rows, sage_timestamp
-from sync.errors import ConfigError
-from sync.records import Customer, Invoice, Item, SourceProblem, TaxRate
 from tests.fixtures_odbc import sqlite_odbc_connection_string
 from tests.standins.sage50uk import BASE, MAX_NAME, invoice_split, touch
 

@@ -21,7 +21,7 @@ from connectors.common import (
     text,
     when,
 )
-from sync.records import SourceProblem, clean_text
+from core.records import SourceProblem, clean_text
 
 LONDON = ZoneInfo("Europe/London")
 

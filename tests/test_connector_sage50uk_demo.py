@@ -9,8 +9,8 @@ from datetime import date
 from decimal import Decimal
 
 from connectors.registry import create_connector
+from core.records import Invoice
 from resources.demo.build_demo_company import build_demo_company, ensure_demo_company
-from sync.records import Invoice
 from sync.settings import SourceSettings
 
 TODAY = date(2026, 11, 22)

@@ -15,8 +15,8 @@ import pytest
 
 from connectors.sage50uk import Sage50UKConnector
 from connectors.sql import name
+from core.records import Invoice, SourceProblem, TaxRate
 from halo.payloads import invoice_payload
-from sync.records import Invoice, SourceProblem, TaxRate
 from tests.standins.sage50uk import FOREIGN_REFERENCE_ENTRY, invoice_spec
 
 

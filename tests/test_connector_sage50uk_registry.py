@@ -15,9 +15,9 @@ from connectors.registry import (
     odbc_drivers,
 )
 from connectors.sage50uk import Sage50UKConnector
+from core.errors import ConfigError, LedgerBridgeError
+from core.records import Customer
 from resources.demo.build_demo_company import ensure_demo_company
-from sync.errors import ConfigError, LedgerBridgeError
-from sync.records import Customer
 from sync.settings import SourceSettings
 
 SECRET = "S3cr;et}pw{=x"

@@ -57,7 +57,7 @@ def test_bytes_valid_in_no_encoding_become_a_row_problem_not_mojibake():
     """
     from connectors.common import convert_row, text
     from connectors.sql import UndecodableText
-    from sync.records import Customer, SourceProblem
+    from core.records import Customer, SourceProblem
 
     raw = b"Caf\x81\x8d Ltd"
     decoded = decode_native_text(raw)

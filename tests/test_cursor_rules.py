@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from core.records import aware, fall_back_widening, utc
 from sync.engine import CursorTracker
-from sync.records import aware, fall_back_widening, utc
 
 LONDON = ZoneInfo("Europe/London")
 OLD = datetime(2026, 1, 1, tzinfo=UTC)

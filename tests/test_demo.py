@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from sync.demo import CREDENTIALS_FILE, DemoEnvironment
+from demo.environment import CREDENTIALS_FILE, DemoEnvironment
 from sync.secrets import HALO_CLIENT_SECRET
 
 
@@ -19,7 +19,8 @@ def demo(tmp_path):
 
 
 def test_demo_lives_in_its_own_folder_and_signs_in(demo, tmp_path):
-    from halo.client import HaloClient, HaloConnection
+    from halo.client import HaloClient
+    from sync.halo_connection import halo_connection
 
     folder = tmp_path / "demo"
     assert demo.folder == folder
@@ -35,7 +36,7 @@ def test_demo_lives_in_its_own_folder_and_signs_in(demo, tmp_path):
     secret = demo.secrets.get(HALO_CLIENT_SECRET)
     assert secret == json.loads(credentials.read_text(encoding="utf-8"))["client_secret"]
     assert secret not in repr(demo) and secret not in repr(demo.secrets)
-    with HaloClient(HaloConnection.from_settings(demo.settings.halo), secret) as client:
+    with HaloClient(halo_connection(demo.settings.halo), secret) as client:
         assert "Signed in" in client.test_connection()
 
 

@@ -103,8 +103,8 @@ def test_a_record_halo_refuses_is_isolated_and_the_batch_goes_on(sage_company):
 
 def test_bisect_without_record_index_finds_the_bad_record(sage_company, monkeypatch):
     """Halo does not always say which record; the engine halves the batch until it finds it."""
+    from core.errors import RecordError
     from halo.client import HaloClient
-    from sync.errors import RecordError
 
     real_save = HaloClient.save
     sent_sizes = []

@@ -15,12 +15,13 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
+from core.scrub import register_secret
 from gui.app import DesktopApp, ExceptionReporter
 from gui.attention import AttentionPolicy, user_must_act
 from gui.main_window import HIDDEN_TO_TRAY_MESSAGE, MainWindow
 from gui.tray import TrayController
 from sync.events import RunSummary
-from sync.logs import register_secret, setup_logging
+from sync.logs import setup_logging
 from sync.paths import app_paths
 from sync.secrets import HALO_CLIENT_SECRET
 from sync.settings import Settings

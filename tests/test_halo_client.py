@@ -12,10 +12,10 @@ import time
 
 import pytest
 
+from core.errors import AuthError, ConfigError, RecordError, TransientError
 from halo.client import HaloClient, HaloConnection, RetryPolicy
 from halo.errors import HaloRecordError
 from halo.sandbox.server import HaloSandbox
-from sync.errors import AuthError, ConfigError, RecordError, TransientError
 
 
 def seed_clients(sandbox: HaloSandbox, count: int) -> list[int]:

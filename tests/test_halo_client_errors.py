@@ -14,11 +14,13 @@ from email.utils import format_datetime
 import pytest
 import requests
 
+from core.errors import AuthError, ConfigError, RecordError, TransientError
+from core.scrub import scrub
 from halo.auth import AccessToken, normalise_server_url, token_from_json, token_url
-from halo.client import HaloClient, HaloConnection, RetryPolicy, scrub_text
+from halo.client import HaloClient, HaloConnection, RetryPolicy
 from halo.errors import HaloRecordError, error_from_response
 from halo.retry import parse_retry_after
-from sync.errors import AuthError, ConfigError, RecordError, TransientError
+from sync.halo_connection import halo_connection
 from sync.settings import HaloSettings
 
 
@@ -104,6 +106,7 @@ def test_invalid_scope_is_a_config_error_about_the_scope():
         ("GET", "/api/Item", "read:items"),
         ("POST", "/api/InvoicePayment", "edit:invoices"),
         ("POST", "/api/Tax", "admin"),
+        ("GET", "/api/Supplier", "read:suppliers"),
     ],
 )
 def test_403_names_the_missing_permission(method, path, permission):
@@ -265,7 +268,7 @@ def test_connection_from_settings_and_repr_hides_the_secret():
     settings = HaloSettings(
         resource_server="https://acme.halopsa.com/api", client_id="cid", tenant="acme", page_size=50
     )
-    conn = HaloConnection.from_settings(settings)
+    conn = halo_connection(settings)
     assert conn.base_url == "https://acme.halopsa.com" and conn.page_size == 50 and conn.tenant == "acme"
     client = HaloClient(conn, "Sup3r-Secret-Value-123")
     try:
@@ -275,8 +278,8 @@ def test_connection_from_settings_and_repr_hides_the_secret():
         client.close()
 
 
-def test_scrub_text_removes_values_and_secret_shapes():
+def test_scrub_removes_values_and_secret_shapes():
     text = "Authorization: Bearer abc.def-123 client_secret=hunter2hunter2&x=1 token Sup3r-Secret-Value-123"
-    scrubbed = scrub_text(text, secrets=["Sup3r-Secret-Value-123"])
+    scrubbed = scrub(text, ["Sup3r-Secret-Value-123"])
     assert "abc.def-123" not in scrubbed and "hunter2hunter2" not in scrubbed
     assert "Sup3r-Secret-Value-123" not in scrubbed and "x=1" in scrubbed

@@ -15,8 +15,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from core.errors import ConfigError, TransientError
 from halo.client import HaloClient, HaloConnection, RetryPolicy
-from sync.errors import ConfigError, TransientError
 
 Route = Callable[[dict[str, str]], tuple[int, dict[str, str], bytes]]
 RECORDS = [{"id": n, "name": f"Customer {n}"} for n in range(1, 26)]

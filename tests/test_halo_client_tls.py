@@ -23,8 +23,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from core.errors import ConfigError, TransientError
 from halo.client import HaloClient, HaloConnection, RetryPolicy
-from sync.errors import ConfigError, TransientError
 
 
 def write_self_signed_certificate(folder: Path) -> tuple[Path, Path]:

@@ -12,8 +12,8 @@ import time
 
 import pytest
 
+from core.errors import TransientError
 from halo.client import HaloClient, HaloConnection, RetryPolicy
-from sync.errors import TransientError
 from tests.proxy_halo import TricklingServer
 from tests.test_cli_setup import cli_env, run_cli, write_settings
 

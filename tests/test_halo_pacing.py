@@ -139,10 +139,10 @@ def test_a_paced_client_stays_under_a_real_rate_limit(halo_sandbox, make_halo_cl
 
 
 def test_the_setting_reaches_the_client():
-    from halo.client import HaloConnection
+    from sync.halo_connection import halo_connection
     from sync.settings import Settings
 
     settings = Settings()
     settings.halo.requests_per_5_minutes = 120
-    connection = HaloConnection.from_settings(settings.halo)
+    connection = halo_connection(settings.halo)
     assert (connection.requests_per_window, connection.window_seconds) == (120, 300.0)

@@ -8,7 +8,8 @@ import secrets
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sync.logs import SecretScrubber, register_secret, scrub, setup_logging
+from core.scrub import SecretScrubber, register_secret, scrub
+from sync.logs import setup_logging
 from sync.paths import app_paths
 
 

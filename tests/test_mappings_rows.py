@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from core.records import Customer, TaxRate
 from sync.mappings import (
     MappingService,
     MappingSnapshot,
@@ -17,7 +18,6 @@ from sync.mappings import (
     tax_rows,
 )
 from sync.matching import HaloIndex
-from sync.records import Customer, TaxRate
 from sync.secrets import MemorySecretStore
 from sync.settings import Settings
 from sync.state import StateStore

@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
+from core.records import Customer, TaxRate
 from sync.mappings import MappingService
 from sync.matching import normalise_name
-from sync.records import Customer, TaxRate
 from sync.secrets import HALO_CLIENT_SECRET, MemorySecretStore
 from sync.settings import Settings
 from sync.state import StateStore
@@ -115,7 +115,7 @@ def test_load_classifies_demo_customers_against_seeded_halo_clients(settings, st
 
 
 def test_load_without_the_halo_secret_says_what_to_do(settings, state):
-    from sync.errors import ConfigError
+    from core.errors import ConfigError
 
     service = MappingService(settings, MemorySecretStore(), state)
     with pytest.raises(ConfigError) as caught:
@@ -124,7 +124,7 @@ def test_load_without_the_halo_secret_says_what_to_do(settings, state):
 
 
 def test_load_with_a_wrong_secret_is_an_auth_error(settings, state):
-    from sync.errors import AuthError
+    from core.errors import AuthError
 
     service = MappingService(settings, MemorySecretStore({HALO_CLIENT_SECRET: "not-the-secret"}), state)
     with pytest.raises(AuthError):

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
+from core.records import Address, Customer, Invoice, InvoiceLine, Item, Payment, TaxRate
 from halo import payloads
 from halo.sandbox.schemas import RecordProblem, RecordValidator
-from sync.records import Address, Customer, Invoice, InvoiceLine, Item, Payment, TaxRate
 
 WHEN = datetime(2024, 3, 1, 10, 15, tzinfo=timezone(timedelta(hours=1)))
 CUSTOMER = Customer(

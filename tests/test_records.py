@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sync.records import aware, clean_text, money, to_decimal
+from core.records import aware, clean_text, money, to_decimal
 
 
 @pytest.mark.parametrize(

@@ -23,8 +23,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.errors import LedgerBridgeError, TransientError
 from halo.client import HaloClient, HaloConnection, RetryPolicy
-from sync.errors import LedgerBridgeError, TransientError
 
 NO_WAIT = RetryPolicy(max_attempts=2, base_delay=0.0, max_delay=0.0, max_retry_after=0.0)
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from connectors.generic import GenericODBCConnector
 from connectors.registry import configure_odbc_connection
-from sync.records import Customer, Invoice, SourceProblem
+from core.records import Customer, Invoice, SourceProblem
 from tests.fixtures_odbc import build_sqlite_odbc
 from tests.test_connector_generic import ZONE
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from bench.crash_test import configure, post_count, run_main
-from sync.errors import AuthError
+from core.errors import AuthError
 from sync.logs import setup_logging
 from sync.secrets import HALO_CLIENT_SECRET, SOURCE_PASSWORD
 from tests.test_halo_client_tls import tls_certificate, tls_front  # noqa: F401  (fixtures reused)
@@ -147,7 +147,7 @@ def test_the_cli_never_prints_or_writes_a_secret_even_when_failing(tmp_path, hal
 
 def test_plain_http_to_another_machine_is_refused_before_anything_is_sent(sage_company):
     sage_company.settings.halo.resource_server = "http://halo.example.com"
-    from sync.errors import ConfigError
+    from core.errors import ConfigError
 
     with pytest.raises(ConfigError) as caught:
         sage_company.client()

@@ -11,8 +11,8 @@ import urllib.request
 
 import pytest
 
+from core.errors import AuthError, RecordError
 from halo.sandbox.cli import parse_modes, sandbox_command
-from sync.errors import AuthError, RecordError
 
 RECORDS = [{"name": f"Customer {n}", "accountsid": f"C{n}"} for n in range(3)]
 

@@ -7,7 +7,7 @@ import pytest
 from keyring.backends.fail import Keyring as FailKeyring
 from keyrings.alt.file import PlaintextKeyring
 
-from sync.errors import ConfigError
+from core.errors import ConfigError
 from sync.secrets import HALO_CLIENT_SECRET, SERVICE, KeyringSecretStore, MemorySecretStore
 
 
@@ -47,7 +47,7 @@ def test_memory_store_never_shows_values():
 
 
 def test_every_secret_a_store_handles_is_scrubbed_from_logs():
-    from sync.logs import scrub
+    from core.scrub import scrub
 
     store = KeyringSecretStore(allow_plaintext=True)
     store.set(HALO_CLIENT_SECRET, "written-through-the-keyring-1")

@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
+from core.errors import ConfigError
 from sync import secrets as secrets_module
-from sync.errors import ConfigError
 from sync.secrets import HALO_CLIENT_SECRET, KeyringSecretStore
 from tests.test_cli_setup import _configured, cli_env, run_cli
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sync.errors import ConfigError
+from core.errors import ConfigError
 from sync.paths import app_paths
 from sync.settings import Settings
 

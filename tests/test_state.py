@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sync.errors import ConfigError
+from core.errors import ConfigError
 from sync.events import RunSummary
 from sync.state import SCHEMA_VERSION, StateStore
 

@@ -11,7 +11,7 @@ import sqlite3
 
 import pytest
 
-from sync.errors import ConfigError, TransientError
+from core.errors import ConfigError, TransientError
 from sync.state import state_error
 
 

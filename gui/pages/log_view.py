@@ -29,8 +29,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.scrub import SecretScrubber
 from gui.worker import TaskRunner
-from sync.logs import LOG_FORMAT, LogLine, SecretScrubber, log_line, parse_log
+from sync.logs import LOG_FORMAT, LogLine, log_line, parse_log
 
 MAX_LINES = 5000
 TAIL_BYTES = 256 * 1024

@@ -13,11 +13,11 @@ from typing import Any
 
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QScrollArea, QTabWidget, QVBoxLayout, QWidget
 
+from core.errors import ConfigError
 from gui.advice import AdviceView, Place
 from gui.books_check import BooksCheckPanel
 from gui.controller import SyncController
 from gui.forms import AppOptionsForm, HaloForm, SourceForm, SyncOptionsForm
-from sync.errors import ConfigError
 from sync.secrets import HALO_CLIENT_SECRET, SOURCE_PASSWORD, MemorySecretStore
 from sync.settings import Settings
 

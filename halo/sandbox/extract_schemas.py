@@ -33,6 +33,7 @@ RESOURCE_SCHEMAS: dict[str, str] = {
     "Tax": "Tax",
     "Invoice": "InvoiceHeader",
     "InvoicePayment": "InvoicePayment_List",
+    "Supplier": "Company",
 }
 
 INTEGER_RANGES: dict[str, tuple[int, int]] = {

@@ -8,7 +8,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from halo.sandbox.store import RESOURCES, SandboxStore
+from halo.resources import RESOURCES
+from halo.sandbox.store import SandboxStore
 
 LATEST_PER_RESOURCE = 10
 
@@ -30,6 +31,7 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("Date", "date"),
         ("Reference", "sage50_reference"),
     ),
+    "Supplier": (("Name", "name"), ("Accounts id", "accounts_id"), ("Inactive", "inactive")),
 }
 
 _STYLE = (

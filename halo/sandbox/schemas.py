@@ -11,7 +11,7 @@ import json
 import re
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -60,7 +60,7 @@ def _is_uuid(instance: object) -> bool:
     return True
 
 
-_HaloValidator = validators.extend(
+_HaloValidator: type[Draft202012Validator] = validators.extend(  # type: ignore[no-untyped-call]  # untyped in its stubs
     Draft202012Validator,
     type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_strict_integer),
 )
@@ -74,7 +74,8 @@ _FORMATS.checks("uuid")(_is_uuid)
 def load_schema_document() -> dict[str, Any]:
     """The generated schema file shipped inside the package (see extract_schemas.py)."""
     text = resources.files("halo.sandbox").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
-    return json.loads(text)
+    document: dict[str, Any] = json.loads(text)
+    return document
 
 
 @cache
@@ -135,7 +136,7 @@ class RecordValidator:
         keys = set(schema)
         if keys == {"type", "properties", "additionalProperties"} and schema["additionalProperties"] is False:
             checks = {field: self._compile(sub) for field, sub in schema["properties"].items()}
-            nullable_object = schema["type"] == ["object", "null"]
+            nullable_object: bool = schema["type"] == ["object", "null"]
 
             def check_object(value: object) -> bool:
                 if value is None:
@@ -151,7 +152,7 @@ class RecordValidator:
             return check_object
         if keys == {"type", "items"} and schema["type"] in ("array", ["array", "null"]):
             check_item = self._compile(schema["items"])
-            nullable_array = schema["type"] == ["array", "null"]
+            nullable_array: bool = schema["type"] == ["array", "null"]
 
             def check_array(value: object) -> bool:
                 if value is None:
@@ -165,7 +166,7 @@ class RecordValidator:
         path = list(error.absolute_path)
         if error.validator == "additionalProperties":
             instance = error.instance if isinstance(error.instance, dict) else {}
-            allowed = error.schema.get("properties", {})
+            allowed = error.schema.get("properties", {}) if isinstance(error.schema, Mapping) else {}
             unknown = sorted(key for key in instance if key not in allowed)
             name = unknown[0] if unknown else "?"
             field = _field_path([*path, name])
@@ -196,7 +197,10 @@ class RecordValidator:
 
 def _error_rank(error: ValidationError) -> tuple[int, str]:
     # Report the shallowest problem first and unknown fields before type problems: that is what to fix first.
-    return (len(error.absolute_path), "0" if error.validator == "additionalProperties" else error.validator)
+    return (
+        len(error.absolute_path),
+        "0" if error.validator == "additionalProperties" else str(error.validator),
+    )
 
 
 def _field_path(path: list[Any]) -> str:

@@ -25,11 +25,12 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from halo.resources import RESOURCES
 from halo.sandbox.auth import TokenIssuer
 from halo.sandbox.faults import SandboxFaults
 from halo.sandbox.page import render_page
 from halo.sandbox.schemas import RecordProblem, coerce_numeric_text
-from halo.sandbox.store import LIST_KEYS, RESOURCES, ListQuery, SandboxStore
+from halo.sandbox.store import ListQuery, SandboxStore
 
 __all__ = ["HaloSandbox", "SandboxFaults"]
 
@@ -76,6 +77,7 @@ LEAN_DROPPED: dict[str, frozenset[str]] = {
     "Tax": frozenset({"third_party_id"}),
     "Invoice": frozenset({"accountsid", "thirdpartyinvoicenumber", "lines"}),
     "InvoicePayment": frozenset({"thirdpartyid", "sage50_reference"}),
+    "Supplier": frozenset({"accounts_id"}),
 }
 
 _DROP = _Reply(drop=True)
@@ -349,7 +351,7 @@ class HaloSandbox:
                 raise _BadRequest("count must be 0 or more.")
             total, page = self._store.select(resource, filters, 0, count)
         rows = [self._shown(resource, row, listed=True) for row in page]
-        return _json_reply(200, {"record_count": total, LIST_KEYS[resource]: rows})
+        return _json_reply(200, {"record_count": total, RESOURCES[resource].list_key: rows})
 
     def _shown(self, resource: str, record: dict[str, Any], *, listed: bool) -> dict[str, Any]:
         """A record as this sandbox's modes present it: lean in lists, numbers as text."""

@@ -18,19 +18,8 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from halo.resources import RESOURCES
 from halo.sandbox.schemas import RecordProblem, shared_validator
-
-RESOURCES: tuple[str, ...] = ("Client", "Site", "Item", "Tax", "Invoice", "InvoicePayment")
-
-# The key a GET list answers with (halo-api.md §2.2; Tax and InvoicePayment keys are our choice).
-LIST_KEYS: dict[str, str] = {
-    "Client": "clients",
-    "Site": "sites",
-    "Item": "items",
-    "Tax": "taxes",
-    "Invoice": "invoices",
-    "InvoicePayment": "payments",
-}
 
 # Halo's own "last changed" field per record type, kept by the server.
 TIMESTAMP_FIELDS: dict[str, str] = {
@@ -38,6 +27,7 @@ TIMESTAMP_FIELDS: dict[str, str] = {
     "Site": "slastupdate",
     "Item": "lastmodified",
     "Invoice": "last_modified",
+    "Supplier": "last_modified",
 }
 
 SEARCH_FIELDS: dict[str, tuple[str, ...]] = {
@@ -47,16 +37,9 @@ SEARCH_FIELDS: dict[str, tuple[str, ...]] = {
     "Tax": ("name", "code"),
     "Invoice": ("invoicenumber", "thirdpartyinvoicenumber"),
     "InvoicePayment": ("sage50_reference", "thirdpartyid"),
+    "Supplier": ("name",),
 }
 
-# Records that must point at an existing parent: resource -> (field, parent resource).
-PARENTS: dict[str, tuple[str, str]] = {
-    "Site": ("client_id", "Client"),
-    "Invoice": ("client_id", "Client"),
-    "InvoicePayment": ("invoice_id", "Invoice"),
-}
-
-INACTIVE_HIDDEN = frozenset({"Client", "Site"})
 LINE_COUNTER = "InvoiceDetail"
 MAIN_SITE_NAME = "Main Site"
 _QUERY_CACHE_SIZE = 16
@@ -219,7 +202,7 @@ class SandboxStore:
 
     def _filter(self, resource: str, query: ListQuery) -> Callable[[dict[str, Any]], bool]:
         tests: list[Callable[[dict[str, Any]], bool]] = []
-        if resource in INACTIVE_HIDDEN and not query.include_inactive:
+        if RESOURCES[resource].has_inactive and not query.include_inactive:
             tests.append(lambda record: not record.get("inactive"))
         if query.client_id is not None and resource in ("Site", "Invoice", "InvoicePayment"):
             wanted_client = query.client_id
@@ -241,7 +224,8 @@ class SandboxStore:
             def found(record: dict[str, Any]) -> bool:
                 texts = [record.get(field) for field in fields]
                 if resource == "Invoice":
-                    texts.append(clients.get(record.get("client_id"), {}).get("name"))
+                    client = _by_id(clients, record.get("client_id"))
+                    texts.append(client.get("name") if client is not None else None)
                 return any(isinstance(text, str) and needle in text.casefold() for text in texts)
 
             tests.append(found)
@@ -267,7 +251,7 @@ class SandboxStore:
         for key, value in shown.items():
             if isinstance(value, (list, dict)):
                 shown[key] = json.loads(json.dumps(value))
-        client = self._records["Client"].get(shown.get("client_id")) if resource != "Client" else None
+        client = _by_id(self._records["Client"], shown.get("client_id")) if resource != "Client" else None
         if client is not None:
             shown["client_name"] = client.get("name")
         return shown
@@ -346,9 +330,9 @@ class _BatchPlan:
                 f"Record {index}: there is no {resource} with id {record_id} to update. "
                 "Leave out 'id' to create a new record, or look the record up again.",
             )
-        merged: dict[str, Any] = {} if creating else dict(existing)
+        merged: dict[str, Any] = {} if existing is None else dict(existing)
         merged.update({key: value for key, value in incoming.items() if key != "lines"})
-        if creating:
+        if existing is None:
             if isinstance(record_id, int) and record_id > 0:
                 merged["id"] = record_id
                 self.next_id[resource] = max(self.next_id[resource], record_id + 1)
@@ -368,12 +352,14 @@ class _BatchPlan:
         self.pending[(resource, merged["id"])] = merged
         if resource == "Client" and creating and not merged.get("main_site_id"):
             self._create_main_site(merged)
-        return merged["id"]
+        saved_id: int = merged["id"]
+        return saved_id
 
     def _check_parent(self, resource: str, index: int, merged: dict[str, Any]) -> None:
-        if resource not in PARENTS:
+        link = RESOURCES[resource].parent
+        if link is None:
             return
-        field, parent = PARENTS[resource]
+        field, parent = link
         value = merged.get(field)
         if self.lookup(parent, value) is None:
             shown = "missing" if value is None else f"{value}"
@@ -384,7 +370,9 @@ class _BatchPlan:
                 f"a {resource} must belong to one. Create the {parent} first and use the id Halo gave it.",
             )
 
-    def _apply_lines(self, merged: dict[str, Any], incoming: dict[str, Any], existing: dict | None) -> None:
+    def _apply_lines(
+        self, merged: dict[str, Any], incoming: dict[str, Any], existing: dict[str, Any] | None
+    ) -> None:
         if "lines" in incoming:
             old_ids = {line.get("id") for line in (existing or {}).get("lines") or []}
             lines = []
@@ -423,3 +411,8 @@ def invoice_total(lines: Iterable[dict[str, Any]]) -> float:
             net = (line.get("qty_order") or 0) * (line.get("unit_price") or 0)
         total += net + (line.get("tax_amount") or 0)
     return round(total, 2)
+
+
+def _by_id(records: dict[int, dict[str, Any]], record_id: object) -> dict[str, Any] | None:
+    """The record with Halo id ``record_id``; None for no id (a missing or non-numeric reference)."""
+    return records.get(record_id) if isinstance(record_id, int) else None

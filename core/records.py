@@ -16,12 +16,19 @@ from typing import Literal
 CENT = Decimal("0.01")
 RATE_PLACES = Decimal("0.0001")
 
-EntityName = Literal["tax_rates", "customers", "items", "invoices", "payments"]
+EntityName = Literal["tax_rates", "customers", "suppliers", "items", "invoices", "payments"]
 # What an invoice line is: goods or a service ("item"), a description-only line ("text"), a discount (its
 # amounts are negative) or the document's carriage (Sage 50 UK keeps it on the header, not in INVOICE_ITEM).
 LineKind = Literal["item", "text", "discount", "carriage"]
 # Dependency order: a record may only refer to records of entities earlier in this tuple.
-ENTITY_ORDER: tuple[EntityName, ...] = ("tax_rates", "customers", "items", "invoices", "payments")
+ENTITY_ORDER: tuple[EntityName, ...] = (
+    "tax_rates",
+    "customers",
+    "suppliers",
+    "items",
+    "invoices",
+    "payments",
+)
 
 
 def to_decimal(value: object, places: Decimal = CENT) -> Decimal:
@@ -192,6 +199,25 @@ class Customer:
 
 
 @dataclass(frozen=True, slots=True)
+class Supplier:
+    """A supplier (vendor): Sage 50 UK PURCHASE_LEDGER, QuickBooks Vendor, Sage 50 Canada vendors."""
+
+    key: str  # Sage 50 UK ACCOUNT_REF, QuickBooks ListID, Sage 50 Canada lId
+    name: str
+    email: str = ""
+    phone: str = ""
+    contact_name: str = ""
+    tax_code: str = ""  # the TaxRate.key of the supplier's default (purchase) tax code, "" when none
+    tax_number: str = ""
+    address: Address = field(default_factory=Address)
+    website: str = ""
+    currency: str = ""
+    active: bool = True
+    deleted: bool = False
+    modified: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Item:
     key: str  # STOCK_CODE, ListID, tinvent.lId
     code: str  # the part/stock code a person sees
@@ -274,4 +300,4 @@ class SourceProblem:
     modified: datetime | None = None
 
 
-Record = TaxRate | Customer | Item | Invoice | Payment
+Record = TaxRate | Customer | Supplier | Item | Invoice | Payment

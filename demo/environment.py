@@ -16,9 +16,9 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TextIO
 
-from sync.logs import register_secret
+from core.scrub import register_secret
 from sync.paths import AppPaths, app_paths
 from sync.secrets import HALO_CLIENT_SECRET, MemorySecretStore
 from sync.settings import Settings
@@ -33,6 +33,8 @@ COMPANY_FILE = "demo-company.sqlite3"
 SANDBOX_FILE = "halo-sandbox.sqlite3"
 CREDENTIALS_FILE = "sandbox-credentials.json"
 DEMO_CLIENT_ID = "ledgerbridge-demo"
+# What `sync --demo` shows of the sandbox after its run, in the order a person reads them.
+SHOWN_RESOURCES = ("Tax", "Client", "Site", "Item", "Invoice", "InvoicePayment")
 
 
 def demo_folder(home: Path | None = None) -> Path:
@@ -118,6 +120,17 @@ class DemoEnvironment:
             company_file=company_file,
         )
 
+    def print_contents(self, out: TextIO) -> dict[str, int]:
+        """What landed in the demo sandbox: records per resource and a few of them; returns the counts."""
+        counts: dict[str, int] = {}
+        print("\nIn the demo Halo sandbox now:", file=out)
+        for resource in SHOWN_RESOURCES:
+            records = self.sandbox.records(resource)
+            counts[resource] = len(records)
+            sample = "; ".join(_sample(resource, record) for record in records[:3])
+            print(f"  {resource:<15}{len(records):>6}  {sample}".rstrip(), file=out)
+        return counts
+
     def stop(self) -> None:
         """Stop the sandbox (its data stays in the demo folder for the next start)."""
         self.sandbox.stop()
@@ -131,3 +144,14 @@ class DemoEnvironment:
 
     def __repr__(self) -> str:
         return f"DemoEnvironment(folder={str(self.folder)!r}, sandbox_url={self.sandbox_url!r})"
+
+
+def _sample(resource: str, record: dict[str, Any]) -> str:
+    """A few words a person recognises for one sandbox record."""
+    if resource == "Invoice":
+        return f"{record.get('thirdpartyinvoicenumber') or record.get('id')} (total {record.get('total')})"
+    if resource == "InvoicePayment":
+        return f"{record.get('amount')} on {str(record.get('date') or '')[:10]}"
+    if resource == "Site":
+        return f"{record.get('name')} of client {record.get('client_id')}"
+    return str(record.get("name") or record.get("id"))
