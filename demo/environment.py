@@ -102,6 +102,8 @@ class DemoEnvironment:
             settings = Settings()
             settings.halo.resource_server = sandbox.url
             settings.halo.client_id = client_id
+            # The local sandbox has no rate limit: a demo sync need not wait on the pace a real Halo needs.
+            settings.halo.requests_per_5_minutes = 0
             settings.source.kind = "demo"
             settings.source.connection_string = str(company_file)
             settings.validate()
