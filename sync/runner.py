@@ -17,7 +17,8 @@ from connectors.base import ConnectionCheck, Connector
 from core.errors import CancelledError, ConfigError, LedgerBridgeError, error_kind
 from core.records import ENTITY_ORDER
 from halo.client import HaloClient, HaloConnection
-from sync.engine import STREAMS, SyncEngine
+from sync.engine import SyncEngine
+from sync.entities import STREAMS
 from sync.events import Listener, RunFinished, RunStarted, RunSummary
 from sync.guard import SecondInstallationGuard
 from sync.lock import SyncLock

@@ -129,12 +129,12 @@ def crash_after(entity: str, nth: int, monkeypatch: pytest.MonkeyPatch) -> None:
     seen = Counter()
     crashed = []
 
-    def save_link(self, linked_entity, source_key, halo_id, content_hash, direction="to_halo"):
+    def save_link(self, linked_entity, source_key, halo_id, content_hash, direction="to_halo", **extra):
         seen[linked_entity] += 1
         if crashed or (linked_entity == entity and seen[linked_entity] == nth):
             crashed.append(True)
             raise SystemExit(f"simulated crash after Halo confirmed {entity} #{nth}")
-        return real_link(self, linked_entity, source_key, halo_id, content_hash, direction)
+        return real_link(self, linked_entity, source_key, halo_id, content_hash, direction, **extra)
 
     def save_cursor(self, stream, value):
         if not crashed:

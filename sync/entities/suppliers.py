@@ -1,0 +1,62 @@
+"""Suppliers -> Halo /Supplier (the OpenAPI's Company schema), off by default in *What to sync*.
+
+Why these rules: the books' key goes in `accounts_id` (Halo's own accounts integrations keep it there), so
+a supplier is matched by that key first, then by its exact normalised name; Company has an `inactive`
+flag, so a supplier inactive in the books is handled as a customer is: not created, and made inactive in
+Halo only when the 'Make inactive in Halo' option is on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.records import Supplier
+from core.specs import EntitySpec, MatchRules
+from halo import payloads
+from sync.entities.base import KEY_OR_RENAME, EntityPlanner, Spec
+from sync.entities.tax_rates import taxes
+
+
+class SupplierPlanner(EntityPlanner):
+    def plan(self, record: Any) -> None:
+        supplier: Supplier = record
+        active = supplier.active and not supplier.deleted
+        deactivate = self.run.settings.sync.deactivate_deleted
+        if not active and self.run.halo_id_of("suppliers", supplier.key) is None:
+            message = "Inactive or deleted in the books: not created in Halo."
+            self.run.skipped("suppliers", supplier.key, message, "suppliers", supplier.modified)
+            return
+        if not active and not deactivate:
+            message = (
+                "Inactive or deleted in the books; the Halo supplier is left as it is "
+                "(turn on 'Make inactive in Halo' in Settings > Sync to deactivate it)."
+            )
+            self.run.skipped("suppliers", supplier.key, message, "suppliers", supplier.modified)
+            return
+        inactive = (not active) if deactivate else None
+        payload = payloads.supplier_payload(
+            supplier, tax_id=taxes(self.run).tax_id(supplier.tax_code), inactive=inactive
+        )
+        self.run.plan(
+            self.spec,
+            supplier,
+            payload,
+            stream="suppliers",
+            modified=supplier.modified,
+            outcome="deactivated" if inactive else "updated",
+        )
+
+
+SPEC: Spec = EntitySpec(
+    name="suppliers",
+    record_type=Supplier,
+    resource="Supplier",
+    payload=payloads.supplier_payload,
+    match=MatchRules(
+        by_key=True,
+        name_folding="company",
+        ambiguous_action=KEY_OR_RENAME,
+    ),
+    depends_on=("tax_rates",),
+    planner=SupplierPlanner,
+)
