@@ -27,29 +27,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.errors import ConfigError, LedgerBridgeError, TransientError
+from halo.resources import RESOURCES
 from sync.matching import normalise_key
 
 log = logging.getLogger("ledgerbridge.sync")
 
-KEY_FIELDS = {
-    "Tax": "third_party_id",
-    "Client": "accountsid",
-    "Item": "accountsid",
-    "Invoice": "accountsid",
-    "InvoicePayment": "thirdpartyid",
-}
-WORDS = {
-    "Tax": "tax",
-    "Client": "customer",
-    "Item": "item",
-    "Invoice": "invoice",
-    "InvoicePayment": "payment",
-}
 TIMESTAMP_FIELDS = ("alastupdate", "lastmodified", "last_modified", "datecreated", "date")
-LIST_PARAMS: dict[str, dict[str, str]] = {"Client": {"includeinactive": "true"}}
 NEWEST_FIRST = {"order": "id", "orderdesc": "true"}
 WHOLE_LIST_PARAMS = frozenset({"includeinactive", "order", "orderdesc"})  # params that filter nothing out
-ORDERABLE = frozenset({"Client", "Item", "Invoice", "InvoicePayment"})
 CHECK_PAGE_SIZE = 50
 
 
@@ -106,7 +91,7 @@ class SecondInstallationGuard:
         return self._client.get_record(resource, record_id, params)
 
     def save(self, resource: str, records: Sequence[dict]) -> list[dict]:
-        key_field = KEY_FIELDS.get(resource)
+        key_field = _key_field(resource)
         creates = [r for r in records if not r.get("id")]
         seen = self._seen.setdefault(resource, _Seen())
         if key_field is None or not creates or seen.watermark is None:
@@ -160,7 +145,7 @@ class SecondInstallationGuard:
         record_id = _id(record)
         if record_id <= (seen.watermark or 0):
             return
-        key = normalise_key(record.get(KEY_FIELDS.get(resource, "")))
+        key = normalise_key(record.get(_key_field(resource) or ""))
         if key:
             seen.by_key.setdefault(key, {})[record_id] = record
         if record_id not in seen.ours:
@@ -168,8 +153,9 @@ class SecondInstallationGuard:
 
     def _read_newer(self, resource: str, seen: _Seen) -> None:
         """Add what Halo holds above ``seen.newest``: newest first when Halo sorts, else the whole list."""
-        params = {**LIST_PARAMS.get(resource, {})}
-        ordered = resource in ORDERABLE
+        row = RESOURCES.get(resource)
+        params = dict(row.index_params) if row is not None else {}
+        ordered = row is not None and row.orderable
         if ordered:
             params.update(NEWEST_FIRST)
         newest, previous, honoured = seen.newest, None, None
@@ -187,7 +173,8 @@ class SecondInstallationGuard:
 
     def _stop(self, resource: str, seen: _Seen, conflicts: list[tuple[str, list[dict]]]) -> LedgerBridgeError:
         """Remove our later copies of a key both sides just created, and say what the other side did."""
-        word = WORDS.get(resource, resource)
+        row = RESOURCES.get(resource)
+        word = row.singular.removeprefix("the ") if row is not None and row.singular else resource
         removed: list[int] = []
         left: list[str] = []
         for key, copies in conflicts:
@@ -228,6 +215,12 @@ class SecondInstallationGuard:
         return True
 
 
+def _key_field(resource: str) -> str | None:
+    """Where Halo keeps the books' key on ``resource`` (halo/resources.py), None for one we do not write."""
+    row = RESOURCES.get(resource)
+    return row.key_field if row is not None else None
+
+
 def _id(record: dict) -> int:
     value = record.get("id") if isinstance(record, dict) else None
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
@@ -236,7 +229,7 @@ def _id(record: dict) -> int:
 def _shown(key: str, copies: list[dict], resource: str) -> str:
     """The key as Halo holds it (the comparison is case-insensitive, the message should not be)."""
     for copy in copies:
-        value = copy.get(KEY_FIELDS[resource])
+        value = copy.get(_key_field(resource) or "")
         if isinstance(value, str) and value.strip():
             return value.strip()
     return key
