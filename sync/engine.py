@@ -583,7 +583,7 @@ class SyncEngine:
         else:
             self._check_updates(resource, unpaired)
 
-    def _save(self, resource: str, records: list[dict], creating: bool) -> list[dict]:
+    def _save(self, resource: str, records: list[dict[str, Any]], creating: bool) -> list[dict[str, Any]]:
         """One POST; a transient failure that provably did not write gets one more try after a pause."""
         try:
             return self.client.save(resource, records)
@@ -793,7 +793,7 @@ class SyncEngine:
         self.indexes[resource] = index
         return index
 
-    def _complete(self, resource: str, row: dict) -> dict | None:
+    def _complete(self, resource: str, row: dict[str, Any]) -> dict[str, Any] | None:
         """A list row with the fields matching needs; a partial row is re-read by id (counted, cached).
 
         Why: Halo's list rows are partial objects (public clients re-read each record by id for the full
@@ -847,7 +847,7 @@ class SyncEngine:
         missing = [halo_id for halo_id in sample if halo_id not in listed]
         if not missing and len(index):
             return
-        readable: list[dict] = []
+        readable: list[dict[str, Any]] = []
         for halo_id in missing:
             record = self.client.get_record(resource, halo_id)
             self.client.stats.add_lookup("visibility check")
@@ -918,11 +918,11 @@ class SyncEngine:
         index = self.indexes.get(resource)
         return index if index is not None else self._load_index(resource)
 
-    def free(self, resource: str, records: Iterable[dict]) -> list[dict]:
+    def free(self, resource: str, records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         claimed = self._claimed.get(resource, set())
         return [r for r in records if r.get("id") and int(r["id"]) not in claimed]
 
-    def match_by_key(self, resource: str, key: str) -> dict | None:
+    def match_by_key(self, resource: str, key: str) -> dict[str, Any] | None:
         found = self.index(resource).by_key(key)
         if (
             found is not None

@@ -21,12 +21,13 @@ another installation's.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from core.errors import ConfigError, LedgerBridgeError, TransientError
+from halo.client import HaloClient, RequestStats
 from halo.resources import RESOURCES
 from sync.matching import normalise_key
 
@@ -44,7 +45,7 @@ class _Seen:
 
     watermark: int | None = None  # the highest id of the first full read (the engine's index)
     newest: int = 0  # the highest id read so far
-    by_key: dict[str, dict[int, dict]] = field(default_factory=dict)
+    by_key: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict[str, Any])
     ours: set[int] = field(default_factory=set)
     sent_keys: set[str] = field(default_factory=set)  # keys we created (or may have)
     maybe_ours: set[str] = field(default_factory=set)  # keys of a create that may have landed unconfirmed
@@ -54,18 +55,22 @@ class _Seen:
 class SecondInstallationGuard:
     """A HaloWriter wrapper: the engine's reads and saves pass through, create batches are checked."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: HaloClient) -> None:
         self._client = client
         self._seen: dict[str, _Seen] = {}
 
+    @property
+    def stats(self) -> RequestStats:
+        return self._client.stats
+
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)  # stats, close, ...: the client's own
+        return getattr(self._client, name)  # close, ...: the client's own
 
     # --- what the engine calls ------------------------------------------------------------------------------
 
     def iter_records(
-        self, resource: str, params: dict | None = None, *, page_size: int | None = None
-    ) -> Iterator[dict]:
+        self, resource: str, params: Mapping[str, Any] | None = None, *, page_size: int | None = None
+    ) -> Iterator[dict[str, Any]]:
         """The client's records; the first full read of a resource (the engine's index) is the watermark."""
         seen = self._seen.setdefault(resource, _Seen())
         first = seen.watermark is None
@@ -87,10 +92,12 @@ class SecondInstallationGuard:
             elif not first and whole_list and (finished or (newest_first and (lowest or 0) <= seen.newest)):
                 seen.newest = max(seen.newest, highest)  # the read covered everything above what we knew
 
-    def get_record(self, resource: str, record_id: int, params: dict | None = None) -> dict | None:
+    def get_record(
+        self, resource: str, record_id: int, params: Mapping[str, Any] | None = None
+    ) -> dict[str, Any] | None:
         return self._client.get_record(resource, record_id, params)
 
-    def save(self, resource: str, records: Sequence[dict]) -> list[dict]:
+    def save(self, resource: str, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         key_field = _key_field(resource)
         creates = [r for r in records if not r.get("id")]
         seen = self._seen.setdefault(resource, _Seen())
@@ -129,7 +136,7 @@ class SecondInstallationGuard:
     # --- the check ------------------------------------------------------------------------------------------
 
     def _check(self, resource: str, seen: _Seen, keys: set[str]) -> None:
-        conflicts: list[tuple[str, list[dict]]] = []
+        conflicts: list[tuple[str, list[dict[str, Any]]]] = []
         for key in sorted(keys | seen.sent_keys):
             copies = seen.by_key.get(key, {})
             foreign = [r for i, r in copies.items() if i not in seen.ours]
@@ -141,7 +148,7 @@ class SecondInstallationGuard:
         if conflicts:
             raise self._stop(resource, seen, conflicts)
 
-    def _note(self, resource: str, seen: _Seen, record: dict) -> None:
+    def _note(self, resource: str, seen: _Seen, record: dict[str, Any]) -> None:
         record_id = _id(record)
         if record_id <= (seen.watermark or 0):
             return
@@ -171,7 +178,9 @@ class SecondInstallationGuard:
                 break  # newest first, and this one was known before: so is everything after it
         seen.newest = newest
 
-    def _stop(self, resource: str, seen: _Seen, conflicts: list[tuple[str, list[dict]]]) -> LedgerBridgeError:
+    def _stop(
+        self, resource: str, seen: _Seen, conflicts: list[tuple[str, list[dict[str, Any]]]]
+    ) -> LedgerBridgeError:
         """Remove our later copies of a key both sides just created, and say what the other side did."""
         row = RESOURCES.get(resource)
         word = row.singular.removeprefix("the ") if row is not None and row.singular else resource
@@ -221,12 +230,12 @@ def _key_field(resource: str) -> str | None:
     return row.key_field if row is not None else None
 
 
-def _id(record: dict) -> int:
-    value = record.get("id") if isinstance(record, dict) else None
+def _id(record: Mapping[str, Any]) -> int:
+    value = record.get("id") if isinstance(record, Mapping) else None
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def _shown(key: str, copies: list[dict], resource: str) -> str:
+def _shown(key: str, copies: list[dict[str, Any]], resource: str) -> str:
     """The key as Halo holds it (the comparison is case-insensitive, the message should not be)."""
     for copy in copies:
         value = copy.get(_key_field(resource) or "")
@@ -239,7 +248,7 @@ def _ids(values: Iterable[int]) -> str:
     return ", ".join(str(v) for v in sorted(values))
 
 
-def _activity(record: dict) -> str:
+def _activity(record: dict[str, Any]) -> str:
     for name in TIMESTAMP_FIELDS:
         value = record.get(name)
         if isinstance(value, str) and value.strip():
