@@ -23,16 +23,15 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from connectors.base import Connector
-from core.errors import AuthError, CancelledError, ConfigError, LedgerBridgeError, RecordError, TransientError
+from core.errors import AuthError, CancelledError, LedgerBridgeError, RecordError, TransientError
 from core.records import ENTITY_ORDER, Record, SourceProblem, fall_back_widening, utc
 from halo import payloads
-from halo.client import RequestStats
 from halo.resources import resource as halo_resource
 from sync.answers import agrees, pair_answer
 from sync.answers import halo_id as answer_id
@@ -48,18 +47,12 @@ from sync.events import (
     RecordOutcome,
     RunSummary,
 )
-from sync.matching import HaloIndex
+from sync.halo_index import HaloIndexes, HaloWriter
 from sync.settings import Settings
-from sync.state import Link, StateStore, record_name
+from sync.state import StateStore, record_name
 
 log = logging.getLogger("ledgerbridge.sync")
 
-# Lists Halo can order (its OpenAPI gives `order`/`orderdesc` on these): a reconcile reads them newest first.
-NEWEST_FIRST: dict[str, str] = {"order": "id", "orderdesc": "true"}
-DETAILS = {
-    "includedetails": "true"
-}  # GET /{resource}/{id}: the full record (Halo's OpenAPI offers it on each)
-VISIBILITY_SAMPLE = 8  # linked ids looked for in a freshly read list
 PROGRESS_INTERVAL = 0.1  # seconds: at most ~10 Progress events per second
 CANCEL_CHECK_EVERY = 200  # records read between cancel checks (besides the check before every batch)
 RECONCILE_ROUNDS = 3
@@ -71,23 +64,6 @@ FIX_IN_BOOKS = (
     "Correct the record in the accounting package (or the Halo record it matches); "
     "it is sent again on the next sync."
 )
-
-
-class HaloWriter(Protocol):
-    """What the engine needs from halo.client.HaloClient (kept narrow so the engine reads clearly)."""
-
-    @property
-    def stats(self) -> RequestStats: ...
-
-    def iter_records(
-        self, resource: str, params: Mapping[str, Any] | None = None, *, page_size: int | None = None
-    ) -> Iterator[dict[str, Any]]: ...
-
-    def get_record(
-        self, resource: str, record_id: int, params: Mapping[str, Any] | None = None
-    ) -> dict[str, Any] | None: ...
-
-    def save(self, resource: str, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]: ...
 
 
 @dataclass
@@ -166,15 +142,10 @@ class SyncEngine:
         self.interrupted = False  # some entity was left unfinished (Halo or the books unavailable)
         self.problems = {(p.entity, p.key): p.message for p in state.problems()}
         self.skip_reasons: dict[tuple[str, str], str] = {}  # why a record was not sent (for waiting records)
-        self.indexes: dict[str, HaloIndex] = {}
         self.wanted: frozenset[str] = frozenset()
-        self._claimed: dict[str, set[int]] = {}  # Halo ids linked in this run, per resource
         self._batches: dict[str, Batches] = {}
         self._trackers: dict[str, CursorTracker] = {}
-        self._details: dict[
-            tuple[str, int], dict[str, Any] | None
-        ] = {}  # partial rows read in full (None: gone)
-        self._halo_keys: dict[str, dict[int, str]] = {}  # Halo id -> linked source key, per resource
+        self.halo = HaloIndexes(client, state, on_blind=self._blind)
         self._dry_planned: dict[str, dict[str, int]] = {}  # a dry run's would-be links: key -> id (0: new)
         self._progress_done = 0
         self._progress_at = 0.0
@@ -184,6 +155,12 @@ class SyncEngine:
         self._planners: dict[str, EntityPlanner] = {
             spec.name: (spec.planner or EntityPlanner)(self, spec) for spec in SPECS
         }
+
+    def _blind(self) -> None:
+        """Halo cannot show what was linked before: every stream keeps its cursor, the run is unfinished."""
+        for tracker in self._trackers.values():
+            tracker.interrupted = True
+        self.interrupted = True
 
     @property
     def reader(self) -> HaloReader:
@@ -431,7 +408,7 @@ class SyncEngine:
     def lookup(self, spec: Spec, key: str, name: str = "") -> dict[str, Any] | None:
         """An unlinked record's Halo twin by the spec's rules: its key, the user's mapping, a unique name."""
         rules = spec.match
-        found = self.match_by_key(spec.resource, key) if rules.by_key else None
+        found = self.halo.match_by_key(spec.resource, key) if rules.by_key else None
         if found is not None:
             return found
         if rules.mapping:
@@ -440,7 +417,9 @@ class SyncEngine:
                 return {"id": mapped}
         if not rules.name_folding:
             return None
-        candidates = self.free(spec.resource, self.index(spec.resource).by_name(name, source_key=key))
+        candidates = self.halo.free(
+            spec.resource, self.halo.index(spec.resource).by_name(name, source_key=key)
+        )
         if len(candidates) > 1:
             ids = ", ".join(str(c["id"]) for c in candidates)
             raise PlanProblem(
@@ -485,7 +464,7 @@ class SyncEngine:
             halo_id = self._planners[entity].match(record) if use_link else known
             if halo_id is not None:
                 pending.message = f"linked to the existing Halo record {halo_id}"
-                self._claimed.setdefault(spec.resource, set()).add(halo_id)
+                self.halo.claim(spec.resource, halo_id)
         if halo_id is None:
             pending.payload = {**payload, **(create_extra or {})}
         else:
@@ -614,7 +593,7 @@ class SyncEngine:
                 name=record_name(pending.payload),
                 source_modified=pending.modified,
             )
-        self._claimed.setdefault(BY_NAME[pending.entity].resource, set()).add(halo_id)
+        self.halo.claim(BY_NAME[pending.entity].resource, halo_id)
         self._trackers[pending.stream].ok(pending.modified)
         self.solved(pending.entity, pending.key)
         self._count(pending.entity, pending.outcome)
@@ -646,7 +625,7 @@ class SyncEngine:
         stats = self.client.stats
         requests_before, retries_before = stats.total(), sum(stats.retries.values())
         lookups_before = sum(stats.lookups.values())
-        index = self._add_newer(resource)
+        index = self.halo.add_newer(resource)
         extra = (stats.total() - requests_before) - (sum(stats.retries.values()) - retries_before)
         if cause is not None:
             # The look-up is a retry a fault caused: report it (less the client's own retries inside it).
@@ -740,7 +719,7 @@ class SyncEngine:
         API agent), and creating it again would undo that or double it.
         """
         log.info("Halo no longer has %s %s (key %s)", resource, pending.halo_id, pending.key)
-        found = self.match_by_key(resource, pending.key) if pending.linked else None
+        found = self.halo.match_by_key(resource, pending.key) if pending.linked else None
         if pending.linked and found is not None:
             self.state.drop_link(pending.entity, pending.key)
             pending.linked = False
@@ -779,158 +758,6 @@ class SyncEngine:
             self.fail(
                 pending.entity, pending.key, problem.message, problem.action, pending.modified, pending.stream
             )
-
-    # --- the Halo side's index (lazy) -----------------------------------------------------------------------
-
-    def _load_index(self, resource: str) -> HaloIndex:
-        row = halo_resource(resource)
-        index = HaloIndex(name_field=row.name_field, key_field=row.key_field)
-        for found in self.client.iter_records(resource, dict(row.index_params)):
-            record = self._complete(resource, found)
-            if record is not None:  # None: a partial row of a record gone before it could be read in full
-                index.add(record)
-        self._check_visibility(resource, index)
-        self.indexes[resource] = index
-        return index
-
-    def _complete(self, resource: str, row: dict[str, Any]) -> dict[str, Any] | None:
-        """A list row with the fields matching needs; a partial row is re-read by id (counted, cached).
-
-        Why: Halo's list rows are partial objects (public clients re-read each record by id for the full
-        one) and which fields they keep is not documented. A row that lacks the key field entirely, rather
-        than carrying it empty, cannot be matched or ruled out, so it is read in full once, unless it is a
-        record LedgerBridge links already: its key is then the link's (links win over matching anyway).
-        """
-        key_field = halo_resource(resource).key_field
-        needed = (key_field, halo_resource(resource).name_field)
-        row_id = answer_id(row)
-        if row_id is None or all(name in row for name in needed):
-            return row
-        linked_key = self._linked_keys(resource).get(row_id)
-        if linked_key is not None and key_field not in row and needed[1] in row:
-            return {**row, key_field: linked_key}
-        if (resource, row_id) not in self._details:
-            full = self.client.get_record(resource, row_id, DETAILS)
-            self.client.stats.add_lookup(f"{resource} list row without {needed[0]}")
-            self._details[(resource, row_id)] = {**row, **full} if full is not None else None
-        return self._details[(resource, row_id)]
-
-    def _linked_keys(self, resource: str) -> dict[int, str]:
-        """Halo id -> source key of this resource's links (read once per run)."""
-        known = self._halo_keys.get(resource)
-        if known is None:
-            known = self._halo_keys[resource] = {
-                link.halo_id: key for key, link in self._links_of(resource).items()
-            }
-        return known
-
-    def _links_of(self, resource: str) -> dict[str, Link]:
-        spec = BY_RESOURCE.get(resource)
-        return self.state.links(spec.name) if spec is not None else {}
-
-    def _check_visibility(self, resource: str, index: HaloIndex) -> None:
-        """Stop before creating anything if Halo cannot show us what we linked before.
-
-        Why: an API agent that cannot see a team's records gets empty or thinned lists, which would read as
-        "not in Halo yet" and create every record again. A sample of linked ids is looked for in the list;
-        those missing are read by id. An empty list while links exist, or a quarter of the sample missing,
-        stops the run with what to check. Linked records the list leaves out only because they are inactive
-        (a Halo that ignores ``includeinactive``) are added to the index instead, so they still match.
-        """
-        links = self._links_of(resource)
-        if not links:
-            return
-        linked_ids = sorted({link.halo_id for link in links.values()})
-        step = max(1, len(linked_ids) // VISIBILITY_SAMPLE)
-        sample = linked_ids[::step][:VISIBILITY_SAMPLE]
-        listed = {answer_id(record) for record in index.records()}
-        missing = [halo_id for halo_id in sample if halo_id not in listed]
-        if not missing and len(index):
-            return
-        readable: list[dict[str, Any]] = []
-        for halo_id in missing:
-            record = self.client.get_record(resource, halo_id)
-            self.client.stats.add_lookup("visibility check")
-            if record is not None:
-                readable.append(record)
-        if readable and all(record.get("inactive") for record in readable) and len(index):
-            log.warning(
-                "Halo's %s list leaves out inactive records even when asked for them (includeinactive "
-                "ignored): linked ones are still updated by id, but an unlinked record whose Halo twin is "
-                "inactive cannot be found by its key",
-                resource,
-            )
-            for record in readable:
-                index.add(record)  # read by id: a full record
-            return
-        if len(index) and not readable and len(missing) <= max(1, len(sample) // 4):
-            return  # a few linked records deleted in Halo: each becomes its own problem when next sent
-        for tracker in self._trackers.values():
-            tracker.interrupted = True
-        self.interrupted = True
-        noun = halo_resource(resource).plural
-        shown = "no" if not len(index) else f"only {len(index)}"
-        raise ConfigError(
-            f"Halo shows {shown} {noun} to LedgerBridge, but {len(links)} are linked from earlier syncs "
-            f"({len(missing)} of {len(sample)} sampled links are missing from Halo's list). Nothing was "
-            f"created, so nothing is doubled.",
-            action=(
-                "In Halo, check that the API application's agent can see them: its teams and departments, "
-                "the 'All Standard' permissions on the application's Permissions tab, and the application's "
-                "Login Type (Agent, with the right agent chosen). Then sync again."
-            ),
-            detail=f"{resource}: sampled linked ids {sample}, missing from the list {missing}, "
-            f"readable by id {[answer_id(r) for r in readable]}",
-        )
-
-    def _add_newer(self, resource: str) -> HaloIndex:
-        """Add to the index what Halo holds beyond it: only those records can be creates that landed.
-
-        Why: re-reading a whole resource after every create that may have landed costs a page per
-        ``page_size`` records of Halo (500 GETs for 50,000 invoices) per failed batch. Newest first, the
-        reading stops at the first record the index already covers, once the server is seen to honour the
-        order; a server that ignores it is read to the end, so a landed create is never missed.
-        """
-        index = self.indexes.get(resource)
-        if index is None or not halo_resource(resource).orderable:
-            return self._load_index(resource)
-        known = max((answer_id(record) or 0 for record in index.records()), default=0)
-        honoured: bool | None = (
-            None  # whether the server sorts newest first: known from the first two records
-        )
-        previous: int | None = None
-        for record in self.client.iter_records(
-            resource, {**halo_resource(resource).index_params, **NEWEST_FIRST}
-        ):
-            record_id = answer_id(record) or 0
-            if honoured is None and previous is not None:
-                honoured = record_id < previous
-            previous = record_id
-            if record_id > known:
-                completed = self._complete(resource, record)
-                if completed is not None:
-                    index.add(completed)
-            elif honoured:
-                break
-        return index
-
-    def index(self, resource: str) -> HaloIndex:
-        index = self.indexes.get(resource)
-        return index if index is not None else self._load_index(resource)
-
-    def free(self, resource: str, records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-        claimed = self._claimed.get(resource, set())
-        return [r for r in records if r.get("id") and int(r["id"]) not in claimed]
-
-    def match_by_key(self, resource: str, key: str) -> dict[str, Any] | None:
-        found = self.index(resource).by_key(key)
-        if (
-            found is not None
-            and found.get("id")
-            and int(found["id"]) not in self._claimed.get(resource, set())
-        ):
-            return found
-        return None
 
 
 def _label(resource: str) -> str:

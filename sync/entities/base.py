@@ -8,19 +8,23 @@ methods the engine calls: ``plan`` a record, ``match`` it to Halo, act once it h
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from connectors.base import Connector
 from core.errors import AuthError
 from core.records import Record
 from core.specs import EntitySpec
+from halo import payloads
+from halo.resources import resource
 from sync.events import Event, Outcome
-from sync.matching import HaloIndex
 from sync.settings import Settings
 from sync.state import StateStore
+
+if TYPE_CHECKING:  # the index module reads the specs, which read this module
+    from sync.halo_index import HaloIndexes
 
 # What to do when several Halo records share an unlinked record's name ({key}: the books' key).
 KEY_OR_RENAME = "Give one of them the accounts ID {key} in Halo, or rename the duplicates, then sync again."
@@ -54,6 +58,38 @@ class Pending:
     linked: bool = False  # it updates a linked record (gone from Halo: relinked by key and planned again)
     step: str = ""  # the entity's own word for what follows its confirmation ("carry": customers.py)
 
+    @classmethod
+    def update(
+        cls,
+        entity: str,
+        record: Any,
+        payload: dict[str, Any],
+        halo_id: int,
+        *,
+        outcome: Outcome,
+        stream: str,
+        modified: datetime | None,
+        message: str = "",
+        step: str = "",
+    ) -> Pending:
+        """A write to a Halo record whose id is known already (a main site, a follow-up deactivation)."""
+        body = {"id": halo_id, **payload}
+        content_hash = payloads.content_hash(payload)
+        return cls(
+            entity,
+            record.key,
+            record,
+            body,
+            payload,
+            content_hash,
+            halo_id,
+            outcome,
+            stream,
+            modified,
+            message,
+            step=step,
+        )
+
 
 class HaloReader(Protocol):
     """The one Halo read an entity's planner makes itself (a customer's main site)."""
@@ -73,7 +109,7 @@ class Run(Protocol):
     wanted: frozenset[str]
     problems: dict[tuple[str, str], str]
     skip_reasons: dict[tuple[str, str], str]
-    indexes: dict[str, HaloIndex]
+    halo: HaloIndexes
 
     @property
     def reader(self) -> HaloReader: ...
@@ -103,12 +139,6 @@ class Run(Protocol):
 
     def lookup(self, spec: Spec, key: str, name: str = "") -> dict[str, Any] | None: ...
 
-    def index(self, resource: str) -> HaloIndex: ...
-
-    def free(self, resource: str, records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]: ...
-
-    def match_by_key(self, resource: str, key: str) -> dict[str, Any] | None: ...
-
     def plan_guarded(self, entity: str, record: Record) -> None: ...
 
     def skipped(
@@ -135,6 +165,25 @@ class EntityPlanner:
     def __init__(self, run: Run, spec: Spec) -> None:
         self.run = run
         self.spec = spec
+
+    def skip_inactive(self, record: Any, *, not_created: str, left_alone: str) -> bool:
+        """Skip a record inactive or deleted in the books (True), unless it is linked and will be made
+        inactive in Halo: only where Halo's schema has an `inactive` flag and 'Make inactive in Halo' is on.
+        ``not_created`` says why an unlinked one is not created, ``left_alone`` why a linked one is left.
+        """
+        if getattr(record, "active", True) and not getattr(record, "deleted", False):
+            return False
+        linked = self.run.halo_id_of(self.spec.name, record.key) is not None
+        can_deactivate = (
+            resource(self.spec.resource).has_inactive and self.run.settings.sync.deactivate_deleted
+        )
+        if linked and can_deactivate:
+            return False
+        message = left_alone if linked else not_created
+        self.run.skipped(
+            self.spec.name, record.key, message, self.spec.name, getattr(record, "modified", None)
+        )
+        return True
 
     def plan(self, record: Any) -> None:
         """Decide what to do with one record read from the books (raise PlanProblem to say why not)."""

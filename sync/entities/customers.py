@@ -21,6 +21,10 @@ log = logging.getLogger("ledgerbridge.sync")
 
 CARRY = "carry"  # created (or matched) for its invoices; a create is made inactive next
 CARRIED = "carried"  # that second write: nothing follows it
+LEFT_ALONE = (
+    "Inactive or deleted in the books; the Halo {noun} is left as it is "
+    "(turn on 'Make inactive in Halo' in Settings > Sync to deactivate it)."
+)
 
 
 class CustomerPlanner(EntityPlanner):
@@ -43,26 +47,16 @@ class CustomerPlanner(EntityPlanner):
 
     def plan(self, record: Any) -> None:
         customer: Customer = record
-        active = customer.active and not customer.deleted
-        linked = self.run.halo_id_of("customers", customer.key) is not None
-        if not active and not linked:
-            self.held[customer.key] = customer
-            message = (
-                "Deleted in the books: not created in Halo (its invoices are not sent)."
-                if customer.deleted
-                else "Inactive in the books: created in Halo (inactive) only if it has invoices to carry."
-            )
-            self.run.skipped("customers", customer.key, message, "customers", customer.modified)
-            return
-        if not active and not self.run.settings.sync.deactivate_deleted:
-            self.run.skipped(
-                "customers",
-                customer.key,
-                "Inactive or deleted in the books; the Halo customer is left as it is "
-                "(turn on 'Make inactive in Halo' in Settings > Sync to deactivate it).",
-                "customers",
-                customer.modified,
-            )
+        not_created = (
+            "Deleted in the books: not created in Halo (its invoices are not sent)."
+            if customer.deleted
+            else "Inactive in the books: created in Halo (inactive) only if it has invoices to carry."
+        )
+        if self.skip_inactive(
+            customer, not_created=not_created, left_alone=LEFT_ALONE.format(noun="customer")
+        ):
+            if self.run.halo_id_of("customers", customer.key) is None:
+                self.held[customer.key] = customer  # an invoice may need it carried into Halo
             return
         tax_id = taxes(self.run).tax_id(customer.tax_code)
         inactive = self._inactive(customer)
@@ -96,23 +90,18 @@ class CustomerPlanner(EntityPlanner):
         if pending.step == CARRY and pending.halo_id is None:
             tax_id = taxes(self.run).tax_id(customer.tax_code)
             inactive_payload = payloads.client_payload(customer, tax_id=tax_id, inactive=True)
-            body = {"id": halo_id, **inactive_payload}
-            self.run.queue(
-                Pending(
-                    "customers",
-                    customer.key,
-                    customer,
-                    body,
-                    inactive_payload,
-                    payloads.content_hash(inactive_payload),
-                    halo_id,
-                    "deactivated",
-                    "invoices",
-                    None,
-                    "made inactive in Halo, as in the books",
-                    step=CARRIED,
-                )
+            deactivation = Pending.update(
+                "customers",
+                customer,
+                inactive_payload,
+                halo_id,
+                outcome="deactivated",
+                stream="invoices",
+                modified=None,
+                message="made inactive in Halo, as in the books",
+                step=CARRIED,
             )
+            self.run.queue(deactivation)
 
     def carry(self, customer: Customer) -> None:
         """Put an inactive customer into Halo because an invoice needs it: matched, else created inactive.
@@ -163,20 +152,16 @@ class CustomerPlanner(EntityPlanner):
         if link is not None and link.halo_id == site_id and link.content_hash == content_hash:
             self.run.solved("sites", customer.key)
             return  # counted with its customer; sites have no outcome of their own unless they change
-        self.run.queue(
-            Pending(
-                "sites",
-                customer.key,
-                customer,
-                payload,
-                payload,
-                content_hash,
-                site_id,
-                "updated",
-                "customers",
-                customer.modified,
-            )
+        site = Pending.update(
+            "sites",
+            customer,
+            payload,
+            site_id,
+            outcome="updated",
+            stream="customers",
+            modified=customer.modified,
         )
+        self.run.queue(site)
 
 
 def customers(run: Run) -> CustomerPlanner:

@@ -32,14 +32,10 @@ class InvoicePlanner(EntityPlanner):
 
     def plan(self, record: Any) -> None:
         invoice: Invoice = record
-        if invoice.deleted:
-            linked = self.run.halo_id_of("invoices", invoice.key) is not None
-            message = (
-                "Deleted in the books; the Halo invoice is left as it is."
-                if linked
-                else "Deleted in the books: not created."
-            )
-            self.run.skipped("invoices", invoice.key, message, "invoices", invoice.modified)
+        left_alone = "Deleted in the books; the Halo invoice is left as it is."
+        if self.skip_inactive(
+            invoice, not_created="Deleted in the books: not created.", left_alone=left_alone
+        ):
             return
         client_id = self._customer_for(invoice)
         if client_id is None:

@@ -18,15 +18,13 @@ from sync.entities.tax_rates import taxes
 class ItemPlanner(EntityPlanner):
     def plan(self, record: Any) -> None:
         item: Item = record
-        if not (item.active and not item.deleted):
-            linked = self.run.halo_id_of("items", item.key) is not None
-            message = (
-                "Inactive or deleted in the books; Halo's Item has no inactive field, "
-                "so the Halo item is left as it is (make it inactive in Halo by hand if needed)."
-                if linked
-                else "Inactive or deleted in the books: not created in Halo."
-            )
-            self.run.skipped("items", item.key, message, "items", item.modified)
+        left_alone = (
+            "Inactive or deleted in the books; Halo's Item has no inactive field, "
+            "so the Halo item is left as it is (make it inactive in Halo by hand if needed)."
+        )
+        if self.skip_inactive(
+            item, not_created="Inactive or deleted in the books: not created in Halo.", left_alone=left_alone
+        ):
             return
         payload = payloads.item_payload(item, tax_id=taxes(self.run).tax_id(item.tax_code))
         self.run.plan(self.spec, item, payload, stream="items", modified=item.modified)

@@ -14,26 +14,20 @@ from core.records import Supplier
 from core.specs import EntitySpec, MatchRules
 from halo import payloads
 from sync.entities.base import KEY_OR_RENAME, EntityPlanner, Spec
+from sync.entities.customers import LEFT_ALONE
 from sync.entities.tax_rates import taxes
 
 
 class SupplierPlanner(EntityPlanner):
     def plan(self, record: Any) -> None:
         supplier: Supplier = record
+        not_created = "Inactive or deleted in the books: not created in Halo."
+        if self.skip_inactive(
+            supplier, not_created=not_created, left_alone=LEFT_ALONE.format(noun="supplier")
+        ):
+            return
         active = supplier.active and not supplier.deleted
-        deactivate = self.run.settings.sync.deactivate_deleted
-        if not active and self.run.halo_id_of("suppliers", supplier.key) is None:
-            message = "Inactive or deleted in the books: not created in Halo."
-            self.run.skipped("suppliers", supplier.key, message, "suppliers", supplier.modified)
-            return
-        if not active and not deactivate:
-            message = (
-                "Inactive or deleted in the books; the Halo supplier is left as it is "
-                "(turn on 'Make inactive in Halo' in Settings > Sync to deactivate it)."
-            )
-            self.run.skipped("suppliers", supplier.key, message, "suppliers", supplier.modified)
-            return
-        inactive = (not active) if deactivate else None
+        inactive = (not active) if self.run.settings.sync.deactivate_deleted else None
         payload = payloads.supplier_payload(
             supplier, tax_id=taxes(self.run).tax_id(supplier.tax_code), inactive=inactive
         )

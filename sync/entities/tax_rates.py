@@ -106,16 +106,16 @@ class TaxRatePlanner(EntityPlanner):
 
     def _halo_index(self) -> HaloIndex:
         """Halo's taxes; a refused read (403: admin rights) leaves an empty index, said once per run."""
-        if self.refusal is None and "Tax" not in self.run.indexes:
+        if self.refusal is None and not self.run.halo.has("Tax"):
             try:
-                return self.run.index("Tax")
+                return self.run.halo.index("Tax")
             except AuthError as exc:
                 self._refused(exc)
-        return self.run.indexes.get("Tax") or self._empty_index()
+        return self.run.halo.get("Tax") or self._empty_index()
 
     def _empty_index(self) -> HaloIndex:
         index = HaloIndex(name_field="name", key_field=resource("Tax").key_field)
-        self.run.indexes["Tax"] = index
+        self.run.halo.put("Tax", index)
         return index
 
     def _refused(self, exc: AuthError) -> None:
@@ -144,14 +144,12 @@ class TaxRatePlanner(EntityPlanner):
 
     def plan(self, record: Any) -> None:
         rate: TaxRate = record
-        linked = self.run.halo_id_of("tax_rates", rate.key) is not None
-        if not rate.active:
-            message = (
-                "Inactive in the books; Halo's Tax has no inactive field, so the Halo tax is left as it is."
-                if linked
-                else "Inactive in the books: not created in Halo."
-            )
-            self.run.skipped("tax_rates", rate.key, message, "tax_rates", rate.modified)
+        left_alone = (
+            "Inactive in the books; Halo's Tax has no inactive field, so the Halo tax is left as it is."
+        )
+        if self.skip_inactive(
+            rate, not_created="Inactive in the books: not created in Halo.", left_alone=left_alone
+        ):
             return
         self.run.plan(self.spec, rate, payloads.tax_payload(rate), stream="tax_rates", modified=rate.modified)
 
@@ -164,14 +162,14 @@ class TaxRatePlanner(EntityPlanner):
             if mapped is not None:
                 return mapped
             raise self.refusal  # neither matched nor created without admin rights
-        found = self.run.match_by_key("Tax", rate.key)
+        found = self.run.halo.match_by_key("Tax", rate.key)
         if found is not None:
             return int(found["id"])
         if mapped is not None:
             return mapped
         candidates = [
             t
-            for t in self.run.free("Tax", tax_matches(rate.code, rate.rate, index.records()))
+            for t in self.run.halo.free("Tax", tax_matches(rate.code, rate.rate, index.records()))
             if not t.get("third_party_id")
             or str(t["third_party_id"]).strip().casefold() == rate.key.casefold()
         ]
