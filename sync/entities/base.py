@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from connectors.base import Connector
 from core.errors import AuthError
 from core.records import Record
-from core.specs import EntitySpec
+from core.specs import EntitySpec, MatchRules
 from halo import payloads
 from halo.resources import resource
 from sync.events import Event, Outcome
@@ -28,6 +28,8 @@ if TYPE_CHECKING:  # the index module reads the specs, which read this module
 
 # What to do when several Halo records share an unlinked record's name ({key}: the books' key).
 KEY_OR_RENAME = "Give one of them the accounts ID {key} in Halo, or rename the duplicates, then sync again."
+# The usual rules: the Halo record carrying the books' key, else the one record of the same company name.
+KEY_THEN_NAME = MatchRules(by_key=True, name_folding="company", ambiguous_action=KEY_OR_RENAME)
 
 
 class PlanProblem(Exception):

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from core.records import Item
-from core.specs import EntitySpec, MatchRules
+from core.specs import EntitySpec
 from halo import payloads
-from sync.entities.base import KEY_OR_RENAME, EntityPlanner, Spec
+from sync.entities.base import KEY_THEN_NAME, EntityPlanner, Spec
 from sync.entities.tax_rates import taxes
 
 
@@ -35,11 +35,7 @@ SPEC: Spec = EntitySpec(
     record_type=Item,
     resource="Item",
     payload=payloads.item_payload,
-    match=MatchRules(
-        by_key=True,
-        name_folding="company",
-        ambiguous_action=KEY_OR_RENAME,
-    ),
+    match=KEY_THEN_NAME,
     depends_on=("tax_rates",),
     planner=ItemPlanner,
 )

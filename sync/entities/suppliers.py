@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from core.records import Supplier
-from core.specs import EntitySpec, MatchRules
+from core.specs import EntitySpec
 from halo import payloads
-from sync.entities.base import KEY_OR_RENAME, EntityPlanner, Spec
+from sync.entities.base import KEY_THEN_NAME, EntityPlanner, Spec
 from sync.entities.customers import LEFT_ALONE
 from sync.entities.tax_rates import taxes
 
@@ -46,11 +46,7 @@ SPEC: Spec = EntitySpec(
     record_type=Supplier,
     resource="Supplier",
     payload=payloads.supplier_payload,
-    match=MatchRules(
-        by_key=True,
-        name_folding="company",
-        ambiguous_action=KEY_OR_RENAME,
-    ),
+    match=KEY_THEN_NAME,
     depends_on=("tax_rates",),
     planner=SupplierPlanner,
 )
