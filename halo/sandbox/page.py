@@ -30,6 +30,7 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("Date", "date"),
         ("Reference", "sage50_reference"),
     ),
+    "Supplier": (("Name", "name"), ("Accounts id", "accounts_id"), ("Inactive", "inactive")),
 }
 
 _STYLE = (
