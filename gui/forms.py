@@ -64,6 +64,7 @@ PATH_HINTS = {
 ENTITY_LABELS = {
     "tax_rates": "Tax rates",
     "customers": "Customers (and their main site)",
+    "suppliers": "Suppliers",
     "items": "Items",
     "invoices": "Invoices and their payments",
 }

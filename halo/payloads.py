@@ -1,10 +1,11 @@
 """Canonical records -> the JSON Halo takes, plus the content hash that decides "changed or not".
 
 Why: field names come ONLY from Halo's published OpenAPI schemas (Tax, Area, Site/AddressStore, Item,
-InvoiceHeader/InvoiceDetail, InvoicePayment_List) — Halo (and the sandbox) reject anything else. Money stays
-Decimal until this edge, where it becomes a JSON number via ``float(str(d))`` (exactly the printed value);
-dates are ISO 8601 with their offset. The hash covers the payload without Halo ids, so re-linking the same
-content to another record does not look like a change, and a resync of unchanged books sends nothing.
+InvoiceHeader/InvoiceDetail, InvoicePayment_List, Company) — Halo (and the sandbox) reject anything else.
+Money stays Decimal until this edge, where it becomes a JSON number via ``float(str(d))`` (exactly the
+printed value); dates are ISO 8601 with their offset. The hash covers the payload without Halo ids, so
+re-linking the same content to another record does not look like a change, and a resync of unchanged books
+sends nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from core.records import Address, Customer, Invoice, InvoiceLine, Item, Payment, TaxRate
+from core.records import Address, Customer, Invoice, InvoiceLine, Item, Payment, Supplier, TaxRate
 
 MAIN_SITE_NAME = "Main Site"
 ADDRESS_LINES = 4
@@ -120,6 +121,33 @@ def site_payload(
     if not customer.delivery_address.is_empty():
         payload["delivery_address"] = address_payload(customer.delivery_address)
     _put(payload, "phonenumber", customer.phone)
+    if inactive is not None:
+        payload["inactive"] = inactive
+    return payload
+
+
+# --- Supplier (schema Company) ----------------------------------------------------------------------------
+
+
+def supplier_address(address: Address) -> str:
+    """Company.address is one text field: the lines, city, region, postcode and country, one a line."""
+    parts = (*address.lines, address.city, address.region, address.postcode, address.country)
+    return "\n".join(part for part in parts if part)
+
+
+def supplier_payload(
+    supplier: Supplier, *, tax_id: int | None, inactive: bool | None = None
+) -> dict[str, Any]:
+    """The books' key goes in ``accounts_id``; ``inactive`` None leaves Halo's flag alone (as customers)."""
+    payload: dict[str, Any] = {"name": supplier.name, "accounts_id": supplier.key}
+    _put(payload, "email_address", supplier.email)
+    _put(payload, "phone_number", supplier.phone)
+    _put(payload, "contact_name", supplier.contact_name)
+    _put(payload, "website", supplier.website)
+    if not supplier.address.is_empty():
+        payload["address"] = supplier_address(supplier.address)
+    if tax_id is not None:
+        payload["purchase_tax_code"] = tax_id
     if inactive is not None:
         payload["inactive"] = inactive
     return payload

@@ -14,25 +14,25 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from halo.resources import RESOURCES
 from sync.matching import normalise_key
 
-# Fields that name a record's identity in the books, per Halo resource (the first is the engine's link key).
-IDENTITY_FIELDS: dict[str, tuple[str, ...]] = {
-    "Tax": ("third_party_id",),
-    "Client": ("accountsid",),
-    "Site": ("accountsid",),
-    "Item": ("accountsid",),
-    "Invoice": ("accountsid", "thirdpartyinvoicenumber"),
-    "InvoicePayment": ("thirdpartyid",),
-}
-# Fields that, when both sides carry them, must agree too: a record on another parent is another record.
-PARENT_FIELDS: dict[str, tuple[str, ...]] = {
-    "Site": ("client_id",),
-    "Invoice": ("client_id",),
-    "InvoicePayment": ("invoice_id",),
-}
+# Besides its key field (halo/resources.py), what else names a record's identity in the books, per resource.
+MORE_IDENTITY: dict[str, tuple[str, ...]] = {"Invoice": ("thirdpartyinvoicenumber",)}
 # A payment answered without its thirdpartyid is still known by its invoice, amount and date.
 PAYMENT_FIELDS = ("invoice_id", "amount", "date")
+
+
+def identity_fields(resource: str) -> tuple[str, ...]:
+    """The fields that must agree for an answered record to be the one sent: its key, then its parent's id.
+
+    A record on another parent (another client, another invoice) is another record.
+    """
+    row = RESOURCES.get(resource)
+    if row is None:
+        return ()
+    parent = (row.parent[0],) if row.parent is not None else ()
+    return (row.key_field, *MORE_IDENTITY.get(resource, ()), *parent)
 
 
 def halo_id(record: Mapping[str, Any]) -> int | None:
@@ -71,7 +71,7 @@ def agrees(resource: str, sent: Mapping[str, Any], answered: Mapping[str, Any]) 
     Only fields both sides carry are compared, so a lean answer (an id and a name) gives None, not False.
     """
     verdicts: list[bool] = []
-    for name in (*IDENTITY_FIELDS.get(resource, ()), *PARENT_FIELDS.get(resource, ())):
+    for name in identity_fields(resource):
         if _present(sent.get(name)) and _present(answered.get(name)):
             verdicts.append(_same(sent[name], answered[name]))
     keyless = not (_present(sent.get("thirdpartyid")) and _present(answered.get("thirdpartyid")))

@@ -24,7 +24,7 @@ log = logging.getLogger("ledgerbridge.doctor")
 
 Severity = Literal["ok", "info", "warning", "problem"]
 
-# The fields LedgerBridge matches on in each Halo list (sync/engine.py INDEX_KEY_FIELD and the main site),
+# The fields LedgerBridge matches on in each Halo list (halo/resources.py key fields and the main site),
 # and what it does when list rows leave one out (Halo's list rows are partial objects: fidelity-notes.md).
 HALO_MATCH_FIELDS: dict[str, dict[str, str]] = {
     "Tax": {"third_party_id": "tax rates are matched by name only, and may be created twice in Halo"},

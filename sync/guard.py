@@ -21,36 +21,22 @@ engine's to reconcile: its one copy is adopted, not counted as another installat
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from core.errors import ConfigError, LedgerBridgeError, TransientError
+from halo.client import HaloClient, RequestStats
+from halo.resources import RESOURCES
 from sync.answers import halo_id
 from sync.matching import normalise_key
 
 log = logging.getLogger("ledgerbridge.sync")
 
-KEY_FIELDS = {
-    "Tax": "third_party_id",
-    "Client": "accountsid",
-    "Item": "accountsid",
-    "Invoice": "accountsid",
-    "InvoicePayment": "thirdpartyid",
-}
-WORDS = {
-    "Tax": "tax",
-    "Client": "customer",
-    "Item": "item",
-    "Invoice": "invoice",
-    "InvoicePayment": "payment",
-}
 TIMESTAMP_FIELDS = ("alastupdate", "lastmodified", "last_modified", "datecreated", "date")
-LIST_PARAMS: dict[str, dict[str, str]] = {"Client": {"includeinactive": "true"}}
 NEWEST_FIRST = {"order": "id", "orderdesc": "true"}
 WHOLE_LIST_PARAMS = frozenset({"includeinactive", "order", "orderdesc"})  # params that filter nothing out
-ORDERABLE = frozenset({"Client", "Item", "Invoice", "InvoicePayment"})
 CHECK_PAGE_SIZE = 50
 
 
@@ -60,7 +46,7 @@ class _Seen:
 
     watermark: int | None = None  # the highest id of the first full read (the engine's index)
     newest: int = 0  # the highest id read so far
-    by_key: dict[str, dict[int, dict]] = field(default_factory=dict)
+    by_key: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict[str, Any])
     ours: set[int] = field(default_factory=set)
     sent_keys: set[str] = field(default_factory=set)  # keys we created (or may have)
     maybe_ours: set[str] = field(default_factory=set)  # keys of a create that may have landed unconfirmed
@@ -70,18 +56,22 @@ class _Seen:
 class SecondInstallationGuard:
     """A HaloWriter wrapper: the engine's reads and saves pass through, create batches are checked."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: HaloClient) -> None:
         self._client = client
         self._seen: dict[str, _Seen] = {}
 
+    @property
+    def stats(self) -> RequestStats:
+        return self._client.stats
+
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)  # stats, close, ...: the client's own
+        return getattr(self._client, name)  # close, ...: the client's own
 
     # --- what the engine calls ------------------------------------------------------------------------------
 
     def iter_records(
-        self, resource: str, params: dict | None = None, *, page_size: int | None = None
-    ) -> Iterator[dict]:
+        self, resource: str, params: Mapping[str, Any] | None = None, *, page_size: int | None = None
+    ) -> Iterator[dict[str, Any]]:
         """The client's records; the first full read of a resource (the engine's index) is the watermark."""
         seen = self._seen.setdefault(resource, _Seen())
         first = seen.watermark is None
@@ -103,11 +93,13 @@ class SecondInstallationGuard:
             elif not first and whole_list and (finished or (newest_first and (lowest or 0) <= seen.newest)):
                 seen.newest = max(seen.newest, highest)  # the read covered everything above what we knew
 
-    def get_record(self, resource: str, record_id: int, params: dict | None = None) -> dict | None:
+    def get_record(
+        self, resource: str, record_id: int, params: Mapping[str, Any] | None = None
+    ) -> dict[str, Any] | None:
         return self._client.get_record(resource, record_id, params)
 
-    def save(self, resource: str, records: Sequence[dict]) -> list[dict]:
-        key_field = KEY_FIELDS.get(resource)
+    def save(self, resource: str, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        key_field = _key_field(resource)
         creates = [r for r in records if not r.get("id")]
         seen = self._seen.setdefault(resource, _Seen())
         if key_field is None or not creates or seen.watermark is None:
@@ -122,13 +114,14 @@ class SecondInstallationGuard:
                 seen.maybe_ours |= keys
             raise
         updated = {_id(r) for r in records if r.get("id")}
-        new_ids = sorted(i for i in (_id(r) for r in saved) if i and i not in updated)
+        new = [r for r in saved if _id(r) and _id(r) not in updated]
+        new_ids = sorted(_id(r) for r in new)
         seen.ours.update(new_ids)
-        # Halo accepted the batch, but its answer may leave records out (one object, the first only, an empty
-        # body): a single copy of such a key above what we knew is ours, for the engine to link by key.
-        shown = {normalise_key(r.get(key_field)) for r in saved if isinstance(r, dict) and _id(r) in new_ids}
-        seen.maybe_ours |= keys - shown
-        if new_ids and new_ids == list(range(seen.newest + 1, seen.newest + 1 + len(new_ids))):
+        # Halo may answer a save with the first record only, one object or nothing (docs/halo.md): a key the
+        # answer does not show was created by us all the same, so one copy of it found later is ours.
+        seen.maybe_ours |= keys - {normalise_key(r.get(key_field)) for r in new}
+        whole = len(new_ids) == len(creates)
+        if whole and new_ids == list(range(seen.newest + 1, seen.newest + 1 + len(new_ids))):
             seen.newest = new_ids[-1]  # straight after what we knew: nobody else created anything
             return saved
         try:
@@ -149,7 +142,7 @@ class SecondInstallationGuard:
     # --- the check ------------------------------------------------------------------------------------------
 
     def _check(self, resource: str, seen: _Seen, keys: set[str]) -> None:
-        conflicts: list[tuple[str, list[dict]]] = []
+        conflicts: list[tuple[str, list[dict[str, Any]]]] = []
         for key in sorted(keys | seen.sent_keys):
             copies = seen.by_key.get(key, {})
             foreign = [r for i, r in copies.items() if i not in seen.ours]
@@ -161,11 +154,11 @@ class SecondInstallationGuard:
         if conflicts:
             raise self._stop(resource, seen, conflicts)
 
-    def _note(self, resource: str, seen: _Seen, record: dict) -> None:
+    def _note(self, resource: str, seen: _Seen, record: dict[str, Any]) -> None:
         record_id = _id(record)
         if record_id <= (seen.watermark or 0):
             return
-        key = normalise_key(record.get(KEY_FIELDS.get(resource, "")))
+        key = normalise_key(record.get(_key_field(resource) or ""))
         if key:
             seen.by_key.setdefault(key, {})[record_id] = record
         if record_id not in seen.ours:
@@ -173,8 +166,9 @@ class SecondInstallationGuard:
 
     def _read_newer(self, resource: str, seen: _Seen) -> None:
         """Add what Halo holds above ``seen.newest``: newest first when Halo sorts, else the whole list."""
-        params = {**LIST_PARAMS.get(resource, {})}
-        ordered = resource in ORDERABLE
+        row = RESOURCES.get(resource)
+        params = dict(row.index_params) if row is not None else {}
+        ordered = row is not None and row.orderable
         if ordered:
             params.update(NEWEST_FIRST)
         newest, previous, honoured = seen.newest, None, None
@@ -190,9 +184,12 @@ class SecondInstallationGuard:
                 break  # newest first, and this one was known before: so is everything after it
         seen.newest = newest
 
-    def _stop(self, resource: str, seen: _Seen, conflicts: list[tuple[str, list[dict]]]) -> LedgerBridgeError:
+    def _stop(
+        self, resource: str, seen: _Seen, conflicts: list[tuple[str, list[dict[str, Any]]]]
+    ) -> LedgerBridgeError:
         """Remove our later copies of a key both sides just created, and say what the other side did."""
-        word = WORDS.get(resource, resource)
+        row = RESOURCES.get(resource)
+        word = row.singular.removeprefix("the ") if row is not None and row.singular else resource
         removed: list[int] = []
         left: list[str] = []
         for key, copies in conflicts:
@@ -233,15 +230,21 @@ class SecondInstallationGuard:
         return True
 
 
-def _id(record: dict) -> int:
+def _key_field(resource: str) -> str | None:
+    """Where Halo keeps the books' key on ``resource`` (halo/resources.py), None for one we do not write."""
+    row = RESOURCES.get(resource)
+    return row.key_field if row is not None else None
+
+
+def _id(record: Mapping[str, Any]) -> int:
     """The record's Halo id (Halo may answer ids as text), 0 when it has none."""
-    return (halo_id(record) or 0) if isinstance(record, dict) else 0
+    return (halo_id(record) or 0) if isinstance(record, Mapping) else 0
 
 
-def _shown(key: str, copies: list[dict], resource: str) -> str:
+def _shown(key: str, copies: list[dict[str, Any]], resource: str) -> str:
     """The key as Halo holds it (the comparison is case-insensitive, the message should not be)."""
     for copy in copies:
-        value = copy.get(KEY_FIELDS[resource])
+        value = copy.get(_key_field(resource) or "")
         if isinstance(value, str) and value.strip():
             return value.strip()
     return key
@@ -251,7 +254,7 @@ def _ids(values: Iterable[int]) -> str:
     return ", ".join(str(v) for v in sorted(values))
 
 
-def _activity(record: dict) -> str:
+def _activity(record: dict[str, Any]) -> str:
     for name in TIMESTAMP_FIELDS:
         value = record.get(name)
         if isinstance(value, str) and value.strip():

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from core.records import Customer, TaxRate
 from sync.matching import HaloIndex, tax_matches
@@ -79,7 +79,7 @@ class MappingSnapshot:
         return sum(1 for row in self.customers if row.halo_id is None)
 
 
-def _halo_id(record: dict) -> int | None:
+def _halo_id(record: dict[str, Any]) -> int | None:
     value = record.get("id")
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
@@ -89,7 +89,7 @@ def percent(rate: Decimal) -> str:
     return f"{rate.normalize():f}%"
 
 
-def _tax_rate(tax: dict) -> Decimal | None:
+def _tax_rate(tax: dict[str, Any]) -> Decimal | None:
     value = tax.get("value")
     if value is None or isinstance(value, bool):
         return None
@@ -99,7 +99,7 @@ def _tax_rate(tax: dict) -> Decimal | None:
         return None
 
 
-def _tax_label(tax: dict) -> str:
+def _tax_label(tax: dict[str, Any]) -> str:
     name = str(tax.get("name") or "").strip() or f"Tax {tax.get('id')}"
     code = str(tax.get("code") or "").strip()
     rate = _tax_rate(tax)
@@ -178,7 +178,9 @@ def customer_rows(
     return [decided[position] for position in range(len(ordered))]
 
 
-def tax_rows(tax_rates: Iterable[TaxRate], halo_taxes: list[dict], state: StateStore) -> list[TaxMappingRow]:
+def tax_rows(
+    tax_rates: Iterable[TaxRate], halo_taxes: list[dict[str, Any]], state: StateStore
+) -> list[TaxMappingRow]:
     """Each source tax code with the Halo tax the next sync would use, in the engine's own order."""
     links = state.links("tax_rates")
     mapped = state.mappings("tax")
@@ -271,13 +273,17 @@ class MappingService:
             taxes=tuple(tax_rows(tax_rates, halo_taxes, self.state)),
             halo_clients=tuple(
                 sorted(
-                    ((_halo_id(r), str(r.get("name") or "")) for r in clients.records() if _halo_id(r)),
+                    (
+                        (halo_id, str(r.get("name") or ""))
+                        for r in clients.records()
+                        if (halo_id := _halo_id(r))
+                    ),
                     key=lambda pair: (pair[1].casefold(), pair[0]),
                 )
             ),
             halo_taxes=tuple(
                 sorted(
-                    ((_halo_id(t), _tax_label(t)) for t in halo_taxes if _halo_id(t)),
+                    ((halo_id, _tax_label(t)) for t in halo_taxes if (halo_id := _halo_id(t))),
                     key=lambda pair: (pair[1].casefold(), pair[0]),
                 )
             ),

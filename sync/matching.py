@@ -10,6 +10,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from rapidfuzz import fuzz, process
 
@@ -102,22 +103,26 @@ class HaloIndex:
     """One Halo resource's records, looked up by accounts key and by normalised name."""
 
     def __init__(
-        self, records: Iterable[dict] = (), *, name_field: str = "name", key_field: str = "accountsid"
+        self,
+        records: Iterable[dict[str, Any]] = (),
+        *,
+        name_field: str = "name",
+        key_field: str = "accountsid",
     ) -> None:
         self.name_field = name_field
         self.key_field = key_field
         # Slots keep positions stable for rapidfuzz; a replaced record leaves a None slot and an empty name.
-        self._slots: list[dict | None] = []
+        self._slots: list[dict[str, Any] | None] = []
         self._names: list[str] = []  # normalised name per slot, parallel to _slots
         self._slot_by_id: dict[object, int] = {}
         self._by_block: dict[str, list[int]] = {}  # word start -> slots, to find suggestion candidates fast
-        self._by_key: dict[str, dict] = {}
-        self._by_name: dict[str, list[dict]] = {}
+        self._by_key: dict[str, dict[str, Any]] = {}
+        self._by_name: dict[str, list[dict[str, Any]]] = {}
         self._count = 0
         for record in records:
             self.add(record)
 
-    def add(self, record: dict) -> None:
+    def add(self, record: dict[str, Any]) -> None:
         """Add one Halo record; a record whose id is already indexed replaces the old one."""
         record_id = record.get("id")
         if record_id is not None and record_id in self._slot_by_id:
@@ -158,17 +163,17 @@ class HaloIndex:
             else:
                 del self._by_name[name]
 
-    def by_key(self, key: str) -> dict | None:
+    def by_key(self, key: str) -> dict[str, Any] | None:
         """The record whose accounts key equals ``key`` (trimmed, case-insensitive), else None."""
         wanted = normalise_key(key)
         return self._by_key.get(wanted) if wanted else None
 
-    def _free_for(self, record: dict, source_key: str) -> bool:
+    def _free_for(self, record: dict[str, Any], source_key: str) -> bool:
         """A record already carrying a DIFFERENT accounts key belongs to another source record."""
         carried = normalise_key(record.get(self.key_field))
         return not carried or (bool(source_key) and carried == normalise_key(source_key))
 
-    def by_name(self, name: str, *, source_key: str = "") -> list[dict]:
+    def by_name(self, name: str, *, source_key: str = "") -> list[dict[str, Any]]:
         """Records with exactly the same normalised name whose key is empty (or equals ``source_key``)."""
         wanted = normalise_name(name)
         if not wanted:
@@ -177,7 +182,7 @@ class HaloIndex:
 
     def suggestions(
         self, name: str, *, limit: int = 3, min_score: float = 80.0, source_key: str = ""
-    ) -> list[tuple[dict, float]]:
+    ) -> list[tuple[dict[str, Any], float]]:
         """Near matches (score 0..100, best first) for a person to confirm; never applied automatically."""
         wanted = normalise_name(name)
         if not wanted or not self._count:
@@ -186,7 +191,7 @@ class HaloIndex:
         if len(self._slots) > FULL_SCAN_LIMIT:
             choices = {slot: self._names[slot] for slot in self._candidates(wanted)}
         found = process.extract(wanted, choices, scorer=fuzz.WRatio, limit=None, score_cutoff=min_score)
-        results: list[tuple[dict, float]] = []
+        results: list[tuple[dict[str, Any], float]] = []
         for _choice, score, position in sorted(found, key=lambda hit: (-hit[1], hit[2])):
             record = self._slots[position]
             if record is None or not self._free_for(record, source_key):
@@ -207,7 +212,7 @@ class HaloIndex:
             candidates.update(slots)
         return candidates
 
-    def records(self) -> list[dict]:
+    def records(self) -> list[dict[str, Any]]:
         return [r for r in self._slots if r is not None]
 
     def __len__(self) -> int:
@@ -226,13 +231,13 @@ def _as_decimal(value: object) -> Decimal | None:
         return None
 
 
-def tax_matches(code: str, rate: Decimal, halo_taxes: Iterable[dict]) -> list[dict]:
+def tax_matches(code: str, rate: Decimal, halo_taxes: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Halo taxes with the same code (case-insensitive, trimmed) AND the same percentage as the source's."""
     wanted_code = normalise_key(code)
     wanted_rate = _as_decimal(rate)
     if not wanted_code or wanted_rate is None:
         return []
-    matches: list[dict] = []
+    matches: list[dict[str, Any]] = []
     for tax in halo_taxes:
         if normalise_key(tax.get("code")) != wanted_code:
             continue

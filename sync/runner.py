@@ -12,13 +12,15 @@ import logging
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import get_args
 
 from connectors.base import ConnectionCheck, Connector
 from core.errors import CancelledError, ConfigError, LedgerBridgeError, error_kind
 from core.records import ENTITY_ORDER
 from halo.client import HaloClient
-from sync.engine import STREAMS, SyncEngine
-from sync.events import Listener, RunFinished, RunStarted, RunSummary
+from sync.engine import SyncEngine
+from sync.entities import STREAMS
+from sync.events import ErrorKind, Listener, RunFinished, RunStarted, RunSummary
 from sync.guard import SecondInstallationGuard
 from sync.halo_connection import build_client
 from sync.lock import SyncLock
@@ -29,6 +31,12 @@ from sync.skips import SkipRecorder
 from sync.state import StateStore
 
 log = logging.getLogger("ledgerbridge.sync")
+_ERROR_KINDS: dict[str, ErrorKind] = {kind: kind for kind in get_args(ErrorKind)}
+
+
+def _error_kind(exc: BaseException) -> ErrorKind:
+    """core.errors.error_kind as the summary's Literal: a word it does not know is reported as a bug."""
+    return _ERROR_KINDS.get(error_kind(exc), "bug")
 
 
 def open_state(paths: AppPaths | None = None) -> StateStore:
@@ -100,7 +108,7 @@ def run_sync(
     except LedgerBridgeError as exc:  # the data folder cannot be written: say so, as a finished run
         started = datetime.now(UTC)
         summary = RunSummary(run_id=0, started=started, finished=started, dry_run=dry_run)
-        summary.status, summary.error, summary.error_kind = "failed", str(exc), error_kind(exc)
+        summary.status, summary.error, summary.error_kind = "failed", str(exc), _error_kind(exc)
         emit(RunStarted(0, chosen, dry_run, started))
         emit(RunFinished(summary))
         return summary
@@ -140,7 +148,7 @@ def _run_locked(
         state = open_state(paths)
         summary.run_id = state.start_run(dry_run=dry_run, entities=chosen)
     except LedgerBridgeError as exc:
-        summary.status, summary.error, summary.error_kind = "failed", str(exc), error_kind(exc)
+        summary.status, summary.error, summary.error_kind = "failed", str(exc), _error_kind(exc)
     if listener is not None:
         listener(RunStarted(summary.run_id, chosen, dry_run, started))
     if state is not None:
@@ -174,7 +182,7 @@ def _run_locked(
             summary.status = "cancelled"
         except LedgerBridgeError as exc:
             log.warning("Sync could not run: %s (%s)", exc, exc.detail)
-            summary.status, summary.error, summary.error_kind = "failed", str(exc), error_kind(exc)
+            summary.status, summary.error, summary.error_kind = "failed", str(exc), _error_kind(exc)
         except Exception as exc:  # a bug must still end the run cleanly and be reported, not kill the app
             log.exception("Sync failed unexpectedly")
             summary.status, summary.error_kind = "failed", "bug"
@@ -193,7 +201,7 @@ def _run_locked(
             except LedgerBridgeError as exc:  # a full disk: the run's own outcome still reaches the caller
                 log.warning("The run could not be recorded: %s", exc)
                 if not summary.error:
-                    summary.status, summary.error, summary.error_kind = "failed", str(exc), error_kind(exc)
+                    summary.status, summary.error, summary.error_kind = "failed", str(exc), _error_kind(exc)
             finally:
                 _quietly(state.close)
     summary.finished = summary.finished or datetime.now(UTC)

@@ -267,14 +267,15 @@ class StateStore:
             except sqlite3.Error as exc:
                 raise state_error(exc, self.path) from exc
 
-    def _fetchone(self, sql: str, params: Sequence[object] = ()) -> tuple | None:
+    def _fetchone(self, sql: str, params: Sequence[object] = ()) -> tuple[Any, ...] | None:
         with self._lock:
             try:
-                return self._db.execute(sql, params).fetchone()
+                row: tuple[Any, ...] | None = self._db.execute(sql, params).fetchone()
+                return row
             except sqlite3.Error as exc:
                 raise state_error(exc, self.path) from exc
 
-    def _fetchall(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
+    def _fetchall(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
             try:
                 return self._db.execute(sql, params).fetchall()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from halo.client import HaloClient
-from sync.engine import TAX_ADMIN_MESSAGE
+from sync.entities.tax_rates import TAX_ADMIN_MESSAGE
 from tests.standins.sage50uk import BASE, touch
 from tests.test_halo_variations import assert_links_true, assert_once, census
 

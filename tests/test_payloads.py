@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from core.records import Address, Customer, Invoice, InvoiceLine, Item, Payment, TaxRate
+from core.records import Address, Customer, Invoice, InvoiceLine, Item, Payment, Supplier, TaxRate
 from halo import payloads
 from halo.sandbox.schemas import RecordProblem, RecordValidator
 
@@ -139,3 +139,31 @@ def test_toplevel_only_when_asked_and_sage_reference_only_for_sage():
     assert "sage50_reference" not in payloads.payment_payload(
         payment, invoice_id=1, client_id=2, source_kind="odbc"
     )
+
+
+def test_supplier_payload_passes_the_company_schema_and_keeps_blanks_out():
+    supplier = Supplier(
+        key="PAPER01",
+        name="Paper Supplies Ltd",
+        email="orders@paper.example",
+        phone="0113 000",
+        contact_name="Ann Lee",
+        website="https://paper.example",
+        address=Address(lines=("1 Mill Lane", ""), city="Leeds", postcode="LS1 1AA", country="UK"),
+    )
+    payload = payloads.supplier_payload(supplier, tax_id=3, inactive=True)
+    valid("Supplier", payload)
+    assert payload == {
+        "name": "Paper Supplies Ltd",
+        "accounts_id": "PAPER01",
+        "email_address": "orders@paper.example",
+        "phone_number": "0113 000",
+        "contact_name": "Ann Lee",
+        "website": "https://paper.example",
+        "address": "1 Mill Lane\nLeeds\nLS1 1AA\nUK",
+        "purchase_tax_code": 3,
+        "inactive": True,
+    }
+    bare = payloads.supplier_payload(Supplier(key="INK01", name="Ink"), tax_id=None)
+    valid("Supplier", bare)
+    assert bare == {"name": "Ink", "accounts_id": "INK01"}  # inactive None: Halo's flag is left alone

@@ -11,6 +11,7 @@ ENTITY_NAMES = {
     "tax_rates": "Tax rates",
     "customers": "Customers",
     "sites": "Main sites (addresses)",
+    "suppliers": "Suppliers",
     "items": "Items",
     "invoices": "Invoices",
     "payments": "Payments",
@@ -32,7 +33,7 @@ STATUS_NAMES = {
 }
 
 
-ENTITY_ORDER = ("tax_rates", "customers", "sites", "items", "invoices", "payments")
+ENTITY_ORDER = ("tax_rates", "customers", "sites", "suppliers", "items", "invoices", "payments")
 
 
 def in_entity_order(counts: dict[str, dict[str, int]]) -> list[tuple[str, dict[str, int]]]:

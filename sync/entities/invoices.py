@@ -1,0 +1,151 @@
+"""Invoices and credit notes -> Halo /Invoice, each followed by its payments (/InvoicePayment).
+
+Why these rules: an invoice needs its customer in Halo first. A customer the run has not read yet (the
+invoice stream may come without the customer stream, or read before it changed) makes the invoice wait in
+memory until the stream is read, then the customers are read once more (never a read nested inside
+another stream's); an inactive customer is carried into Halo for its invoices (customers.py). Payments ride
+with their invoice and are planned once it is confirmed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.records import Customer, Invoice, Payment
+from core.specs import EntitySpec, MatchRules
+from halo import payloads
+from sync.entities.base import EntityPlanner, Pending, PlanProblem, Run, Spec
+from sync.entities.customers import customers
+from sync.entities.tax_rates import taxes
+
+CARRY_LIMIT = 5000  # invoices held back in memory while their inactive customer is looked up
+
+
+class InvoicePlanner(EntityPlanner):
+    """Plans invoices (lines, customer, item and tax ids) and, once each is confirmed, its payments."""
+
+    def __init__(self, run: Run, spec: Spec) -> None:
+        super().__init__(run, spec)
+        self._deferred: list[Invoice] = []  # waiting for a customer the run has not read
+        self._customers_looked_up = False
+        self._missing_customers: set[str] = set()  # invoices' customer keys the books do not hold
+
+    def plan(self, record: Any) -> None:
+        invoice: Invoice = record
+        left_alone = "Deleted in the books; the Halo invoice is left as it is."
+        if self.skip_inactive(
+            invoice, not_created="Deleted in the books: not created.", left_alone=left_alone
+        ):
+            return
+        client_id = self._customer_for(invoice)
+        if client_id is None:
+            self._deferred.append(invoice)
+            return
+        codes = taxes(self.run)
+        lines = []
+        for line in invoice.lines:
+            item_id = self.run.halo_id_of("items", line.item_key) if line.item_key else None
+            if line.item_key and item_id is None and ("items", line.item_key) in self.run.problems:
+                raise self.run.waiting_for("items", line.item_key, "item")
+            lines.append(
+                payloads.line_payload(
+                    line,
+                    is_credit=invoice.is_credit,
+                    item_code=line.item_key,
+                    item_id=item_id,
+                    tax_code=codes.code_label(line.tax_code),
+                    tax_id=codes.tax_id(line.tax_code),
+                )
+            )
+        payload = payloads.invoice_payload(invoice, client_id=client_id, lines=lines)
+        self.run.plan(self.spec, invoice, payload, stream="invoices", modified=invoice.modified)
+
+    def settled(self, pending: Pending, halo_id: int, answer: dict[str, Any]) -> None:
+        if not self.run.settings.sync.sync_payments:
+            return
+        invoice: Invoice = pending.record
+        client_id = int(pending.planned["client_id"])
+        for payment in invoice.payments:
+            payload = payloads.payment_payload(
+                payment, invoice_id=halo_id, client_id=client_id, source_kind=self.run.settings.source.kind
+            )
+            self.run.plan(PAYMENTS, payment, payload, stream="invoices", modified=invoice.modified)
+
+    def _customer_for(self, invoice: Invoice) -> int | None:
+        """The Halo id of the invoice's customer, carrying an inactive one into Halo if needed.
+
+        None defers the invoice (its customer is not linked and this run has not read it); PlanProblem says
+        why the invoice cannot be sent.
+        """
+        key = invoice.customer_key
+        client_id = self.run.halo_id_of("customers", key)
+        if client_id is not None:
+            return client_id
+        held = customers(self.run).held.get(key)
+        if held is not None:
+            if held.deleted:
+                raise PlanProblem(
+                    f"Customer {key} is deleted in the books: its invoice {invoice.number or invoice.key} is "
+                    "not sent to Halo.",
+                    "Restore the customer in the accounting package (or delete the invoice there too); it is "
+                    "sent on the next sync.",
+                )
+            customers(self.run).carry(held)
+            client_id = self.run.halo_id_of("customers", key)
+            if client_id is not None:
+                return client_id
+            raise self.run.waiting_for("customers", key, "customer")
+        if key in self._missing_customers:
+            raise PlanProblem(
+                f"The customer {key} of invoice {invoice.number or invoice.key} is not in the books (no "
+                "customer has that account reference).",
+                "Correct the invoice's customer in the accounting package; it is sent on the next sync.",
+            )
+        unread = (
+            "customers" in self.run.wanted
+            and not self._customers_looked_up
+            and ("customers", key) not in self.run.problems
+            and ("customers", key) not in self.run.skip_reasons
+        )
+        if unread and len(self._deferred) < CARRY_LIMIT:
+            return None
+        raise self.run.waiting_for("customers", key, "customer")
+
+    def finish_reading(self) -> None:
+        """Invoices whose customer this run had not read: read the customers once, then plan them."""
+        if not self._deferred:
+            return
+        deferred, self._deferred = self._deferred, []
+        self._customers_looked_up = True
+        wanted = {invoice.customer_key for invoice in deferred}
+        seen: set[str] = set()
+        held = customers(self.run).held
+        for record in self.run.connector.read("customers"):
+            if record.key not in wanted:
+                continue
+            seen.add(record.key)
+            if isinstance(record, Customer) and not (record.active and not record.deleted):
+                held[record.key] = record
+        self._missing_customers = wanted - seen
+        for invoice in deferred:
+            self.run.plan_guarded("invoices", invoice)
+
+
+SPEC: Spec = EntitySpec(
+    name="invoices",
+    record_type=Invoice,
+    resource="Invoice",
+    payload=payloads.invoice_payload,
+    match=MatchRules(by_key=True),
+    depends_on=("tax_rates", "customers", "items"),
+    planner=InvoicePlanner,
+)
+PAYMENTS: Spec = EntitySpec(
+    name="payments",
+    record_type=Payment,
+    resource="InvoicePayment",
+    payload=payloads.payment_payload,
+    match=MatchRules(by_key=True),
+    depends_on=("invoices",),
+    rides_with="invoices",
+)
