@@ -289,12 +289,7 @@ class SourceForm(_TestableForm):
     def load_odbc_lists(self) -> None:
         """Ask unixODBC / the ODBC administrator (off the GUI thread) for drivers and DSNs."""
 
-        def lists() -> tuple[list[str], dict[str, str]]:
-            from connectors.registry import odbc_data_sources, odbc_drivers
-
-            return odbc_drivers(), odbc_data_sources()
-
-        self.tasks.submit(lists, self._on_lists, self._on_lists_error)
+        self.tasks.submit(runner.odbc_inventory, self._on_lists, self._on_lists_error)
 
     def _on_lists(self, result: tuple[list[str], dict[str, str]]) -> None:
         drivers, sources = result

@@ -8,10 +8,9 @@ from collections import Counter
 from datetime import date
 from decimal import Decimal
 
-from connectors.registry import create_connector
+from connectors.registry import SourceConfig, create_connector
 from core.records import Invoice
 from resources.demo.build_demo_company import build_demo_company, ensure_demo_company
-from sync.settings import SourceSettings
 
 TODAY = date(2026, 11, 22)
 
@@ -33,7 +32,7 @@ def test_same_seed_and_day_give_the_same_company(tmp_path):
 
 def test_demo_company_shape_through_the_connector(tmp_path):
     path = build_demo_company(tmp_path / "demo.sqlite", today=TODAY)
-    with create_connector(SourceSettings(kind="demo", connection_string=str(path)), None) as connector:
+    with create_connector(SourceConfig(kind="demo", connection_string=str(path)), None) as connector:
         rates = list(connector.read("tax_rates"))
         customers = list(connector.read("customers"))
         items = list(connector.read("items"))
