@@ -44,6 +44,7 @@ from core.records import (
     Item,
     Record,
     SourceProblem,
+    Supplier,
     TaxRate,
 )
 
@@ -54,32 +55,35 @@ _SETTINGS = "Settings > Accounting package"
 REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "tax_rates": ("key", "rate"),
     "customers": ("key", "name"),
+    "suppliers": ("key", "name"),
     "items": ("key", "name"),
     "invoices": ("key", "customer_key", "date", "gross"),
     LINES: ("invoice_key", "net"),
 }
+_PARTY_FIELDS = (
+    "email",
+    "phone",
+    "contact_name",
+    "tax_code",
+    "tax_number",
+    "address_1",
+    "address_2",
+    "address_3",
+    "city",
+    "region",
+    "postcode",
+    "country",
+    "website",
+    "currency",
+    "active",
+    "inactive",
+    "deleted",
+    "modified",
+)
 OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {
     "tax_rates": ("code", "name", "inclusive", "active", "inactive"),
-    "customers": (
-        "email",
-        "phone",
-        "contact_name",
-        "tax_code",
-        "tax_number",
-        "address_1",
-        "address_2",
-        "address_3",
-        "city",
-        "region",
-        "postcode",
-        "country",
-        "website",
-        "currency",
-        "active",
-        "inactive",
-        "deleted",
-        "modified",
-    ),
+    "customers": _PARTY_FIELDS,
+    "suppliers": _PARTY_FIELDS,  # mapped like a customer: the same fields
     "items": (
         "code",
         "description",
@@ -121,7 +125,13 @@ OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {
         "nominal_code",
     ),
 }
-_WHAT = {"tax_rates": "Tax code", "customers": "Customer", "items": "Item", "invoices": "Invoice"}
+_WHAT = {
+    "tax_rates": "Tax code",
+    "customers": "Customer",
+    "suppliers": "Supplier",
+    "items": "Item",
+    "invoices": "Invoice",
+}
 
 
 def _strip(sql: str) -> str:
@@ -295,7 +305,8 @@ class GenericODBCConnector(Connector):
     def _read(self, entity: EntityName, since: datetime | None) -> Iterator[Record | SourceProblem]:
         convert = {
             "tax_rates": self._tax_rate,
-            "customers": self._customer,
+            "customers": lambda row: Customer(**self._party("customers", row)),
+            "suppliers": lambda row: Supplier(**self._party("suppliers", row)),
             "items": self._item,
         }.get(entity)
         zone = self.local_zone
@@ -364,32 +375,34 @@ class GenericODBCConnector(Connector):
             active=self._active("tax_rates", row),
         )
 
-    def _customer(self, row: Mapping[str, Any]) -> Customer:
+    def _party(self, entity: str, row: Mapping[str, Any]) -> dict[str, Any]:
+        """A customer's or a supplier's fields from the user's column map (both map the same fields)."""
+
         def get(field: str) -> Any:
-            return self._value("customers", row, field)
+            return self._value(entity, row, field)
 
         lines = tuple(line for line in (text(get(f"address_{n}")) for n in (1, 2, 3)) if line)
-        return Customer(
-            key=required_text(get("key"), "key"),
-            name=required_text(get("name"), "name"),
-            email=text(get("email")),
-            phone=text(get("phone")),
-            contact_name=text(get("contact_name")),
-            tax_code=text(get("tax_code")),
-            tax_number=text(get("tax_number")),
-            address=Address(
+        return {
+            "key": required_text(get("key"), "key"),
+            "name": required_text(get("name"), "name"),
+            "email": text(get("email")),
+            "phone": text(get("phone")),
+            "contact_name": text(get("contact_name")),
+            "tax_code": text(get("tax_code")),
+            "tax_number": text(get("tax_number")),
+            "address": Address(
                 lines=lines,
                 city=text(get("city")),
                 region=text(get("region")),
                 postcode=text(get("postcode")),
                 country=text(get("country")),
             ),
-            website=text(get("website")),
-            currency=text(get("currency")),
-            active=self._active("customers", row),
-            deleted=flag(get("deleted")),
-            modified=when(get("modified"), self.local_zone, "modified date"),
-        )
+            "website": text(get("website")),
+            "currency": text(get("currency")),
+            "active": self._active(entity, row),
+            "deleted": flag(get("deleted")),
+            "modified": when(get("modified"), self.local_zone, "modified date"),
+        }
 
     def _item(self, row: Mapping[str, Any]) -> Item:
         def get(field: str) -> Any:

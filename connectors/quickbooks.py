@@ -28,7 +28,7 @@ datetimes.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -62,6 +62,7 @@ from core.records import (
     Payment,
     Record,
     SourceProblem,
+    Supplier,
     TaxComponent,
     TaxRate,
 )
@@ -114,6 +115,18 @@ CUSTOMER_COLUMNS = (
     "Phone",
     "Contact",
     "SalesTaxCodeRefListID",
+    "IsActive",
+    "TimeModified",
+)
+# QODBC's Vendor table (docs/connectors.md): the supplier list, its address in VendorAddress*.
+VENDOR_COLUMNS = (
+    "ListID",
+    "Name",
+    "CompanyName",
+    *(f"VendorAddress{part}" for part in _ADDRESS_PARTS),
+    "Email",
+    "Phone",
+    "Contact",
     "IsActive",
     "TimeModified",
 )
@@ -196,6 +209,9 @@ TABLE_USES: tuple[TableUse, ...] = (
     TableUse("ItemSalesTax", TAX_ITEM_COLUMNS, _STOPS.format(stream="tax codes"), money=("TaxRate",)),
     TableUse(
         "Customer", CUSTOMER_COLUMNS, _STOPS.format(stream="customers"), count=True, dates=("TimeModified",)
+    ),
+    TableUse(
+        "Vendor", VENDOR_COLUMNS, _STOPS.format(stream="suppliers"), count=True, dates=("TimeModified",)
     ),
     TableUse(
         "ItemService",
@@ -285,6 +301,7 @@ class QuickBooksConnector(Connector):
         return (
             StreamSpec("tax_rates", "SalesTaxCode", "ListID", None, "IsActive=0 (rate from ItemSalesTax)"),
             StreamSpec("customers", "Customer", "ListID", modified, "IsActive=0"),
+            StreamSpec("suppliers", "Vendor", "ListID", modified, "IsActive=0"),
             StreamSpec(
                 "items",
                 "ItemService/ItemInventory/ItemNonInventory or Item",
@@ -361,7 +378,12 @@ class QuickBooksConnector(Connector):
     def read(self, stream: EntityName, since: datetime | None = None) -> Iterator[Record | SourceProblem]:
         readers = {
             "tax_rates": self._read_tax_rates,
-            "customers": self._read_customers,
+            "customers": lambda since: self._read_declared(
+                "customers", CUSTOMER_COLUMNS, self._customer, "Customer", since
+            ),
+            "suppliers": lambda since: self._read_declared(
+                "suppliers", VENDOR_COLUMNS, self._supplier, "Supplier", since
+            ),
             "items": self._read_items,
             "invoices": self._read_invoices,
         }
@@ -457,15 +479,26 @@ class QuickBooksConnector(Connector):
 
     # customers -------------------------------------------------------------------------------------------
 
-    def _read_customers(self, since: datetime | None) -> Iterator[Record | SourceProblem]:
-        select = f"SELECT {', '.join(CUSTOMER_COLUMNS)} FROM Customer"
-        for row in self._changed_rows(select, since, order="ListID", during="reading customers"):
-            key = text(row.get("ListID"))
+    def _read_declared(
+        self,
+        stream: EntityName,
+        columns: tuple[str, ...],
+        convert: Callable[[dict[str, Any], str], Record],
+        what: str,
+        since: datetime | None,
+    ) -> Iterator[Record | SourceProblem]:
+        """A stream read as declared: its table, changed since ``since`` (wide in SQL, exact in Python), in
+        key order, each row converted or a problem naming its key."""
+        spec = self.stream(stream)
+        select = f"SELECT {', '.join(columns)} FROM {spec.table}"
+        during = f"reading {what.lower()}s"
+        for row in self._changed_rows(select, since, order=spec.key, during=during):
+            key = text(row.get(spec.key))
             record = convert_row(
-                "customers",
+                stream,
                 key,
-                lambda row=row, key=key: self._customer(row, key),
-                what="Customer",
+                lambda row=row, key=key: convert(row, key),
+                what=what,
                 modified=lambda row=row: self._modified(row.get("TimeModified")),
             )
             if changed_since(record, since):
@@ -492,6 +525,18 @@ class QuickBooksConnector(Connector):
             tax_code=text(row.get("SalesTaxCodeRefListID")),
             address=self._address(row, "BillAddress"),
             delivery_address=self._address(row, "ShipAddress"),
+            active=_active(row.get("IsActive")),
+            modified=self._modified(row.get("TimeModified")),
+        )
+
+    def _supplier(self, row: dict[str, Any], key: str) -> Supplier:
+        return Supplier(
+            key=required_text(key, "ListID"),
+            name=required_text(text(row.get("Name"), 41), "name"),
+            email=text(row.get("Email")),
+            phone=text(row.get("Phone")),
+            contact_name=text(row.get("Contact")),
+            address=self._address(row, "VendorAddress"),
             active=_active(row.get("IsActive")),
             modified=self._modified(row.get("TimeModified")),
         )

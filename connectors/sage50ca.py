@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -63,6 +63,7 @@ from core.records import (
     Payment,
     Record,
     SourceProblem,
+    Supplier,
     TaxComponent,
     TaxRate,
     clean_text,
@@ -85,6 +86,25 @@ _TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "ttaxauth": ("sName",),
     "ttaxcode": ("lId", "sCode", "sDesc", "bHidden"),
     "tcustomr": (
+        "lId",
+        "sName",
+        "sCntcName",
+        "sStreet1",
+        "sStreet2",
+        "sCity",
+        "sProvState",
+        "sCountry",
+        "sPostalZip",
+        "sPhone1",
+        "sEmail",
+        "sWebSite",
+        "lTaxCode",
+        "bInactive",
+        "dtASDate",
+        "tmASTime",
+    ),
+    # The vendor ledger: tcustomr's twin (docs/connectors.md: the name is public, the columns inferred).
+    "tvendor": (
         "lId",
         "sName",
         "sCntcName",
@@ -138,6 +158,7 @@ _WITHOUT = {
     "ttaxauth": _STOPS.format(stream="tax codes"),
     "ttaxcode": _STOPS.format(stream="tax codes"),
     "tcustomr": _STOPS.format(stream="customers"),
+    "tvendor": _STOPS.format(stream="suppliers"),
     "tinvent": _STOPS.format(stream="items"),
     "tinvprc": _STOPS.format(stream="items") + " (prices come from the Regular price list)",
 }
@@ -146,7 +167,7 @@ TABLE_USES: tuple[TableUse, ...] = tuple(
         table,
         columns,
         _WITHOUT.get(table, _STOPS.format(stream="invoices")),
-        count=table in ("ttaxcode", "tcustomr", "tinvent", "titrec"),
+        count=table in ("ttaxcode", "tcustomr", "tvendor", "tinvent", "titrec"),
         money=tuple(column for column in columns if column.startswith("d") and not column.startswith("dt")),
         dates=tuple(column for column in columns if column.startswith(("dt", "tm"))),
     )
@@ -264,6 +285,7 @@ class Sage50CAConnector(Connector):
                 "tax_rates", "ttaxcode", "lId", None, "bHidden=1 (rates parsed from sDesc; full read)"
             ),
             StreamSpec("customers", "tcustomr", "lId", stamp, "bInactive=1"),
+            StreamSpec("suppliers", "tvendor", "lId", stamp, "bInactive=1"),
             StreamSpec("items", "tinvent", "lId", stamp, "bInactive=1"),
             StreamSpec(
                 "invoices",
@@ -316,8 +338,16 @@ class Sage50CAConnector(Connector):
     def read(self, stream: EntityName, since: datetime | None = None) -> Iterator[Record | SourceProblem]:
         readers = {
             "tax_rates": self._read_tax_rates,
-            "customers": self._read_customers,
-            "items": self._read_items,
+            "customers": lambda since: self._read_declared("customers", since, self._customer, "Customer"),
+            "suppliers": lambda since: self._read_declared("suppliers", since, self._supplier, "Supplier"),
+            "items": lambda since: self._read_declared(
+                "items",
+                since,
+                self._item,
+                "Item",
+                price=f"LEFT JOIN tinvprc p ON p.lInventId = t.lId AND p.lPrcListId = {REGULAR_PRICE_LIST} "
+                f"AND p.lCurrncyId = {HOME_CURRENCY}",
+            ),
             "invoices": self._read_invoices,
         }
         if stream not in readers:
@@ -433,58 +463,59 @@ class Sage50CAConnector(Connector):
 
     # customers ---------------------------------------------------------------------------------------------
 
-    def _read_customers(self, since: datetime | None) -> Iterator[Record | SourceProblem]:
-        select = (
-            "SELECT c.lId, c.sName, c.sCntcName, c.sStreet1, c.sStreet2, c.sCity, c.sProvState, c.sCountry, "
-            "c.sPostalZip, c.sPhone1, c.sEmail, c.sWebSite, c.lTaxCode, c.bInactive, c.dtASDate, c.tmASTime "
-            "FROM tcustomr c"
-        )
-        where, params = self._since_filter("c", since)
-        for page in self._keyset_pages(
-            select, [where] if where else [], params, "c.lId", "reading customers"
-        ):
+    def _read_declared(
+        self,
+        stream: EntityName,
+        since: datetime | None,
+        convert: Callable[[dict[str, Any]], Record],
+        what: str,
+        *,
+        price: str = "",
+    ) -> Iterator[Record | SourceProblem]:
+        """A stream read as declared: its table's columns (``tables()``), keyset pages by its key, rows saved
+        since ``since`` (plus unstamped ones); ``price`` joins the Regular price (``p.dPrice``) for items."""
+        spec = self.stream(stream)
+        columns = ", ".join(f"t.{column}" for column in _TABLE_COLUMNS[spec.table])
+        select = f"SELECT {columns}{', p.dPrice' if price else ''} FROM {spec.table} t {price}".rstrip()
+        where, params = self._since_filter("t", since)
+        during = f"reading {what.lower()}s" if stream != "items" else "reading items"
+        for page in self._keyset_pages(select, [where] if where else [], params, f"t.{spec.key}", during):
             for row in page:
-                record = self._convert("customers", row, lambda row=row: self._customer(row), "Customer")
+                record = self._convert(stream, row, lambda row=row: convert(row), what)
                 if changed_since(record, since):
                     yield record
 
-    def _customer(self, row: dict[str, Any]) -> Customer:
+    def _party(self, row: dict[str, Any]) -> dict[str, Any]:
+        """What a customer (tcustomr) and a vendor (tvendor) row have in common, same columns in both."""
         key = _key(row.get("lId"))
         if not key:
             raise RowProblem("it has no id")
-        return Customer(
-            key=key,
-            name=required_text(text(row.get("sName"), 52), "name"),
-            email=text(row.get("sEmail")),
-            phone=text(row.get("sPhone1")),
-            contact_name=text(row.get("sCntcName")),
-            tax_code=_key(row.get("lTaxCode")),
-            address=Address(
+        return {
+            "key": key,
+            "name": required_text(text(row.get("sName"), 52), "name"),
+            "email": text(row.get("sEmail")),
+            "phone": text(row.get("sPhone1")),
+            "contact_name": text(row.get("sCntcName")),
+            "tax_code": _key(row.get("lTaxCode")),
+            "address": Address(
                 lines=tuple(line for line in (text(row.get("sStreet1")), text(row.get("sStreet2"))) if line),
                 city=text(row.get("sCity")),
                 region=text(row.get("sProvState")),
                 postcode=text(row.get("sPostalZip")),
                 country=text(row.get("sCountry")),
             ),
-            website=text(row.get("sWebSite")),
-            active=not flag(row.get("bInactive")),
-            modified=self._stamp(row),
-        )
+            "website": text(row.get("sWebSite")),
+            "active": not flag(row.get("bInactive")),
+            "modified": self._stamp(row),
+        }
+
+    def _customer(self, row: dict[str, Any]) -> Customer:
+        return Customer(**self._party(row))
+
+    def _supplier(self, row: dict[str, Any]) -> Supplier:
+        return Supplier(**self._party(row))
 
     # items -------------------------------------------------------------------------------------------------
-
-    def _read_items(self, since: datetime | None) -> Iterator[Record | SourceProblem]:
-        select = (
-            "SELECT i.lId, i.sPartCode, i.sName, i.bService, i.bInactive, i.dtASDate, i.tmASTime, p.dPrice "
-            "FROM tinvent i LEFT JOIN tinvprc p ON p.lInventId = i.lId "
-            f"AND p.lPrcListId = {REGULAR_PRICE_LIST} AND p.lCurrncyId = {HOME_CURRENCY}"
-        )
-        where, params = self._since_filter("i", since)
-        for page in self._keyset_pages(select, [where] if where else [], params, "i.lId", "reading items"):
-            for row in page:
-                record = self._convert("items", row, lambda row=row: self._item(row), "Item")
-                if changed_since(record, since):
-                    yield record
 
     def _item(self, row: dict[str, Any]) -> Item:
         key = _key(row.get("lId"))

@@ -16,7 +16,7 @@ split and whose TYPE is 'SR' (receipt) or 'SA' (payment on account) is one payme
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -54,6 +54,7 @@ from core.records import (
     Payment,
     Record,
     SourceProblem,
+    Supplier,
     TaxRate,
 )
 
@@ -76,6 +77,22 @@ CUSTOMER_COLUMNS = (
     "NAME",
     *(f"ADDRESS_{n}" for n in range(1, 6)),
     *(f"DEL_ADDRESS_{n}" for n in range(1, 6)),
+    "CONTACT_NAME",
+    "TELEPHONE",
+    "E_MAIL",
+    "WEB_ADDRESS",
+    "DEF_TAX_CODE",
+    "VAT_REG_NUMBER",
+    "COUNTRY_CODE",
+    "INACTIVE_FLAG",
+    "RECORD_DELETED",
+    MODIFIED,
+)
+# PURCHASE_LEDGER as Zynk's published schema lists it (docs/connectors.md): the supplier twin of SALES_LEDGER.
+SUPPLIER_COLUMNS = (
+    "ACCOUNT_REF",
+    "NAME",
+    *(f"ADDRESS_{n}" for n in range(1, 6)),
     "CONTACT_NAME",
     "TELEPHONE",
     "E_MAIL",
@@ -180,6 +197,13 @@ TABLE_USES: tuple[TableUse, ...] = (
         "SALES_LEDGER", CUSTOMER_COLUMNS, _STOPS.format(stream="customers"), count=True, dates=(MODIFIED,)
     ),
     TableUse(
+        "PURCHASE_LEDGER",
+        SUPPLIER_COLUMNS,
+        _STOPS.format(stream="suppliers"),
+        count=True,
+        dates=(MODIFIED,),
+    ),
+    TableUse(
         "STOCK",
         ITEM_COLUMNS,
         _STOPS.format(stream="stock items"),
@@ -225,6 +249,9 @@ TABLE_USES: tuple[TableUse, ...] = (
 _STREAMS = (
     StreamSpec("tax_rates", "TAX_CODE", "TAX_CODE", None, "none: every tax code is read every time"),
     StreamSpec("customers", "SALES_LEDGER", "ACCOUNT_REF", MODIFIED, "RECORD_DELETED=1 or INACTIVE_FLAG=1"),
+    StreamSpec(
+        "suppliers", "PURCHASE_LEDGER", "ACCOUNT_REF", MODIFIED, "RECORD_DELETED=1 or INACTIVE_FLAG=1"
+    ),
     StreamSpec("items", "STOCK", "STOCK_CODE", MODIFIED, "RECORD_DELETED=1 or INACTIVE_FLAG=1"),
     StreamSpec(
         "invoices",
@@ -353,14 +380,17 @@ class Sage50UKConnector(Connector):
         if stream == "tax_rates":
             return self._read_tax_rates()
         if stream == "customers":
-            return self._read_customers(since)
+            return self._read_declared(stream, CUSTOMER_COLUMNS, self._customer, "Customer", since)
+        if stream == "suppliers":
+            return self._read_declared(stream, SUPPLIER_COLUMNS, self._supplier, "Supplier", since)
         if stream == "items":
-            return self._read_items(since)
+            return self._read_declared(stream, ITEM_COLUMNS, self._item, "Stock item", since)
         if stream == "invoices":
             return self._read_invoices(since)
         raise ConfigError(
             f"Sage 50 UK has no stream {stream!r}.",
-            action="Use tax_rates, customers, items or invoices (payments come with their invoices).",
+            action="Use tax_rates, customers, suppliers, items or invoices (payments come with their "
+            "invoices).",
         )
 
     def _read_tax_rates(self) -> Iterator[Record | SourceProblem]:
@@ -380,19 +410,26 @@ class Sage50UKConnector(Connector):
             rate=rate(row.get("TAX_RATE")),
         )
 
-    def _read_customers(self, since: datetime | None) -> Iterator[Record | SourceProblem]:
-        where = self._since(since)
-        sql = (
-            f"SELECT {_columns(CUSTOMER_COLUMNS)} FROM {quote('SALES_LEDGER')}{where} "
-            f"ORDER BY {quote('ACCOUNT_REF')}"
-        )
-        for row in self.rows(sql, during="reading customers"):
-            key = text(row.get("ACCOUNT_REF"))
+    def _read_declared(
+        self,
+        stream: EntityName,
+        columns: Iterable[str],
+        convert: Callable[[dict[str, Any], str], Record],
+        what: str,
+        since: datetime | None,
+    ) -> Iterator[Record | SourceProblem]:
+        """One stream read as its declaration says: its table, changed since ``since`` by its replication
+        key, in key order, each row converted (or a problem naming the key)."""
+        spec = self.stream(stream)
+        where = self._since(since, spec.replication_key) if spec.replication_key else ""
+        sql = f"SELECT {_columns(columns)} FROM {quote(spec.table)}{where} ORDER BY {quote(spec.key)}"
+        for row in self.rows(sql, during=f"reading {what.lower()}s"):
+            key = text(row.get(spec.key))
             yield convert_row(
-                "customers",
+                stream,
                 key,
-                lambda row=row, key=key: self._customer(row, key),
-                what="Customer",
+                lambda row=row, key=key: convert(row, key),
+                what=what,
                 modified=lambda row=row: when(row.get(MODIFIED), self.local_zone, "modified date"),
             )
 
@@ -413,18 +450,21 @@ class Sage50UKConnector(Connector):
             modified=when(row.get(MODIFIED), self.local_zone, "modified date"),
         )
 
-    def _read_items(self, since: datetime | None) -> Iterator[Record | SourceProblem]:
-        where = self._since(since)
-        sql = f"SELECT {_columns(ITEM_COLUMNS)} FROM {quote('STOCK')}{where} ORDER BY {quote('STOCK_CODE')}"
-        for row in self.rows(sql, during="reading stock items"):
-            key = text(row.get("STOCK_CODE"))
-            yield convert_row(
-                "items",
-                key,
-                lambda row=row, key=key: self._item(row, key),
-                what="Stock item",
-                modified=lambda row=row: when(row.get(MODIFIED), self.local_zone, "modified date"),
-            )
+    def _supplier(self, row: dict[str, Any], key: str) -> Supplier:
+        return Supplier(
+            key=required_text(key, "account reference"),
+            name=required_text(row.get("NAME"), "name"),
+            email=text(row.get("E_MAIL")),
+            phone=text(row.get("TELEPHONE")),
+            contact_name=text(row.get("CONTACT_NAME")),
+            tax_code=text(row.get("DEF_TAX_CODE")).upper(),
+            tax_number=text(row.get("VAT_REG_NUMBER")),
+            address=_address(row, "ADDRESS_", text(row.get("COUNTRY_CODE"))),
+            website=text(row.get("WEB_ADDRESS")),
+            active=not flag(row.get("INACTIVE_FLAG")),
+            deleted=flag(row.get("RECORD_DELETED")),
+            modified=when(row.get(MODIFIED), self.local_zone, "modified date"),
+        )
 
     def _item(self, row: dict[str, Any], key: str) -> Item:
         code = required_text(key, "stock code")
