@@ -31,7 +31,7 @@ from gui.widgets.inputs import ScrollSafeComboBox, ScrollSafeSpinBox
 from gui.worker import TaskRunner
 from sync import runner
 from sync.secrets import HALO_CLIENT_SECRET, SOURCE_PASSWORD, MemorySecretStore
-from sync.settings import ALL_ENTITIES, Settings
+from sync.settings import ALL_ENTITIES, DEFAULT_ENTITIES, Settings
 
 log = logging.getLogger("ledgerbridge.gui.forms")
 
@@ -64,6 +64,7 @@ PATH_HINTS = {
 ENTITY_LABELS = {
     "tax_rates": "Tax rates",
     "customers": "Customers (and their main site)",
+    "suppliers": "Suppliers",
     "items": "Items",
     "invoices": "Invoices and their payments",
 }
@@ -413,7 +414,7 @@ class SyncOptionsForm(QWidget):
         self.entity_boxes: dict[str, QCheckBox] = {}
         for entity in ALL_ENTITIES:
             box = QCheckBox(ENTITY_LABELS[entity])
-            box.setChecked(True)
+            box.setChecked(entity in DEFAULT_ENTITIES)
             box.toggled.connect(self._notify_changed)
             self.entity_boxes[entity] = box
             layout.addWidget(box)
