@@ -16,9 +16,10 @@ split and whose TYPE is 'SR' (receipt) or 'SA' (payment on account) is one payme
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from connectors.base import ConnectionCheck, Connector, StreamSpec, TableUse
@@ -325,6 +326,12 @@ class Sage50UKConnector(Connector):
         quoted = quote(column)
         return f"({quoted} >= {timestamp_literal(local, self.connection())} OR {quoted} IS NULL)"
 
+    def since_filter(self, spec: StreamSpec, since: datetime | None) -> tuple[str, list[Any]]:
+        """The declared read's filter, written as a timestamp literal like the invoices'."""
+        if since is None or spec.replication_key is None:
+            return "", []
+        return self._changed_since(since, spec.replication_key), []
+
     def _since(self, since: datetime | None, column: str = MODIFIED) -> str:
         """The WHERE clause for an incremental read ('' for a full read)."""
         return "" if since is None else f" WHERE {self._changed_since(since, column)}"
@@ -380,11 +387,11 @@ class Sage50UKConnector(Connector):
         if stream == "tax_rates":
             return self._read_tax_rates()
         if stream == "customers":
-            return self._read_declared(stream, CUSTOMER_COLUMNS, self._customer, "Customer", since)
+            return self.read_declared(stream, CUSTOMER_COLUMNS, self._customer, "Customer", since)
         if stream == "suppliers":
-            return self._read_declared(stream, SUPPLIER_COLUMNS, self._supplier, "Supplier", since)
+            return self.read_declared(stream, SUPPLIER_COLUMNS, self._supplier, "Supplier", since)
         if stream == "items":
-            return self._read_declared(stream, ITEM_COLUMNS, self._item, "Stock item", since)
+            return self.read_declared(stream, ITEM_COLUMNS, self._item, "Stock item", since)
         if stream == "invoices":
             return self._read_invoices(since)
         raise ConfigError(
@@ -397,9 +404,7 @@ class Sage50UKConnector(Connector):
         sql = f"SELECT {_columns(TAX_COLUMNS)} FROM {quote('TAX_CODE')} ORDER BY {quote('TAX_CODE')}"
         for row in self.rows(sql, during="reading tax codes"):
             key = text(row.get("TAX_CODE")).upper()
-            yield convert_row(
-                "tax_rates", key, lambda row=row, key=key: self._tax_rate(row, key), what="Tax code"
-            )
+            yield convert_row("tax_rates", key, partial(self._tax_rate, row, key), what="Tax code")
 
     def _tax_rate(self, row: dict[str, Any], key: str) -> TaxRate:
         code = required_text(key, "tax code")
@@ -409,29 +414,6 @@ class Sage50UKConnector(Connector):
             name=text(row.get("DESCRIPTION")) or code,
             rate=rate(row.get("TAX_RATE")),
         )
-
-    def _read_declared(
-        self,
-        stream: EntityName,
-        columns: Iterable[str],
-        convert: Callable[[dict[str, Any], str], Record],
-        what: str,
-        since: datetime | None,
-    ) -> Iterator[Record | SourceProblem]:
-        """One stream read as its declaration says: its table, changed since ``since`` by its replication
-        key, in key order, each row converted (or a problem naming the key)."""
-        spec = self.stream(stream)
-        where = self._since(since, spec.replication_key) if spec.replication_key else ""
-        sql = f"SELECT {_columns(columns)} FROM {quote(spec.table)}{where} ORDER BY {quote(spec.key)}"
-        for row in self.rows(sql, during=f"reading {what.lower()}s"):
-            key = text(row.get(spec.key))
-            yield convert_row(
-                stream,
-                key,
-                lambda row=row, key=key: convert(row, key),
-                what=what,
-                modified=lambda row=row: when(row.get(MODIFIED), self.local_zone, "modified date"),
-            )
 
     def _customer(self, row: dict[str, Any], key: str) -> Customer:
         return Customer(
@@ -569,9 +551,9 @@ class Sage50UKConnector(Connector):
             yield convert_row(
                 "invoices",
                 key,
-                lambda row=row, key=key, kind=kind: self._invoice(row, key, kind, lines, headers, usage),
+                partial(self._invoice, row, key, kind, lines, headers, usage),
                 what="Invoice" if kind != "credit" else "Credit note",
-                modified=lambda row=row: when(row.get(MODIFIED), self.local_zone, "modified date"),
+                modified=partial(when, row.get(MODIFIED), self.local_zone, "modified date"),
             )
 
     def _currencies(self) -> dict[int, tuple[str, bool]]:
