@@ -50,6 +50,8 @@ IN_VALUES = "IN (<values>)"
 
 # A row (column -> value) and its key -> the canonical record; raises RowProblem/ValueError when it cannot.
 RowConverter = Callable[[dict[str, Any], str], Record]
+# One stream's reader: since -> records and problems.
+StreamReader = Callable[[datetime | None], Iterator[Record | SourceProblem]]
 
 DEFAULT_PAGE_SIZE = 500
 
@@ -215,6 +217,10 @@ class Connector(ABC):
         parameter = since_parameter(since, self.local_zone, self.connection())
         return f"({column} >= ? OR {column} IS NULL)", [parameter]
 
+    def key_of(self, spec: StreamSpec, row: dict[str, Any]) -> str:
+        """A row's key as the user sees it (the declared key column)."""
+        return text(row.get(spec.key))
+
     def modified_of(self, spec: StreamSpec, row: dict[str, Any]) -> datetime | None:
         """A row's change time from the replication key (naive values are in the package's zone)."""
         if spec.replication_key is None:
@@ -232,7 +238,7 @@ class Connector(ABC):
         """Each row as a record, or a ``SourceProblem`` naming its key (the stream goes on after a bad row);
         with ``since``, only what changed at/after it (or is undated): the exact test after a wide SQL one."""
         for row in rows:
-            key = text(row.get(spec.key))
+            key = self.key_of(spec, row)
             modified = partial(self.modified_of, spec, row)
             record = convert_row(spec.name, key, partial(convert, row, key), what=what, modified=modified)
             if changed_since(record, since):

@@ -28,12 +28,13 @@ datetimes.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any, ClassVar
 
-from connectors.base import ConnectionCheck, Connector, StreamSpec, TableUse
+from connectors.base import ConnectionCheck, Connector, StreamReader, StreamSpec, TableUse
 from connectors.common import (
     RowProblem,
     amount,
@@ -59,6 +60,7 @@ from core.records import (
     Invoice,
     InvoiceLine,
     Item,
+    LineKind,
     Payment,
     Record,
     SourceProblem,
@@ -295,26 +297,30 @@ class QuickBooksConnector(Connector):
 
     kind: ClassVar[str] = "quickbooks"
     display_name: ClassVar[str] = "QuickBooks Desktop"
+    exact_since_in_python: ClassVar[bool] = True  # the SQL bound is 14 h wide (TimeModified's offsets)
 
     def streams(self) -> tuple[StreamSpec, ...]:
-        modified = "TimeModified (ISO-8601 with UTC offset; SQL margin 14 h, exact in Python)"
+        modified = "TimeModified"
+        note = "TimeModified is ISO-8601 with a UTC offset: SQL margin 14 h, exact in Python"
         return (
-            StreamSpec("tax_rates", "SalesTaxCode", "ListID", None, "IsActive=0 (rate from ItemSalesTax)"),
-            StreamSpec("customers", "Customer", "ListID", modified, "IsActive=0"),
-            StreamSpec("suppliers", "Vendor", "ListID", modified, "IsActive=0"),
+            StreamSpec("tax_rates", "SalesTaxCode", "ListID", None, "IsActive=0", "rate from ItemSalesTax"),
+            StreamSpec("customers", "Customer", "ListID", modified, "IsActive=0", note),
+            StreamSpec("suppliers", "Vendor", "ListID", modified, "IsActive=0", note),
             StreamSpec(
                 "items",
                 "ItemService/ItemInventory/ItemNonInventory or Item",
                 "ListID",
                 modified,
                 "IsActive=0",
+                note,
             ),
             StreamSpec(
                 "invoices",
                 "Invoice + CreditMemo",
                 "TxnID",
-                modified + "; also ReceivePaymentLine.TimeModified",
+                modified,
                 "",
+                note + "; also ReceivePaymentLine.TimeModified",
             ),
         )
 
@@ -376,14 +382,12 @@ class QuickBooksConnector(Connector):
     # --- reading ------------------------------------------------------------------------------------------
 
     def read(self, stream: EntityName, since: datetime | None = None) -> Iterator[Record | SourceProblem]:
-        readers = {
+        readers: dict[str, StreamReader] = {
             "tax_rates": self._read_tax_rates,
-            "customers": lambda since: self._read_declared(
-                "customers", CUSTOMER_COLUMNS, self._customer, "Customer", since
+            "customers": partial(
+                self.read_declared, "customers", CUSTOMER_COLUMNS, self._customer, "Customer"
             ),
-            "suppliers": lambda since: self._read_declared(
-                "suppliers", VENDOR_COLUMNS, self._supplier, "Supplier", since
-            ),
+            "suppliers": partial(self.read_declared, "suppliers", VENDOR_COLUMNS, self._supplier, "Supplier"),
             "items": self._read_items,
             "invoices": self._read_invoices,
         }
@@ -452,7 +456,7 @@ class QuickBooksConnector(Connector):
             yield convert_row(
                 "tax_rates",
                 key,
-                lambda row=row, key=key, code=code: self._tax_rate(row, key, code),
+                partial(self._tax_rate, row, key, code),
                 what=f"QuickBooks sales tax code {code!r}",
             )
 
@@ -479,30 +483,15 @@ class QuickBooksConnector(Connector):
 
     # customers -------------------------------------------------------------------------------------------
 
-    def _read_declared(
-        self,
-        stream: EntityName,
-        columns: tuple[str, ...],
-        convert: Callable[[dict[str, Any], str], Record],
-        what: str,
-        since: datetime | None,
-    ) -> Iterator[Record | SourceProblem]:
-        """A stream read as declared: its table, changed since ``since`` (wide in SQL, exact in Python), in
-        key order, each row converted or a problem naming its key."""
-        spec = self.stream(stream)
+    def declared_rows(
+        self, spec: StreamSpec, columns: Sequence[str], since: datetime | None, *, during: str
+    ) -> Iterator[dict[str, Any]]:
+        """The declared columns of the stream's table changed since ``since``, in QODBC's plain forms."""
         select = f"SELECT {', '.join(columns)} FROM {spec.table}"
-        during = f"reading {what.lower()}s"
-        for row in self._changed_rows(select, since, order=spec.key, during=during):
-            key = text(row.get(spec.key))
-            record = convert_row(
-                stream,
-                key,
-                lambda row=row, key=key: convert(row, key),
-                what=what,
-                modified=lambda row=row: self._modified(row.get("TimeModified")),
-            )
-            if changed_since(record, since):
-                yield record
+        return self._changed_rows(select, since, order=spec.key, during=during)
+
+    def modified_of(self, spec: StreamSpec, row: dict[str, Any]) -> datetime | None:
+        return self._modified(row.get("TimeModified"))
 
     @staticmethod
     def _address(row: dict[str, Any], prefix: str) -> Address:
@@ -571,9 +560,9 @@ class QuickBooksConnector(Connector):
                 record = convert_row(
                     "items",
                     key,
-                    lambda row=row, key=key, service=service: self._item(row, key, service),
+                    partial(self._item, row, key, service),
                     what="Item",
-                    modified=lambda row=row: self._modified(row.get("TimeModified")),
+                    modified=partial(self._modified, row.get("TimeModified")),
                 )
                 if changed_since(record, since):
                     yield record
@@ -667,11 +656,17 @@ class QuickBooksConnector(Connector):
             record = convert_row(
                 "invoices",
                 key,
-                lambda header=header, key=key: self._document(
-                    header, key, lines.get(key, []), payments.get(key, []), item_kinds, credit=credit
+                partial(
+                    self._document,
+                    header,
+                    key,
+                    lines.get(key, []),
+                    payments.get(key, []),
+                    item_kinds,
+                    credit=credit,
                 ),
                 what=f"{'Credit memo' if credit else 'Invoice'} {text(header.get('RefNumber'))!r}",
-                modified=lambda header=header: self._modified(header.get("TimeModified")),
+                modified=partial(self._modified, header.get("TimeModified")),
             )
             if changed_since(record, since):
                 yield record
@@ -807,7 +802,7 @@ class QuickBooksConnector(Connector):
             net, tax = -abs(net), -abs(tax)
         if quantity is None or (quantity == 0 and net):
             quantity, unit_price = Decimal("1.0000") if net else Decimal("0.0000"), net
-        kind = "discount" if discount else "text" if not item_key and not net else "item"
+        kind: LineKind = "discount" if discount else "text" if not item_key and not net else "item"
         return InvoiceLine(
             number=number,
             description=text(row.get("LineDesc")),

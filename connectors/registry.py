@@ -61,7 +61,8 @@ class _LazyConnectors(Mapping[str, type[Connector]]):
     def __getitem__(self, kind: str) -> type[Connector]:
         module_name, class_name = _CONNECTOR_CLASSES[kind]
         module = importlib.import_module(module_name)
-        return getattr(module, class_name)
+        cls: type[Connector] = getattr(module, class_name)
+        return cls
 
     def __iter__(self) -> Iterator[str]:
         return iter(_CONNECTOR_CLASSES)

@@ -31,12 +31,13 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
+from functools import partial
 from typing import Any, ClassVar
 
-from connectors.base import ConnectionCheck, Connector, StreamSpec, TableUse
+from connectors.base import ConnectionCheck, Connector, StreamReader, StreamSpec, TableUse
 from connectors.common import (
     RowProblem,
     amount,
@@ -152,6 +153,14 @@ _TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
         "dtASDate",
         "tmASTime",
     ),
+}
+# Tables read with a join: (extra columns, joins). Items take the Regular price list in the home currency.
+_JOINS = {
+    "tinvent": (
+        ", p.dPrice",
+        f" LEFT JOIN tinvprc p ON p.lInventId = t.lId AND p.lPrcListId = {REGULAR_PRICE_LIST} "
+        f"AND p.lCurrncyId = {HOME_CURRENCY}",
+    )
 }
 _STOPS = '{stream} cannot be read: every sync stops at {stream} with "does not have the table or column"'
 _WITHOUT = {
@@ -275,25 +284,28 @@ class Sage50CAConnector(Connector):
 
     kind: ClassVar[str] = "sage50ca"
     display_name: ClassVar[str] = "Sage 50 Canada"
+    exact_since_in_python: ClassVar[bool] = True  # the stamp is a date and a time of day in two columns
 
     # --- declaration --------------------------------------------------------------------------------------
 
     def streams(self) -> tuple[StreamSpec, ...]:
-        stamp = "dtASDate + tmASTime (last save, local time; NULL stamps always read)"
+        stamp = "dtASDate"
+        note = "dtASDate + tmASTime: last save, local time; NULL stamps always read; keyset pages by lId"
         return (
             StreamSpec(
-                "tax_rates", "ttaxcode", "lId", None, "bHidden=1 (rates parsed from sDesc; full read)"
+                "tax_rates", "ttaxcode", "lId", None, "bHidden=1", "rates parsed from sDesc; full read"
             ),
-            StreamSpec("customers", "tcustomr", "lId", stamp, "bInactive=1"),
-            StreamSpec("suppliers", "tvendor", "lId", stamp, "bInactive=1"),
-            StreamSpec("items", "tinvent", "lId", stamp, "bInactive=1"),
+            StreamSpec("customers", "tcustomr", "lId", stamp, "bInactive=1", note),
+            StreamSpec("suppliers", "tvendor", "lId", stamp, "bInactive=1", note),
+            StreamSpec("items", "tinvent", "lId", stamp, "bInactive=1", note + "; price from tinvprc"),
             StreamSpec(
                 "invoices",
                 "titrec",
                 "lId",
-                stamp + "; also tcustrdt stamps of the linked tcustr document",
+                stamp,
                 "bReversed=1 (cancelled by a bReversal=1 entry, read as a credit note); an entry superseded "
                 "by a later one with the same customer and number (reposted) is deleted",
+                note + "; also tcustrdt stamps of the linked tcustr document",
             ),
         )
 
@@ -336,18 +348,15 @@ class Sage50CAConnector(Connector):
     # --- reading --------------------------------------------------------------------------------------------
 
     def read(self, stream: EntityName, since: datetime | None = None) -> Iterator[Record | SourceProblem]:
-        readers = {
+        readers: dict[str, StreamReader] = {
             "tax_rates": self._read_tax_rates,
-            "customers": lambda since: self._read_declared("customers", since, self._customer, "Customer"),
-            "suppliers": lambda since: self._read_declared("suppliers", since, self._supplier, "Supplier"),
-            "items": lambda since: self._read_declared(
-                "items",
-                since,
-                self._item,
-                "Item",
-                price=f"LEFT JOIN tinvprc p ON p.lInventId = t.lId AND p.lPrcListId = {REGULAR_PRICE_LIST} "
-                f"AND p.lCurrncyId = {HOME_CURRENCY}",
+            "customers": partial(
+                self.read_declared, "customers", _TABLE_COLUMNS["tcustomr"], self._customer, "Customer"
             ),
+            "suppliers": partial(
+                self.read_declared, "suppliers", _TABLE_COLUMNS["tvendor"], self._supplier, "Supplier"
+            ),
+            "items": partial(self.read_declared, "items", _TABLE_COLUMNS["tinvent"], self._item, "Item"),
             "invoices": self._read_invoices,
         }
         if stream not in readers:
@@ -458,32 +467,27 @@ class Sage50CAConnector(Connector):
             clean_text(row.get("lId")),
             convert,
             what=what,
-            modified=lambda: self._stamp(row),
+            modified=partial(self._stamp, row),
         )
 
     # customers ---------------------------------------------------------------------------------------------
 
-    def _read_declared(
-        self,
-        stream: EntityName,
-        since: datetime | None,
-        convert: Callable[[dict[str, Any]], Record],
-        what: str,
-        *,
-        price: str = "",
-    ) -> Iterator[Record | SourceProblem]:
-        """A stream read as declared: its table's columns (``tables()``), keyset pages by its key, rows saved
-        since ``since`` (plus unstamped ones); ``price`` joins the Regular price (``p.dPrice``) for items."""
-        spec = self.stream(stream)
-        columns = ", ".join(f"t.{column}" for column in _TABLE_COLUMNS[spec.table])
-        select = f"SELECT {columns}{', p.dPrice' if price else ''} FROM {spec.table} t {price}".rstrip()
-        where, params = self._since_filter("t", since)
-        during = f"reading {what.lower()}s" if stream != "items" else "reading items"
+    def declared_rows(
+        self, spec: StreamSpec, columns: Sequence[str], since: datetime | None, *, during: str
+    ) -> Iterator[dict[str, Any]]:
+        """The declared columns of the stream's table (alias ``t``, plus a table's joins), in keyset pages by
+        its key: each page one bounded query, as the MySQL driver buffers whole result sets."""
+        extra, joins = _JOINS.get(spec.table, ("", ""))
+        select = f"SELECT {', '.join(f't.{column}' for column in columns)}{extra} FROM {spec.table} t{joins}"
+        where, params = self.since_filter(spec, since)
         for page in self._keyset_pages(select, [where] if where else [], params, f"t.{spec.key}", during):
-            for row in page:
-                record = self._convert(stream, row, lambda row=row: convert(row), what)
-                if changed_since(record, since):
-                    yield record
+            yield from page
+
+    def since_filter(self, spec: StreamSpec, since: datetime | None) -> tuple[str, list[Any]]:
+        return self._since_filter("t", since)
+
+    def modified_of(self, spec: StreamSpec, row: dict[str, Any]) -> datetime | None:
+        return self._stamp(row)
 
     def _party(self, row: dict[str, Any]) -> dict[str, Any]:
         """What a customer (tcustomr) and a vendor (tvendor) row have in common, same columns in both."""
@@ -509,15 +513,15 @@ class Sage50CAConnector(Connector):
             "modified": self._stamp(row),
         }
 
-    def _customer(self, row: dict[str, Any]) -> Customer:
+    def _customer(self, row: dict[str, Any], shown_key: str) -> Customer:
         return Customer(**self._party(row))
 
-    def _supplier(self, row: dict[str, Any]) -> Supplier:
+    def _supplier(self, row: dict[str, Any], shown_key: str) -> Supplier:
         return Supplier(**self._party(row))
 
     # items -------------------------------------------------------------------------------------------------
 
-    def _item(self, row: dict[str, Any]) -> Item:
+    def _item(self, row: dict[str, Any], shown_key: str) -> Item:
         key = _key(row.get("lId"))
         if not key:
             raise RowProblem("it has no id")
@@ -566,9 +570,7 @@ class Sage50CAConnector(Connector):
                 record = self._convert(
                     "invoices",
                     header,
-                    lambda header=header, lines=lines, details=details, live=live: self._invoice(
-                        header, lines, details, rates, live
-                    ),
+                    partial(self._invoice, header, lines, details, rates, live),
                     f"Invoice {clean_text(header.get('sSource1'))!r}",
                 )
                 if changed_since(record, since):
