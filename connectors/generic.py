@@ -17,6 +17,7 @@ from typing import Any
 
 from connectors.base import (
     DEFAULT_PAGE_SIZE,
+    IN_VALUES,
     ConnectionCheck,
     ConnectionFactory,
     Connector,
@@ -26,11 +27,9 @@ from connectors.base import (
 from connectors.common import (
     RowProblem,
     amount,
-    chunks,
     flag,
     optional_amount,
     pages,
-    placeholders,
     rate,
     required_text,
     required_when,
@@ -341,17 +340,9 @@ class GenericODBCConnector(Connector):
             return found
         column = f"q.{quote(self._result_columns[LINES][self.columns[LINES]['invoice_key'].lower()])}"
         wanted = [key for key in dict.fromkeys(keys) if key is not None]
-        for chunk in chunks(wanted):
-            sql = f"SELECT * FROM ({self.queries[LINES]}) q WHERE {column} IN ({placeholders(len(chunk))})"
-            for row in iter_rows(
-                self.connection(),
-                sql,
-                chunk,
-                page_size=self.page_size,
-                package=PACKAGE,
-                during="reading invoice lines",
-            ):
-                found[text(self._value(LINES, row, "invoice_key"))].append(row)
+        sql = f"SELECT * FROM ({self.queries[LINES]}) q WHERE {column} {IN_VALUES}"
+        for row in self.rows_in(sql, wanted, during="reading invoice lines"):
+            found[text(self._value(LINES, row, "invoice_key"))].append(row)
         return found
 
     def _active(self, entity: str, row: Mapping[str, Any]) -> bool:

@@ -34,7 +34,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any, ClassVar
 
-from connectors.base import ConnectionCheck, Connector, StreamReader, StreamSpec, TableUse
+from connectors.base import IN_VALUES, ConnectionCheck, Connector, StreamReader, StreamSpec, TableUse
 from connectors.common import (
     RowProblem,
     amount,
@@ -629,25 +629,23 @@ class QuickBooksConnector(Connector):
         columns = CREDIT_MEMO_LINE_COLUMNS if credit else INVOICE_LINE_COLUMNS
         lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
         payments: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for chunk in chunks(ids):
-            line_sql = (
-                f"SELECT {', '.join(columns)} FROM {prefix} WHERE TxnID IN ({placeholders(len(chunk))}) "
-                f"ORDER BY TxnID, {prefix}SeqNo"
+        line_sql = (
+            f"SELECT {', '.join(columns)} FROM {prefix} WHERE TxnID {IN_VALUES} ORDER BY TxnID, {prefix}SeqNo"
+        )
+        for row in self.rows_in(
+            line_sql, ids, during=f"reading {'credit memo' if credit else 'invoice'} lines"
+        ):
+            # One spelling for both tables: InvoiceLineAmount / CreditMemoLineAmount -> LineAmount.
+            lines[text(row.get("TxnID"))].append(
+                {"Line" + column.removeprefix(prefix): value for column, value in row.items()}
             )
-            for row in self.rows(
-                line_sql, chunk, during=f"reading {'credit memo' if credit else 'invoice'} lines"
-            ):
-                # One spelling for both tables: InvoiceLineAmount / CreditMemoLineAmount -> LineAmount.
-                lines[text(row.get("TxnID"))].append(
-                    {"Line" + column.removeprefix(prefix): value for column, value in row.items()}
-                )
-            if not credit:
-                payment_sql = (
-                    f"SELECT {', '.join(PAYMENT_COLUMNS)} FROM ReceivePaymentLine "
-                    f"WHERE AppliedToTxnTxnID IN ({placeholders(len(chunk))}) ORDER BY TxnID"
-                )
-                for row in self.rows(payment_sql, chunk, during="reading payments"):
-                    payments[text(row.get("AppliedToTxnTxnID"))].append(row)
+        if not credit:
+            payment_sql = (
+                f"SELECT {', '.join(PAYMENT_COLUMNS)} FROM ReceivePaymentLine "
+                f"WHERE AppliedToTxnTxnID {IN_VALUES} ORDER BY TxnID"
+            )
+            for row in self.rows_in(payment_sql, ids, during="reading payments"):
+                payments[text(row.get("AppliedToTxnTxnID"))].append(row)
         item_kinds = self._line_item_kinds(
             {text(line.get("LineItemRefListID")) for found in lines.values() for line in found} - {""}
         )

@@ -37,16 +37,14 @@ from decimal import Decimal
 from functools import partial
 from typing import Any, ClassVar
 
-from connectors.base import ConnectionCheck, Connector, StreamReader, StreamSpec, TableUse
+from connectors.base import IN_VALUES, ConnectionCheck, Connector, StreamReader, StreamSpec, TableUse
 from connectors.common import (
     RowProblem,
     amount,
     changed_since,
-    chunks,
     convert_row,
     flag,
     flag_or_false,
-    placeholders,
     required_text,
     text,
 )
@@ -578,15 +576,14 @@ class Sage50CAConnector(Connector):
 
     def _lines_for(self, page: list[dict[str, Any]]) -> dict[Any, list[dict[str, Any]]]:
         grouped: dict[Any, list[dict[str, Any]]] = defaultdict(list)
-        for chunk in chunks([row["lId"] for row in page]):
-            sql = (
-                "SELECT l.lITRecId, l.nLineNum, l.lInventId, l.lAcctId, l.dQty, l.dPrice, l.dAmt, "
-                "u.sItem, u.sDesc, u.lTaxCode, u.dTaxAmt "
-                "FROM titrline l LEFT JOIN titluli u ON u.lITRecId = l.lITRecId AND u.nLineNum = l.nLineNum "
-                f"WHERE l.lITRecId IN ({placeholders(len(chunk))}) ORDER BY l.lITRecId, l.nLineNum"
-            )
-            for row in self.rows(sql, chunk, during="reading invoice lines"):
-                grouped[row["lITRecId"]].append(row)
+        sql = (
+            "SELECT l.lITRecId, l.nLineNum, l.lInventId, l.lAcctId, l.dQty, l.dPrice, l.dAmt, "
+            "u.sItem, u.sDesc, u.lTaxCode, u.dTaxAmt "
+            "FROM titrline l LEFT JOIN titluli u ON u.lITRecId = l.lITRecId AND u.nLineNum = l.nLineNum "
+            f"WHERE l.lITRecId {IN_VALUES} ORDER BY l.lITRecId, l.nLineNum"
+        )
+        for row in self.rows_in(sql, [row["lId"] for row in page], during="reading invoice lines"):
+            grouped[row["lITRecId"]].append(row)
         return grouped
 
     def _sources(self, page: list[dict[str, Any]]) -> list[str]:
@@ -599,33 +596,30 @@ class Sage50CAConnector(Connector):
         pages, so all entries of the page's numbers are looked at.
         """
         live: dict[tuple[str, str], Any] = {}
-        for chunk in chunks(self._sources(page)):
-            sql = (
-                "SELECT h.lId, h.lVenCusId, h.sSource1, h.bReversal, h.bReversed FROM titrec h "
-                f"WHERE h.sSource1 IN ({placeholders(len(chunk))}) ORDER BY h.lId"
-            )
-            for row in self.rows(sql, chunk, during="reading reposted invoices"):
-                if flag_or_false(row.get("bReversal")) or flag_or_false(row.get("bReversed")):
-                    continue
-                live[(_key(row["lVenCusId"]), text(row["sSource1"]))] = row["lId"]
+        sql = (
+            "SELECT h.lId, h.lVenCusId, h.sSource1, h.bReversal, h.bReversed FROM titrec h "
+            f"WHERE h.sSource1 {IN_VALUES} ORDER BY h.lId"
+        )
+        for row in self.rows_in(sql, self._sources(page), during="reading reposted invoices"):
+            if flag_or_false(row.get("bReversal")) or flag_or_false(row.get("bReversed")):
+                continue
+            live[(_key(row["lVenCusId"]), text(row["sSource1"]))] = row["lId"]
         return live
 
     def _details_for(self, page: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
         """The live receivables document's details by (customer id, document number): the last document."""
         documents: dict[tuple[str, str], dict[Any, list[dict[str, Any]]]] = defaultdict(dict)
-        for chunk in chunks(self._sources(page)):
-            sql = (
-                "SELECT d.lId AS docId, d.lCusId, d.sSource, x.nLineNum, x.nTranType, "
-                "x.dtDate, x.sSource AS sRef, "
-                "x.dAmount, x.bReversed, x.dtASDate, x.tmASTime "
-                "FROM tcustr d JOIN tcustrdt x ON x.lCusTrId = d.lId "
-                f"WHERE d.sSource IN ({placeholders(len(chunk))}) "
-                f"AND d.nTranType IN ({DOC_INVOICE}, {DOC_CREDIT_NOTE}) "
-                "ORDER BY d.lId, x.nLineNum"
-            )
-            for row in self.rows(sql, chunk, during="reading receivables"):
-                found = documents[(_key(row["lCusId"]), text(row["sSource"]))]
-                found.setdefault(row["docId"], []).append(row)
+        sql = (
+            "SELECT d.lId AS docId, d.lCusId, d.sSource, x.nLineNum, x.nTranType, "
+            "x.dtDate, x.sSource AS sRef, "
+            "x.dAmount, x.bReversed, x.dtASDate, x.tmASTime "
+            "FROM tcustr d JOIN tcustrdt x ON x.lCusTrId = d.lId "
+            f"WHERE d.sSource {IN_VALUES} AND d.nTranType IN ({DOC_INVOICE}, {DOC_CREDIT_NOTE}) "
+            "ORDER BY d.lId, x.nLineNum"
+        )
+        for row in self.rows_in(sql, self._sources(page), during="reading receivables"):
+            found = documents[(_key(row["lCusId"]), text(row["sSource"]))]
+            found.setdefault(row["docId"], []).append(row)
         return {key: found[max(found)] for key, found in documents.items()}
 
     def _invoice(

@@ -22,7 +22,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from connectors.base import ConnectionCheck, Connector, StreamSpec, TableUse
+from connectors.base import IN_VALUES, ConnectionCheck, Connector, StreamSpec, TableUse
 from connectors.common import (
     RowProblem,
     amount,
@@ -593,14 +593,13 @@ class Sage50UKConnector(Connector):
 
     def _lines_for(self, numbers: list[int]) -> dict[int, list[dict[str, Any]]]:
         found: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        for chunk in chunks(numbers):
-            sql = (
-                f"SELECT {_columns(LINE_COLUMNS)} FROM {quote('INVOICE_ITEM')} "
-                f"WHERE {quote('INVOICE_NUMBER')} IN ({placeholders(len(chunk))}) "
-                f"ORDER BY {quote('INVOICE_NUMBER')}, {quote('ITEM_NUMBER')}"
-            )
-            for row in self.rows(sql, chunk, during="reading invoice lines"):
-                found[row["INVOICE_NUMBER"]].append(row)
+        sql = (
+            f"SELECT {_columns(LINE_COLUMNS)} FROM {quote('INVOICE_ITEM')} "
+            f"WHERE {quote('INVOICE_NUMBER')} {IN_VALUES} "
+            f"ORDER BY {quote('INVOICE_NUMBER')}, {quote('ITEM_NUMBER')}"
+        )
+        for row in self.rows_in(sql, numbers, during="reading invoice lines"):
+            found[row["INVOICE_NUMBER"]].append(row)
         return found
 
     def _headers_for(self, numbers: list[int]) -> dict[tuple[str, str], list[dict[str, Any]]]:
@@ -614,42 +613,37 @@ class Sage50UKConnector(Connector):
         document_types = ", ".join(f"'{kind}'" for kind in DOCUMENT_TYPES)
         wanted = {str(number) for number in numbers}
         for column, values in (("INV_REF", [str(n) for n in numbers]), ("ISP_REFERENCE", list(numbers))):
-            for chunk in chunks(values):
-                sql = (
-                    f"SELECT {_columns(HEADER_COLUMNS)} FROM {quote('AUDIT_HEADER')} "
-                    f"WHERE {quote('TYPE')} IN ({document_types}) "
-                    f"AND {quote(column)} IN ({placeholders(len(chunk))})"
-                )
-                for row in self.rows(sql, chunk, during="reading ledger entries"):
-                    if flag_or_false(row.get("DELETED_FLAG")):
-                        continue
-                    account = text(row.get("ACCOUNT_REF")).upper()
-                    for reference in _references(row) & wanted:
-                        found[(account, reference)][row["HEADER_NUMBER"]] = row
+            sql = (
+                f"SELECT {_columns(HEADER_COLUMNS)} FROM {quote('AUDIT_HEADER')} "
+                f"WHERE {quote('TYPE')} IN ({document_types}) AND {quote(column)} {IN_VALUES}"
+            )
+            for row in self.rows_in(sql, values, during="reading ledger entries"):
+                if flag_or_false(row.get("DELETED_FLAG")):
+                    continue
+                account = text(row.get("ACCOUNT_REF")).upper()
+                for reference in _references(row) & wanted:
+                    found[(account, reference)][row["HEADER_NUMBER"]] = row
         return {reference: list(rows.values()) for reference, rows in found.items()}
 
     def _receipts_for(self, header_numbers: list[Any]) -> dict[Any, list[dict[str, Any]]]:
         """Receipt allocations (AUDIT_USAGE) by the ledger header of the invoice they pay."""
         split_header: dict[Any, Any] = {}
-        for chunk in chunks(sorted(set(header_numbers) - {None})):
-            sql = (
-                f"SELECT {_columns(('SPLIT_NUMBER', 'HEADER_NUMBER'))} FROM {quote('AUDIT_SPLIT')} "
-                f"WHERE {quote('HEADER_NUMBER')} IN ({placeholders(len(chunk))})"
-            )
-            for row in self.rows(sql, chunk, during="reading ledger splits"):
-                split_header[row["SPLIT_NUMBER"]] = row["HEADER_NUMBER"]
+        sql = (
+            f"SELECT {_columns(('SPLIT_NUMBER', 'HEADER_NUMBER'))} FROM {quote('AUDIT_SPLIT')} "
+            f"WHERE {quote('HEADER_NUMBER')} {IN_VALUES}"
+        )
+        for row in self.rows_in(sql, sorted(set(header_numbers) - {None}), during="reading ledger splits"):
+            split_header[row["SPLIT_NUMBER"]] = row["HEADER_NUMBER"]
         found: dict[Any, list[dict[str, Any]]] = defaultdict(list)
         receipt_types = ", ".join(f"'{kind}'" for kind in RECEIPT_TYPES)
-        for chunk in chunks(sorted(split_header)):
-            sql = (
-                f"SELECT {_columns(USAGE_COLUMNS)} FROM {quote('AUDIT_USAGE')} "
-                f"WHERE {quote('TYPE')} IN ({receipt_types}) "
-                f"AND {quote('SPLIT_NUMBER')} IN ({placeholders(len(chunk))}) "
-                f"ORDER BY {quote('USAGE_NUMBER')}"
-            )
-            for row in self.rows(sql, chunk, during="reading receipts"):
-                if not flag_or_false(row.get("DELETED_FLAG")):
-                    found[split_header[row["SPLIT_NUMBER"]]].append(row)
+        sql = (
+            f"SELECT {_columns(USAGE_COLUMNS)} FROM {quote('AUDIT_USAGE')} "
+            f"WHERE {quote('TYPE')} IN ({receipt_types}) AND {quote('SPLIT_NUMBER')} {IN_VALUES} "
+            f"ORDER BY {quote('USAGE_NUMBER')}"
+        )
+        for row in self.rows_in(sql, sorted(split_header), during="reading receipts"):
+            if not flag_or_false(row.get("DELETED_FLAG")):
+                found[split_header[row["SPLIT_NUMBER"]]].append(row)
         return found
 
     def _invoice(
