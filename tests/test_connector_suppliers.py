@@ -7,20 +7,27 @@ inactive rows marked, a row without a name a problem that names its key, and ``s
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pyodbc
+import pytest
 
+from connectors.base import Connector
 from connectors.generic import GenericODBCConnector
 from connectors.quickbooks import QuickBooksConnector
 from connectors.registry import configure_odbc_connection
 from connectors.sage50ca import Sage50CAConnector
 from core.records import SourceProblem, Supplier
-from tests.fixtures_odbc import build_sqlite_odbc
+from sync.doctor import run_doctor
+from tests.fixtures_odbc import build_sqlite_odbc, sqlite_odbc_connection_string
 from tests.standins import quickbooks as qb_standin
 from tests.standins import sage50ca as ca_standin
-from tests.standins.sage50uk import BASE
+from tests.standins.sage50uk import BASE, build_company
+from tests.test_connector_sage50uk import odbc_connector
 
 LONDON = ZoneInfo("Europe/London")
 TORONTO = ZoneInfo("America/Toronto")
@@ -122,3 +129,40 @@ def test_generic_odbc_reads_a_suppliers_query(tmp_path):
         assert "V2" in problems and "has no name" in problems["V2"].message
         later = list(connector.read("suppliers", datetime(2024, 2, 2, 12, tzinfo=ZoneInfo("Europe/Paris"))))
         assert [r.key for r in later] == ["V3"]
+
+
+def _sage50uk(path: Path) -> tuple[str, Callable[[str], Connector]]:
+    build_company(path)
+    return sqlite_odbc_connection_string(path), odbc_connector
+
+
+def _sage50ca(path: Path) -> tuple[str, Callable[[str], Connector]]:
+    return ca_standin.build_sqlite_company(path), lambda cs: Sage50CAConnector(lambda: pyodbc.connect(cs))
+
+
+def _quickbooks(path: Path) -> tuple[str, Callable[[str], Connector]]:
+    return qb_standin.build_quickbooks_company(path), lambda cs: QuickBooksConnector(
+        lambda: pyodbc.connect(cs)
+    )
+
+
+@pytest.mark.parametrize(
+    ("build", "table", "column", "rows"),
+    [
+        (_sage50uk, "PURCHASE_LEDGER", "VAT_REG_NUMBER", 5),
+        (_sage50ca, "tvendor", "sCntcName", 4),
+        (_quickbooks, "Vendor", "VendorAddressCity", 4),
+    ],
+)
+def test_the_doctor_probes_each_supplier_table(tmp_path, build, table, column, rows):
+    path = tmp_path / "company.sqlite"
+    connection_string, make = build(path)
+    report = run_doctor(lambda: make(connection_string), None)
+    assert report.ok, report.to_text()
+    assert {use.table: use for use in report.tables}[table].rows == rows
+    with sqlite3.connect(path) as db:
+        db.execute(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
+    report = run_doctor(lambda: make(connection_string), None)
+    missing = [item for item in report.findings if item.subject == f"{table}.{column}"]
+    assert missing and missing[0].severity == "problem", report.to_text()
+    assert "suppliers cannot be read" in missing[0].consequence
