@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 
 from connectors.registry import SourceConfig, create_connector
-from core.records import Invoice
+from core.records import Invoice, Supplier
 from resources.demo.build_demo_company import build_demo_company, ensure_demo_company
 
 TODAY = date(2026, 11, 22)
@@ -74,3 +74,11 @@ def test_ensure_builds_once_and_keeps_the_file(tmp_path):
         ).fetchone()[0]
     connection.close()
     assert not list(path.parent.glob("*.building"))
+
+
+def test_the_demo_company_has_a_few_suppliers(tmp_path):
+    path = build_demo_company(tmp_path / "company.sqlite", today=TODAY)
+    with create_connector(SourceConfig(kind="demo", connection_string=str(path)), None) as connector:
+        suppliers = [r for r in connector.read("suppliers") if isinstance(r, Supplier)]
+    assert len(suppliers) == 5 and sum(not s.active for s in suppliers) == 1
+    assert all(s.email and s.address.postcode and s.modified for s in suppliers)
