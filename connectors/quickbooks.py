@@ -506,29 +506,26 @@ class QuickBooksConnector(Connector):
 
     def _customer(self, row: dict[str, Any], key: str) -> Customer:
         return Customer(
-            key=required_text(key, "ListID"),
-            name=required_text(text(row.get("Name"), 41), "name"),
-            email=text(row.get("Email")),
-            phone=text(row.get("Phone")),
-            contact_name=text(row.get("Contact")),
+            **self._list_entry(row, key, "BillAddress"),
             tax_code=text(row.get("SalesTaxCodeRefListID")),
-            address=self._address(row, "BillAddress"),
             delivery_address=self._address(row, "ShipAddress"),
-            active=_active(row.get("IsActive")),
-            modified=self._modified(row.get("TimeModified")),
         )
 
     def _supplier(self, row: dict[str, Any], key: str) -> Supplier:
-        return Supplier(
-            key=required_text(key, "ListID"),
-            name=required_text(text(row.get("Name"), 41), "name"),
-            email=text(row.get("Email")),
-            phone=text(row.get("Phone")),
-            contact_name=text(row.get("Contact")),
-            address=self._address(row, "VendorAddress"),
-            active=_active(row.get("IsActive")),
-            modified=self._modified(row.get("TimeModified")),
-        )
+        return Supplier(**self._list_entry(row, key, "VendorAddress"))
+
+    def _list_entry(self, row: dict[str, Any], key: str, address: str) -> dict[str, Any]:
+        """What a Customer and a Vendor row share: the same column names, the address under a prefix."""
+        return {
+            "key": required_text(key, "ListID"),
+            "name": required_text(text(row.get("Name"), 41), "name"),
+            "email": text(row.get("Email")),
+            "phone": text(row.get("Phone")),
+            "contact_name": text(row.get("Contact")),
+            "address": self._address(row, address),
+            "active": _active(row.get("IsActive")),
+            "modified": self._modified(row.get("TimeModified")),
+        }
 
     # items -----------------------------------------------------------------------------------------------
 

@@ -416,37 +416,30 @@ class Sage50UKConnector(Connector):
         )
 
     def _customer(self, row: dict[str, Any], key: str) -> Customer:
+        country = text(row.get("COUNTRY_CODE"))
         return Customer(
-            key=required_text(key, "account reference"),
-            name=required_text(row.get("NAME"), "name"),
-            email=text(row.get("E_MAIL")),
-            phone=text(row.get("TELEPHONE")),
-            contact_name=text(row.get("CONTACT_NAME")),
-            tax_code=text(row.get("DEF_TAX_CODE")).upper(),
-            tax_number=text(row.get("VAT_REG_NUMBER")),
-            address=_address(row, "ADDRESS_", text(row.get("COUNTRY_CODE"))),
-            delivery_address=_address(row, "DEL_ADDRESS_", text(row.get("COUNTRY_CODE"))),
-            website=text(row.get("WEB_ADDRESS")),
-            active=not flag(row.get("INACTIVE_FLAG")),
-            deleted=flag(row.get("RECORD_DELETED")),
-            modified=when(row.get(MODIFIED), self.local_zone, "modified date"),
+            **self._ledger_account(row, key), delivery_address=_address(row, "DEL_ADDRESS_", country)
         )
 
     def _supplier(self, row: dict[str, Any], key: str) -> Supplier:
-        return Supplier(
-            key=required_text(key, "account reference"),
-            name=required_text(row.get("NAME"), "name"),
-            email=text(row.get("E_MAIL")),
-            phone=text(row.get("TELEPHONE")),
-            contact_name=text(row.get("CONTACT_NAME")),
-            tax_code=text(row.get("DEF_TAX_CODE")).upper(),
-            tax_number=text(row.get("VAT_REG_NUMBER")),
-            address=_address(row, "ADDRESS_", text(row.get("COUNTRY_CODE"))),
-            website=text(row.get("WEB_ADDRESS")),
-            active=not flag(row.get("INACTIVE_FLAG")),
-            deleted=flag(row.get("RECORD_DELETED")),
-            modified=when(row.get(MODIFIED), self.local_zone, "modified date"),
-        )
+        return Supplier(**self._ledger_account(row, key))
+
+    def _ledger_account(self, row: dict[str, Any], key: str) -> dict[str, Any]:
+        """What a SALES_LEDGER and a PURCHASE_LEDGER row share (the same columns in both)."""
+        return {
+            "key": required_text(key, "account reference"),
+            "name": required_text(row.get("NAME"), "name"),
+            "email": text(row.get("E_MAIL")),
+            "phone": text(row.get("TELEPHONE")),
+            "contact_name": text(row.get("CONTACT_NAME")),
+            "tax_code": text(row.get("DEF_TAX_CODE")).upper(),
+            "tax_number": text(row.get("VAT_REG_NUMBER")),
+            "address": _address(row, "ADDRESS_", text(row.get("COUNTRY_CODE"))),
+            "website": text(row.get("WEB_ADDRESS")),
+            "active": not flag(row.get("INACTIVE_FLAG")),
+            "deleted": flag(row.get("RECORD_DELETED")),
+            "modified": when(row.get(MODIFIED), self.local_zone, "modified date"),
+        }
 
     def _item(self, row: dict[str, Any], key: str) -> Item:
         code = required_text(key, "stock code")

@@ -14,7 +14,7 @@ import re
 import tomllib
 import typing
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import msgspec
@@ -43,7 +43,8 @@ class HaloSettings(_Section):
     page_size: int = 100
     batch_size: int = 100
     timeout_seconds: float = 60.0
-    requests_per_5_minutes: int = 600  # client-side pace below Halo's rate limit; 0 = no pacing
+    # Client-side pace below Halo's rate limit; 0 = no pacing.
+    requests_per_5_minutes: Annotated[int, msgspec.Meta(ge=0)] = 600
 
 
 class SourceSettings(_Section):
@@ -179,10 +180,9 @@ class Settings(_Section):
 
 _AT = re.compile(r"^(?P<what>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
 _UNKNOWN = re.compile(r"^Object contains unknown field `(?P<key>[^`]+)`$")
-_EXPECTED = re.compile(r"^Expected `(?P<wanted>[^`]+)`, got `(?P<got>[^`]+)`$")
+_EXPECTED = re.compile(r"^Expected `(?P<wanted>[^`]+)`(?P<bound>[^,]*)(?:, got `(?P<got>[^`]+)`)?$")
 _WORDS = {"str": "text in quotes", "int": "a whole number", "float": "a number", "bool": "true or false"}
-_WORDS |= {"object": "a table", "array": "a list", "int >= 0": "a whole number, 0 or more"}
-_WORDS |= {"int >= 1": "a whole number, 1 or more"}
+_WORDS |= {"object": "a table", "array": "a list"}
 
 
 def _problem(message: str, data: object, cls: type, origin: str, text: str) -> ConfigError:
@@ -197,12 +197,12 @@ def _problem(message: str, data: object, cls: type, origin: str, text: str) -> C
         reason = "is not a setting LedgerBridge knows (a typo?)"
     else:
         expected = _EXPECTED.match(what)
-        reason = (
-            f"should be {_WORDS.get(expected['wanted'], expected['wanted'])}, "
-            f"not {_WORDS.get(expected['got'], expected['got'])}"
-            if expected
-            else what[:1].lower() + what[1:]
-        )
+        if expected is None:
+            reason = what[:1].lower() + what[1:]
+        else:
+            reason = f"should be {_WORDS.get(expected['wanted'], expected['wanted'])}{expected['bound']}"
+            if expected["got"]:
+                reason += f", not {_WORDS.get(expected['got'], expected['got'])}"
     key = ".".join(parts) or "the file"
     line = _line_of(text, parts)
     where = f"{origin}, line {line}" if line else origin

@@ -114,6 +114,12 @@ def test_nested_tables_are_checked_too(tmp_path, text, key, line):
     assert message.startswith(f"{key} in ") and f"line {line}" in message, message
 
 
+def test_a_negative_request_budget_in_the_file_says_what_it_should_be(tmp_path):
+    message = _load_error(tmp_path, "[halo]\nrequests_per_5_minutes = -5\n")
+    assert message.startswith("halo.requests_per_5_minutes in ") and "line 2" in message
+    assert "should be a whole number >= 0" in message
+
+
 def test_whole_numbers_are_accepted_where_a_number_is_expected(tmp_path):
     path = tmp_path / "settings.toml"
     path.write_text("[halo]\ntimeout_seconds = 30\nrequests_per_5_minutes = 0\n", encoding="utf-8")
