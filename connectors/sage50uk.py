@@ -26,14 +26,12 @@ from connectors.base import IN_VALUES, ConnectionCheck, Connector, StreamSpec, T
 from connectors.common import (
     RowProblem,
     amount,
-    chunks,
     convert_row,
     flag,
     flag_or_false,
     latest,
     optional_amount,
     pages,
-    placeholders,
     rate,
     required_text,
     required_when,
@@ -480,13 +478,13 @@ class Sage50UKConnector(Connector):
         # Invoices not edited themselves but whose ledger entry or allocations changed (a new receipt).
         changed = sorted(self._invoices_changed_in_ledger(since) - already_read, key=_number_order)
         numbers = [int(number) for number in changed if number.isdigit()]
-        for chunk in chunks(numbers, self.page_size):
-            sql = (
-                f"SELECT {_columns(INVOICE_COLUMNS)} FROM {quote('INVOICE')} "
-                f"WHERE {quote('INVOICE_NUMBER')} IN ({placeholders(len(chunk))}) "
-                f"ORDER BY {quote('INVOICE_NUMBER')}"
-            )
-            yield from self._invoice_page(list(self.rows(sql, chunk, during="reading paid invoices")))
+        sql = (
+            f"SELECT {_columns(INVOICE_COLUMNS)} FROM {quote('INVOICE')} "
+            f"WHERE {quote('INVOICE_NUMBER')} {IN_VALUES} ORDER BY {quote('INVOICE_NUMBER')}"
+        )
+        rows = self.rows_in(sql, numbers, during="reading paid invoices", size=self.page_size)
+        for page in pages(rows, self.page_size):
+            yield from self._invoice_page(page)
 
     def _invoices_changed_in_ledger(self, since: datetime) -> set[str]:
         """Invoice numbers whose AUDIT_HEADER or receipt allocations changed since (or carry no date)."""
@@ -507,23 +505,20 @@ class Sage50UKConnector(Connector):
         splits = sorted(
             {row["SPLIT_NUMBER"] for row in self.rows(usage_sql, during="reading allocations")} - {None}
         )
-        for chunk in chunks(splits):
-            split_sql = (
-                f"SELECT {_columns(('HEADER_NUMBER',))} FROM {quote('AUDIT_SPLIT')} "
-                f"WHERE {quote('SPLIT_NUMBER')} IN ({placeholders(len(chunk))})"
-            )
-            headers = sorted(
-                {row["HEADER_NUMBER"] for row in self.rows(split_sql, chunk, during="reading ledger splits")}
-                - {None}
-            )
-            for header_chunk in chunks(headers):
-                sql = (
-                    f"SELECT {_columns(('INV_REF', 'ISP_REFERENCE'))} FROM {quote('AUDIT_HEADER')} "
-                    f"WHERE {quote('TYPE')} IN ({document_types}) "
-                    f"AND {quote('HEADER_NUMBER')} IN ({placeholders(len(header_chunk))})"
-                )
-                for row in self.rows(sql, header_chunk, during="reading changed ledger entries"):
-                    references.update(_references(row))
+        split_sql = (
+            f"SELECT {_columns(('HEADER_NUMBER',))} FROM {quote('AUDIT_SPLIT')} "
+            f"WHERE {quote('SPLIT_NUMBER')} {IN_VALUES}"
+        )
+        headers = sorted(
+            {row["HEADER_NUMBER"] for row in self.rows_in(split_sql, splits, during="reading ledger splits")}
+            - {None}
+        )
+        sql = (
+            f"SELECT {_columns(('INV_REF', 'ISP_REFERENCE'))} FROM {quote('AUDIT_HEADER')} "
+            f"WHERE {quote('TYPE')} IN ({document_types}) AND {quote('HEADER_NUMBER')} {IN_VALUES}"
+        )
+        for row in self.rows_in(sql, headers, during="reading changed ledger entries"):
+            references.update(_references(row))
         return references
 
     def _invoice_page(self, page: list[dict[str, Any]]) -> Iterator[Record | SourceProblem]:
