@@ -4,6 +4,13 @@ Why: the engine must not care whether rows come from Sage's ODBC driver, QODBC o
 connector lists its streams and yields canonical records (``core.records``) page by page with ``fetchmany``,
 so memory does not grow with the size of the books.
 
+Reading is driven by each stream's declaration (``StreamSpec``): ``read_declared`` selects the declared
+columns from the stream's table, keeps rows changed since the cursor by its replication key (the package's
+``since_filter``, or its own ``declared_rows`` where the package pages or filters differently), orders by
+its key, and turns each row into a record or a ``SourceProblem`` naming the key (``records``). IN (...)
+lists of child rows go a chunk at a time (``rows_in``). Writing to the books, when it comes, is a separate
+``Writer`` protocol beside this base: a reader does not have to write.
+
 Contract of ``read(stream, since)``:
 - yields ``Record`` objects of the stream's type, or ``SourceProblem`` for a row that cannot be converted
   (the stream goes on after a bad row);
@@ -17,15 +24,34 @@ Contract of ``read(stream, since)``:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from functools import partial
 from typing import Any, ClassVar
 
+from connectors.common import (
+    MAX_IN_LIST,
+    changed_since,
+    chunks,
+    convert_row,
+    placeholders,
+    since_parameter,
+    text,
+    when,
+)
 from connectors.errors import error_from_odbc
-from connectors.sql import RESERVED_WORDS, iter_rows
+from connectors.sql import RESERVED_WORDS, iter_rows, name
 from core.errors import LedgerBridgeError
 from core.records import EntityName, Record, SourceProblem
+
+# Where ``rows_in`` puts a chunk's placeholders: "... WHERE INVOICE_NUMBER IN (<values>)".
+IN_VALUES = "IN (<values>)"
+
+# A row (column -> value) and its key -> the canonical record; raises RowProblem/ValueError when it cannot.
+RowConverter = Callable[[dict[str, Any], str], Record]
+# One stream's reader: since -> records and problems.
+StreamReader = Callable[[datetime | None], Iterator[Record | SourceProblem]]
 
 DEFAULT_PAGE_SIZE = 500
 
@@ -40,6 +66,7 @@ class StreamSpec:
     key: str  # the source column(s) that identify a row, e.g. 'ACCOUNT_REF'
     replication_key: str | None  # e.g. 'RECORD_MODIFY_DATE'; None: every read is a full read
     deleted_marker: str  # how deleted / inactive rows show, e.g. "RECORD_DELETED=1 or INACTIVE_FLAG=1"
+    note: str = ""  # what a person should know about how it is read (time zones, margins, extra tables)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +100,9 @@ class ConnectionCheck:
 class Connector(ABC):
     kind: ClassVar[str]  # 'sage50uk', 'sage50ca', 'quickbooks', 'odbc'
     display_name: ClassVar[str]  # 'Sage 50 UK'
+    # True where the SQL since-filter is deliberately wide (QuickBooks' offsets, Sage 50 CA's split stamp):
+    # the exact test is repeated in Python on each record.
+    exact_since_in_python: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -134,6 +164,85 @@ class Connector(ABC):
         return iter_rows(
             self.connection(), sql, params, page_size=self.page_size, package=self.kind, during=during
         )
+
+    def rows_in(
+        self,
+        sql: str,
+        values: Sequence[Any],
+        *,
+        during: str,
+        params: Sequence[Any] = (),
+        size: int = MAX_IN_LIST,
+    ) -> Iterator[dict[str, Any]]:
+        """The rows of ``sql`` (which holds ``IN_VALUES`` once) for ``values``, a short IN list at a time:
+        some drivers (Sage's among them) are slow or fail with long parameter lists. ``params`` come
+        before the values."""
+        for chunk in chunks(values, size):
+            chunk_sql = sql.replace("<values>", placeholders(len(chunk)))
+            yield from self.rows(chunk_sql, [*params, *chunk], during=during)
+
+    # --- reading a stream from its declaration -------------------------------------------------------------
+
+    def read_declared(
+        self,
+        stream: EntityName,
+        columns: Sequence[str],
+        convert: RowConverter,
+        what: str,
+        since: datetime | None,
+    ) -> Iterator[Record | SourceProblem]:
+        """Read ``stream`` as its ``StreamSpec`` declares it: ``columns`` of its table, changed since
+        ``since`` by its replication key, in key order, each row a record or a problem naming its key."""
+        spec = self.stream(stream)
+        rows = self.declared_rows(spec, columns, since, during=f"reading {what.lower()}s")
+        return self.records(spec, rows, convert, what, since if self.exact_since_in_python else None)
+
+    def declared_rows(
+        self, spec: StreamSpec, columns: Sequence[str], since: datetime | None, *, during: str
+    ) -> Iterator[dict[str, Any]]:
+        """``SELECT columns FROM table [WHERE since_filter] ORDER BY key``; packages that page or filter
+        another way (keyset pages, two statements) override it."""
+        sql = f"SELECT {', '.join(self.identifier(c) for c in columns)} FROM {name(spec.table)}"
+        condition, params = self.since_filter(spec, since)
+        if condition:
+            sql += f" WHERE {condition}"
+        return self.rows(f"{sql} ORDER BY {self.identifier(spec.key)}", params, during=during)
+
+    def since_filter(self, spec: StreamSpec, since: datetime | None) -> tuple[str, list[Any]]:
+        """SQL keeping rows changed at/after ``since`` by the replication key, plus rows with none; ("", [])
+        for a full read. The default compares the package's naive local timestamp as a parameter."""
+        if since is None or spec.replication_key is None:
+            return "", []
+        column = self.identifier(spec.replication_key)
+        parameter = since_parameter(since, self.local_zone, self.connection())
+        return f"({column} >= ? OR {column} IS NULL)", [parameter]
+
+    def key_of(self, spec: StreamSpec, row: dict[str, Any]) -> str:
+        """A row's key as the user sees it (the declared key column)."""
+        return text(row.get(spec.key))
+
+    def modified_of(self, spec: StreamSpec, row: dict[str, Any]) -> datetime | None:
+        """A row's change time from the replication key (naive values are in the package's zone)."""
+        if spec.replication_key is None:
+            return None
+        return when(row.get(spec.replication_key), self.local_zone, "modified date")
+
+    def records(
+        self,
+        spec: StreamSpec,
+        rows: Iterable[dict[str, Any]],
+        convert: RowConverter,
+        what: str,
+        since: datetime | None = None,
+    ) -> Iterator[Record | SourceProblem]:
+        """Each row as a record, or a ``SourceProblem`` naming its key (the stream goes on after a bad row);
+        with ``since``, only what changed at/after it (or is undated): the exact test after a wide SQL one."""
+        for row in rows:
+            key = self.key_of(spec, row)
+            modified = partial(self.modified_of, spec, row)
+            record = convert_row(spec.name, key, partial(convert, row, key), what=what, modified=modified)
+            if changed_since(record, since):
+                yield record
 
     def stream(self, name: EntityName) -> StreamSpec:
         for spec in self.streams():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import sys
+from typing import Any
 
 from core.errors import AuthError, ConfigError, LedgerBridgeError, RecordError, TransientError
 
@@ -36,7 +37,7 @@ def sqlstate_of(exc: BaseException) -> str:
 
     pyodbc puts it first in ``args``; other drivers may only mention it in the text as ``SQLSTATE xxxxx``.
     """
-    args = getattr(exc, "args", ())
+    args: tuple[Any, ...] = getattr(exc, "args", ())
     if args and isinstance(args[0], str) and _SQLSTATE.fullmatch(args[0]):
         return args[0]
     match = _SQLSTATE_IN_TEXT.search(str(exc))
@@ -44,7 +45,7 @@ def sqlstate_of(exc: BaseException) -> str:
 
 
 def _text_of(exc: BaseException) -> str:
-    args = getattr(exc, "args", ())
+    args: tuple[Any, ...] = getattr(exc, "args", ())
     if len(args) >= 2 and isinstance(args[1], str):
         return args[1]
     return str(exc)

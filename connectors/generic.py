@@ -9,21 +9,27 @@ is a clear settings error naming the query and column, not a half-finished run. 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, tzinfo
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
-from connectors.base import DEFAULT_PAGE_SIZE, ConnectionCheck, ConnectionFactory, Connector, StreamSpec
+from connectors.base import (
+    DEFAULT_PAGE_SIZE,
+    IN_VALUES,
+    ConnectionCheck,
+    ConnectionFactory,
+    Connector,
+    RowConverter,
+    StreamSpec,
+)
 from connectors.common import (
     RowProblem,
     amount,
-    chunks,
-    convert_row,
     flag,
     optional_amount,
     pages,
-    placeholders,
     rate,
     required_text,
     required_when,
@@ -44,6 +50,7 @@ from core.records import (
     Item,
     Record,
     SourceProblem,
+    Supplier,
     TaxRate,
 )
 
@@ -54,32 +61,35 @@ _SETTINGS = "Settings > Accounting package"
 REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "tax_rates": ("key", "rate"),
     "customers": ("key", "name"),
+    "suppliers": ("key", "name"),
     "items": ("key", "name"),
     "invoices": ("key", "customer_key", "date", "gross"),
     LINES: ("invoice_key", "net"),
 }
+_PARTY_FIELDS = (
+    "email",
+    "phone",
+    "contact_name",
+    "tax_code",
+    "tax_number",
+    "address_1",
+    "address_2",
+    "address_3",
+    "city",
+    "region",
+    "postcode",
+    "country",
+    "website",
+    "currency",
+    "active",
+    "inactive",
+    "deleted",
+    "modified",
+)
 OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {
     "tax_rates": ("code", "name", "inclusive", "active", "inactive"),
-    "customers": (
-        "email",
-        "phone",
-        "contact_name",
-        "tax_code",
-        "tax_number",
-        "address_1",
-        "address_2",
-        "address_3",
-        "city",
-        "region",
-        "postcode",
-        "country",
-        "website",
-        "currency",
-        "active",
-        "inactive",
-        "deleted",
-        "modified",
-    ),
+    "customers": _PARTY_FIELDS,
+    "suppliers": _PARTY_FIELDS,  # mapped like a customer: the same fields
     "items": (
         "code",
         "description",
@@ -121,7 +131,13 @@ OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {
         "nominal_code",
     ),
 }
-_WHAT = {"tax_rates": "Tax code", "customers": "Customer", "items": "Item", "invoices": "Invoice"}
+_WHAT = {
+    "tax_rates": "Tax code",
+    "customers": "Customer",
+    "suppliers": "Supplier",
+    "items": "Item",
+    "invoices": "Invoice",
+}
 
 
 def _strip(sql: str) -> str:
@@ -275,57 +291,48 @@ class GenericODBCConnector(Connector):
             return None
         return row.get(self._result_columns[entity][column.lower()])
 
-    def _rows(self, entity: str, since: datetime | None) -> Iterator[dict[str, Any]]:
-        sql = f"SELECT * FROM ({self.queries[entity]}) q"
-        params: tuple[Any, ...] = ()
-        modified = self.columns.get(entity, {}).get("modified")
-        if since is not None and modified:
-            column = f"q.{quote(self._result_columns[entity][modified.lower()])}"
+    def declared_rows(
+        self, spec: StreamSpec, columns: Sequence[str], since: datetime | None, *, during: str
+    ) -> Iterator[dict[str, Any]]:
+        """The user's SELECT as a subquery, filtered by the mapped modified column when there is one."""
+        sql = f"SELECT * FROM ({self.queries[spec.name]}) q"
+        params: list[Any] = []
+        if since is not None and spec.replication_key:
+            column = f"q.{quote(self._result_columns[spec.name][spec.replication_key.lower()])}"
             sql += f" WHERE {column} >= ? OR {column} IS NULL"
-            params = (since_parameter(since, self.local_zone, self.connection()),)
+            params = [since_parameter(since, self.local_zone, self.connection())]
         return iter_rows(
-            self.connection(),
-            sql,
-            params,
-            page_size=self.page_size,
-            package=PACKAGE,
-            during=f"reading {entity}",
+            self.connection(), sql, params, page_size=self.page_size, package=PACKAGE, during=during
         )
 
+    def key_of(self, spec: StreamSpec, row: dict[str, Any]) -> str:
+        return text(self._value(spec.name, row, "key"))
+
+    def modified_of(self, spec: StreamSpec, row: dict[str, Any]) -> datetime | None:
+        return when(self._value(spec.name, row, "modified"), self.local_zone, "modified date")
+
     def _read(self, entity: EntityName, since: datetime | None) -> Iterator[Record | SourceProblem]:
-        convert = {
-            "tax_rates": self._tax_rate,
-            "customers": self._customer,
-            "items": self._item,
-        }.get(entity)
-        zone = self.local_zone
-        if convert is not None:
-            for row in self._rows(entity, since):
-                key = text(self._value(entity, row, "key"))
-                yield convert_row(
-                    entity,
-                    key,
-                    lambda row=row, convert=convert: convert(row),
-                    what=_WHAT[entity],
-                    modified=lambda row=row: when(
-                        self._value(entity, row, "modified"), zone, "modified date"
-                    ),
-                )
-            return
-        for page in pages(self._rows("invoices", since), self.page_size):
+        if entity != "invoices":
+            converters: dict[str, RowConverter] = {
+                "tax_rates": self._tax_rate,
+                "customers": self._customer,
+                "suppliers": self._supplier,
+                "items": self._item,
+            }
+            return self.read_declared(entity, (), converters[entity], _WHAT[entity], since)
+        return self._read_invoices(since)
+
+    def _read_invoices(self, since: datetime | None) -> Iterator[Record | SourceProblem]:
+        spec = self.stream("invoices")
+        rows = self.declared_rows(spec, (), since, during="reading invoices")
+        for page in pages(rows, self.page_size):
             lines = self._lines_for([self._value("invoices", row, "key") for row in page])
-            for row in page:
-                key = text(self._value("invoices", row, "key"))
-                found = lines.get(key, [])
-                yield convert_row(
-                    "invoices",
-                    key,
-                    lambda row=row, key=key, found=found: self._invoice(row, key, found),
-                    what="Invoice",
-                    modified=lambda row=row: when(
-                        self._value("invoices", row, "modified"), zone, "modified date"
-                    ),
-                )
+            yield from self.records(spec, page, partial(self._invoice_of_page, lines), "Invoice")
+
+    def _invoice_of_page(
+        self, lines: dict[str, list[dict[str, Any]]], row: dict[str, Any], key: str
+    ) -> Invoice:
+        return self._invoice(row, key, lines.get(key, []))
 
     def _lines_for(self, keys: list[Any]) -> dict[str, list[dict[str, Any]]]:
         found: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -333,17 +340,9 @@ class GenericODBCConnector(Connector):
             return found
         column = f"q.{quote(self._result_columns[LINES][self.columns[LINES]['invoice_key'].lower()])}"
         wanted = [key for key in dict.fromkeys(keys) if key is not None]
-        for chunk in chunks(wanted):
-            sql = f"SELECT * FROM ({self.queries[LINES]}) q WHERE {column} IN ({placeholders(len(chunk))})"
-            for row in iter_rows(
-                self.connection(),
-                sql,
-                chunk,
-                page_size=self.page_size,
-                package=PACKAGE,
-                during="reading invoice lines",
-            ):
-                found[text(self._value(LINES, row, "invoice_key"))].append(row)
+        sql = f"SELECT * FROM ({self.queries[LINES]}) q WHERE {column} {IN_VALUES}"
+        for row in self.rows_in(sql, wanted, during="reading invoice lines"):
+            found[text(self._value(LINES, row, "invoice_key"))].append(row)
         return found
 
     def _active(self, entity: str, row: Mapping[str, Any]) -> bool:
@@ -352,7 +351,7 @@ class GenericODBCConnector(Connector):
             return True if value is None else flag(value)
         return not flag(self._value(entity, row, "inactive"))
 
-    def _tax_rate(self, row: Mapping[str, Any]) -> TaxRate:
+    def _tax_rate(self, row: Mapping[str, Any], shown_key: str) -> TaxRate:
         key = required_text(self._value("tax_rates", row, "key"), "key")
         code = text(self._value("tax_rates", row, "code")) or key
         return TaxRate(
@@ -364,34 +363,42 @@ class GenericODBCConnector(Connector):
             active=self._active("tax_rates", row),
         )
 
-    def _customer(self, row: Mapping[str, Any]) -> Customer:
+    def _customer(self, row: Mapping[str, Any], shown_key: str) -> Customer:
+        return Customer(**self._party("customers", row))
+
+    def _supplier(self, row: Mapping[str, Any], shown_key: str) -> Supplier:
+        return Supplier(**self._party("suppliers", row))
+
+    def _party(self, entity: str, row: Mapping[str, Any]) -> dict[str, Any]:
+        """A customer's or a supplier's fields from the user's column map (both map the same fields)."""
+
         def get(field: str) -> Any:
-            return self._value("customers", row, field)
+            return self._value(entity, row, field)
 
         lines = tuple(line for line in (text(get(f"address_{n}")) for n in (1, 2, 3)) if line)
-        return Customer(
-            key=required_text(get("key"), "key"),
-            name=required_text(get("name"), "name"),
-            email=text(get("email")),
-            phone=text(get("phone")),
-            contact_name=text(get("contact_name")),
-            tax_code=text(get("tax_code")),
-            tax_number=text(get("tax_number")),
-            address=Address(
+        return {
+            "key": required_text(get("key"), "key"),
+            "name": required_text(get("name"), "name"),
+            "email": text(get("email")),
+            "phone": text(get("phone")),
+            "contact_name": text(get("contact_name")),
+            "tax_code": text(get("tax_code")),
+            "tax_number": text(get("tax_number")),
+            "address": Address(
                 lines=lines,
                 city=text(get("city")),
                 region=text(get("region")),
                 postcode=text(get("postcode")),
                 country=text(get("country")),
             ),
-            website=text(get("website")),
-            currency=text(get("currency")),
-            active=self._active("customers", row),
-            deleted=flag(get("deleted")),
-            modified=when(get("modified"), self.local_zone, "modified date"),
-        )
+            "website": text(get("website")),
+            "currency": text(get("currency")),
+            "active": self._active(entity, row),
+            "deleted": flag(get("deleted")),
+            "modified": when(get("modified"), self.local_zone, "modified date"),
+        }
 
-    def _item(self, row: Mapping[str, Any]) -> Item:
+    def _item(self, row: Mapping[str, Any], shown_key: str) -> Item:
         def get(field: str) -> Any:
             return self._value("items", row, field)
 

@@ -28,12 +28,13 @@ datetimes.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any, ClassVar
 
-from connectors.base import ConnectionCheck, Connector, StreamSpec, TableUse
+from connectors.base import IN_VALUES, ConnectionCheck, Connector, StreamReader, StreamSpec, TableUse
 from connectors.common import (
     RowProblem,
     amount,
@@ -59,9 +60,11 @@ from core.records import (
     Invoice,
     InvoiceLine,
     Item,
+    LineKind,
     Payment,
     Record,
     SourceProblem,
+    Supplier,
     TaxComponent,
     TaxRate,
 )
@@ -114,6 +117,18 @@ CUSTOMER_COLUMNS = (
     "Phone",
     "Contact",
     "SalesTaxCodeRefListID",
+    "IsActive",
+    "TimeModified",
+)
+# QODBC's Vendor table (docs/connectors.md): the supplier list, its address in VendorAddress*.
+VENDOR_COLUMNS = (
+    "ListID",
+    "Name",
+    "CompanyName",
+    *(f"VendorAddress{part}" for part in _ADDRESS_PARTS),
+    "Email",
+    "Phone",
+    "Contact",
     "IsActive",
     "TimeModified",
 )
@@ -198,6 +213,9 @@ TABLE_USES: tuple[TableUse, ...] = (
         "Customer", CUSTOMER_COLUMNS, _STOPS.format(stream="customers"), count=True, dates=("TimeModified",)
     ),
     TableUse(
+        "Vendor", VENDOR_COLUMNS, _STOPS.format(stream="suppliers"), count=True, dates=("TimeModified",)
+    ),
+    TableUse(
         "ItemService",
         _SALES_OR_PURCHASE_COLUMNS,
         _ITEMS_FALLBACK,
@@ -279,25 +297,30 @@ class QuickBooksConnector(Connector):
 
     kind: ClassVar[str] = "quickbooks"
     display_name: ClassVar[str] = "QuickBooks Desktop"
+    exact_since_in_python: ClassVar[bool] = True  # the SQL bound is 14 h wide (TimeModified's offsets)
 
     def streams(self) -> tuple[StreamSpec, ...]:
-        modified = "TimeModified (ISO-8601 with UTC offset; SQL margin 14 h, exact in Python)"
+        modified = "TimeModified"
+        note = "TimeModified is ISO-8601 with a UTC offset: SQL margin 14 h, exact in Python"
         return (
-            StreamSpec("tax_rates", "SalesTaxCode", "ListID", None, "IsActive=0 (rate from ItemSalesTax)"),
-            StreamSpec("customers", "Customer", "ListID", modified, "IsActive=0"),
+            StreamSpec("tax_rates", "SalesTaxCode", "ListID", None, "IsActive=0", "rate from ItemSalesTax"),
+            StreamSpec("customers", "Customer", "ListID", modified, "IsActive=0", note),
+            StreamSpec("suppliers", "Vendor", "ListID", modified, "IsActive=0", note),
             StreamSpec(
                 "items",
                 "ItemService/ItemInventory/ItemNonInventory or Item",
                 "ListID",
                 modified,
                 "IsActive=0",
+                note,
             ),
             StreamSpec(
                 "invoices",
                 "Invoice + CreditMemo",
                 "TxnID",
-                modified + "; also ReceivePaymentLine.TimeModified",
+                modified,
                 "",
+                note + "; also ReceivePaymentLine.TimeModified",
             ),
         )
 
@@ -359,9 +382,12 @@ class QuickBooksConnector(Connector):
     # --- reading ------------------------------------------------------------------------------------------
 
     def read(self, stream: EntityName, since: datetime | None = None) -> Iterator[Record | SourceProblem]:
-        readers = {
+        readers: dict[str, StreamReader] = {
             "tax_rates": self._read_tax_rates,
-            "customers": self._read_customers,
+            "customers": partial(
+                self.read_declared, "customers", CUSTOMER_COLUMNS, self._customer, "Customer"
+            ),
+            "suppliers": partial(self.read_declared, "suppliers", VENDOR_COLUMNS, self._supplier, "Supplier"),
             "items": self._read_items,
             "invoices": self._read_invoices,
         }
@@ -430,7 +456,7 @@ class QuickBooksConnector(Connector):
             yield convert_row(
                 "tax_rates",
                 key,
-                lambda row=row, key=key, code=code: self._tax_rate(row, key, code),
+                partial(self._tax_rate, row, key, code),
                 what=f"QuickBooks sales tax code {code!r}",
             )
 
@@ -457,19 +483,15 @@ class QuickBooksConnector(Connector):
 
     # customers -------------------------------------------------------------------------------------------
 
-    def _read_customers(self, since: datetime | None) -> Iterator[Record | SourceProblem]:
-        select = f"SELECT {', '.join(CUSTOMER_COLUMNS)} FROM Customer"
-        for row in self._changed_rows(select, since, order="ListID", during="reading customers"):
-            key = text(row.get("ListID"))
-            record = convert_row(
-                "customers",
-                key,
-                lambda row=row, key=key: self._customer(row, key),
-                what="Customer",
-                modified=lambda row=row: self._modified(row.get("TimeModified")),
-            )
-            if changed_since(record, since):
-                yield record
+    def declared_rows(
+        self, spec: StreamSpec, columns: Sequence[str], since: datetime | None, *, during: str
+    ) -> Iterator[dict[str, Any]]:
+        """The declared columns of the stream's table changed since ``since``, in QODBC's plain forms."""
+        select = f"SELECT {', '.join(columns)} FROM {spec.table}"
+        return self._changed_rows(select, since, order=spec.key, during=during)
+
+    def modified_of(self, spec: StreamSpec, row: dict[str, Any]) -> datetime | None:
+        return self._modified(row.get("TimeModified"))
 
     @staticmethod
     def _address(row: dict[str, Any], prefix: str) -> Address:
@@ -484,17 +506,26 @@ class QuickBooksConnector(Connector):
 
     def _customer(self, row: dict[str, Any], key: str) -> Customer:
         return Customer(
-            key=required_text(key, "ListID"),
-            name=required_text(text(row.get("Name"), 41), "name"),
-            email=text(row.get("Email")),
-            phone=text(row.get("Phone")),
-            contact_name=text(row.get("Contact")),
+            **self._list_entry(row, key, "BillAddress"),
             tax_code=text(row.get("SalesTaxCodeRefListID")),
-            address=self._address(row, "BillAddress"),
             delivery_address=self._address(row, "ShipAddress"),
-            active=_active(row.get("IsActive")),
-            modified=self._modified(row.get("TimeModified")),
         )
+
+    def _supplier(self, row: dict[str, Any], key: str) -> Supplier:
+        return Supplier(**self._list_entry(row, key, "VendorAddress"))
+
+    def _list_entry(self, row: dict[str, Any], key: str, address: str) -> dict[str, Any]:
+        """What a Customer and a Vendor row share: the same column names, the address under a prefix."""
+        return {
+            "key": required_text(key, "ListID"),
+            "name": required_text(text(row.get("Name"), 41), "name"),
+            "email": text(row.get("Email")),
+            "phone": text(row.get("Phone")),
+            "contact_name": text(row.get("Contact")),
+            "address": self._address(row, address),
+            "active": _active(row.get("IsActive")),
+            "modified": self._modified(row.get("TimeModified")),
+        }
 
     # items -----------------------------------------------------------------------------------------------
 
@@ -526,9 +557,9 @@ class QuickBooksConnector(Connector):
                 record = convert_row(
                     "items",
                     key,
-                    lambda row=row, key=key, service=service: self._item(row, key, service),
+                    partial(self._item, row, key, service),
                     what="Item",
-                    modified=lambda row=row: self._modified(row.get("TimeModified")),
+                    modified=partial(self._modified, row.get("TimeModified")),
                 )
                 if changed_since(record, since):
                     yield record
@@ -595,25 +626,23 @@ class QuickBooksConnector(Connector):
         columns = CREDIT_MEMO_LINE_COLUMNS if credit else INVOICE_LINE_COLUMNS
         lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
         payments: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for chunk in chunks(ids):
-            line_sql = (
-                f"SELECT {', '.join(columns)} FROM {prefix} WHERE TxnID IN ({placeholders(len(chunk))}) "
-                f"ORDER BY TxnID, {prefix}SeqNo"
+        line_sql = (
+            f"SELECT {', '.join(columns)} FROM {prefix} WHERE TxnID {IN_VALUES} ORDER BY TxnID, {prefix}SeqNo"
+        )
+        for row in self.rows_in(
+            line_sql, ids, during=f"reading {'credit memo' if credit else 'invoice'} lines"
+        ):
+            # One spelling for both tables: InvoiceLineAmount / CreditMemoLineAmount -> LineAmount.
+            lines[text(row.get("TxnID"))].append(
+                {"Line" + column.removeprefix(prefix): value for column, value in row.items()}
             )
-            for row in self.rows(
-                line_sql, chunk, during=f"reading {'credit memo' if credit else 'invoice'} lines"
-            ):
-                # One spelling for both tables: InvoiceLineAmount / CreditMemoLineAmount -> LineAmount.
-                lines[text(row.get("TxnID"))].append(
-                    {"Line" + column.removeprefix(prefix): value for column, value in row.items()}
-                )
-            if not credit:
-                payment_sql = (
-                    f"SELECT {', '.join(PAYMENT_COLUMNS)} FROM ReceivePaymentLine "
-                    f"WHERE AppliedToTxnTxnID IN ({placeholders(len(chunk))}) ORDER BY TxnID"
-                )
-                for row in self.rows(payment_sql, chunk, during="reading payments"):
-                    payments[text(row.get("AppliedToTxnTxnID"))].append(row)
+        if not credit:
+            payment_sql = (
+                f"SELECT {', '.join(PAYMENT_COLUMNS)} FROM ReceivePaymentLine "
+                f"WHERE AppliedToTxnTxnID {IN_VALUES} ORDER BY TxnID"
+            )
+            for row in self.rows_in(payment_sql, ids, during="reading payments"):
+                payments[text(row.get("AppliedToTxnTxnID"))].append(row)
         item_kinds = self._line_item_kinds(
             {text(line.get("LineItemRefListID")) for found in lines.values() for line in found} - {""}
         )
@@ -622,11 +651,17 @@ class QuickBooksConnector(Connector):
             record = convert_row(
                 "invoices",
                 key,
-                lambda header=header, key=key: self._document(
-                    header, key, lines.get(key, []), payments.get(key, []), item_kinds, credit=credit
+                partial(
+                    self._document,
+                    header,
+                    key,
+                    lines.get(key, []),
+                    payments.get(key, []),
+                    item_kinds,
+                    credit=credit,
                 ),
                 what=f"{'Credit memo' if credit else 'Invoice'} {text(header.get('RefNumber'))!r}",
-                modified=lambda header=header: self._modified(header.get("TimeModified")),
+                modified=partial(self._modified, header.get("TimeModified")),
             )
             if changed_since(record, since):
                 yield record
@@ -762,7 +797,7 @@ class QuickBooksConnector(Connector):
             net, tax = -abs(net), -abs(tax)
         if quantity is None or (quantity == 0 and net):
             quantity, unit_price = Decimal("1.0000") if net else Decimal("0.0000"), net
-        kind = "discount" if discount else "text" if not item_key and not net else "item"
+        kind: LineKind = "discount" if discount else "text" if not item_key and not net else "item"
         return InvoiceLine(
             number=number,
             description=text(row.get("LineDesc")),

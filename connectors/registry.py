@@ -1,8 +1,10 @@
 """Which connector reads which accounting package, and how its connection is opened from the settings.
 
-Why: the engine and the GUI only know ``SourceSettings``; this is the one place that turns a package kind, a
-connection string and a password from the keyring into an open-on-demand connector. The password is added
-to the ODBC string here and nowhere else, and it never appears in an error message or traceback.
+Why: this is the one place that turns a package kind, a connection string and a password from the keyring
+into an open-on-demand connector. It takes plain values of its own (``SourceConfig``): connectors know the
+kernel only, and ``sync`` converts its settings to these values (``sync.runner.source_config``). The
+password is added to the ODBC string here and nowhere else, and it never appears in an error message or
+traceback.
 Connector modules are imported on first use, so a package module that fails to import only breaks that
 package.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 import importlib
 import sqlite3
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,7 +23,20 @@ from connectors.base import DEFAULT_PAGE_SIZE, Connector
 from connectors.errors import error_from_odbc
 from core.errors import ConfigError
 from core.scrub import scrub_error
-from sync.settings import SourceSettings
+
+
+@dataclass(frozen=True, slots=True)
+class SourceConfig:
+    """What a connector needs to open the books: the package, its ODBC string (no password), the zone of its
+    naive timestamps, and for a generic ODBC source the user's queries and column maps."""
+
+    kind: str = ""
+    connection_string: str = ""
+    username: str = ""
+    timezone: str = ""  # IANA zone; blank: this PC's zone
+    queries: Mapping[str, str] = field(default_factory=dict)
+    columns: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
 
 # kind -> (module, class). "demo" is Sage 50 UK over the bundled demo company (stdlib sqlite3).
 _CONNECTOR_CLASSES: dict[str, tuple[str, str]] = {
@@ -46,7 +62,8 @@ class _LazyConnectors(Mapping[str, type[Connector]]):
     def __getitem__(self, kind: str) -> type[Connector]:
         module_name, class_name = _CONNECTOR_CLASSES[kind]
         module = importlib.import_module(module_name)
-        return getattr(module, class_name)
+        cls: type[Connector] = getattr(module, class_name)
+        return cls
 
     def __iter__(self) -> Iterator[str]:
         return iter(_CONNECTOR_CLASSES)
@@ -80,7 +97,7 @@ def _braced(value: str) -> str:
     return "{" + value.replace("}", "}}") + "}"
 
 
-def odbc_connection_string(source: SourceSettings, password: str | None) -> str:
+def odbc_connection_string(source: SourceConfig, password: str | None) -> str:
     """The settings' connection string plus UID and PWD (braced) when given."""
     parts = [source.connection_string.strip().rstrip(";")]
     if source.username:
@@ -90,7 +107,7 @@ def odbc_connection_string(source: SourceSettings, password: str | None) -> str:
     return ";".join(part for part in parts if part)
 
 
-def _local_zone(source: SourceSettings) -> ZoneInfo | None:
+def _local_zone(source: SourceConfig) -> ZoneInfo | None:
     if not source.timezone:
         return None
     try:
@@ -153,7 +170,7 @@ def _demo_factory(path: Path) -> Any:
 
 
 def create_connector(
-    source: SourceSettings, password: str | None, *, page_size: int = DEFAULT_PAGE_SIZE
+    source: SourceConfig, password: str | None, *, page_size: int = DEFAULT_PAGE_SIZE
 ) -> Connector:
     """A connector for the configured package; the connection opens on first use."""
     kind = source.kind

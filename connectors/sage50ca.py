@@ -34,18 +34,17 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
+from functools import partial
 from typing import Any, ClassVar
 
-from connectors.base import ConnectionCheck, Connector, StreamSpec, TableUse
+from connectors.base import IN_VALUES, ConnectionCheck, Connector, StreamReader, StreamSpec, TableUse
 from connectors.common import (
     RowProblem,
     amount,
     changed_since,
-    chunks,
     convert_row,
     flag,
     flag_or_false,
-    placeholders,
     required_text,
     text,
 )
@@ -63,6 +62,7 @@ from core.records import (
     Payment,
     Record,
     SourceProblem,
+    Supplier,
     TaxComponent,
     TaxRate,
     clean_text,
@@ -85,6 +85,25 @@ _TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "ttaxauth": ("sName",),
     "ttaxcode": ("lId", "sCode", "sDesc", "bHidden"),
     "tcustomr": (
+        "lId",
+        "sName",
+        "sCntcName",
+        "sStreet1",
+        "sStreet2",
+        "sCity",
+        "sProvState",
+        "sCountry",
+        "sPostalZip",
+        "sPhone1",
+        "sEmail",
+        "sWebSite",
+        "lTaxCode",
+        "bInactive",
+        "dtASDate",
+        "tmASTime",
+    ),
+    # The vendor ledger: tcustomr's twin (docs/connectors.md: the name is public, the columns inferred).
+    "tvendor": (
         "lId",
         "sName",
         "sCntcName",
@@ -133,11 +152,20 @@ _TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
         "tmASTime",
     ),
 }
+# Tables read with a join: (extra columns, joins). Items take the Regular price list in the home currency.
+_JOINS = {
+    "tinvent": (
+        ", p.dPrice",
+        f" LEFT JOIN tinvprc p ON p.lInventId = t.lId AND p.lPrcListId = {REGULAR_PRICE_LIST} "
+        f"AND p.lCurrncyId = {HOME_CURRENCY}",
+    )
+}
 _STOPS = '{stream} cannot be read: every sync stops at {stream} with "does not have the table or column"'
 _WITHOUT = {
     "ttaxauth": _STOPS.format(stream="tax codes"),
     "ttaxcode": _STOPS.format(stream="tax codes"),
     "tcustomr": _STOPS.format(stream="customers"),
+    "tvendor": _STOPS.format(stream="suppliers"),
     "tinvent": _STOPS.format(stream="items"),
     "tinvprc": _STOPS.format(stream="items") + " (prices come from the Regular price list)",
 }
@@ -146,7 +174,7 @@ TABLE_USES: tuple[TableUse, ...] = tuple(
         table,
         columns,
         _WITHOUT.get(table, _STOPS.format(stream="invoices")),
-        count=table in ("ttaxcode", "tcustomr", "tinvent", "titrec"),
+        count=table in ("ttaxcode", "tcustomr", "tvendor", "tinvent", "titrec"),
         money=tuple(column for column in columns if column.startswith("d") and not column.startswith("dt")),
         dates=tuple(column for column in columns if column.startswith(("dt", "tm"))),
     )
@@ -254,24 +282,28 @@ class Sage50CAConnector(Connector):
 
     kind: ClassVar[str] = "sage50ca"
     display_name: ClassVar[str] = "Sage 50 Canada"
+    exact_since_in_python: ClassVar[bool] = True  # the stamp is a date and a time of day in two columns
 
     # --- declaration --------------------------------------------------------------------------------------
 
     def streams(self) -> tuple[StreamSpec, ...]:
-        stamp = "dtASDate + tmASTime (last save, local time; NULL stamps always read)"
+        stamp = "dtASDate"
+        note = "dtASDate + tmASTime: last save, local time; NULL stamps always read; keyset pages by lId"
         return (
             StreamSpec(
-                "tax_rates", "ttaxcode", "lId", None, "bHidden=1 (rates parsed from sDesc; full read)"
+                "tax_rates", "ttaxcode", "lId", None, "bHidden=1", "rates parsed from sDesc; full read"
             ),
-            StreamSpec("customers", "tcustomr", "lId", stamp, "bInactive=1"),
-            StreamSpec("items", "tinvent", "lId", stamp, "bInactive=1"),
+            StreamSpec("customers", "tcustomr", "lId", stamp, "bInactive=1", note),
+            StreamSpec("suppliers", "tvendor", "lId", stamp, "bInactive=1", note),
+            StreamSpec("items", "tinvent", "lId", stamp, "bInactive=1", note + "; price from tinvprc"),
             StreamSpec(
                 "invoices",
                 "titrec",
                 "lId",
-                stamp + "; also tcustrdt stamps of the linked tcustr document",
+                stamp,
                 "bReversed=1 (cancelled by a bReversal=1 entry, read as a credit note); an entry superseded "
                 "by a later one with the same customer and number (reposted) is deleted",
+                note + "; also tcustrdt stamps of the linked tcustr document",
             ),
         )
 
@@ -314,10 +346,15 @@ class Sage50CAConnector(Connector):
     # --- reading --------------------------------------------------------------------------------------------
 
     def read(self, stream: EntityName, since: datetime | None = None) -> Iterator[Record | SourceProblem]:
-        readers = {
+        readers: dict[str, StreamReader] = {
             "tax_rates": self._read_tax_rates,
-            "customers": self._read_customers,
-            "items": self._read_items,
+            "customers": partial(
+                self.read_declared, "customers", _TABLE_COLUMNS["tcustomr"], self._customer, "Customer"
+            ),
+            "suppliers": partial(
+                self.read_declared, "suppliers", _TABLE_COLUMNS["tvendor"], self._supplier, "Supplier"
+            ),
+            "items": partial(self.read_declared, "items", _TABLE_COLUMNS["tinvent"], self._item, "Item"),
             "invoices": self._read_invoices,
         }
         if stream not in readers:
@@ -428,65 +465,61 @@ class Sage50CAConnector(Connector):
             clean_text(row.get("lId")),
             convert,
             what=what,
-            modified=lambda: self._stamp(row),
+            modified=partial(self._stamp, row),
         )
 
     # customers ---------------------------------------------------------------------------------------------
 
-    def _read_customers(self, since: datetime | None) -> Iterator[Record | SourceProblem]:
-        select = (
-            "SELECT c.lId, c.sName, c.sCntcName, c.sStreet1, c.sStreet2, c.sCity, c.sProvState, c.sCountry, "
-            "c.sPostalZip, c.sPhone1, c.sEmail, c.sWebSite, c.lTaxCode, c.bInactive, c.dtASDate, c.tmASTime "
-            "FROM tcustomr c"
-        )
-        where, params = self._since_filter("c", since)
-        for page in self._keyset_pages(
-            select, [where] if where else [], params, "c.lId", "reading customers"
-        ):
-            for row in page:
-                record = self._convert("customers", row, lambda row=row: self._customer(row), "Customer")
-                if changed_since(record, since):
-                    yield record
+    def declared_rows(
+        self, spec: StreamSpec, columns: Sequence[str], since: datetime | None, *, during: str
+    ) -> Iterator[dict[str, Any]]:
+        """The declared columns of the stream's table (alias ``t``, plus a table's joins), in keyset pages by
+        its key: each page one bounded query, as the MySQL driver buffers whole result sets."""
+        extra, joins = _JOINS.get(spec.table, ("", ""))
+        select = f"SELECT {', '.join(f't.{column}' for column in columns)}{extra} FROM {spec.table} t{joins}"
+        where, params = self.since_filter(spec, since)
+        for page in self._keyset_pages(select, [where] if where else [], params, f"t.{spec.key}", during):
+            yield from page
 
-    def _customer(self, row: dict[str, Any]) -> Customer:
+    def since_filter(self, spec: StreamSpec, since: datetime | None) -> tuple[str, list[Any]]:
+        return self._since_filter("t", since)
+
+    def modified_of(self, spec: StreamSpec, row: dict[str, Any]) -> datetime | None:
+        return self._stamp(row)
+
+    def _party(self, row: dict[str, Any]) -> dict[str, Any]:
+        """What a customer (tcustomr) and a vendor (tvendor) row have in common, same columns in both."""
         key = _key(row.get("lId"))
         if not key:
             raise RowProblem("it has no id")
-        return Customer(
-            key=key,
-            name=required_text(text(row.get("sName"), 52), "name"),
-            email=text(row.get("sEmail")),
-            phone=text(row.get("sPhone1")),
-            contact_name=text(row.get("sCntcName")),
-            tax_code=_key(row.get("lTaxCode")),
-            address=Address(
+        return {
+            "key": key,
+            "name": required_text(text(row.get("sName"), 52), "name"),
+            "email": text(row.get("sEmail")),
+            "phone": text(row.get("sPhone1")),
+            "contact_name": text(row.get("sCntcName")),
+            "tax_code": _key(row.get("lTaxCode")),
+            "address": Address(
                 lines=tuple(line for line in (text(row.get("sStreet1")), text(row.get("sStreet2"))) if line),
                 city=text(row.get("sCity")),
                 region=text(row.get("sProvState")),
                 postcode=text(row.get("sPostalZip")),
                 country=text(row.get("sCountry")),
             ),
-            website=text(row.get("sWebSite")),
-            active=not flag(row.get("bInactive")),
-            modified=self._stamp(row),
-        )
+            "website": text(row.get("sWebSite")),
+            "active": not flag(row.get("bInactive")),
+            "modified": self._stamp(row),
+        }
+
+    def _customer(self, row: dict[str, Any], shown_key: str) -> Customer:
+        return Customer(**self._party(row))
+
+    def _supplier(self, row: dict[str, Any], shown_key: str) -> Supplier:
+        return Supplier(**self._party(row))
 
     # items -------------------------------------------------------------------------------------------------
 
-    def _read_items(self, since: datetime | None) -> Iterator[Record | SourceProblem]:
-        select = (
-            "SELECT i.lId, i.sPartCode, i.sName, i.bService, i.bInactive, i.dtASDate, i.tmASTime, p.dPrice "
-            "FROM tinvent i LEFT JOIN tinvprc p ON p.lInventId = i.lId "
-            f"AND p.lPrcListId = {REGULAR_PRICE_LIST} AND p.lCurrncyId = {HOME_CURRENCY}"
-        )
-        where, params = self._since_filter("i", since)
-        for page in self._keyset_pages(select, [where] if where else [], params, "i.lId", "reading items"):
-            for row in page:
-                record = self._convert("items", row, lambda row=row: self._item(row), "Item")
-                if changed_since(record, since):
-                    yield record
-
-    def _item(self, row: dict[str, Any]) -> Item:
+    def _item(self, row: dict[str, Any], shown_key: str) -> Item:
         key = _key(row.get("lId"))
         if not key:
             raise RowProblem("it has no id")
@@ -535,9 +568,7 @@ class Sage50CAConnector(Connector):
                 record = self._convert(
                     "invoices",
                     header,
-                    lambda header=header, lines=lines, details=details, live=live: self._invoice(
-                        header, lines, details, rates, live
-                    ),
+                    partial(self._invoice, header, lines, details, rates, live),
                     f"Invoice {clean_text(header.get('sSource1'))!r}",
                 )
                 if changed_since(record, since):
@@ -545,15 +576,14 @@ class Sage50CAConnector(Connector):
 
     def _lines_for(self, page: list[dict[str, Any]]) -> dict[Any, list[dict[str, Any]]]:
         grouped: dict[Any, list[dict[str, Any]]] = defaultdict(list)
-        for chunk in chunks([row["lId"] for row in page]):
-            sql = (
-                "SELECT l.lITRecId, l.nLineNum, l.lInventId, l.lAcctId, l.dQty, l.dPrice, l.dAmt, "
-                "u.sItem, u.sDesc, u.lTaxCode, u.dTaxAmt "
-                "FROM titrline l LEFT JOIN titluli u ON u.lITRecId = l.lITRecId AND u.nLineNum = l.nLineNum "
-                f"WHERE l.lITRecId IN ({placeholders(len(chunk))}) ORDER BY l.lITRecId, l.nLineNum"
-            )
-            for row in self.rows(sql, chunk, during="reading invoice lines"):
-                grouped[row["lITRecId"]].append(row)
+        sql = (
+            "SELECT l.lITRecId, l.nLineNum, l.lInventId, l.lAcctId, l.dQty, l.dPrice, l.dAmt, "
+            "u.sItem, u.sDesc, u.lTaxCode, u.dTaxAmt "
+            "FROM titrline l LEFT JOIN titluli u ON u.lITRecId = l.lITRecId AND u.nLineNum = l.nLineNum "
+            f"WHERE l.lITRecId {IN_VALUES} ORDER BY l.lITRecId, l.nLineNum"
+        )
+        for row in self.rows_in(sql, [row["lId"] for row in page], during="reading invoice lines"):
+            grouped[row["lITRecId"]].append(row)
         return grouped
 
     def _sources(self, page: list[dict[str, Any]]) -> list[str]:
@@ -566,33 +596,30 @@ class Sage50CAConnector(Connector):
         pages, so all entries of the page's numbers are looked at.
         """
         live: dict[tuple[str, str], Any] = {}
-        for chunk in chunks(self._sources(page)):
-            sql = (
-                "SELECT h.lId, h.lVenCusId, h.sSource1, h.bReversal, h.bReversed FROM titrec h "
-                f"WHERE h.sSource1 IN ({placeholders(len(chunk))}) ORDER BY h.lId"
-            )
-            for row in self.rows(sql, chunk, during="reading reposted invoices"):
-                if flag_or_false(row.get("bReversal")) or flag_or_false(row.get("bReversed")):
-                    continue
-                live[(_key(row["lVenCusId"]), text(row["sSource1"]))] = row["lId"]
+        sql = (
+            "SELECT h.lId, h.lVenCusId, h.sSource1, h.bReversal, h.bReversed FROM titrec h "
+            f"WHERE h.sSource1 {IN_VALUES} ORDER BY h.lId"
+        )
+        for row in self.rows_in(sql, self._sources(page), during="reading reposted invoices"):
+            if flag_or_false(row.get("bReversal")) or flag_or_false(row.get("bReversed")):
+                continue
+            live[(_key(row["lVenCusId"]), text(row["sSource1"]))] = row["lId"]
         return live
 
     def _details_for(self, page: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
         """The live receivables document's details by (customer id, document number): the last document."""
         documents: dict[tuple[str, str], dict[Any, list[dict[str, Any]]]] = defaultdict(dict)
-        for chunk in chunks(self._sources(page)):
-            sql = (
-                "SELECT d.lId AS docId, d.lCusId, d.sSource, x.nLineNum, x.nTranType, "
-                "x.dtDate, x.sSource AS sRef, "
-                "x.dAmount, x.bReversed, x.dtASDate, x.tmASTime "
-                "FROM tcustr d JOIN tcustrdt x ON x.lCusTrId = d.lId "
-                f"WHERE d.sSource IN ({placeholders(len(chunk))}) "
-                f"AND d.nTranType IN ({DOC_INVOICE}, {DOC_CREDIT_NOTE}) "
-                "ORDER BY d.lId, x.nLineNum"
-            )
-            for row in self.rows(sql, chunk, during="reading receivables"):
-                found = documents[(_key(row["lCusId"]), text(row["sSource"]))]
-                found.setdefault(row["docId"], []).append(row)
+        sql = (
+            "SELECT d.lId AS docId, d.lCusId, d.sSource, x.nLineNum, x.nTranType, "
+            "x.dtDate, x.sSource AS sRef, "
+            "x.dAmount, x.bReversed, x.dtASDate, x.tmASTime "
+            "FROM tcustr d JOIN tcustrdt x ON x.lCusTrId = d.lId "
+            f"WHERE d.sSource {IN_VALUES} AND d.nTranType IN ({DOC_INVOICE}, {DOC_CREDIT_NOTE}) "
+            "ORDER BY d.lId, x.nLineNum"
+        )
+        for row in self.rows_in(sql, self._sources(page), during="reading receivables"):
+            found = documents[(_key(row["lCusId"]), text(row["sSource"]))]
+            found.setdefault(row["docId"], []).append(row)
         return {key: found[max(found)] for key, found in documents.items()}
 
     def _invoice(

@@ -19,20 +19,19 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
-from connectors.base import ConnectionCheck, Connector, StreamSpec, TableUse
+from connectors.base import IN_VALUES, ConnectionCheck, Connector, StreamSpec, TableUse
 from connectors.common import (
     RowProblem,
     amount,
-    chunks,
     convert_row,
     flag,
     flag_or_false,
     latest,
     optional_amount,
     pages,
-    placeholders,
     rate,
     required_text,
     required_when,
@@ -54,6 +53,7 @@ from core.records import (
     Payment,
     Record,
     SourceProblem,
+    Supplier,
     TaxRate,
 )
 
@@ -76,6 +76,22 @@ CUSTOMER_COLUMNS = (
     "NAME",
     *(f"ADDRESS_{n}" for n in range(1, 6)),
     *(f"DEL_ADDRESS_{n}" for n in range(1, 6)),
+    "CONTACT_NAME",
+    "TELEPHONE",
+    "E_MAIL",
+    "WEB_ADDRESS",
+    "DEF_TAX_CODE",
+    "VAT_REG_NUMBER",
+    "COUNTRY_CODE",
+    "INACTIVE_FLAG",
+    "RECORD_DELETED",
+    MODIFIED,
+)
+# PURCHASE_LEDGER as Zynk's published schema lists it (docs/connectors.md): the supplier twin of SALES_LEDGER.
+SUPPLIER_COLUMNS = (
+    "ACCOUNT_REF",
+    "NAME",
+    *(f"ADDRESS_{n}" for n in range(1, 6)),
     "CONTACT_NAME",
     "TELEPHONE",
     "E_MAIL",
@@ -180,6 +196,13 @@ TABLE_USES: tuple[TableUse, ...] = (
         "SALES_LEDGER", CUSTOMER_COLUMNS, _STOPS.format(stream="customers"), count=True, dates=(MODIFIED,)
     ),
     TableUse(
+        "PURCHASE_LEDGER",
+        SUPPLIER_COLUMNS,
+        _STOPS.format(stream="suppliers"),
+        count=True,
+        dates=(MODIFIED,),
+    ),
+    TableUse(
         "STOCK",
         ITEM_COLUMNS,
         _STOPS.format(stream="stock items"),
@@ -225,6 +248,9 @@ TABLE_USES: tuple[TableUse, ...] = (
 _STREAMS = (
     StreamSpec("tax_rates", "TAX_CODE", "TAX_CODE", None, "none: every tax code is read every time"),
     StreamSpec("customers", "SALES_LEDGER", "ACCOUNT_REF", MODIFIED, "RECORD_DELETED=1 or INACTIVE_FLAG=1"),
+    StreamSpec(
+        "suppliers", "PURCHASE_LEDGER", "ACCOUNT_REF", MODIFIED, "RECORD_DELETED=1 or INACTIVE_FLAG=1"
+    ),
     StreamSpec("items", "STOCK", "STOCK_CODE", MODIFIED, "RECORD_DELETED=1 or INACTIVE_FLAG=1"),
     StreamSpec(
         "invoices",
@@ -298,6 +324,12 @@ class Sage50UKConnector(Connector):
         quoted = quote(column)
         return f"({quoted} >= {timestamp_literal(local, self.connection())} OR {quoted} IS NULL)"
 
+    def since_filter(self, spec: StreamSpec, since: datetime | None) -> tuple[str, list[Any]]:
+        """The declared read's filter, written as a timestamp literal like the invoices'."""
+        if since is None or spec.replication_key is None:
+            return "", []
+        return self._changed_since(since, spec.replication_key), []
+
     def _since(self, since: datetime | None, column: str = MODIFIED) -> str:
         """The WHERE clause for an incremental read ('' for a full read)."""
         return "" if since is None else f" WHERE {self._changed_since(since, column)}"
@@ -353,23 +385,24 @@ class Sage50UKConnector(Connector):
         if stream == "tax_rates":
             return self._read_tax_rates()
         if stream == "customers":
-            return self._read_customers(since)
+            return self.read_declared(stream, CUSTOMER_COLUMNS, self._customer, "Customer", since)
+        if stream == "suppliers":
+            return self.read_declared(stream, SUPPLIER_COLUMNS, self._supplier, "Supplier", since)
         if stream == "items":
-            return self._read_items(since)
+            return self.read_declared(stream, ITEM_COLUMNS, self._item, "Stock item", since)
         if stream == "invoices":
             return self._read_invoices(since)
         raise ConfigError(
             f"Sage 50 UK has no stream {stream!r}.",
-            action="Use tax_rates, customers, items or invoices (payments come with their invoices).",
+            action="Use tax_rates, customers, suppliers, items or invoices (payments come with their "
+            "invoices).",
         )
 
     def _read_tax_rates(self) -> Iterator[Record | SourceProblem]:
         sql = f"SELECT {_columns(TAX_COLUMNS)} FROM {quote('TAX_CODE')} ORDER BY {quote('TAX_CODE')}"
         for row in self.rows(sql, during="reading tax codes"):
             key = text(row.get("TAX_CODE")).upper()
-            yield convert_row(
-                "tax_rates", key, lambda row=row, key=key: self._tax_rate(row, key), what="Tax code"
-            )
+            yield convert_row("tax_rates", key, partial(self._tax_rate, row, key), what="Tax code")
 
     def _tax_rate(self, row: dict[str, Any], key: str) -> TaxRate:
         code = required_text(key, "tax code")
@@ -380,51 +413,31 @@ class Sage50UKConnector(Connector):
             rate=rate(row.get("TAX_RATE")),
         )
 
-    def _read_customers(self, since: datetime | None) -> Iterator[Record | SourceProblem]:
-        where = self._since(since)
-        sql = (
-            f"SELECT {_columns(CUSTOMER_COLUMNS)} FROM {quote('SALES_LEDGER')}{where} "
-            f"ORDER BY {quote('ACCOUNT_REF')}"
-        )
-        for row in self.rows(sql, during="reading customers"):
-            key = text(row.get("ACCOUNT_REF"))
-            yield convert_row(
-                "customers",
-                key,
-                lambda row=row, key=key: self._customer(row, key),
-                what="Customer",
-                modified=lambda row=row: when(row.get(MODIFIED), self.local_zone, "modified date"),
-            )
-
     def _customer(self, row: dict[str, Any], key: str) -> Customer:
+        country = text(row.get("COUNTRY_CODE"))
         return Customer(
-            key=required_text(key, "account reference"),
-            name=required_text(row.get("NAME"), "name"),
-            email=text(row.get("E_MAIL")),
-            phone=text(row.get("TELEPHONE")),
-            contact_name=text(row.get("CONTACT_NAME")),
-            tax_code=text(row.get("DEF_TAX_CODE")).upper(),
-            tax_number=text(row.get("VAT_REG_NUMBER")),
-            address=_address(row, "ADDRESS_", text(row.get("COUNTRY_CODE"))),
-            delivery_address=_address(row, "DEL_ADDRESS_", text(row.get("COUNTRY_CODE"))),
-            website=text(row.get("WEB_ADDRESS")),
-            active=not flag(row.get("INACTIVE_FLAG")),
-            deleted=flag(row.get("RECORD_DELETED")),
-            modified=when(row.get(MODIFIED), self.local_zone, "modified date"),
+            **self._ledger_account(row, key), delivery_address=_address(row, "DEL_ADDRESS_", country)
         )
 
-    def _read_items(self, since: datetime | None) -> Iterator[Record | SourceProblem]:
-        where = self._since(since)
-        sql = f"SELECT {_columns(ITEM_COLUMNS)} FROM {quote('STOCK')}{where} ORDER BY {quote('STOCK_CODE')}"
-        for row in self.rows(sql, during="reading stock items"):
-            key = text(row.get("STOCK_CODE"))
-            yield convert_row(
-                "items",
-                key,
-                lambda row=row, key=key: self._item(row, key),
-                what="Stock item",
-                modified=lambda row=row: when(row.get(MODIFIED), self.local_zone, "modified date"),
-            )
+    def _supplier(self, row: dict[str, Any], key: str) -> Supplier:
+        return Supplier(**self._ledger_account(row, key))
+
+    def _ledger_account(self, row: dict[str, Any], key: str) -> dict[str, Any]:
+        """What a SALES_LEDGER and a PURCHASE_LEDGER row share (the same columns in both)."""
+        return {
+            "key": required_text(key, "account reference"),
+            "name": required_text(row.get("NAME"), "name"),
+            "email": text(row.get("E_MAIL")),
+            "phone": text(row.get("TELEPHONE")),
+            "contact_name": text(row.get("CONTACT_NAME")),
+            "tax_code": text(row.get("DEF_TAX_CODE")).upper(),
+            "tax_number": text(row.get("VAT_REG_NUMBER")),
+            "address": _address(row, "ADDRESS_", text(row.get("COUNTRY_CODE"))),
+            "website": text(row.get("WEB_ADDRESS")),
+            "active": not flag(row.get("INACTIVE_FLAG")),
+            "deleted": flag(row.get("RECORD_DELETED")),
+            "modified": when(row.get(MODIFIED), self.local_zone, "modified date"),
+        }
 
     def _item(self, row: dict[str, Any], key: str) -> Item:
         code = required_text(key, "stock code")
@@ -465,13 +478,13 @@ class Sage50UKConnector(Connector):
         # Invoices not edited themselves but whose ledger entry or allocations changed (a new receipt).
         changed = sorted(self._invoices_changed_in_ledger(since) - already_read, key=_number_order)
         numbers = [int(number) for number in changed if number.isdigit()]
-        for chunk in chunks(numbers, self.page_size):
-            sql = (
-                f"SELECT {_columns(INVOICE_COLUMNS)} FROM {quote('INVOICE')} "
-                f"WHERE {quote('INVOICE_NUMBER')} IN ({placeholders(len(chunk))}) "
-                f"ORDER BY {quote('INVOICE_NUMBER')}"
-            )
-            yield from self._invoice_page(list(self.rows(sql, chunk, during="reading paid invoices")))
+        sql = (
+            f"SELECT {_columns(INVOICE_COLUMNS)} FROM {quote('INVOICE')} "
+            f"WHERE {quote('INVOICE_NUMBER')} {IN_VALUES} ORDER BY {quote('INVOICE_NUMBER')}"
+        )
+        rows = self.rows_in(sql, numbers, during="reading paid invoices", size=self.page_size)
+        for page in pages(rows, self.page_size):
+            yield from self._invoice_page(page)
 
     def _invoices_changed_in_ledger(self, since: datetime) -> set[str]:
         """Invoice numbers whose AUDIT_HEADER or receipt allocations changed since (or carry no date)."""
@@ -492,23 +505,20 @@ class Sage50UKConnector(Connector):
         splits = sorted(
             {row["SPLIT_NUMBER"] for row in self.rows(usage_sql, during="reading allocations")} - {None}
         )
-        for chunk in chunks(splits):
-            split_sql = (
-                f"SELECT {_columns(('HEADER_NUMBER',))} FROM {quote('AUDIT_SPLIT')} "
-                f"WHERE {quote('SPLIT_NUMBER')} IN ({placeholders(len(chunk))})"
-            )
-            headers = sorted(
-                {row["HEADER_NUMBER"] for row in self.rows(split_sql, chunk, during="reading ledger splits")}
-                - {None}
-            )
-            for header_chunk in chunks(headers):
-                sql = (
-                    f"SELECT {_columns(('INV_REF', 'ISP_REFERENCE'))} FROM {quote('AUDIT_HEADER')} "
-                    f"WHERE {quote('TYPE')} IN ({document_types}) "
-                    f"AND {quote('HEADER_NUMBER')} IN ({placeholders(len(header_chunk))})"
-                )
-                for row in self.rows(sql, header_chunk, during="reading changed ledger entries"):
-                    references.update(_references(row))
+        split_sql = (
+            f"SELECT {_columns(('HEADER_NUMBER',))} FROM {quote('AUDIT_SPLIT')} "
+            f"WHERE {quote('SPLIT_NUMBER')} {IN_VALUES}"
+        )
+        headers = sorted(
+            {row["HEADER_NUMBER"] for row in self.rows_in(split_sql, splits, during="reading ledger splits")}
+            - {None}
+        )
+        sql = (
+            f"SELECT {_columns(('INV_REF', 'ISP_REFERENCE'))} FROM {quote('AUDIT_HEADER')} "
+            f"WHERE {quote('TYPE')} IN ({document_types}) AND {quote('HEADER_NUMBER')} {IN_VALUES}"
+        )
+        for row in self.rows_in(sql, headers, during="reading changed ledger entries"):
+            references.update(_references(row))
         return references
 
     def _invoice_page(self, page: list[dict[str, Any]]) -> Iterator[Record | SourceProblem]:
@@ -529,9 +539,9 @@ class Sage50UKConnector(Connector):
             yield convert_row(
                 "invoices",
                 key,
-                lambda row=row, key=key, kind=kind: self._invoice(row, key, kind, lines, headers, usage),
+                partial(self._invoice, row, key, kind, lines, headers, usage),
                 what="Invoice" if kind != "credit" else "Credit note",
-                modified=lambda row=row: when(row.get(MODIFIED), self.local_zone, "modified date"),
+                modified=partial(when, row.get(MODIFIED), self.local_zone, "modified date"),
             )
 
     def _currencies(self) -> dict[int, tuple[str, bool]]:
@@ -571,14 +581,13 @@ class Sage50UKConnector(Connector):
 
     def _lines_for(self, numbers: list[int]) -> dict[int, list[dict[str, Any]]]:
         found: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        for chunk in chunks(numbers):
-            sql = (
-                f"SELECT {_columns(LINE_COLUMNS)} FROM {quote('INVOICE_ITEM')} "
-                f"WHERE {quote('INVOICE_NUMBER')} IN ({placeholders(len(chunk))}) "
-                f"ORDER BY {quote('INVOICE_NUMBER')}, {quote('ITEM_NUMBER')}"
-            )
-            for row in self.rows(sql, chunk, during="reading invoice lines"):
-                found[row["INVOICE_NUMBER"]].append(row)
+        sql = (
+            f"SELECT {_columns(LINE_COLUMNS)} FROM {quote('INVOICE_ITEM')} "
+            f"WHERE {quote('INVOICE_NUMBER')} {IN_VALUES} "
+            f"ORDER BY {quote('INVOICE_NUMBER')}, {quote('ITEM_NUMBER')}"
+        )
+        for row in self.rows_in(sql, numbers, during="reading invoice lines"):
+            found[row["INVOICE_NUMBER"]].append(row)
         return found
 
     def _headers_for(self, numbers: list[int]) -> dict[tuple[str, str], list[dict[str, Any]]]:
@@ -592,42 +601,37 @@ class Sage50UKConnector(Connector):
         document_types = ", ".join(f"'{kind}'" for kind in DOCUMENT_TYPES)
         wanted = {str(number) for number in numbers}
         for column, values in (("INV_REF", [str(n) for n in numbers]), ("ISP_REFERENCE", list(numbers))):
-            for chunk in chunks(values):
-                sql = (
-                    f"SELECT {_columns(HEADER_COLUMNS)} FROM {quote('AUDIT_HEADER')} "
-                    f"WHERE {quote('TYPE')} IN ({document_types}) "
-                    f"AND {quote(column)} IN ({placeholders(len(chunk))})"
-                )
-                for row in self.rows(sql, chunk, during="reading ledger entries"):
-                    if flag_or_false(row.get("DELETED_FLAG")):
-                        continue
-                    account = text(row.get("ACCOUNT_REF")).upper()
-                    for reference in _references(row) & wanted:
-                        found[(account, reference)][row["HEADER_NUMBER"]] = row
+            sql = (
+                f"SELECT {_columns(HEADER_COLUMNS)} FROM {quote('AUDIT_HEADER')} "
+                f"WHERE {quote('TYPE')} IN ({document_types}) AND {quote(column)} {IN_VALUES}"
+            )
+            for row in self.rows_in(sql, values, during="reading ledger entries"):
+                if flag_or_false(row.get("DELETED_FLAG")):
+                    continue
+                account = text(row.get("ACCOUNT_REF")).upper()
+                for reference in _references(row) & wanted:
+                    found[(account, reference)][row["HEADER_NUMBER"]] = row
         return {reference: list(rows.values()) for reference, rows in found.items()}
 
     def _receipts_for(self, header_numbers: list[Any]) -> dict[Any, list[dict[str, Any]]]:
         """Receipt allocations (AUDIT_USAGE) by the ledger header of the invoice they pay."""
         split_header: dict[Any, Any] = {}
-        for chunk in chunks(sorted(set(header_numbers) - {None})):
-            sql = (
-                f"SELECT {_columns(('SPLIT_NUMBER', 'HEADER_NUMBER'))} FROM {quote('AUDIT_SPLIT')} "
-                f"WHERE {quote('HEADER_NUMBER')} IN ({placeholders(len(chunk))})"
-            )
-            for row in self.rows(sql, chunk, during="reading ledger splits"):
-                split_header[row["SPLIT_NUMBER"]] = row["HEADER_NUMBER"]
+        sql = (
+            f"SELECT {_columns(('SPLIT_NUMBER', 'HEADER_NUMBER'))} FROM {quote('AUDIT_SPLIT')} "
+            f"WHERE {quote('HEADER_NUMBER')} {IN_VALUES}"
+        )
+        for row in self.rows_in(sql, sorted(set(header_numbers) - {None}), during="reading ledger splits"):
+            split_header[row["SPLIT_NUMBER"]] = row["HEADER_NUMBER"]
         found: dict[Any, list[dict[str, Any]]] = defaultdict(list)
         receipt_types = ", ".join(f"'{kind}'" for kind in RECEIPT_TYPES)
-        for chunk in chunks(sorted(split_header)):
-            sql = (
-                f"SELECT {_columns(USAGE_COLUMNS)} FROM {quote('AUDIT_USAGE')} "
-                f"WHERE {quote('TYPE')} IN ({receipt_types}) "
-                f"AND {quote('SPLIT_NUMBER')} IN ({placeholders(len(chunk))}) "
-                f"ORDER BY {quote('USAGE_NUMBER')}"
-            )
-            for row in self.rows(sql, chunk, during="reading receipts"):
-                if not flag_or_false(row.get("DELETED_FLAG")):
-                    found[split_header[row["SPLIT_NUMBER"]]].append(row)
+        sql = (
+            f"SELECT {_columns(USAGE_COLUMNS)} FROM {quote('AUDIT_USAGE')} "
+            f"WHERE {quote('TYPE')} IN ({receipt_types}) AND {quote('SPLIT_NUMBER')} {IN_VALUES} "
+            f"ORDER BY {quote('USAGE_NUMBER')}"
+        )
+        for row in self.rows_in(sql, sorted(split_header), during="reading receipts"):
+            if not flag_or_false(row.get("DELETED_FLAG")):
+                found[split_header[row["SPLIT_NUMBER"]]].append(row)
         return found
 
     def _invoice(

@@ -31,7 +31,7 @@ from gui.widgets.inputs import ScrollSafeComboBox, ScrollSafeSpinBox
 from gui.worker import TaskRunner
 from sync import runner
 from sync.secrets import HALO_CLIENT_SECRET, SOURCE_PASSWORD, MemorySecretStore
-from sync.settings import ALL_ENTITIES, Settings
+from sync.settings import ALL_ENTITIES, DEFAULT_ENTITIES, Settings
 
 log = logging.getLogger("ledgerbridge.gui.forms")
 
@@ -290,12 +290,7 @@ class SourceForm(_TestableForm):
     def load_odbc_lists(self) -> None:
         """Ask unixODBC / the ODBC administrator (off the GUI thread) for drivers and DSNs."""
 
-        def lists() -> tuple[list[str], dict[str, str]]:
-            from connectors.registry import odbc_data_sources, odbc_drivers
-
-            return odbc_drivers(), odbc_data_sources()
-
-        self.tasks.submit(lists, self._on_lists, self._on_lists_error)
+        self.tasks.submit(runner.odbc_inventory, self._on_lists, self._on_lists_error)
 
     def _on_lists(self, result: tuple[list[str], dict[str, str]]) -> None:
         drivers, sources = result
@@ -419,7 +414,7 @@ class SyncOptionsForm(QWidget):
         self.entity_boxes: dict[str, QCheckBox] = {}
         for entity in ALL_ENTITIES:
             box = QCheckBox(ENTITY_LABELS[entity])
-            box.setChecked(True)
+            box.setChecked(entity in DEFAULT_ENTITIES)
             box.toggled.connect(self._notify_changed)
             self.entity_boxes[entity] = box
             layout.addWidget(box)

@@ -42,6 +42,7 @@ log = logging.getLogger("ledgerbridge.gui.odbc")
 ENTITY_TITLES = {
     "tax_rates": "Tax rates",
     "customers": "Customers",
+    "suppliers": "Suppliers",
     "items": "Items",
     "invoices": "Invoices",
     "invoice_lines": "Invoice lines",

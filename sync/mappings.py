@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from core.records import Customer, TaxRate
 from sync.matching import HaloIndex, tax_matches
-from sync.secrets import SOURCE_PASSWORD, SecretStore
+from sync.secrets import SecretStore
 from sync.settings import Settings
 from sync.state import StateStore
 
@@ -234,10 +234,9 @@ class MappingService:
     def _open_connector(self) -> tuple[Connector, bool]:
         if self._connector is not None:
             return self._connector, False
-        from connectors.registry import create_connector
+        from sync.runner import build_connector
 
-        password = self.secrets.get(SOURCE_PASSWORD) if self.settings.source.username else None
-        return create_connector(self.settings.source, password), True
+        return build_connector(self.settings, self.secrets), True
 
     def _open_client(self) -> tuple[HaloClient, bool]:
         if self._client is not None:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import get_args
 
 from connectors.base import ConnectionCheck, Connector
+from connectors.registry import SourceConfig, create_connector, odbc_data_sources, odbc_drivers
 from core.errors import CancelledError, ConfigError, LedgerBridgeError, error_kind
 from core.records import ENTITY_ORDER
 from halo.client import HaloClient
@@ -26,7 +27,7 @@ from sync.halo_connection import build_client
 from sync.lock import SyncLock
 from sync.paths import AppPaths, app_paths
 from sync.secrets import SOURCE_PASSWORD, SecretStore
-from sync.settings import Settings
+from sync.settings import Settings, SourceSettings
 from sync.skips import SkipRecorder
 from sync.state import StateStore
 
@@ -45,11 +46,27 @@ def open_state(paths: AppPaths | None = None) -> StateStore:
     return StateStore(paths.state_file)
 
 
-def build_connector(settings: Settings, secrets: SecretStore) -> Connector:
-    from connectors.registry import create_connector  # imported when needed: the GUI starts without it
+def source_config(source: SourceSettings) -> SourceConfig:
+    """The settings' [source] table as the plain values the connector registry takes."""
+    return SourceConfig(
+        kind=source.kind,
+        connection_string=source.connection_string,
+        username=source.username,
+        timezone=source.timezone,
+        queries=dict(source.queries),
+        columns={entity: dict(mapping) for entity, mapping in source.columns.items()},
+    )
 
+
+def build_connector(settings: Settings, secrets: SecretStore) -> Connector:
+    """The configured connector, its password from the keyring (the connection opens on first use)."""
     password = secrets.get(SOURCE_PASSWORD) if settings.source.username else None
-    return create_connector(settings.source, password)
+    return create_connector(source_config(settings.source), password)
+
+
+def odbc_inventory() -> tuple[list[str], dict[str, str]]:
+    """The installed ODBC drivers and DSNs (for the settings form's lists; empty when ODBC is missing)."""
+    return odbc_drivers(), odbc_data_sources()
 
 
 def check_halo(settings: Settings, secrets: SecretStore) -> ConnectionCheck:

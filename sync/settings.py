@@ -1,30 +1,38 @@
 """Settings: one TOML file, no secrets in it (those live in the keyring, see ``sync.secrets``).
 
 The file has three sections a person may edit by hand: ``[halo]``, ``[source]``, ``[sync]``, and ``[app]`` for
-desktop preferences. Unknown keys are kept out; a wrong type is a ConfigError that names the key.
+desktop preferences. Each table is a msgspec Struct, so the whole file, nested tables included, is checked
+against the declared types in one pass: a wrong type or an unknown key (a typo such as
+``intervall_minutes``) is a ConfigError that names the key and its line in the file.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tomllib
-from dataclasses import asdict, dataclass, field, fields
+import typing
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
+import msgspec
 import tomli_w
 
 from core.errors import ConfigError
 from sync.paths import ensure_private_dir, make_private, storage_error
 
 SOURCE_KINDS = ("sage50uk", "sage50ca", "quickbooks", "odbc", "demo")
-ALL_ENTITIES = ("tax_rates", "customers", "items", "invoices")
+ALL_ENTITIES = ("tax_rates", "customers", "suppliers", "items", "invoices")
+DEFAULT_ENTITIES = ("tax_rates", "customers", "items", "invoices")  # suppliers only when the user asks
 
 
-@dataclass
-class HaloSettings:
+class _Section(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A settings table: every key declared with its type, an unknown key (a typo) an error."""
+
+
+class HaloSettings(_Section):
     resource_server: str = ""  # e.g. https://acme.halopsa.com (the /api suffix is optional)
     auth_server: str = ""  # blank: discovered from {resource_server}/api/authinfo
     tenant: str = ""  # hosted instances only
@@ -35,23 +43,22 @@ class HaloSettings:
     page_size: int = 100
     batch_size: int = 100
     timeout_seconds: float = 60.0
-    requests_per_5_minutes: int = 600  # client-side pace below Halo's rate limit; 0 = no pacing
+    # Client-side pace below Halo's rate limit; 0 = no pacing.
+    requests_per_5_minutes: Annotated[int, msgspec.Meta(ge=0)] = 600
 
 
-@dataclass
-class SourceSettings:
+class SourceSettings(_Section):
     kind: str = ""  # one of SOURCE_KINDS
     connection_string: str = ""  # ODBC, without the password (PWD comes from the keyring)
     username: str = ""
     timezone: str = ""  # IANA zone of the package's naive timestamps; blank = this PC's zone
     # Generic ODBC only: one SELECT per entity and a column map {canonical field: source column}.
-    queries: dict[str, str] = field(default_factory=dict)
-    columns: dict[str, dict[str, str]] = field(default_factory=dict)
+    queries: dict[str, str] = msgspec.field(default_factory=dict)
+    columns: dict[str, dict[str, str]] = msgspec.field(default_factory=dict)
 
 
-@dataclass
-class SyncSettings:
-    entities: list[str] = field(default_factory=lambda: list(ALL_ENTITIES))
+class SyncSettings(_Section):
+    entities: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_ENTITIES))
     interval_minutes: int = 60
     toplevel_id: int = 0  # Halo top level for new customers; 0 = Halo's default
     deactivate_deleted: bool = False  # make inactive in Halo what was deleted/inactive in the books
@@ -59,19 +66,17 @@ class SyncSettings:
     sync_payments: bool = True
 
 
-@dataclass
-class AppSettings:
+class AppSettings(_Section):
     start_at_login: bool = False
     start_minimised: bool = True
     allow_plaintext_secrets: bool = False  # only ever set by the user's explicit choice
 
 
-@dataclass
-class Settings:
-    halo: HaloSettings = field(default_factory=HaloSettings)
-    source: SourceSettings = field(default_factory=SourceSettings)
-    sync: SyncSettings = field(default_factory=SyncSettings)
-    app: AppSettings = field(default_factory=AppSettings)
+class Settings(_Section):
+    halo: HaloSettings = msgspec.field(default_factory=HaloSettings)
+    source: SourceSettings = msgspec.field(default_factory=SourceSettings)
+    sync: SyncSettings = msgspec.field(default_factory=SyncSettings)
+    app: AppSettings = msgspec.field(default_factory=AppSettings)
 
     def is_configured(self) -> bool:
         return bool(self.halo.resource_server and self.halo.client_id and self.source.kind)
@@ -119,7 +124,8 @@ class Settings:
         if not path.exists():
             return cls()
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            raw = path.read_text(encoding="utf-8")
+            data = tomllib.loads(raw)
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(
                 f"The settings file {path} is not valid TOML ({exc}).",
@@ -130,38 +136,22 @@ class Settings:
                 f"The settings file {path} cannot be read ({exc.strerror or exc}).",
                 action="Check that this Windows/Linux user may read it, then try again.",
             ) from exc
-        return cls.from_dict(data, origin=str(path))
+        return cls.from_dict(data, origin=str(path), text=raw)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], origin: str = "settings") -> Settings:
-        settings = cls()
-        for section in fields(cls):
-            raw = data.get(section.name, {})
-            if not isinstance(raw, dict):
-                raise ConfigError(f"[{section.name}] in {origin} must be a table.", action="Fix the file.")
-            target = getattr(settings, section.name)
-            for item in fields(target):
-                if item.name not in raw:
-                    continue
-                value = raw[item.name]
-                default = getattr(target, item.name)
-                if not _same_kind(value, default):
-                    raise ConfigError(
-                        f"{section.name}.{item.name} in {origin} should be {type(default).__name__}, "
-                        f"not {type(value).__name__}.",
-                        action="Fix the file or set it again in Settings.",
-                    )
-                inner = _inner_problem(value, item.name)
-                if inner:
-                    raise ConfigError(
-                        f"{section.name}.{item.name} in {origin}: {inner}.",
-                        action="Fix the file or set it again in Settings.",
-                    )
-                setattr(target, item.name, float(value) if isinstance(default, float) else value)
-        return settings
+    def from_dict(cls, data: dict[str, Any], origin: str = "settings", text: str = "") -> Settings:
+        """The settings in ``data`` (parsed TOML), every table and key checked against its declared type.
+
+        The first problem is a ConfigError naming the key and, when the file's ``text`` is given, its line.
+        """
+        try:
+            return msgspec.convert(data, cls, strict=True)
+        except msgspec.ValidationError as exc:
+            raise _problem(str(exc), data, cls, origin, text) from None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        result: dict[str, Any] = msgspec.to_builtins(self)
+        return result
 
     def save(self, path: Path) -> None:
         """Write atomically (temp file + rename) so a crash never leaves half a settings file.
@@ -188,30 +178,90 @@ class Settings:
             raise storage_error(exc, path, "the settings") from exc
 
 
-def _same_kind(value: object, default: object) -> bool:
-    if isinstance(default, bool):
-        return isinstance(value, bool)
-    if isinstance(default, float):
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if isinstance(default, int):
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, type(default))
+_AT = re.compile(r"^(?P<what>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<key>[^`]+)`$")
+_EXPECTED = re.compile(r"^Expected `(?P<wanted>[^`]+)`(?P<bound>[^,]*)(?:, got `(?P<got>[^`]+)`)?$")
+_WORDS = {"str": "text in quotes", "int": "a whole number", "float": "a number", "bool": "true or false"}
+_WORDS |= {"object": "a table", "array": "a list"}
 
 
-def _inner_problem(value: object, name: str) -> str:
-    """What is wrong inside a list or table setting (``entities = ["customers", 5]``), or ''."""
-    if isinstance(value, list):
-        wrong = [item for item in value if not isinstance(item, str)]
-        if wrong:
-            return f"every entry must be text in quotes, not {wrong[0]!r}"
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            if name == "columns":
-                if not isinstance(inner, dict) or not all(isinstance(v, str) for v in inner.values()):
-                    return f"[{key}] must map each field to a column name in quotes"
-            elif not isinstance(inner, str):
-                return f"{key} must be text in quotes, not {inner!r}"
-    return ""
+def _problem(message: str, data: object, cls: type, origin: str, text: str) -> ConfigError:
+    """msgspec's "Expected `int`, got `str` - at `$.sync.interval_minutes`" as a sentence that names the
+    key (``sync.interval_minutes``) and its line in the file."""
+    match = _AT.match(message)
+    what, path = (match["what"], match["path"] or "") if match else (message, "")
+    parts = _keys(path, data, cls)
+    unknown = _UNKNOWN.match(what)
+    if unknown:
+        parts.append(unknown["key"])
+        reason = "is not a setting LedgerBridge knows (a typo?)"
+    else:
+        expected = _EXPECTED.match(what)
+        if expected is None:
+            reason = what[:1].lower() + what[1:]
+        else:
+            reason = f"should be {_WORDS.get(expected['wanted'], expected['wanted'])}{expected['bound']}"
+            if expected["got"]:
+                reason += f", not {_WORDS.get(expected['got'], expected['got'])}"
+    key = ".".join(parts) or "the file"
+    line = _line_of(text, parts)
+    where = f"{origin}, line {line}" if line else origin
+    return ConfigError(f"{key} in {where} {reason}.", action="Fix the file or set it again in Settings.")
+
+
+def _keys(path: str, data: object, declared: object) -> list[str]:
+    """The keys of a msgspec error path (``.source.columns[...][...]``): msgspec does not name the key of a
+    free-form table (``[...]``), so the first entry of that table that does not fit its type is found."""
+    keys: list[str] = []
+    for token in re.findall(r"\.[^.\[]+|\[[^\]]*\]", path):
+        if token.startswith("."):
+            keys.append(token[1:])
+            hints = typing.get_type_hints(declared) if isinstance(declared, type) else {}
+            declared = hints.get(token[1:])
+            data = data.get(token[1:]) if isinstance(data, dict) else None
+        elif token == "[...]" and isinstance(data, dict):
+            value_type = typing.get_args(declared)[-1] if typing.get_args(declared) else object
+            for key, value in data.items():
+                try:
+                    msgspec.convert(value, value_type, strict=True)
+                except msgspec.ValidationError:
+                    keys.append(str(key))
+                    data, declared = value, value_type
+                    break
+            else:
+                return keys
+        else:  # a list index: the list's own key names it well enough
+            data, declared = None, None
+    return keys
+
+
+def _line_of(text: str, parts: list[str]) -> int:
+    """The 1-based line of the key ``parts`` (``["sync", "interval_minutes"]``) in TOML ``text``; 0 when
+    it cannot be told (no text, or a layout this simple reader does not follow)."""
+    if not text or not parts:
+        return 0
+    table: list[str] = []
+    best = 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        header = re.match(r"^\[\s*([^\[\]]+?)\s*\]", line)
+        if header:
+            table = [_bare(name) for name in header.group(1).split(".")]
+            if table == parts:
+                best = number
+            continue
+        key = re.match(r"^([^=#]+?)\s*=", line)
+        if key:
+            full = table + [_bare(name) for name in key.group(1).split(".")]
+            if full == parts:
+                return number
+            if full == parts[: len(full)] and len(full) > len(table):
+                best = number  # an inline table or list that holds the key
+    return best
+
+
+def _bare(name: str) -> str:
+    return name.strip().strip('"').strip("'")
 
 
 def _check_url(url: str, setting: str) -> None:

@@ -71,10 +71,9 @@ def sage50uk_company(tmp_path) -> Sage50UKCompany:
 @_pytest.fixture
 def sage50uk_connector(sage50uk_company):
     """A Sage50UKConnector from the registry on the stand-in, naive times in Europe/London; closed after."""
-    from connectors.registry import create_connector
-    from sync.settings import SourceSettings
+    from connectors.registry import SourceConfig, create_connector
 
-    settings = SourceSettings(
+    settings = SourceConfig(
         kind="sage50uk", connection_string=sage50uk_company.connection_string, timezone="Europe/London"
     )
     connector = create_connector(settings, None, page_size=4)  # small pages: tests cross page boundaries

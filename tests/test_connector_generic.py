@@ -11,10 +11,9 @@ import pyodbc
 import pytest
 
 from connectors.generic import GenericODBCConnector
-from connectors.registry import configure_odbc_connection, create_connector
+from connectors.registry import SourceConfig, configure_odbc_connection, create_connector
 from core.errors import ConfigError
 from core.records import Customer, Invoice, Item, SourceProblem, TaxRate
-from sync.settings import SourceSettings
 from tests.fixtures_odbc import build_sqlite_odbc
 
 ZONE = ZoneInfo("Europe/Paris")
@@ -197,7 +196,7 @@ def test_connection_ok_counts_rows(source):
 
 
 def test_created_through_the_registry(source):
-    settings = SourceSettings(kind="odbc", connection_string=source, queries=QUERIES, columns=COLUMNS)
+    settings = SourceConfig(kind="odbc", connection_string=source, queries=QUERIES, columns=COLUMNS)
     with create_connector(settings, None, page_size=1) as odbc:
         assert isinstance(odbc, GenericODBCConnector)
         assert len([c for c in odbc.read("customers") if isinstance(c, Customer)]) == 4

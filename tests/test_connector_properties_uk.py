@@ -18,10 +18,9 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.registry import create_connector
+from connectors.registry import SourceConfig, create_connector
 from core.records import Customer, Invoice, Item, SourceProblem
 from resources.demo.sage50uk_schema import SageLedger, create_schema, insert_rows, sage_timestamp
-from sync.settings import SourceSettings
 from tests.fixtures_odbc import sqlite_odbc_connection_string
 
 LONDON = ZoneInfo("Europe/London")
@@ -49,7 +48,7 @@ PROPERTY_SETTINGS = settings(
 
 
 def read_all(path: Path, stream: str) -> list:
-    settings = SourceSettings(
+    settings = SourceConfig(
         kind="sage50uk", connection_string=sqlite_odbc_connection_string(path), timezone="Europe/London"
     )
     with create_connector(settings, None, page_size=3) as connector:

@@ -8,10 +8,9 @@ from collections import Counter
 from datetime import date
 from decimal import Decimal
 
-from connectors.registry import create_connector
-from core.records import Invoice
+from connectors.registry import SourceConfig, create_connector
+from core.records import Invoice, Supplier
 from resources.demo.build_demo_company import build_demo_company, ensure_demo_company
-from sync.settings import SourceSettings
 
 TODAY = date(2026, 11, 22)
 
@@ -33,7 +32,7 @@ def test_same_seed_and_day_give_the_same_company(tmp_path):
 
 def test_demo_company_shape_through_the_connector(tmp_path):
     path = build_demo_company(tmp_path / "demo.sqlite", today=TODAY)
-    with create_connector(SourceSettings(kind="demo", connection_string=str(path)), None) as connector:
+    with create_connector(SourceConfig(kind="demo", connection_string=str(path)), None) as connector:
         rates = list(connector.read("tax_rates"))
         customers = list(connector.read("customers"))
         items = list(connector.read("items"))
@@ -75,3 +74,11 @@ def test_ensure_builds_once_and_keeps_the_file(tmp_path):
         ).fetchone()[0]
     connection.close()
     assert not list(path.parent.glob("*.building"))
+
+
+def test_the_demo_company_has_a_few_suppliers(tmp_path):
+    path = build_demo_company(tmp_path / "company.sqlite", today=TODAY)
+    with create_connector(SourceConfig(kind="demo", connection_string=str(path)), None) as connector:
+        suppliers = [r for r in connector.read("suppliers") if isinstance(r, Supplier)]
+    assert len(suppliers) == 5 and sum(not s.active for s in suppliers) == 1
+    assert all(s.email and s.address.postcode and s.modified for s in suppliers)

@@ -1,4 +1,4 @@
-"""The connector registry: building connectors from SourceSettings, the password kept out of every error."""
+"""The connector registry: connectors from plain SourceConfig values, the password kept out of every error."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 
 from connectors.registry import (
     CONNECTORS,
+    SourceConfig,
     create_connector,
     odbc_connection_string,
     odbc_data_sources,
@@ -18,13 +19,12 @@ from connectors.sage50uk import Sage50UKConnector
 from core.errors import ConfigError, LedgerBridgeError
 from core.records import Customer
 from resources.demo.build_demo_company import ensure_demo_company
-from sync.settings import SourceSettings
 
 SECRET = "S3cr;et}pw{=x"
 
 
 def test_sage50uk_from_settings_reads_the_standin(sage50uk_company):
-    settings = SourceSettings(
+    settings = SourceConfig(
         kind="sage50uk",
         connection_string=sage50uk_company.connection_string,
         username="LEDGERBRIDGE",
@@ -38,16 +38,16 @@ def test_sage50uk_from_settings_reads_the_standin(sage50uk_company):
 
 
 def test_connection_string_braces_user_and_password():
-    settings = SourceSettings(
+    settings = SourceConfig(
         kind="sage50uk", connection_string="DSN=SageLine50v29;DIR=C:\\ACCDATA;", username="A}B"
     )
     built = odbc_connection_string(settings, SECRET)
     assert built == "DSN=SageLine50v29;DIR=C:\\ACCDATA;UID={A}}B};PWD={S3cr;et}}pw{=x}"
-    assert odbc_connection_string(SourceSettings(connection_string="DSN=X"), None) == "DSN=X"
+    assert odbc_connection_string(SourceConfig(connection_string="DSN=X"), None) == "DSN=X"
 
 
 def test_password_never_appears_in_errors(tmp_path):
-    settings = SourceSettings(
+    settings = SourceConfig(
         kind="sage50uk", connection_string=f"Driver={{Sage Line 50 v99}};DIR={tmp_path}", username="MANAGER"
     )
     connector = create_connector(settings, SECRET)
@@ -65,7 +65,7 @@ def test_password_never_appears_in_errors(tmp_path):
 
 def test_demo_kind_reads_the_demo_company_with_stdlib_sqlite(tmp_path):
     path = ensure_demo_company(tmp_path / "demo" / "company.sqlite")
-    with create_connector(SourceSettings(kind="demo", connection_string=str(path)), None) as connector:
+    with create_connector(SourceConfig(kind="demo", connection_string=str(path)), None) as connector:
         check = connector.test_connection()
         assert check.ok and "Brightwire IT Services Ltd" in check.detail and "40 customers" in check.detail
         assert len(list(connector.read("items"))) == 25
@@ -73,7 +73,7 @@ def test_demo_kind_reads_the_demo_company_with_stdlib_sqlite(tmp_path):
 
 def test_demo_kind_with_a_missing_file_says_restart_the_demo(tmp_path):
     connector = create_connector(
-        SourceSettings(kind="demo", connection_string=str(tmp_path / "gone.sqlite")), None
+        SourceConfig(kind="demo", connection_string=str(tmp_path / "gone.sqlite")), None
     )
     check = connector.test_connection()
     assert not check.ok and "missing" in check.message and "--demo" in check.action
@@ -82,13 +82,11 @@ def test_demo_kind_with_a_missing_file_says_restart_the_demo(tmp_path):
 
 def test_settings_errors_are_config_errors():
     with pytest.raises(ConfigError, match="Unknown accounting package"):
-        create_connector(SourceSettings(kind="tally"), None)
+        create_connector(SourceConfig(kind="tally"), None)
     with pytest.raises(ConfigError, match="time zone"):
-        create_connector(
-            SourceSettings(kind="sage50uk", connection_string="DSN=X", timezone="Mars/Base"), None
-        )
+        create_connector(SourceConfig(kind="sage50uk", connection_string="DSN=X", timezone="Mars/Base"), None)
     with pytest.raises(ConfigError, match="No ODBC connection"):
-        create_connector(SourceSettings(kind="sage50uk"), None)
+        create_connector(SourceConfig(kind="sage50uk"), None)
 
 
 def test_registry_lists_every_kind_and_imports_on_demand():

@@ -91,3 +91,24 @@ def test_a_column_the_select_does_not_return_is_told_with_the_columns_it_does(qt
     editor.select_entity("items")  # another entity keeps the customers' work
     editor.select_entity("customers")
     assert editor.query.toPlainText() == "SELECT id, company FROM clients"
+
+
+def test_a_suppliers_query_is_tested_and_saved_like_the_others(qtbot, source_form, gui_controller):
+    page, form = source_form
+    editor = form.queries_editor
+    editor.select_entity("suppliers")
+    editor.query.setPlainText("SELECT id, company, town FROM clients WHERE id > 1")
+    editor.set_column("key", "id")
+    editor.set_column("name", "company")
+    editor.set_column("city", "town")
+    qtbot.mouseClick(editor.test_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(
+        lambda: editor.test_button.isEnabled() and not editor.preview.isHidden(), timeout=LOAD_TIMEOUT
+    )
+    headers = [editor.preview.horizontalHeaderItem(c).text() for c in range(editor.preview.columnCount())]
+    names = {editor.preview.item(r, headers.index("name")).text() for r in range(editor.preview.rowCount())}
+    assert names == {"O'Malley Ltd", "Zürich AG"}
+    page.save()
+    qtbot.waitUntil(lambda: page.result_label.text().startswith("Saved"), timeout=10_000)
+    saved = Settings.load(gui_controller.context.config_path)
+    assert saved.source.columns["suppliers"] == {"key": "id", "name": "company", "city": "town"}

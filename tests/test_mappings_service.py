@@ -40,8 +40,9 @@ def state(tmp_path):
 
 def _source(settings: Settings) -> tuple[list[Customer], list[TaxRate]]:
     from connectors.registry import create_connector
+    from sync.runner import source_config
 
-    with create_connector(settings.source, None) as connector:
+    with create_connector(source_config(settings.source), None) as connector:
         customers = [r for r in connector.read("customers") if isinstance(r, Customer) and not r.deleted]
         taxes = [r for r in connector.read("tax_rates") if isinstance(r, TaxRate)]
     return customers, taxes

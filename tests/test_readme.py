@@ -39,3 +39,19 @@ def test_every_listed_command_exists():
         assert command in help_text
     for flag in ("--demo", "--minimized", "--config", "--version"):
         assert flag in help_text
+
+
+def test_the_test_command_runs_the_static_checks_before_pytest():
+    script = (ROOT / "bin" / "test").read_text(encoding="utf-8")
+    steps = [
+        script.index('"$venv/bin/ruff" check'),
+        script.index('"$venv/bin/ruff" format --check'),
+        script.index('"$venv/bin/mypy" "${MYPY_PACKAGES[@]}"'),
+        script.index("-m pytest"),
+    ]
+    assert steps == sorted(steps)
+    assert "set -euo pipefail" in script  # a failing check stops the run
+    packages = re.search(r"^MYPY_PACKAGES=\((.*)\)$", script, re.MULTILINE)
+    assert packages and "connectors" in packages.group(1).split()
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert "[tool.mypy]" in pyproject and "strict = true" in pyproject

@@ -6,7 +6,7 @@ import pytest
 
 from core.errors import ConfigError
 from sync.paths import app_paths
-from sync.settings import Settings
+from sync.settings import ALL_ENTITIES, Settings
 
 
 def test_round_trip_keeps_every_value(tmp_path):
@@ -53,7 +53,7 @@ def test_broken_toml_says_what_to_do(tmp_path):
         (lambda s: setattr(s.halo, "resource_server", ""), "resource server"),
         (lambda s: setattr(s.halo, "client_id", ""), "client ID"),
         (lambda s: setattr(s.source, "kind", "sage2000"), "Unknown accounting package"),
-        (lambda s: setattr(s.sync, "entities", ["customers", "suppliers"]), "suppliers"),
+        (lambda s: setattr(s.sync, "entities", ["customers", "payroll"]), "payroll"),
         (lambda s: setattr(s.sync, "interval_minutes", 0), "interval"),
     ],
 )
@@ -73,3 +73,76 @@ def test_ledgerbridge_home_keeps_everything_in_one_folder(isolated_home):
     assert paths.settings_file.is_relative_to(isolated_home)
     assert paths.state_file.is_relative_to(isolated_home)
     assert paths.log_dir.is_dir()
+
+
+def _load_error(tmp_path, text: str) -> str:
+    path = tmp_path / "settings.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        Settings.load(path)
+    return info.value.message
+
+
+def test_a_typo_is_an_error_that_names_the_key_and_its_line(tmp_path):
+    message = _load_error(
+        tmp_path, '[halo]\nclient_id = "abc"\n\n[sync]\nlookback_minutes = 5\nintervall_minutes = 30\n'
+    )
+    assert "sync.intervall_minutes" in message and "line 6" in message and "not a setting" in message
+
+
+def test_a_wrong_type_names_the_key_its_line_and_what_it_should_be(tmp_path):
+    message = _load_error(tmp_path, '[sync]\n\ninterval_minutes = "often"\n')
+    assert message.startswith("sync.interval_minutes in ") and "line 3" in message
+    assert "should be a whole number, not text in quotes" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "line"),
+    [
+        ('[sync]\nentities = ["customers", 5]\n', "sync.entities", 2),
+        ("[source.columns.customers]\nkey = 7\n", "source.columns.customers.key", 2),
+        ('[source.columns]\ncustomers = { key = "ID", nam = 3 }\n', "source.columns.customers.nam", 2),
+        ('[source.queries]\ncustomers = "SELECT 1"\nitems = false\n', "source.queries.items", 3),
+        ("[app]\nstart_at_login = 1\n", "app.start_at_login", 2),
+        ('halo = "x"\n', "halo", 1),
+        ('[halo]\nresource_server = "https://a.example"\n[hallo]\nx = 1\n', "hallo", 3),
+        ("[halo]\nrequests_per_5_minutes = true\n", "halo.requests_per_5_minutes", 2),
+    ],
+)
+def test_nested_tables_are_checked_too(tmp_path, text, key, line):
+    message = _load_error(tmp_path, text)
+    assert message.startswith(f"{key} in ") and f"line {line}" in message, message
+
+
+def test_a_negative_request_budget_in_the_file_says_what_it_should_be(tmp_path):
+    message = _load_error(tmp_path, "[halo]\nrequests_per_5_minutes = -5\n")
+    assert message.startswith("halo.requests_per_5_minutes in ") and "line 2" in message
+    assert "should be a whole number >= 0" in message
+
+
+def test_whole_numbers_are_accepted_where_a_number_is_expected(tmp_path):
+    path = tmp_path / "settings.toml"
+    path.write_text("[halo]\ntimeout_seconds = 30\nrequests_per_5_minutes = 0\n", encoding="utf-8")
+    loaded = Settings.load(path)
+    assert loaded.halo.timeout_seconds == 30.0 and isinstance(loaded.halo.timeout_seconds, float)
+    assert loaded.halo.requests_per_5_minutes == 0
+
+
+def test_suppliers_may_be_chosen_but_are_not_synced_by_default():
+    assert "suppliers" in ALL_ENTITIES and "suppliers" not in Settings().sync.entities
+    settings = Settings()
+    settings.halo.resource_server = "https://acme.halopsa.com"
+    settings.halo.client_id = "abc"
+    settings.source.kind = "sage50uk"
+    settings.sync.entities = [*settings.sync.entities, "suppliers"]
+    settings.validate()
+
+
+def test_a_negative_request_budget_is_refused():
+    settings = Settings()
+    settings.halo.resource_server = "https://acme.halopsa.com"
+    settings.halo.client_id = "abc"
+    settings.source.kind = "sage50uk"
+    settings.halo.requests_per_5_minutes = -1
+    with pytest.raises(ConfigError, match="requests_per_5_minutes"):
+        settings.validate()

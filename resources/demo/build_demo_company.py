@@ -1,9 +1,9 @@
 """Build the demo company: a small UK managed-service provider's Sage 50 UK books, as a SQLite file.
 
 Why: ``ledgerbridge --demo`` and the first-run tour need books that look like a real MSP's (forty customers,
-a price list across the usual VAT codes, a year of invoices, a few credit notes, receipts) without anyone's
-real data. The tables are Sage 50 UK's (same DDL as the test stand-in), so the demo runs the real Sage 50 UK
-connector. The content is seeded: the same ``today`` always gives the same file.
+a price list across the usual VAT codes, a year of invoices, a few credit notes, receipts, a handful of
+suppliers) without anyone's real data. The tables are Sage 50 UK's (same DDL as the test stand-in), so the
+demo runs the real Sage 50 UK connector. The content is seeded: the same ``today`` always gives the same file.
 
 Run ``python -m resources.demo.build_demo_company PATH`` to write one by hand.
 """
@@ -29,6 +29,15 @@ TAX_CODES = [
     ("T2", 2, "Exempt", 0.0),
     ("T5", 5, "Reduced rate", 5.0),
     ("T9", 9, "Outside the scope of VAT", 0.0),
+]
+
+# The MSP's suppliers (PURCHASE_LEDGER): (ref, name, town, postcode, contact, purchase nominal, inactive).
+SUPPLIERS = [
+    ("NORTHD01", "Northern Distribution plc", "Sheffield", "S1 2HE", "Priya Shah", "5000", 0),
+    ("CLOUDS01", "CloudSeat Licensing Ltd", "London", "EC2A 4NE", "Tom Whitaker", "5010", 0),
+    ("FIBREL01", "FibreLink Connectivity", "Warrington", "WA1 1GG", "Aled Morgan", "7502", 0),
+    ("OFFICE01", "Office Essentials Direct", "Stockport", "SK1 3AZ", "Jo Kettering", "7500", 0),
+    ("OLDHWR01", "Old Hardware Wholesale", "Bolton", "BL1 1AA", "", "5000", 1),
 ]
 
 # (name, town, county, postcode prefix) — realistic small-business names, apostrophes and accents included.
@@ -179,6 +188,7 @@ def build_demo_company(path: Path, *, today: date | None = None, seed: int = DEM
         refs = _write_customers(connection, rng, start)
         _write_items(connection, start)
         _write_invoices(connection, rng, refs, start, today)
+        _write_suppliers(connection, start)
         connection.commit()
     finally:
         connection.close()
@@ -229,6 +239,34 @@ def _write_customers(connection: sqlite3.Connection, rng: random.Random, start: 
         )
     insert_rows(connection, "SALES_LEDGER", rows)
     return [row["ACCOUNT_REF"] for row in rows]
+
+
+def _write_suppliers(connection: sqlite3.Connection, start: datetime) -> None:
+    """A few suppliers with fixed details (no draw from the seeded stream: customers and invoices stay)."""
+    rows = [
+        {
+            "ACCOUNT_REF": ref,
+            "NAME": name,
+            "ADDRESS_1": f"Unit {index + 2}, Trade Park",
+            "ADDRESS_3": town,
+            "ADDRESS_5": postcode,
+            "CONTACT_NAME": contact or None,
+            "TELEPHONE": f"0161 496 07{index:02d}",
+            "E_MAIL": f"sales@{ref.lower()}.example.co.uk",
+            "DEF_TAX_CODE": "T1",
+            "DEF_NOM_CODE": nominal,
+            "COUNTRY_CODE": "GB",
+            "CURRENCY": 0,
+            "BALANCE": 0.0,
+            "TERMS": "30 days net",
+            "INACTIVE_FLAG": inactive,
+            "RECORD_CREATE_DATE": sage_timestamp(start - timedelta(days=400)),
+            "RECORD_MODIFY_DATE": sage_timestamp(start + timedelta(days=index)),
+            "RECORD_DELETED": 0,
+        }
+        for index, (ref, name, town, postcode, contact, nominal, inactive) in enumerate(SUPPLIERS)
+    ]
+    insert_rows(connection, "PURCHASE_LEDGER", rows)
 
 
 def _write_items(connection: sqlite3.Connection, start: datetime) -> None:

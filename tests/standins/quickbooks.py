@@ -66,6 +66,14 @@ SCHEMA: dict[str, str] = {
         "Phone VARCHAR(21), Email VARCHAR(1023), Contact VARCHAR(41), SalesTaxCodeRefListID VARCHAR(36), "
         "SalesTaxCodeRefFullName VARCHAR(3), Balance DECIMAL(15,2)"
     ),
+    # QODBC's Vendor (doc.qodbc.com Vendor table detail): address in VendorAddress*, 41 characters a line.
+    "Vendor": (
+        f"{_LIST}, Name VARCHAR(41), IsActive BIT, IsTaxAgency BIT, CompanyName VARCHAR(41), "
+        + ", ".join(f"VendorAddressAddr{n} VARCHAR(41)" for n in range(1, 6))
+        + ", VendorAddressCity VARCHAR(31), VendorAddressState VARCHAR(21), "
+        "VendorAddressPostalCode VARCHAR(13), VendorAddressCountry VARCHAR(31), "
+        "Phone VARCHAR(21), Email VARCHAR(1023), Contact VARCHAR(41), Balance DECIMAL(15,2)"
+    ),
     "ItemService": (
         f"{_LIST}, Name VARCHAR(31), FullName VARCHAR(159), IsActive BIT, SalesTaxCodeRefListID VARCHAR(36), "
         f"{_ITEM_SALES}"
@@ -138,6 +146,51 @@ SALES_TAX_CODES = [
     ("STC-TAX", T_PST, T_PST, "1", "Tax", "Taxable (US style)", 1, 1, None, None),
     ("STC-BAD", T_PST, T_PST, "1", "Z", "Broken rate", 1, 1, "IST-BAD", "Bogus"),
     ("STC-OLD", T_PST, T_PST, "1", "O", "Old code", 0, 0, None, None),
+]
+
+_VENDOR_COLUMNS = (
+    "ListID, TimeCreated, TimeModified, EditSequence, Name, IsActive, CompanyName, VendorAddressAddr1, "
+    "VendorAddressCity, VendorAddressState, VendorAddressPostalCode, VendorAddressCountry, Phone, Email, "
+    "Contact"
+)
+# An ordinary vendor (another UTC offset), an inactive one, one never modified and one without a name.
+VENDORS: list[tuple[Any, ...]] = [
+    (
+        "90000001-1",
+        T_PST,
+        T_CET,
+        "1",
+        "Müller Büromaterial",
+        1,
+        "Müller Büromaterial GmbH",
+        "Königstraße 1",
+        "Stuttgart",
+        "BW",
+        "70173",
+        "Germany",
+        "+49 711 555 0100",
+        "info@mueller.example",
+        "Jürgen Müller",
+    ),
+    ("90000002-1", T_PST, T_PST, "1", "Old Vendor", 0, None, None, None, None, None, None, None, None, None),
+    (
+        "90000003-1",
+        T_PST,
+        None,
+        "1",
+        "Undated Vendor",
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+    ),
+    ("90000004-1", T_PST, T_UTC, "1", None, 1, None, None, None, None, None, None, None, None, None),
 ]
 
 _CUSTOMER_COLUMNS = (
@@ -926,6 +979,7 @@ TABLE_ROWS: list[tuple[str, str, list[tuple[Any, ...]]]] = [
         SALES_TAX_CODES,
     ),
     ("Customer", _CUSTOMER_COLUMNS, CUSTOMERS),
+    ("Vendor", _VENDOR_COLUMNS, VENDORS),
     ("ItemService", _SERVICE_COLUMNS, SERVICE_ITEMS),
     ("ItemNonInventory", _SERVICE_COLUMNS, NON_INVENTORY_ITEMS),
     ("ItemInventory", _INVENTORY_COLUMNS, INVENTORY_ITEMS),

@@ -30,6 +30,13 @@ SCHEMA: dict[str, str] = {
         "sWebSite VARCHAR(50), dCrLimit DECIMAL(19,4), lTaxCode INT, lCurrncyId INT, lPrcListId INT, "
         "bInactive TINYINT, dtASDate DATE, tmASTime TIME, sASUserId VARCHAR(20), sASOrgId VARCHAR(20)"
     ),
+    # The vendor ledger, laid out as tcustomr (docs/connectors.md: inferred, to check on a real company).
+    "tvendor": (
+        "lId INT PRIMARY KEY, sName VARCHAR(52), sCntcName VARCHAR(30), sStreet1 VARCHAR(50), "
+        "sStreet2 VARCHAR(50), sCity VARCHAR(35), sProvState VARCHAR(20), sCountry VARCHAR(30), "
+        "sPostalZip VARCHAR(9), sPhone1 VARCHAR(25), sEmail VARCHAR(50), sWebSite VARCHAR(50), "
+        "lTaxCode INT, bInactive TINYINT, dtASDate DATE, tmASTime TIME"
+    ),
     "tinvent": (
         "lId INT PRIMARY KEY, sPartCode VARCHAR(52), sName VARCHAR(52), sStockUnit VARCHAR(15), "
         "bService TINYINT, bInactive TINYINT, dtASDate DATE, tmASTime TIME"
@@ -409,10 +416,74 @@ AR_DETAILS = [
     (513, 1, 0, "2024-02-21", "INV-1013", "120", 0, STAMP_DAY, "12:00:00"),
 ]
 
+_VENDOR_COLUMNS = (
+    "lId, sName, sCntcName, sStreet1, sStreet2, sCity, sProvState, sCountry, sPostalZip, sPhone1, sEmail, "
+    "sWebSite, lTaxCode, bInactive, dtASDate, tmASTime"
+)
+# An ordinary vendor, an inactive one, one never stamped, and one without a name (a row problem).
+VENDORS: list[tuple[Any, ...]] = [
+    (
+        1,
+        "Fournitures Québec Inc.",
+        "Élise Tremblay",
+        "500, boul. René-Lévesque",
+        None,
+        "Québec",
+        "QC",
+        "Canada",
+        "G1R 2B5",
+        "418-555-0100",
+        "ventes@fournitures.example",
+        "fournitures.example",
+        2,
+        0,
+        STAMP_DAY,
+        "10:00:00",
+    ),
+    (
+        2,
+        "Old Parts Co",
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        1,
+        STAMP_DAY,
+        "10:00:00",
+    ),
+    (
+        3,
+        "Never Stamped Ltd",
+        None,
+        None,
+        None,
+        "Toronto",
+        "ON",
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        0,
+        None,
+        None,
+    ),
+    (4, None, None, None, None, None, None, None, None, None, None, None, None, 0, STAMP_DAY, "10:00:00"),
+]
+
 TABLE_ROWS: list[tuple[str, str, list[tuple[Any, ...]]]] = [
     ("ttaxauth", "lId, sName, sTaxId, lAcSalTax, lAcPurTax, bTaxable, sNameF", TAX_AUTHORITIES),
     ("ttaxcode", "lId, sCode, sDesc, sDescF, bUsed, bHidden, lUseInFlag", TAX_CODES),
     ("tcustomr", _CUSTOMER_COLUMNS, CUSTOMERS),
+    ("tvendor", _VENDOR_COLUMNS, VENDORS),
     ("tinvent", "lId, sPartCode, sName, sStockUnit, bService, bInactive, dtASDate, tmASTime", ITEMS),
     ("tinvprc", "lInventId, lPrcListId, lCurrncyId, dPrice", ITEM_PRICES),
     ("titrec", _HEADER_COLUMNS, INVOICE_HEADERS),

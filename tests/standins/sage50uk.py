@@ -397,6 +397,51 @@ def odbc_connection_string(path: Path) -> str:
     return f"Driver=SQLite3;Database={path};StepAPI=1;NoCreat=1"
 
 
+# Suppliers (PURCHASE_LEDGER): an ordinary one, an inactive one, a deleted one, one changed later and one
+# without a name (a row problem).
+SUPPLIERS: list[dict[str, Any]] = [
+    {
+        **_customer(
+            "CON001",
+            "Concept Stationery Supplies",
+            ADDRESS_1="66 New Street",
+            ADDRESS_2="Ridgeway",
+            ADDRESS_3="Newcastle upon Tyne",
+            ADDRESS_5="NE1 4GF",
+            CONTACT_NAME="Mark Ramsay",
+            TELEPHONE="0191 643 4343",
+            E_MAIL="orders@concept.example",
+            WEB_ADDRESS="www.concept.example",
+            VAT_REG_NUMBER="GB988 3453 23",
+        ),
+        "DEF_NOM_CODE": "5000",
+    },
+    _customer("OLDSUP", "Old Supplier Ltd", INACTIVE_FLAG=1),
+    _customer("GONE01", "Gone Supplies", RECORD_DELETED=1),
+    _customer("LATE01", "Late Parts plc", RECORD_MODIFY_DATE=sage_timestamp(BASE + timedelta(days=2))),
+    _customer("NONAME", None),
+]
+_SUPPLIER_COLUMNS = (
+    "ACCOUNT_REF",
+    "NAME",
+    *(f"ADDRESS_{n}" for n in range(1, 6)),
+    "CONTACT_NAME",
+    "TELEPHONE",
+    "E_MAIL",
+    "WEB_ADDRESS",
+    "DEF_TAX_CODE",
+    "DEF_NOM_CODE",
+    "VAT_REG_NUMBER",
+    "CURRENCY",
+    "COUNTRY_CODE",
+    "BALANCE",
+    "INACTIVE_FLAG",
+    "RECORD_CREATE_DATE",
+    "RECORD_MODIFY_DATE",
+    "RECORD_DELETED",
+)
+
+
 def _stock_row(row: dict[str, Any]) -> dict[str, Any]:
     full: dict[str, Any] = {
         "UNIT_OF_SALE": "Each",
@@ -422,6 +467,11 @@ def build_company(path: Path) -> Path:
         # VAT_INCLUDE is "tax code included in VAT return" (normally 1), not "prices include tax".
         insert_rows(connection, "TAX_CODE", [{**row, "VAT_INCLUDE": 1} for row in TAX_CODES])
         insert_rows(connection, "SALES_LEDGER", CUSTOMERS)
+        insert_rows(
+            connection,
+            "PURCHASE_LEDGER",
+            [{column: row.get(column) for column in _SUPPLIER_COLUMNS} for row in SUPPLIERS],
+        )
         insert_rows(connection, "STOCK", [_stock_row(row) for row in ITEMS])
         ledger = SageLedger(connection)
         for spec in INVOICES:
