@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 from core.errors import LedgerBridgeError
 from core.scrub import scrub
@@ -165,7 +165,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def summary_json(summary: RunSummary) -> dict:
+def summary_json(summary: RunSummary) -> dict[str, Any]:
     return {
         "status": summary.status,
         "dry_run": summary.dry_run,
@@ -177,7 +177,7 @@ def summary_json(summary: RunSummary) -> dict:
     }
 
 
-def _failed_json(message: str, dry_run: bool) -> dict:
+def _failed_json(message: str, dry_run: bool) -> dict[str, Any]:
     now = datetime.now(UTC).isoformat()
     return {
         "status": "failed",

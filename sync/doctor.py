@@ -212,8 +212,8 @@ def probe_table(connector: Connector, use: TableUse) -> tuple[TableReport, list[
     described: dict[str, tuple[Any, ...]] = {}
     query_error: Exception | None = None
     try:
-        for column in _described(connection, f"SELECT {columns_sql} FROM {table_sql} WHERE 1 = 0"):
-            described[str(column[0]).upper()] = column
+        for description in _described(connection, f"SELECT {columns_sql} FROM {table_sql} WHERE 1 = 0"):
+            described[str(description[0]).upper()] = description
     except Exception as exc:
         query_error = exc
     # The table's own column list as well: some engines (SQLite) read a quoted name that does not exist as

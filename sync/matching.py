@@ -62,15 +62,13 @@ def _fold(text: str) -> str:
     return text
 
 
-def normalise_name(name: str) -> str:
+def normalise_name(name: object) -> str:
     """The form two names must share to be "the same company": case, accents, punctuation, legal suffix.
 
     "Acme Ltd", "ACME Limited" and "acme, ltd." all give "acme"; "Smith & Sons LLC" gives "smith and sons";
     "Acme Holdings" stays "acme holdings". Never raises; idempotent.
     """
-    if not isinstance(name, str):
-        name = "" if name is None else str(name)
-    text = _fold(name)
+    text = _fold(name if isinstance(name, str) else ("" if name is None else str(name)))
     pieces: list[str] = []
     for ch in text:
         if ch == "&":
