@@ -80,47 +80,32 @@ HOME_CURRENCY = 0  # tinvprc.lCurrncyId of home-currency prices [I: inferred, no
 _ZERO = Decimal("0.00")
 _QUANTITY = Decimal("0.0001")
 
-# Every table and the columns read from it (the doctor probes exactly these).
+# Every table and the columns read from it (the doctor probes exactly these). tcustomr and tvendor share one
+# column list: the vendor ledger's columns are inferred from the customer ledger's (docs/connectors.md).
+_LEDGER_COLUMNS = (
+    "lId",
+    "sName",
+    "sCntcName",
+    "sStreet1",
+    "sStreet2",
+    "sCity",
+    "sProvState",
+    "sCountry",
+    "sPostalZip",
+    "sPhone1",
+    "sEmail",
+    "sWebSite",
+    "lTaxCode",
+    "bInactive",
+    "dtASDate",
+    "tmASTime",
+)
 _TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "ttaxauth": ("sName",),
     "ttaxcode": ("lId", "sCode", "sDesc", "bHidden"),
-    "tcustomr": (
-        "lId",
-        "sName",
-        "sCntcName",
-        "sStreet1",
-        "sStreet2",
-        "sCity",
-        "sProvState",
-        "sCountry",
-        "sPostalZip",
-        "sPhone1",
-        "sEmail",
-        "sWebSite",
-        "lTaxCode",
-        "bInactive",
-        "dtASDate",
-        "tmASTime",
-    ),
+    "tcustomr": _LEDGER_COLUMNS,
     # The vendor ledger: tcustomr's twin (docs/connectors.md: the name is public, the columns inferred).
-    "tvendor": (
-        "lId",
-        "sName",
-        "sCntcName",
-        "sStreet1",
-        "sStreet2",
-        "sCity",
-        "sProvState",
-        "sCountry",
-        "sPostalZip",
-        "sPhone1",
-        "sEmail",
-        "sWebSite",
-        "lTaxCode",
-        "bInactive",
-        "dtASDate",
-        "tmASTime",
-    ),
+    "tvendor": _LEDGER_COLUMNS,
     "tinvent": ("lId", "sPartCode", "sName", "bService", "bInactive", "dtASDate", "tmASTime"),
     "tinvprc": ("lInventId", "lPrcListId", "lCurrncyId", "dPrice"),
     "titrec": (

@@ -71,38 +71,29 @@ _DOCUMENT_CODES: dict[float, str] = {0: "invoice", 1: "credit"}
 # VAT_INCLUDE is not read: it means "included in the VAT return", not "prices include tax"
 # (docs/connectors.md).
 TAX_COLUMNS = ("TAX_CODE", "TAX_CODE_ID", "DESCRIPTION", "TAX_RATE")
+# What SALES_LEDGER and PURCHASE_LEDGER (its supplier twin in Zynk's schema) share after the address.
+_LEDGER_DETAIL_COLUMNS = (
+    "CONTACT_NAME",
+    "TELEPHONE",
+    "E_MAIL",
+    "WEB_ADDRESS",
+    "DEF_TAX_CODE",
+    "VAT_REG_NUMBER",
+    "COUNTRY_CODE",
+    "INACTIVE_FLAG",
+    "RECORD_DELETED",
+    MODIFIED,
+)
+_ADDRESS_COLUMNS = tuple(f"ADDRESS_{n}" for n in range(1, 6))
 CUSTOMER_COLUMNS = (
     "ACCOUNT_REF",
     "NAME",
-    *(f"ADDRESS_{n}" for n in range(1, 6)),
+    *_ADDRESS_COLUMNS,
     *(f"DEL_ADDRESS_{n}" for n in range(1, 6)),
-    "CONTACT_NAME",
-    "TELEPHONE",
-    "E_MAIL",
-    "WEB_ADDRESS",
-    "DEF_TAX_CODE",
-    "VAT_REG_NUMBER",
-    "COUNTRY_CODE",
-    "INACTIVE_FLAG",
-    "RECORD_DELETED",
-    MODIFIED,
+    *_LEDGER_DETAIL_COLUMNS,
 )
-# PURCHASE_LEDGER as Zynk's published schema lists it (docs/connectors.md): the supplier twin of SALES_LEDGER.
-SUPPLIER_COLUMNS = (
-    "ACCOUNT_REF",
-    "NAME",
-    *(f"ADDRESS_{n}" for n in range(1, 6)),
-    "CONTACT_NAME",
-    "TELEPHONE",
-    "E_MAIL",
-    "WEB_ADDRESS",
-    "DEF_TAX_CODE",
-    "VAT_REG_NUMBER",
-    "COUNTRY_CODE",
-    "INACTIVE_FLAG",
-    "RECORD_DELETED",
-    MODIFIED,
-)
+# PURCHASE_LEDGER as Zynk's published schema lists it (docs/connectors.md).
+SUPPLIER_COLUMNS = ("ACCOUNT_REF", "NAME", *_ADDRESS_COLUMNS, *_LEDGER_DETAIL_COLUMNS)
 ITEM_COLUMNS = (
     "STOCK_CODE",
     "DESCRIPTION",
