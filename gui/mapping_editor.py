@@ -11,7 +11,6 @@ and saving goes through ``sync.mappings.MappingService`` in the background.
 
 from __future__ import annotations
 
-import csv
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -37,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.advice import AdviceView
+from gui.csv_export import write_csv
 from gui.widgets.inputs import ScrollSafeComboBox
 from gui.worker import TaskRunner
 from sync.mappings import changes_to_confirm, percent
@@ -624,15 +624,7 @@ class MappingEditor(QWidget):
             self.status.setText(f"Exported {len(rows) - 1} row(s) to {target}.")
             self.status.setStyleSheet("color: #1b5e20;")
 
-        self.tasks.submit(lambda: write_csv(target, rows), done, self._on_error)
-
-
-def write_csv(target: Path, rows: list[list[str]]) -> None:
-    """UTF-8 with a byte-order mark (Excel opens it with the right accents); no cell starts a formula."""
-    with target.open("w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle)
-        for row in rows:
-            writer.writerow(["'" + value if value[:1] in ("=", "+", "-", "@") else value for value in row])
+        self.tasks.submit(lambda: write_csv(target, rows[0], rows[1:]), done, self._on_error)
 
 
 def _select(combo: QComboBox, halo_id: int | None) -> None:

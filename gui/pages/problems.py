@@ -11,9 +11,7 @@ sync for those kinds of record, so a fix in the books or in Mappings takes effec
 
 from __future__ import annotations
 
-import csv
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -35,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.controller import SyncController
+from gui.csv_export import write_csv
 from gui.pages.common import cell, entity_name, local_time, read_only_table
 from sync.state import Problem, SkippedRecord
 
@@ -302,11 +301,3 @@ class ProblemsPage(QWidget):
             lambda _: self.export_label.setText(f"Saved {len(rows)} row(s) to {path}."),
             lambda error: self.export_label.setText(f"Could not save {path}: {error}"),
         )
-
-
-def write_csv(path: Path, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    """UTF-8 with a byte-order mark, so Excel on Windows opens names like "Café Müller" correctly."""
-    with path.open("w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(headers)
-        writer.writerows(rows)
