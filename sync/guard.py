@@ -30,12 +30,12 @@ from core.errors import ConfigError, LedgerBridgeError, TransientError
 from halo.client import HaloClient, RequestStats
 from halo.resources import RESOURCES
 from sync.answers import halo_id
+from sync.halo_index import newer_records
 from sync.matching import normalise_key
 
 log = logging.getLogger("ledgerbridge.sync")
 
 TIMESTAMP_FIELDS = ("alastupdate", "lastmodified", "last_modified", "datecreated", "date")
-NEWEST_FIRST = {"order": "id", "orderdesc": "true"}
 WHOLE_LIST_PARAMS = frozenset({"includeinactive", "order", "orderdesc"})  # params that filter nothing out
 CHECK_PAGE_SIZE = 50
 
@@ -166,22 +166,10 @@ class SecondInstallationGuard:
 
     def _read_newer(self, resource: str, seen: _Seen) -> None:
         """Add what Halo holds above ``seen.newest``: newest first when Halo sorts, else the whole list."""
-        row = RESOURCES.get(resource)
-        params = dict(row.index_params) if row is not None else {}
-        ordered = row is not None and row.orderable
-        if ordered:
-            params.update(NEWEST_FIRST)
-        newest, previous, honoured = seen.newest, None, None
-        for record in self._client.iter_records(resource, params, page_size=CHECK_PAGE_SIZE):
-            record_id = _id(record)
-            if ordered and honoured is None and previous is not None:
-                honoured = record_id < previous
-            previous = record_id
-            if record_id > seen.newest:
-                self._note(resource, seen, record)
-                newest = max(newest, record_id)
-            elif honoured:
-                break  # newest first, and this one was known before: so is everything after it
+        newest = seen.newest
+        for record in newer_records(self._client, resource, seen.newest, page_size=CHECK_PAGE_SIZE):
+            self._note(resource, seen, record)
+            newest = max(newest, _id(record))
         seen.newest = newest
 
     def _stop(

@@ -49,6 +49,30 @@ class HaloWriter(Protocol):
     def save(self, resource: str, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]: ...
 
 
+def newer_records(
+    client: HaloWriter, resource: str, above: int, *, page_size: int | None = None
+) -> Iterator[dict[str, Any]]:
+    """Halo's records of ``resource`` with an id above ``above``: what appeared since that id was the newest.
+
+    Newest first where Halo can order the list: the reading stops at the first record at or below ``above``
+    once the server is seen to honour the order (known from the first two records). A server that ignores
+    the order, or a list Halo cannot order, is read to the end, so no newer record is ever missed.
+    """
+    row = halo_resource(resource)
+    params = {**row.index_params, **(NEWEST_FIRST if row.orderable else {})}
+    honoured: bool | None = None
+    previous: int | None = None
+    for record in client.iter_records(resource, params, page_size=page_size):
+        record_id = answer_id(record) or 0
+        if row.orderable and honoured is None and previous is not None:
+            honoured = record_id < previous
+        previous = record_id
+        if record_id > above:
+            yield record
+        elif honoured:
+            return
+
+
 class HaloIndexes:
     """What Halo holds per resource, for matching: read once per run when needed, grown after creates."""
 
@@ -181,31 +205,17 @@ class HaloIndexes:
         """Add to the index what Halo holds beyond it: only those records can be creates that landed.
 
         Why: re-reading a whole resource after every create that may have landed costs a page per
-        ``page_size`` records of Halo (500 GETs for 50,000 invoices) per failed batch. Newest first, the
-        reading stops at the first record the index already covers, once the server is seen to honour the
-        order; a server that ignores it is read to the end, so a landed create is never missed.
+        ``page_size`` records of Halo (500 GETs for 50,000 invoices) per failed batch; ``newer_records``
+        reads newest first and stops at the first record the index already covers.
         """
         index = self._indexes.get(resource)
         if index is None or not halo_resource(resource).orderable:
             return self._load_index(resource)
         known = max((answer_id(record) or 0 for record in index.records()), default=0)
-        honoured: bool | None = (
-            None  # whether the server sorts newest first: known from the first two records
-        )
-        previous: int | None = None
-        for record in self.client.iter_records(
-            resource, {**halo_resource(resource).index_params, **NEWEST_FIRST}
-        ):
-            record_id = answer_id(record) or 0
-            if honoured is None and previous is not None:
-                honoured = record_id < previous
-            previous = record_id
-            if record_id > known:
-                completed = self._complete(resource, record)
-                if completed is not None:
-                    index.add(completed)
-            elif honoured:
-                break
+        for record in newer_records(self.client, resource, known):
+            completed = self._complete(resource, record)
+            if completed is not None:
+                index.add(completed)
         return index
 
     def index(self, resource: str) -> HaloIndex:
