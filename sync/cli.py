@@ -411,6 +411,19 @@ def _settings_for_checks(args: argparse.Namespace, paths: AppPaths) -> Settings:
         raise CouldNotRun(_message(exc)) from exc
 
 
+def _open_for_checks(args: argparse.Namespace) -> tuple[AppPaths, Settings, SecretStore | None] | None:
+    """What the doctor and the support bundle read: paths, settings and (if usable) the keyring; None when
+    the settings cannot be read, after saying why on stderr."""
+    _tolerant_console()
+    try:
+        paths = app_paths()
+        settings = _settings_for_checks(args, paths)
+    except CouldNotRun as exc:
+        print(exc.message, file=sys.stderr)
+        return None
+    return paths, settings, _secrets_for_checks(settings)
+
+
 def _secrets_for_checks(settings: Settings) -> SecretStore | None:
     store = KeyringSecretStore(allow_plaintext=settings.app.allow_plaintext_secrets)
     try:
@@ -427,14 +440,10 @@ def doctor_command(args: argparse.Namespace) -> int:
     """``ledgerbridge doctor``: probe the books and Halo, print the report; exit 0 (no problems) or 1."""
     from sync.doctor import doctor_for_settings
 
-    _tolerant_console()
-    try:
-        paths = app_paths()
-        settings = _settings_for_checks(args, paths)
-    except CouldNotRun as exc:
-        print(exc.message, file=sys.stderr)
+    opened = _open_for_checks(args)
+    if opened is None:
         return EXIT_COULD_NOT_RUN
-    secrets = _secrets_for_checks(settings)
+    _, settings, secrets = opened
     report = doctor_for_settings(settings, secrets or MemorySecretStore())
     from sync.support_bundle import redact
 
@@ -450,14 +459,10 @@ def support_bundle_command(args: argparse.Namespace, *, app_version: str = "") -
     from sync.doctor import doctor_for_settings
     from sync.support_bundle import default_bundle_name, write_bundle
 
-    _tolerant_console()
-    try:
-        paths = app_paths()
-        settings = _settings_for_checks(args, paths)
-    except CouldNotRun as exc:
-        print(exc.message, file=sys.stderr)
+    opened = _open_for_checks(args)
+    if opened is None:
         return EXIT_COULD_NOT_RUN
-    secrets = _secrets_for_checks(settings)
+    paths, settings, secrets = opened
     report = (
         None
         if getattr(args, "no_doctor", False)
