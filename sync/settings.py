@@ -66,6 +66,20 @@ class SyncSettings(_Section):
     sync_payments: bool = True
 
 
+class PostingSettings(_Section):
+    """Halo -> books: which Halo invoices are posted into the books, and how (sync/posting.py)."""
+
+    enabled: bool = False  # post Halo's invoices into the books (off: the books -> Halo direction only)
+    credit_notes: bool = True  # credit notes too, as credit memos / credit notes in the books
+    start_date: str = ""  # ISO date (YYYY-MM-DD); Halo invoices dated before it are never posted
+    toplevel_ids: list[int] = msgspec.field(default_factory=list)  # only these Halo top levels; [] = all
+    only_approved: bool = True  # leave alone an invoice that requires approval and is not approved yet
+    missing_customers: str = "report"  # "create" in the books, or "report" as a problem
+    missing_items: str = "report"  # "create" in the books, or "report" as a problem
+    number_from: str = "halo"  # "halo": Halo's invoice number; "books": the books' next number
+    mark_posted_in_halo: bool = True  # set posted, dateposted and thirdpartyinvoicenumber in Halo
+
+
 class AppSettings(_Section):
     start_at_login: bool = False
     start_minimised: bool = True
@@ -76,6 +90,7 @@ class Settings(_Section):
     halo: HaloSettings = msgspec.field(default_factory=HaloSettings)
     source: SourceSettings = msgspec.field(default_factory=SourceSettings)
     sync: SyncSettings = msgspec.field(default_factory=SyncSettings)
+    posting: PostingSettings = msgspec.field(default_factory=PostingSettings)
     app: AppSettings = msgspec.field(default_factory=AppSettings)
 
     def is_configured(self) -> bool:
