@@ -1,4 +1,4 @@
-"""QODBC's write rules on the QuickBooks stand-in: inserts into InvoiceLine / CreditMemoLine, Customer and items.
+"""QODBC's write rules on the QuickBooks stand-in: InvoiceLine / CreditMemoLine, Customer and item inserts.
 
 Why an extension: QODBC keeps the lines sent with ``FQSaveToCache = 1`` in "a cache specific to your current
 QODBC connection" and saves header + cached lines + the last line (``FQSaveToCache = 0``) as one transaction
@@ -17,7 +17,8 @@ What is enforced (the messages follow QuickBooks' SDK status codes, docs/writing
   each line's sales tax code, Subtotal / SalesTaxTotal / BalanceRemaining (or CreditRemaining);
 - the customer must be given by ListID or FullName (not both) and exist; items, tax codes and an income
   account must exist (3140 "invalid reference"); text longer than QuickBooks' field is refused (3070);
-- a new customer or item needs a Name unique in its list (3100), at most 41 / 31 characters.
+- a new customer or item needs a Name unique in its list (3100), at most 41 / 31 characters; its ListID is
+  unique across all lists, as QuickBooks' are (a random "8xxxxxxx-<seconds>" in QuickBooks' own shape).
 A refused insert leaves the connection's cache as it was (the writer drops the connection after a failure).
 """
 
@@ -40,6 +41,7 @@ LINE_PARTS = (
     "Amount",
     "SalesTaxCodeRefListID",
     "SalesTaxCodeRefFullName",
+    "OverrideItemAccountRefFullName",
 )
 # qbXML CustomerAdd lengths (Name 41, addresses 41/31/21/13/31, Phone 21, Email 1023, Contact 41).
 CUSTOMER_LENGTHS = {
@@ -101,15 +103,22 @@ def _line_rules(prefix: str, header_table: str, cache: str) -> list[str]:
     return [
         _abort(
             f"3140 - There is an invalid reference to QuickBooks Item in the {header_table} line.",
-            f"({item}ListID IS NOT NULL AND NOT EXISTS (SELECT 1 FROM qodbc_items WHERE ListID = {item}ListID))"
+            f"({item}ListID IS NOT NULL"
+            f" AND NOT EXISTS (SELECT 1 FROM qodbc_items WHERE ListID = {item}ListID))"
             f" OR ({item}FullName IS NOT NULL"
             f" AND NOT EXISTS (SELECT 1 FROM qodbc_items WHERE FullName = {item}FullName))",
         ),
         _abort(
             f"3140 - There is an invalid reference to QuickBooks Sales Tax Code in the {header_table} line.",
-            f"({tax}ListID IS NOT NULL AND NOT EXISTS (SELECT 1 FROM SalesTaxCode WHERE ListID = {tax}ListID))"
+            f"({tax}ListID IS NOT NULL"
+            f" AND NOT EXISTS (SELECT 1 FROM SalesTaxCode WHERE ListID = {tax}ListID))"
             f" OR ({tax}FullName IS NOT NULL"
             f" AND NOT EXISTS (SELECT 1 FROM SalesTaxCode WHERE Name = {tax}FullName))",
+        ),
+        _abort(
+            f"3140 - There is an invalid reference to QuickBooks Account in the {header_table} line.",
+            f"NEW.{prefix}OverrideItemAccountRefFullName IS NOT NULL AND NOT EXISTS "
+            f"(SELECT 1 FROM Account WHERE FullName = NEW.{prefix}OverrideItemAccountRefFullName)",
         ),
         _abort(
             "3045 - A line with an amount needs an item.",
@@ -156,7 +165,8 @@ CREATE TEMP TABLE {cache} (Seq INTEGER PRIMARY KEY AUTOINCREMENT,
   DueDate DATE, PONumber VARCHAR(25), Memo VARCHAR(4095), Other VARCHAR(29),
   {prefix}ItemRefListID VARCHAR(36), {prefix}ItemRefFullName VARCHAR(159), {prefix}Desc VARCHAR(4095),
   {prefix}Quantity DECIMAL(15,5), {prefix}Rate DECIMAL(15,5), {prefix}Amount DECIMAL(15,2),
-  {prefix}SalesTaxCodeRefListID VARCHAR(36), {prefix}SalesTaxCodeRefFullName VARCHAR(3));
+  {prefix}SalesTaxCodeRefListID VARCHAR(36), {prefix}SalesTaxCodeRefFullName VARCHAR(3),
+  {prefix}OverrideItemAccountRefFullName VARCHAR(159));
 CREATE TEMP TABLE {saving} (TxnID VARCHAR(36), TxnNumber INTEGER, RefNumber VARCHAR(11),
   CustomerRefListID VARCHAR(36), CustomerRefFullName VARCHAR(209), Stamp VARCHAR(32));
 
@@ -188,14 +198,15 @@ BEGIN
   INSERT INTO {prefix} (TxnID, TimeModified, CustomerRefListID, CustomerRefFullName, TxnDate, RefNumber,
       DueDate, PONumber, Memo, Other, {prefix}Type, {prefix}SeqNo, {prefix}TxnLineID, {prefix}ItemRefListID,
       {prefix}ItemRefFullName, {prefix}Desc, {prefix}Quantity, {prefix}Rate, {prefix}Amount,
-      {prefix}TaxAmount, {prefix}SalesTaxCodeRefListID, {prefix}SalesTaxCodeRefFullName)
+      {prefix}TaxAmount, {prefix}SalesTaxCodeRefListID, {prefix}SalesTaxCodeRefFullName,
+      {prefix}OverrideItemAccountRefFullName)
   SELECT s.TxnID, s.Stamp, s.CustomerRefListID, s.CustomerRefFullName, coalesce(l.TxnDate, date('now')),
          s.RefNumber, l.DueDate, l.PONumber, l.Memo, l.Other, 'Item',
          (SELECT count(*) FROM {cache} e WHERE e.Seq <= l.Seq),
          printf('%s-%d', s.TxnID, l.Seq), i.ListID, i.FullName, l.{prefix}Desc, l.{prefix}Quantity,
          l.{prefix}Rate, l.a,
          CASE WHEN tc.IsTaxable THEN round(l.a * coalesce(ist.TaxRate, 0) / 100.0, 2) ELSE 0 END,
-         tc.ListID, tc.Name
+         tc.ListID, tc.Name, l.{prefix}OverrideItemAccountRefFullName
   FROM (SELECT *, coalesce({prefix}Amount, round({prefix}Quantity * {prefix}Rate, 2), 0) AS a
         FROM {cache}) l
   CROSS JOIN {saving} s
@@ -220,7 +231,11 @@ END;
 
 
 def _list_sql(
-    table: str, columns: tuple[str, ...], lengths: dict[str, int], unique_in: tuple[str, ...], rules: list[str]
+    table: str,
+    columns: tuple[str, ...],
+    lengths: dict[str, int],
+    unique_in: tuple[str, ...],
+    rules: list[str],
 ) -> str:
     """A new list entry (no ListID given): QuickBooks' rules, then the row with its generated ListID."""
     names = " UNION ALL ".join(f"SELECT Name FROM {other}" for other in unique_in)
@@ -242,7 +257,7 @@ BEGIN
 {checks}
   INSERT INTO {table} (ListID, TimeCreated, TimeModified, EditSequence, Name, FullName, IsActive,
       {", ".join(columns)})
-  VALUES (printf('%X-%d', (SELECT coalesce(max(rowid), 0) FROM {table}) + 2147483904, {_SECONDS}),
+  VALUES (printf('%08X-%d', 2147483648 + abs(random() % 268435456), {_SECONDS}),
       {_NOW}, {_NOW}, CAST({_SECONDS} AS TEXT), NEW.Name, NEW.Name, coalesce(NEW.IsActive, 1),
       {", ".join(f"NEW.{column}" for column in columns)});
   SELECT RAISE(IGNORE);

@@ -51,6 +51,7 @@ def _line_table(prefix: str) -> str:
         # every line, the references by name, and QODBC's FQSaveToCache / FQPrimaryKey pseudo-columns.
         f"CustomerRefFullName VARCHAR(209), DueDate DATE, PONumber VARCHAR(25), Memo VARCHAR(4095), "
         f"Other VARCHAR(29), {prefix}SalesTaxCodeRefFullName VARCHAR(3), "
+        f"{prefix}OverrideItemAccountRefFullName VARCHAR(159), "
         "FQSaveToCache BIT, FQPrimaryKey VARCHAR(80)"
     )
 
@@ -120,9 +121,7 @@ SCHEMA: dict[str, str] = {
     ),
     "CreditMemoLine": _line_table("CreditMemoLine"),
     # The chart of accounts (qbXML AccountRet: Name 31, FullName 159): new items need an income account.
-    "Account": (
-        f"{_LIST}, Name VARCHAR(31), FullName VARCHAR(159), IsActive BIT, AccountType VARCHAR(40)"
-    ),
+    "Account": (f"{_LIST}, Name VARCHAR(31), FullName VARCHAR(159), IsActive BIT, AccountType VARCHAR(40)"),
     "ItemSubtotal": f"{_LIST}, Name VARCHAR(31), IsActive BIT, ItemDesc VARCHAR(4095)",
     "ItemDiscount": (
         f"{_LIST}, Name VARCHAR(31), IsActive BIT, ItemDesc VARCHAR(4095), DiscountRate DECIMAL(15,5)"
