@@ -11,10 +11,10 @@ Why this shape (docs/writing-quickbooks.md has the evidence for each point):
   simply posted again. A link that dies *during* the last insert leaves the outcome unknown:
   TransientError(maybe_written=True), and the caller looks the marker up (``find_posted``) before any retry.
   After any failure the connection is dropped, so no stale cached line can join the next document.
-- The exactly-once marker (``HALO-<id>`` / ``HALO-C<id>``) goes in the header's ``Other`` field: 29
-  characters in qbXML InvoiceAdd / CreditMemoAdd, free for our use, printed on no standard template, and kept
-  apart from ``PONumber`` (25, the customer's order number) and ``Memo`` (4095, the user's text).
-  ``find_posted`` looks it up in ``Invoice`` and ``CreditMemo`` with short IN lists.
+- The exactly-once marker (``HALO-<id>`` / ``HALO-C<id>``) goes in the header's ``Other`` field (QODBC's
+  column ``CustomFieldOther``): 29 characters in qbXML InvoiceAdd / CreditMemoAdd, unused by QuickBooks
+  itself, and kept apart from ``PONumber`` (25, the customer's order number) and ``Memo`` (4095, the user's
+  text). ``find_posted`` looks it up in ``Invoice`` and ``CreditMemo`` with short IN lists.
 - Keys are the books' ListIDs, the same keys the reader (connectors/quickbooks.py) gives customers, items
   and sales tax codes, so mappings made on the read side post unchanged: ``CustomerRefListID``,
   ``...ItemRefListID``, ``...SalesTaxCodeRefListID``. QuickBooks computes each line's tax from its code.
@@ -46,7 +46,8 @@ log = logging.getLogger("ledgerbridge.connectors.quickbooks_writer")
 
 PACKAGE = "quickbooks"
 # qbXML InvoiceAdd / CreditMemoAdd / CustomerAdd / ItemServiceAdd maximum lengths (Intuit's SDK reference).
-MARKER_LENGTH = 29  # Other
+MARKER_COLUMN = "CustomFieldOther"  # qbXML's Other, as QODBC names it
+MARKER_LENGTH = 29
 NUMBER_LENGTH = 11  # RefNumber
 PO_NUMBER_LENGTH = 25
 MEMO_LENGTH = 4095
@@ -189,7 +190,7 @@ class QuickBooksWriter:
         return frozenset({"invoices", "credit_notes", "customers", "items"})
 
     def find_posted(self, references: Sequence[str]) -> dict[str, PostedDocument]:
-        """Invoices and credit memos whose ``Other`` carries one of ``references``."""
+        """Invoices and credit memos whose ``CustomFieldOther`` carries one of ``references``."""
         return {reference: posted for reference, (posted, _total) in self._lookup(references).items()}
 
     def post(self, document: BooksDocument) -> PostedDocument:
@@ -212,8 +213,8 @@ class QuickBooksWriter:
         if found is None:
             raise TransientError(
                 f"QuickBooks accepted {what} but it cannot be found by its marker {document.reference}.",
-                action="Look for it in QuickBooks (Other field) before posting it again; LedgerBridge will "
-                "look for it on the next run.",
+                action="Look for it in QuickBooks (its Other field) before posting it again; LedgerBridge "
+                "will look for it on the next run.",
                 maybe_written=True,
             )
         posted, total = found
@@ -378,7 +379,7 @@ class QuickBooksWriter:
             header["PONumber"] = text(document.customer_reference, PO_NUMBER_LENGTH)
         if document.memo.strip():
             header["Memo"] = text(document.memo, MEMO_LENGTH)
-        header["Other"] = document.reference.strip()
+        header[MARKER_COLUMN] = document.reference.strip()
         return header
 
     @staticmethod
@@ -404,11 +405,11 @@ class QuickBooksWriter:
         for table in ("Invoice", "CreditMemo"):
             for chunk in chunks(wanted, self.chunk_size):
                 sql = (
-                    f"SELECT TxnID, RefNumber, Other, Subtotal, SalesTaxTotal FROM {table} "
-                    f"WHERE Other IN ({placeholders(len(chunk))}) ORDER BY TxnID"
+                    f"SELECT TxnID, RefNumber, {MARKER_COLUMN}, Subtotal, SalesTaxTotal FROM {table} "
+                    f"WHERE {MARKER_COLUMN} IN ({placeholders(len(chunk))}) ORDER BY TxnID"
                 )
                 for row in self._rows(sql, chunk, during=f"looking up posted documents in {table}"):
-                    marker = text(row.get("Other"))
+                    marker = text(row.get(MARKER_COLUMN))
                     if marker in found:
                         log.warning("QuickBooks holds more than one transaction with the marker %s.", marker)
                         continue

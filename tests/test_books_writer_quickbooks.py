@@ -108,7 +108,7 @@ def read_document(company: Company, key: str) -> Invoice:
 
 
 def marked(company: Company, table: str, marker: str) -> int:
-    return company.rows(f"SELECT COUNT(*) FROM {table} WHERE Other = ?", (marker,))[0][0]
+    return company.rows(f"SELECT COUNT(*) FROM {table} WHERE CustomFieldOther = ?", (marker,))[0][0]
 
 
 # --- posting ------------------------------------------------------------------------------------------------
@@ -138,7 +138,7 @@ def test_a_document_with_several_lines_lands_once_and_the_reader_reads_it_back(c
         ("Thanks for your business!", "", "", D("0.00"), D("0.00")),
     ]
     assert [line.quantity for line in invoice.lines[:2]] == [D("2.0000"), D("1.0000")]
-    assert company.rows("SELECT Memo, PONumber FROM Invoice WHERE Other = 'HALO-1001'") == [
+    assert company.rows("SELECT Memo, PONumber FROM Invoice WHERE CustomFieldOther = 'HALO-1001'") == [
         ("May support (Halo)", "PO 4711")
     ]
 

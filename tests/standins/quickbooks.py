@@ -50,7 +50,7 @@ def _line_table(prefix: str) -> str:
         # Insert-only columns (tests/standins/qodbc_writes.py): the header fields a QODBC insert carries on
         # every line, the references by name, and QODBC's FQSaveToCache / FQPrimaryKey pseudo-columns.
         f"CustomerRefFullName VARCHAR(209), DueDate DATE, PONumber VARCHAR(25), Memo VARCHAR(4095), "
-        f"Other VARCHAR(29), {prefix}SalesTaxCodeRefFullName VARCHAR(3), "
+        f"CustomFieldOther VARCHAR(29), {prefix}SalesTaxCodeRefFullName VARCHAR(3), "
         f"{prefix}OverrideItemAccountRefFullName VARCHAR(159), "
         "FQSaveToCache BIT, FQPrimaryKey VARCHAR(80)"
     )
@@ -107,7 +107,7 @@ SCHEMA: dict[str, str] = {
         "PONumber VARCHAR(25), DueDate DATE, Subtotal DECIMAL(15,2), SalesTaxPercentage DECIMAL(15,5), "
         "SalesTaxTotal DECIMAL(15,2), AppliedAmount DECIMAL(15,2), "
         "BalanceRemaining DECIMAL(15,2), IsPaid BIT, "
-        "Memo VARCHAR(4095), IsTaxIncluded BIT, Other VARCHAR(29)"
+        "Memo VARCHAR(4095), IsTaxIncluded BIT, CustomFieldOther VARCHAR(29)"
     ),
     "InvoiceLine": _line_table("InvoiceLine"),
     # Credit memos are their own tables in QODBC (qbXML CreditMemoQueryRq), laid out like Invoice.
@@ -117,7 +117,7 @@ SCHEMA: dict[str, str] = {
         "RefNumber VARCHAR(11), "
         "IsPending BIT, PONumber VARCHAR(25), DueDate DATE, Subtotal DECIMAL(15,2), "
         "SalesTaxPercentage DECIMAL(15,5), SalesTaxTotal DECIMAL(15,2), TotalAmount DECIMAL(15,2), "
-        "CreditRemaining DECIMAL(15,2), Memo VARCHAR(4095), IsTaxIncluded BIT, Other VARCHAR(29)"
+        "CreditRemaining DECIMAL(15,2), Memo VARCHAR(4095), IsTaxIncluded BIT, CustomFieldOther VARCHAR(29)"
     ),
     "CreditMemoLine": _line_table("CreditMemoLine"),
     # The chart of accounts (qbXML AccountRet: Name 31, FullName 159): new items need an income account.
