@@ -265,12 +265,15 @@ class QuickBooksWriter:
         return self._add_list_entry("Customer", columns, what)
 
     def has_item(self, item_key: str) -> bool:
+        """Whether any item list holds ``item_key`` (a list the edition does not have is skipped)."""
+        self._open()  # a company that cannot be opened is an error, not "no such item"
         for table in ITEM_TABLES:
             try:
                 if self._exists(table, item_key, during=f"looking up an item in {table}"):
                     return True
-            except ConfigError:
-                continue  # an edition without that item list
+            except ConfigError as error:
+                if "does not have the table" not in error.message:
+                    raise
         return False
 
     def create_item(self, item: Item) -> str:

@@ -19,7 +19,7 @@ from connectors.quickbooks import QuickBooksConnector
 from connectors.quickbooks_writer import QuickBooksWriter, write_error
 from connectors.registry import SourceConfig, create_connector
 from core.books import BooksDocument, BooksLine
-from core.errors import ConfigError, RecordError, TransientError
+from core.errors import ConfigError, LedgerBridgeError, RecordError, TransientError
 from core.records import Address, Customer, Invoice, Item
 from tests.standins import qodbc_writes
 from tests.standins import quickbooks as standin
@@ -438,3 +438,17 @@ def test_write_errors_are_grouped_by_what_the_caller_does(exc, kind, maybe):
         assert error.maybe_written is maybe
     if kind is RecordError:
         assert "HALO-1" in error.message and error.action
+
+
+def test_a_company_that_cannot_be_opened_is_an_error_not_a_missing_record(tmp_path, qodbc_rules):
+    missing = f"Driver=SQLite3;Database={tmp_path / 'nowhere.sqlite'};NoCreat=1"
+    writer = QuickBooksWriter.from_source(SourceConfig(kind="quickbooks", connection_string=missing), None)
+    for ask in (
+        lambda: writer.has_item("S1"),
+        lambda: writer.has_customer("80000001-1"),
+        lambda: writer.find_posted(["HALO-1"]),
+    ):
+        with pytest.raises(LedgerBridgeError):
+            ask()
+    with pytest.raises(ConfigError):
+        QuickBooksWriter.from_source(SourceConfig(kind="quickbooks", connection_string=" "), None)

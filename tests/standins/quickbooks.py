@@ -6,6 +6,10 @@ text, like QuickBooks' decimal amounts; ``TimeModified`` is ISO-8601 text with t
 writes (several offsets on purpose). Nasty data: apostrophes, accents, emoji, names at QuickBooks' maximum
 lengths (Customer Name 41, Item Name 31, RefNumber 11), NULLs, inactive and look-alike rows, zero and negative
 invoices, a tax-included invoice, a taxable code without a rate, and rows that cannot be read.
+
+Writing: the line tables also have the columns a QODBC insert carries (header fields, references by name,
+``CustomFieldOther``, ``FQSaveToCache``); QODBC's write rules are loaded into each connection by
+``tests/standins/qodbc_writes.py`` (the reader's connections do not need them).
 """
 
 from __future__ import annotations
@@ -973,17 +977,20 @@ PAYMENTS = [
     ("RP3", T_CET, "80000002-1", "2024-02-21", "Visa ••••4242", "50", "Visa", "T4", "Invoice", "50", "63"),
 ]
 
+# The income accounts the items above post to, and the receivables account.
 ACCOUNTS = [
-    ("A1", T_PST, T_PST, "1", name, name, 1, kind)
-    for name, kind in (
-        ("Services Income", "Income"),
-        ("Remote Income", "Income"),
-        ("Sales", "Income"),
-        ("Hardware Sales", "Income"),
-        ("Accounts Receivable", "AccountsReceivable"),
+    (f"A{number}", T_PST, T_PST, "1", name, name, 1, kind)
+    for number, (name, kind) in enumerate(
+        (
+            ("Services Income", "Income"),
+            ("Remote Income", "Income"),
+            ("Sales", "Income"),
+            ("Hardware Sales", "Income"),
+            ("Accounts Receivable", "AccountsReceivable"),
+        ),
+        start=1,
     )
 ]
-ACCOUNTS = [(f"A{n}", *row[1:]) for n, row in enumerate(ACCOUNTS, start=1)]
 
 TABLE_ROWS: list[tuple[str, str, list[tuple[Any, ...]]]] = [
     ("Company", "CompanyName", [("Bright Byte IT Services Ltée",)]),
