@@ -411,7 +411,7 @@ class QuickBooksWriter:
                     f"SELECT TxnID, RefNumber, {MARKER_COLUMN}, Subtotal, SalesTaxTotal FROM {table} "
                     f"WHERE {MARKER_COLUMN} IN ({placeholders(len(chunk))}) ORDER BY TxnID"
                 )
-                for row in self._rows(sql, chunk, during=f"looking up posted documents in {table}"):
+                for row in self._marked_rows(table, sql, chunk):
                     marker = text(row.get(MARKER_COLUMN))
                     if marker in found:
                         log.warning("QuickBooks holds more than one transaction with the marker %s.", marker)
@@ -423,6 +423,21 @@ class QuickBooksWriter:
                     )
                     found[marker] = (posted, _total(row))
         return found
+
+    def _marked_rows(self, table: str, sql: str, markers: Sequence[str]) -> list[dict[str, Any]]:
+        """The rows of one marker lookup; a QODBC without the marker column says what to do about it."""
+        try:
+            return self._rows(sql, markers, during=f"looking up posted documents in {table}")
+        except ConfigError as error:
+            if "does not have the table or column" not in error.message:
+                raise
+            raise ConfigError(
+                f"QuickBooks' {table} table has no {MARKER_COLUMN} column (the Other field), where "
+                "LedgerBridge keeps the mark that stops a Halo invoice being posted twice.",
+                action="Update QODBC (the Other field needs QuickBooks 2007, qbXML 6.0, or later), or turn "
+                "off posting in Settings > Posting.",
+                detail=error.detail,
+            ) from error
 
     # --- list entries --------------------------------------------------------------------------------------
 

@@ -452,3 +452,14 @@ def test_a_company_that_cannot_be_opened_is_an_error_not_a_missing_record(tmp_pa
             ask()
     with pytest.raises(ConfigError):
         QuickBooksWriter.from_source(SourceConfig(kind="quickbooks", connection_string=" "), None)
+
+
+def test_a_quickbooks_without_the_marker_column_stops_posting_with_what_to_do(company):
+    connection = sqlite3.connect(company.path)
+    connection.execute("ALTER TABLE CreditMemo DROP COLUMN CustomFieldOther")
+    connection.commit()
+    connection.close()
+    with company.writer() as writer, pytest.raises(ConfigError) as missing:
+        writer.find_posted(["HALO-1"])
+    assert "CreditMemo" in missing.value.message and "Other field" in missing.value.message
+    assert "Update QODBC" in missing.value.action
