@@ -463,3 +463,11 @@ def test_a_quickbooks_without_the_marker_column_stops_posting_with_what_to_do(co
         writer.find_posted(["HALO-1"])
     assert "CreditMemo" in missing.value.message and "Other field" in missing.value.message
     assert "Update QODBC" in missing.value.action
+
+
+def test_long_order_numbers_and_memos_are_cut_to_quickbooks_lengths(company):
+    order = "ORDER-" + "7" * 40
+    with company.writer() as writer:
+        posted = writer.post(document(customer_reference=order, memo="m" * 5000))
+    header = company.rows("SELECT PONumber, length(Memo) FROM Invoice WHERE TxnID = ?", (posted.books_key,))
+    assert header == [(order[:25], 4095)]
