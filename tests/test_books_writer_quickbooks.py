@@ -27,19 +27,6 @@ from tests.standins import quickbooks as standin
 D = Decimal
 
 
-@pytest.fixture(scope="session")
-def qodbc_rules(tmp_path_factory):
-    if "SQLite3" not in pyodbc.drivers():
-        pytest.skip("ODBC driver 'SQLite3' is not installed (apt install libsqliteodbc)")
-    library = qodbc_writes.build_extension(tmp_path_factory.mktemp("qodbc"))
-    if library is None:
-        pytest.skip(
-            "no C compiler / SQLite headers to build the stand-in's QODBC rules (apt install gcc "
-            "libsqlite3-dev)"
-        )
-    return library
-
-
 class Company:
     def __init__(self, tmp_path, rules) -> None:
         self.path = tmp_path / "company.sqlite"

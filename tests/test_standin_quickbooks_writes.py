@@ -31,20 +31,12 @@ _COLUMNS = (
 LINE_SQL = f'INSERT INTO "InvoiceLine" ({", ".join(_COLUMNS)}) VALUES ({", ".join("?" * len(_COLUMNS))})'
 
 
-@pytest.fixture(scope="module")
-def rules(tmp_path_factory):
-    if "SQLite3" not in pyodbc.drivers():
-        pytest.skip("ODBC driver 'SQLite3' is not installed (apt install libsqliteodbc)")
-    library = qodbc_writes.build_extension(tmp_path_factory.mktemp("qodbc"))
-    if library is None:
-        pytest.skip("no C compiler / SQLite headers to build the stand-in's QODBC rules")
-    return library
-
-
 @pytest.fixture
-def books(tmp_path, rules):
+def books(tmp_path, qodbc_rules):
     path = tmp_path / "company.sqlite"
-    connection_string = qodbc_writes.writable_connection_string(standin.build_quickbooks_company(path), rules)
+    connection_string = qodbc_writes.writable_connection_string(
+        standin.build_quickbooks_company(path), qodbc_rules
+    )
     return path, lambda: pyodbc.connect(connection_string, autocommit=True)
 
 
