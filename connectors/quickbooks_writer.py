@@ -209,7 +209,15 @@ class QuickBooksWriter:
             except Exception as exc:
                 self._drop_connection()  # a refused or lost save must not leave cached lines behind
                 raise write_error(exc, what=f"{what}, line {index + 1}", maybe_written=index == last) from exc
-        found = self._lookup([document.reference]).get(document.reference)
+        try:
+            found = self._lookup([document.reference]).get(document.reference)
+        except LedgerBridgeError as error:  # saved, but not confirmed: it must be looked up before a retry
+            raise TransientError(
+                f"QuickBooks saved {what} but LedgerBridge could not read it back: {error.message}",
+                action="LedgerBridge will look for it in QuickBooks before posting it again.",
+                detail=error.detail,
+                maybe_written=True,
+            ) from error
         if found is None:
             raise TransientError(
                 f"QuickBooks accepted {what} but it cannot be found by its marker {document.reference}.",

@@ -221,11 +221,15 @@ def test_a_document_quickbooks_refuses_is_a_record_error_and_leaves_no_cached_li
 class LinkCut:
     """A pyodbc connection whose link dies at the n-th INSERT (before or after the statement ran)."""
 
-    def __init__(self, connection_string: str, *, at_insert: int, after: bool = False) -> None:
+    def __init__(
+        self, connection_string: str, *, at_insert: int = 0, after: bool = False, at_select: int = 0
+    ) -> None:
         self.connection_string = connection_string
         self.at_insert = at_insert
         self.after = after
+        self.at_select = at_select  # or at the n-th SELECT
         self.inserts = 0
+        self.selects = 0
 
     def connect(self):
         return _CutConnection(pyodbc.connect(self.connection_string, autocommit=True), self)
@@ -254,6 +258,11 @@ class _CutCursor:
 
     def execute(self, sql, params=()):
         plan = self.connection.plan
+        if sql.lstrip().upper().startswith("SELECT"):
+            plan.selects += 1
+            if plan.selects == plan.at_select:
+                self.connection.real.close()
+                raise pyodbc.OperationalError("08S01", "[08S01] Communication link failure")
         if sql.lstrip().upper().startswith("INSERT"):
             plan.inserts += 1
             if plan.inserts == plan.at_insert:
@@ -458,3 +467,13 @@ def test_long_order_numbers_and_memos_are_cut_to_quickbooks_lengths(company):
         posted = writer.post(document(customer_reference=order, memo="m" * 5000))
     header = company.rows("SELECT PONumber, length(Memo) FROM Invoice WHERE TxnID = ?", (posted.books_key,))
     assert header == [(order[:25], 4095)]
+
+
+def test_a_link_lost_while_reading_back_a_saved_document_says_it_may_be_written(company):
+    cut = LinkCut(company.write_string, at_select=1)  # the first SELECT is the read-back after the save
+    with QuickBooksWriter(cut.connect) as writer:
+        with pytest.raises(TransientError) as unconfirmed:
+            writer.post(document())
+        assert unconfirmed.value.maybe_written is True and "read it back" in unconfirmed.value.message
+        assert set(writer.find_posted(["HALO-1001"])) == {"HALO-1001"}
+    assert marked(company, "Invoice", "HALO-1001") == 1
