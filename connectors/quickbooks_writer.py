@@ -63,6 +63,7 @@ ITEM_TABLES = (
     "ItemDiscount",
     "ItemSubtotal",
 )
+_CENT = Decimal("0.01")
 _ADDRESS_LENGTHS = (("City", 31), ("State", 21), ("PostalCode", 13), ("Country", 31))
 # QuickBooks SDK status codes QODBC puts in its messages ("[QODBC] Error: 3140 - ...").
 _STATUS = re.compile(r"error:?\s*(3\d{3})\b", re.IGNORECASE)
@@ -226,7 +227,7 @@ class QuickBooksWriter:
                 maybe_written=True,
             )
         posted, total = found
-        if total is not None and abs(total - document.gross) > Decimal("0.01"):
+        if total is not None and abs(total - document.gross) > _CENT:
             log.warning(
                 "%s: QuickBooks' total %s differs from Halo's %s (QuickBooks computes the tax from each "
                 "line's sales tax code).",
@@ -401,8 +402,11 @@ class QuickBooksWriter:
         if line.description:
             columns[f"{table}Desc"] = text(line.description, DESC_LENGTH)
         if line.item_key:
-            columns[f"{table}Quantity"] = line.quantity
-            columns[f"{table}Rate"] = line.unit_price
+            # Quantity and rate only when they make the amount: QuickBooks multiplies them itself, and an
+            # amount alone is a complete line (KB 2345's one-line invoice sends no quantity).
+            if line.quantity and (line.quantity * line.unit_price).quantize(_CENT) == line.net:
+                columns[f"{table}Quantity"] = line.quantity
+                columns[f"{table}Rate"] = line.unit_price
             columns[f"{table}Amount"] = line.net
         if line.tax_code:
             columns[f"{table}SalesTaxCodeRefListID"] = line.tax_code
@@ -549,4 +553,4 @@ def _total(row: dict[str, Any]) -> Decimal | None:
         tax = Decimal(str(row.get("SalesTaxTotal") or 0))
     except ArithmeticError:
         return None
-    return None if subtotal is None else (subtotal + tax).quantize(Decimal("0.01"))
+    return None if subtotal is None else (subtotal + tax).quantize(_CENT)

@@ -477,3 +477,18 @@ def test_a_link_lost_while_reading_back_a_saved_document_says_it_may_be_written(
         assert unconfirmed.value.maybe_written is True and "read it back" in unconfirmed.value.message
         assert set(writer.find_posted(["HALO-1001"])) == {"HALO-1001"}
     assert marked(company, "Invoice", "HALO-1001") == 1
+
+
+def test_a_line_whose_quantity_and_price_do_not_make_its_amount_is_sent_as_its_amount(company):
+    lines = (
+        BooksLine("Fixed fee", D("0"), D("0.00"), D("80.00"), D("4.00"), "S1", "STC-G"),
+        BooksLine("3 x a third", D("3"), D("33.333"), D("100.00"), D("5.00"), "S1", "STC-G"),
+    )
+    with company.writer() as writer:
+        posted = writer.post(document(lines=lines, net=D("180.00"), tax=D("9.00"), gross=D("189.00")))
+    invoice = read_document(company, posted.books_key)
+    assert [(line.quantity, line.net) for line in invoice.lines] == [
+        (D("1.0000"), D("80.00")),  # no quantity sent: the reader reads one of the amount
+        (D("3.0000"), D("100.00")),
+    ]
+    assert invoice.gross == D("189.00")
