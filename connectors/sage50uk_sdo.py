@@ -18,6 +18,7 @@ import collections
 import contextlib
 import os
 import queue
+import re
 import subprocess
 import sys
 import threading
@@ -64,6 +65,54 @@ class SdoConfig:
     timeout_seconds: float = 120.0  # per request: a post of a long invoice, a scan of many invoice records
     factory: str = ""  # the helper's COM binding "module:function"; "" = the real one (tests pass a fake)
     factory_path: str = ""  # a folder the helper adds to sys.path to find ``factory``
+
+
+# The ODBC side names Sage's major version: DSN "SageLine50v29", driver "{Sage Line 50 v29}" [S2, S5];
+# SDO's ProgID carries the same major ("SDOEngine.32" with Sage 50 v32 [S8]).
+_ODBC_VERSION = re.compile(r"(?:SageLine50v|Sage Line 50 v)(\d+)", re.IGNORECASE)
+
+
+def sdo_config(
+    connection_string: str,
+    username: str,
+    password: str,
+    *,
+    progid: str = "",
+    python: str = "",
+    timeout_seconds: float = 120.0,
+) -> SdoConfig:
+    """The helper's config from what Settings > Accounting package already holds for Sage 50 UK: the data
+    path is the ODBC string's DIR=, and an unset ProgID follows the DSN's or driver's version."""
+    pairs = odbc_pairs(connection_string)
+    data_path = pairs.get("DIR", "")
+    if not data_path:
+        raise ConfigError(
+            "Posting into Sage 50 UK needs the company's data path, and the connection has no DIR=.",
+            action="Enter the company's ACCDATA folder (Help > About > Data Directory in Sage) as DIR= in "
+            "Settings > Accounting package.",
+        )
+    if not progid:
+        version = _ODBC_VERSION.search(pairs.get("DSN", "") + " " + pairs.get("DRIVER", ""))
+        progid = f"SDOEngine.{version.group(1)}" if version else ""
+    return SdoConfig(
+        data_path=data_path,
+        username=username or pairs.get("UID", ""),
+        password=password,
+        progid=progid,
+        python=python,
+        timeout_seconds=timeout_seconds,
+    )
+
+
+def odbc_pairs(connection_string: str) -> dict[str, str]:
+    """KEY=value pairs of an ODBC connection string, keys upper case; {braced} values may hold ';'."""
+    pairs: dict[str, str] = {}
+    for match in re.finditer(r"\s*([^=;]+?)\s*=\s*(\{(?:[^}]|\}\})*\}|[^;]*)\s*(?:;|$)", connection_string):
+        key, value = match.group(1).upper(), match.group(2).strip()
+        if value.startswith("{") and value.endswith("}"):
+            value = value[1:-1].replace("}}", "}")
+        pairs[key] = value
+    return pairs
 
 
 def default_python() -> Path:

@@ -19,7 +19,8 @@ What it reproduces, and where each behaviour is described publicly (docs/writing
   ``Find(False)`` after setting the key field (the WooCommerce-to-Sage code), ``AddNew`` + ``Update``.
 - A line's ``TAX_CODE`` is a number (T1 -> 1: Dankular README, "SopPost Item Fields").
 Faults a test can switch on in the company file: ``crash_after_update`` (the helper process dies right after
-the company saved the document), ``crash_before_update``, ``hang_in_update``.
+the company saved the document), ``crash_before_update``, ``hang_in_update`` (seconds), ``crash_on_read``
+(the helper dies while walking records).
 """
 
 from __future__ import annotations
@@ -286,6 +287,9 @@ class _Record:
         self.Fields = Fields(self.layout, rows[self._position] if self._position < len(rows) else {})
 
     def MoveFirst(self) -> bool:
+        assert self.workspace.company is not None
+        if self.workspace.company.load().get("faults", {}).get("crash_on_read"):
+            os._exit(3)
         self._position = 0
         rows = self._rows()
         self._show(rows)

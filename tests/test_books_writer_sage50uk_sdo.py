@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.sage50uk_sdo import Sage50UKSDOWriter, SdoConfig
+from connectors.sage50uk_sdo import Sage50UKSDOWriter, SdoConfig, sdo_config
 from connectors.sdo_helper.sdo import account_ref_candidates, marker_of, stock_code_for
 from core.books import BooksDocument, BooksLine, PostedDocument
 from core.errors import AuthError, ConfigError, RecordError, TransientError
@@ -159,6 +159,16 @@ def test_a_helper_that_does_not_answer_in_time_is_stopped(company):
             writer.post(invoice())
         assert stopped.value.maybe_written is True
         assert writer._process is None  # killed, not left running
+
+
+def test_a_helper_that_dies_during_a_read_is_transient_and_nothing_can_have_been_written(company):
+    set_faults(company, crash_on_read=True)
+    with (
+        Sage50UKSDOWriter(config(company)) as writer,
+        pytest.raises(TransientError, match="stopped during find_posted") as died,
+    ):
+        writer.find_posted(["HALO-1"])
+    assert died.value.maybe_written is False
 
 
 def test_a_helper_that_died_between_requests_is_started_again(writer, company):
@@ -332,3 +342,21 @@ def test_derivations_are_plain_functions():
     assert len(list(account_ref_candidates("Acme"))) == 99
     assert stock_code_for("", "Support, per hour") == "SUPPORT-PER-HOUR"
     assert marker_of("  halo-12 paid by card") == "HALO-12"
+
+
+def test_the_config_comes_from_the_odbc_settings_sage_50_uk_already_has():
+    made = sdo_config(r"DSN=SageLine50v29;DIR={\\server\sage;data\ACCDATA};UID=manager", "", PASSWORD)
+    assert (made.data_path, made.username, made.progid) == (
+        r"\\server\sage;data\ACCDATA",
+        "manager",
+        "SDOEngine.29",
+    )
+    assert sdo_config("Driver={Sage Line 50 v31};DIR=C:\\ACCDATA", "lb", PASSWORD).progid == "SDOEngine.31"
+    assert (
+        sdo_config("DSN=Books;DIR=C:\\ACCDATA", "lb", PASSWORD, progid="SDOEngine.30").progid
+        == "SDOEngine.30"
+    )
+    assert sdo_config("DSN=Books;DIR=C:\\ACCDATA", "lb", PASSWORD).progid == ""  # found by the helper
+    assert PASSWORD not in repr(made)
+    with pytest.raises(ConfigError, match="DIR="):
+        sdo_config("DSN=SageLine50v29", "manager", PASSWORD)

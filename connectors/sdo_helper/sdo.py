@@ -260,6 +260,8 @@ class SdoSession:
                     "books_key": number,
                     "books_number": number,
                 }
+                if len(found) == len(wanted):
+                    break  # all found: no need to walk the rest of a long ledger
         return found
 
     def _invoice_holding_number(self, number: int) -> str | None:
