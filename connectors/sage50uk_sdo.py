@@ -43,6 +43,7 @@ from core.scrub import register_secret, scrub
 HELPER_PACKAGE = "sdo_helper"
 # Where the installer puts the helper and its Python, beside LedgerBridge.exe (installer/README.md).
 INSTALLED_FOLDER = "sdo"
+INSTALLED_PYTHON = ("python", "python.exe")  # <app>\sdo\python\python.exe: the 32-bit embeddable Python
 # Runs the helper as the top-level package ``sdo_helper`` from the folder given as the first argument: works
 # the same under an embeddable Python (whose ._pth ignores PYTHONPATH and the current folder) and a full one.
 BOOT = (
@@ -119,7 +120,7 @@ def default_python() -> Path:
     """The installer's 32-bit Python beside the app; from source, this interpreter (right only on Linux tests
     or under a 32-bit Python: a 64-bit one fails with a ConfigError that says so)."""
     if getattr(sys, "frozen", False):
-        return Path(sys.executable).resolve().parent / INSTALLED_FOLDER / "python" / "python.exe"
+        return Path(sys.executable).resolve().parent.joinpath(INSTALLED_FOLDER, *INSTALLED_PYTHON)
     return Path(sys.executable)
 
 
