@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from installer.bundle import excluded_from_package
 from installer.sdo_python import (
     HELPER_SOURCES,
     MACHINE_AMD64,
@@ -66,3 +67,10 @@ def test_a_python_without_pywin32_or_without_python_exe_is_refused(tmp_path):
 
 def test_without_a_prepared_python_the_installer_leaves_posting_out():
     assert iscc_defines(None) == []
+
+
+def test_the_helpers_loop_and_com_binding_stay_out_of_the_64_bit_app_but_its_protocol_goes_in():
+    assert excluded_from_package("connectors.sdo_helper.com")
+    assert excluded_from_package("connectors.sdo_helper.__main__")
+    assert not excluded_from_package("connectors.sdo_helper.protocol")
+    assert not excluded_from_package("connectors.sage50uk_sdo")
