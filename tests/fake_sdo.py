@@ -20,7 +20,8 @@ What it reproduces, and where each behaviour is described publicly (docs/writing
 - A line's ``TAX_CODE`` is a number (T1 -> 1: Dankular README, "SopPost Item Fields").
 Faults a test can switch on in the company file: ``crash_after_update`` (the helper process dies right after
 the company saved the document), ``crash_before_update``, ``hang_in_update`` (seconds), ``crash_on_read``
-(the helper dies while walking records).
+(the helper dies while walking records), ``locked_on_read`` (walking records raises a lock error),
+``header_lacks`` (field names an older SDO's InvoicePost header would not have).
 """
 
 from __future__ import annotations
@@ -221,7 +222,9 @@ class InvoiceItem:
 class InvoicePost:
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
-        self.Header = Fields(INVOICE_HEADER)
+        assert workspace.company is not None
+        lacking = workspace.company.load().get("faults", {}).get("header_lacks", [])
+        self.Header = Fields({name: length for name, length in INVOICE_HEADER.items() if name not in lacking})
         self.Items = Items()
 
     def GetNextNumber(self) -> int:
@@ -288,8 +291,11 @@ class _Record:
 
     def MoveFirst(self) -> bool:
         assert self.workspace.company is not None
-        if self.workspace.company.load().get("faults", {}).get("crash_on_read"):
+        faults = self.workspace.company.load().get("faults", {})
+        if faults.get("crash_on_read"):
             os._exit(3)
+        if faults.get("locked_on_read"):
+            raise FakeComError("The file is locked by another user")
         self._position = 0
         rows = self._rows()
         self._show(rows)

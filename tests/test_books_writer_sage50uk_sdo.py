@@ -171,6 +171,30 @@ def test_a_helper_that_dies_during_a_read_is_transient_and_nothing_can_have_been
     assert died.value.maybe_written is False
 
 
+def test_a_company_locked_during_a_read_is_transient(company):
+    set_faults(company, locked_on_read=True)
+    with (
+        Sage50UKSDOWriter(config(company)) as writer,
+        pytest.raises(TransientError, match="locked") as locked,
+    ):
+        writer.find_posted(["HALO-1"])
+    assert locked.value.maybe_written is False
+
+
+def test_a_header_field_this_sdo_lacks_is_left_out_but_the_marker_never_is(company):
+    dated = BooksDocument(**{**_fields(invoice()), "due_date": datetime(2026, 12, 30, tzinfo=UTC)})
+    set_faults(company, header_lacks=["PAYMENT_DUE_DATE"])
+    with Sage50UKSDOWriter(config(company)) as writer:
+        assert writer.post(dated).books_number == "1001"
+        assert "SDO has no field PAYMENT_DUE_DATE" in writer._stderr_text()
+    assert "PAYMENT_DUE_DATE" not in read_company(company)["invoices"][0]
+
+    set_faults(company, header_lacks=["NOTES_1"])
+    with Sage50UKSDOWriter(config(company)) as writer, pytest.raises(ConfigError, match="NOTES_1"):
+        writer.post(invoice(502))
+    assert len(read_company(company)["invoices"]) == 1
+
+
 def test_a_helper_that_died_between_requests_is_started_again(writer, company):
     writer.post(invoice())
     writer._process.kill()

@@ -16,7 +16,7 @@ import traceback
 from typing import Any, BinaryIO
 
 from .protocol import OPS, HelperError, decode, encode
-from .sdo import EngineFactory, SdoSession
+from .sdo import EngineFactory, SdoSession, unexpected_error
 
 
 def load_factory(spec: str) -> EngineFactory:
@@ -69,10 +69,9 @@ def serve(session: SdoSession, requests: BinaryIO, replies: BinaryIO) -> None:
             reply = {"id": request_id, "ok": True, "result": answer(session, request)}
         except HelperError as error:
             reply = {"id": request_id, "ok": False, "error": error.as_dict()}
-        except Exception as exc:  # a bug: say what, never the request (it may hold the password)
+        except Exception as exc:  # say what happened, never the request (it may hold the password)
             traceback.print_exc(file=sys.stderr)
-            bug = HelperError("bug", f"The Sage helper failed: {type(exc).__name__}: {exc}")
-            reply = {"id": request_id, "ok": False, "error": bug.as_dict()}
+            reply = {"id": request_id, "ok": False, "error": unexpected_error(exc, op).as_dict()}
         replies.write(encode(reply))
         replies.flush()
         if op == "close":

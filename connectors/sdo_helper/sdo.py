@@ -17,12 +17,13 @@ the object model public sources describe (docs/writing-sage.md, "Evidence"):
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from .protocol import HelperError
+from .protocol import WRITES, HelperError
 
 EngineFactory = Callable[[str], Any]  # ProgID -> the SDOEngine COM object
 
@@ -82,6 +83,23 @@ _WORDS_AUTH = ("password", "logon", "log on", "login", "invalid user", "user nam
 _WORDS_BUSY = ("in use", "busy", "exclusive", "locked", "lock ", "backup", "try again")
 _WORDS_INTEGRATION = ("third party", "third-party", "integration", "not enabled", "licen")
 _WORDS_PATH = ("path", "folder", "directory", "not found", "does not exist", "version")
+
+
+def unexpected_error(exc: BaseException, op: str) -> HelperError:
+    """An exception nothing above expected: a company locked mid-request is transient (a read wrote nothing;
+    a write's fate is unknown), anything else a bug to report."""
+    text = _exception_text(exc)
+    if any(word in text.lower() for word in _WORDS_BUSY):
+        return HelperError(
+            "transient",
+            f"Sage 50 was busy: {text}",
+            action="LedgerBridge tries again on the next run.",
+            detail=text,
+            maybe_written=op in WRITES,
+        )
+    return HelperError(
+        "bug", f"The Sage helper failed during {op}: {type(exc).__name__}: {text}", detail=text
+    )
 
 
 def connect_error(text: str) -> HelperError:
@@ -317,12 +335,14 @@ class SdoSession:
         _set(header, "ACCOUNT_REF", _account_ref(str(document["customer_key"])))
         _set(header, "INVOICE_DATE", _date(document["date"]))
         if document.get("due_date"):
-            _set(header, "PAYMENT_DUE_DATE", _date(document["due_date"]))
+            _set_if_present(header, "PAYMENT_DUE_DATE", _date(document["due_date"]))
         _set(header, "NOTES_1", reference)
         if document.get("memo"):
-            _set(header, "NOTES_2", str(document["memo"])[:NOTES_LENGTH])
+            _set_if_present(header, "NOTES_2", str(document["memo"])[:NOTES_LENGTH])
         if document.get("customer_reference"):
-            _set(header, "CUST_ORDER_NUMBER", str(document["customer_reference"])[:CUST_ORDER_LENGTH])
+            _set_if_present(
+                header, "CUST_ORDER_NUMBER", str(document["customer_reference"])[:CUST_ORDER_LENGTH]
+            )
         _set(header, "INVOICE_NUMBER", int(number) if number else int(post.GetNextNumber()))
         for values in lines:
             item = post.Items.Add()
@@ -460,6 +480,18 @@ class SdoSession:
 
 def _set(fields: Any, name: str, value: Any) -> None:
     fields.Item(name).Value = value
+
+
+def _set_if_present(fields: Any, name: str, value: Any) -> None:
+    """For the fields public code does not show on a posting object (PAYMENT_DUE_DATE, NOTES_2,
+    CUST_ORDER_NUMBER on InvoicePost): an SDO version without one still posts the document, and says so on
+    stderr (the app's log). A value the field refuses is still an error."""
+    try:
+        field = fields.Item(name)
+    except Exception:
+        print(f"SDO has no field {name} here; left out", file=sys.stderr)
+        return
+    field.Value = value
 
 
 def _field_of(fields: Any, name: str) -> Any:
