@@ -93,8 +93,9 @@ def make_engine(progid: str) -> Engine:
     registered = os.environ.get("FAKE_SDO_REGISTERED", "SDOEngine.32").split(",")
     if progid not in registered:
         from sdo_helper.protocol import HelperError  # the helper's own, as com.dispatch raises it
+        from sdo_helper.sdo import NOT_REGISTERED
 
-        raise HelperError("config", f"{progid} is not registered", detail=f"not registered: {progid}")
+        raise HelperError("config", f"{progid} is not registered", detail=f"{NOT_REGISTERED} {progid}")
     return Engine()
 
 

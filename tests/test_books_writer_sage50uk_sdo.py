@@ -1,12 +1,14 @@
 """Sage 50 UK posting over SDO: the real helper process and its JSON pipe, with SDO's COM objects faked.
 
-Only COM is faked, because it cannot run on Linux: every test starts the REAL helper
+Only COM is faked, because it cannot run on Linux: the writer tests start the REAL helper
 (``connectors/sdo_helper``) as a subprocess through ``connectors.sage50uk_sdo.Sage50UKSDOWriter``, and the
 helper loads ``tests/fake_sdo.py`` instead of ``win32com.client.Dispatch``. The fake's docstring lists the
 documented SDO behaviours it reproduces and their public sources (Connect refusing a wrong password, a busy
 company or a company without third-party integration; Header/Items fields with Value and published lengths;
 Update() answering False with the reason in LastError; MoveFirst/MoveNext/IsEOF and Find; GetNextNumber).
 The company is a JSON file in the data folder, so it survives a helper killed half-way, as Sage's does.
+The last tests call the helper's COM binding (``sdo_helper/com.py``) in-process with pywin32's modules
+faked (pywin32 cannot be installed on Linux), to check how it reads Windows' HRESULTs.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from pathlib import Path
 import pytest
 
 from connectors.sage50uk_sdo import Sage50UKSDOWriter, SdoConfig, sdo_config
-from connectors.sdo_helper.sdo import account_ref_candidates, marker_of, stock_code_for
+from connectors.sdo_helper import com
+from connectors.sdo_helper.protocol import HelperError
+from connectors.sdo_helper.sdo import SdoSession, account_ref_candidates, marker_of, stock_code_for
 from core.books import BooksDocument, BooksLine, PostedDocument
 from core.errors import AuthError, ConfigError, RecordError, TransientError
 from core.records import Address, Customer, Item
@@ -384,3 +388,51 @@ def test_the_config_comes_from_the_odbc_settings_sage_50_uk_already_has():
     assert PASSWORD not in repr(made)
     with pytest.raises(ConfigError, match="DIR="):
         sdo_config("DSN=SageLine50v29", "manager", PASSWORD)
+
+
+class _ComError(Exception):
+    """pywintypes.com_error's shape: (hresult, text, excepinfo, argerror)."""
+
+
+def _fake_pywin32(monkeypatch, registered: dict[str, int]):
+    """pythoncom and win32com.client as modules (pywin32 cannot be installed on Linux): Dispatch answers a
+    registered ProgID with an object and any other with the HRESULT Windows gives."""
+    import types
+
+    pythoncom = types.ModuleType("pythoncom")
+    pythoncom.com_error = _ComError
+    pythoncom.CoInitialize = lambda: None
+    client = types.ModuleType("win32com.client")
+
+    def dispatch(progid):
+        if registered.get(progid, com.CO_E_CLASSSTRING) == 0:
+            return types.SimpleNamespace(progid=progid)
+        raise _ComError(registered.get(progid, com.CO_E_CLASSSTRING), "Invalid class string", None, None)
+
+    client.Dispatch = dispatch
+    package = types.ModuleType("win32com")
+    package.client = client
+    monkeypatch.setitem(sys.modules, "pythoncom", pythoncom)
+    monkeypatch.setitem(sys.modules, "win32com", package)
+    monkeypatch.setitem(sys.modules, "win32com.client", client)
+
+
+def test_the_com_binding_tells_a_missing_version_from_a_wrong_bitness(monkeypatch):
+    _fake_pywin32(monkeypatch, {"SDOEngine.31": 0, "SDOEngine.30": com.REGDB_E_CLASSNOTREG})
+
+    assert com.dispatch("SDOEngine.31").progid == "SDOEngine.31"
+    with pytest.raises(HelperError, match="not registered on this PC") as missing:
+        com.dispatch("SDOEngine.29")
+    assert missing.value.kind == "config"
+    with pytest.raises(HelperError, match="32-bit component") as bitness:
+        com.dispatch("SDOEngine.30")
+    assert "32-bit Python" in bitness.value.action
+
+
+def test_the_automatic_version_search_skips_missing_versions_but_stops_at_a_wrong_bitness(monkeypatch):
+    _fake_pywin32(monkeypatch, {"SDOEngine.33": 0})
+    assert SdoSession(com.dispatch)._engine_for("")[1] == "SDOEngine.33"
+
+    _fake_pywin32(monkeypatch, {"SDOEngine.33": 0, "SDOEngine.35": com.REGDB_E_CLASSNOTREG})
+    with pytest.raises(HelperError, match="32-bit component"):
+        SdoSession(com.dispatch)._engine_for("")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .protocol import HelperError
+from .sdo import NOT_REGISTERED
 
 # HRESULTs Windows answers for a ProgID it cannot start (winerror.h).
 CO_E_CLASSSTRING = -2147221005  # "Invalid class string": the ProgID is not registered at all
@@ -38,7 +39,7 @@ def dispatch(progid: str) -> Any:
                 "config",
                 f"{progid} is not registered on this PC: Sage Data Objects of that version is not installed.",
                 action="Set the SDO version matching your Sage 50 Accounts in Settings (blank = find it).",
-                detail=f"not registered: {progid}",
+                detail=f"{NOT_REGISTERED} {progid}",
             ) from None
         if code == REGDB_E_CLASSNOTREG:
             raise HelperError(
@@ -46,6 +47,6 @@ def dispatch(progid: str) -> Any:
                 f"{progid} is installed but cannot be loaded by this Python: SDO is a 32-bit component.",
                 action="Point Settings > Accounting package > SDO helper Python at a 32-bit Python "
                 "(LedgerBridge ships one in its sdo folder).",
-                detail=f"class not registered for this bitness: {progid}",
+                detail=f"registered for the other bitness: {progid}",
             ) from None
         raise HelperError("config", f"Windows could not start {progid}: {exc}", detail=repr(exc)) from None

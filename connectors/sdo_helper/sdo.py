@@ -26,6 +26,9 @@ from typing import Any
 from .protocol import WRITES, HelperError
 
 EngineFactory = Callable[[str], Any]  # ProgID -> the SDOEngine COM object
+# How a factory says "no such ProgID here" (HelperError.detail starts with it): the automatic search goes on
+# to the next version; any other failure (pywin32 missing, wrong bitness) stops it with its own message.
+NOT_REGISTERED = "not registered:"
 
 # ProgIDs tried when none is configured, newest first: SDO registers "SDOEngine.<major version>" (v32 is
 # "SDOEngine.32"). The engine must match the version of the company data; a wrong one fails on Connect.
@@ -231,7 +234,7 @@ class SdoSession:
             try:
                 return self._factory(candidate), candidate
             except HelperError as error:
-                if progid or error.kind != "config" or "not registered" not in error.detail:
+                if progid or error.kind != "config" or not error.detail.startswith(NOT_REGISTERED):
                     raise
                 tried.append(candidate)
         raise HelperError(
