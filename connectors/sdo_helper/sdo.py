@@ -223,7 +223,7 @@ class SdoSession:
             raise
         except Exception as exc:  # SDO raises a COM error carrying Sage's text
             raise connect_error(_exception_text(exc)) from None
-        if connected is False:
+        if connected is not None and not connected:  # False or 0; a version answering nothing connected
             raise connect_error(last_error_text(engine, workspace))
         self._engine, self._workspace, self.progid = engine, workspace, used
         return used
@@ -361,6 +361,13 @@ class SdoSession:
                 detail=_exception_text(exc),
                 maybe_written=True,
             ) from None
+        if updated is None:  # public code gets a bool; no answer = unknown outcome: look before retrying
+            raise HelperError(
+                "transient",
+                f"Sage 50 gave no answer to saving {reference}.",
+                action="LedgerBridge looks the document up in Sage before it tries again.",
+                maybe_written=True,
+            )
         if not updated:
             raise self._refused(
                 f"{'credit note' if credit else 'invoice'} {reference}",
