@@ -21,7 +21,8 @@ What it reproduces, and where each behaviour is described publicly (docs/writing
 Faults a test can switch on in the company file: ``crash_after_update`` (the helper process dies right after
 the company saved the document), ``crash_before_update``, ``hang_in_update`` (seconds), ``crash_on_read``
 (the helper dies while walking records), ``locked_on_read`` (walking records raises a lock error),
-``header_lacks`` (field names an older SDO's InvoicePost header would not have).
+``header_lacks`` (field names an older SDO's InvoicePost header would not have), ``update_answers_nothing``
+(Update saves but returns no bool).
 """
 
 from __future__ import annotations
@@ -266,6 +267,8 @@ class InvoicePost:
         company.save(data)
         if faults.get("crash_after_update"):
             os._exit(3)
+        if faults.get("update_answers_nothing"):
+            return None  # type: ignore[return-value]
         return True
 
 

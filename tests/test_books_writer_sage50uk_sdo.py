@@ -144,6 +144,14 @@ def test_a_post_whose_helper_died_after_update_is_found_and_not_posted_again(com
     assert len(read_company(company)["invoices"]) == 1
 
 
+def test_an_update_that_answers_nothing_is_a_maybe_written_and_is_then_found(writer, company):
+    set_faults(company, update_answers_nothing=True)
+    with pytest.raises(TransientError, match="no answer") as unknown:
+        writer.post(invoice())
+    assert unknown.value.maybe_written is True
+    assert writer.find_posted(["HALO-501"])["HALO-501"].books_number == "1001"
+
+
 def test_a_post_whose_helper_died_before_update_is_not_found_so_it_can_be_posted(company):
     set_faults(company, crash_before_update=True)
     with Sage50UKSDOWriter(config(company)) as writer:
