@@ -23,6 +23,7 @@ if __package__ in (None, ""):  # run as a script: make `installer` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from installer.bundle import APP_NAME, CONSOLE_NAME, REPO_ROOT
+from installer.sdo_python import SDO_PYTHON_ENV, SdoPythonError, iscc_defines, sdo_python_folder
 from installer.version_info import app_version, version_tuple
 
 SPEC_FILE = REPO_ROOT / "installer" / "ledgerbridge.spec"
@@ -137,8 +138,11 @@ def sign(files: Sequence[Path], signtool: Path, certificate: list[str]) -> None:
         _run(command, f"signtool could not sign {file}: check the certificate, its password and the network")
 
 
-def build_installer(bundle: Path, output_dir: Path, icon: Path, iscc: Path, version: str) -> Path:
-    """Compile installer/ledgerbridge.iss against the bundle; returns the setup program."""
+def build_installer(
+    bundle: Path, output_dir: Path, icon: Path, iscc: Path, version: str, sdo_python: Path | None = None
+) -> Path:
+    """Compile installer/ledgerbridge.iss against the bundle; returns the setup program. With ``sdo_python``
+    (a checked 32-bit Python folder) the setup also installs the Sage 50 UK posting helper."""
     command = [
         str(iscc),
         f"/DAppVersion={version}",
@@ -146,6 +150,7 @@ def build_installer(bundle: Path, output_dir: Path, icon: Path, iscc: Path, vers
         f"/DBundleDir={bundle}",
         f"/DOutputDir={output_dir}",
         f"/DIconFile={icon}",
+        *iscc_defines(sdo_python),
         str(ISS_FILE),
     ]
     _run(command, "Inno Setup could not compile the installer; its message above names the line")
@@ -203,7 +208,16 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 0
         icon = args.work.resolve() / "ledgerbridge" / f"{APP_NAME}.ico"
-        setup = build_installer(bundle, args.dist.resolve(), icon, iscc, version)
+        try:
+            sdo_python = sdo_python_folder()
+        except SdoPythonError as error:
+            raise BuildError(str(error)) from None
+        if sdo_python is None:
+            print(
+                f"{SDO_PYTHON_ENV} is not set: this installer leaves out Sage 50 UK posting (the SDO helper "
+                "and its 32-bit Python; installer/README.md says how to prepare them)."
+            )
+        setup = build_installer(bundle, args.dist.resolve(), icon, iscc, version, sdo_python)
         if certificate and signtool:
             sign([setup], signtool, certificate)
         print(f"Installer: {setup} ({setup.stat().st_size / 1e6:.1f} MB){' (signed)' if certificate else ''}")

@@ -109,6 +109,12 @@ def data_files(root: Path = REPO_ROOT) -> list[tuple[str, str]]:
     return pairs
 
 
+BUILD_TOOLS = frozenset({"halo.sandbox.extract_schemas"})
+# The Sage 50 UK posting helper's loop and COM binding run only in its own 32-bit Python, from the .py files
+# the installer copies to {app}\sdo (installer/README.md); the 64-bit app imports only its protocol.
+HELPER_ONLY = frozenset({"connectors.sdo_helper.__main__", "connectors.sdo_helper.com"})
+
+
 def excluded_from_package(module_name: str) -> bool:
     """Submodules of our packages that are build-time tools, not part of the app."""
-    return module_name in {"halo.sandbox.extract_schemas"} or module_name.split(".")[0] in EXCLUDED_MODULES
+    return module_name in BUILD_TOOLS | HELPER_ONLY or module_name.split(".")[0] in EXCLUDED_MODULES

@@ -9,6 +9,8 @@
 ;   RunValueName  = gui/autostart.py RUN_VALUE_NAME, with the same value data the app writes
 ;   AppDataFolder = sync/paths.py via platformdirs on Windows: %LOCALAPPDATA%\LedgerBridge (settings.toml,
 ;                   state.sqlite3) and %LOCALAPPDATA%\LedgerBridge\Logs
+;   {app}\sdo     = connectors/sage50uk_sdo.py INSTALLED_FOLDER (python\ and sdo_helper\ inside), only when
+;                   build.py passes SdoPythonDir / SdoHelperDir (LEDGERBRIDGE_SDO_PYTHON set)
 
 #ifndef AppVersion
   #define AppVersion "0.0.0"
@@ -82,9 +84,17 @@ Name: "desktopicon"; Description: "{cm:CreateDesktopIcon}"; GroupDescription: "{
 ; An upgrade replaces the whole program folder's bundled libraries, so no file of an older version lingers.
 ; Settings, state and logs are elsewhere ({#AppDataFolder}) and are never touched by an upgrade.
 Type: filesandordirs; Name: "{app}\_internal"
+Type: filesandordirs; Name: "{app}\sdo"
 
 [Files]
 Source: "{#BundleDir}\*"; DestDir: "{app}"; Flags: ignoreversion recursesubdirs createallsubdirs
+#ifdef SdoPythonDir
+; Sage 50 UK posting (docs/writing-sage.md): SDO is a 32-bit COM server, so its helper runs under a 32-bit
+; embeddable Python with pywin32 (checked by installer/sdo_python.py), from the helper's own sources.
+; connectors/sage50uk_sdo.py looks for both here: {app}\sdo\python\python.exe and {app}\sdo\sdo_helper.
+Source: "{#SdoPythonDir}\*"; DestDir: "{app}\sdo\python"; Flags: ignoreversion recursesubdirs createallsubdirs
+Source: "{#SdoHelperDir}\*.py"; DestDir: "{app}\sdo\sdo_helper"; Flags: ignoreversion
+#endif
 
 [Icons]
 Name: "{autoprograms}\{#AppName}"; Filename: "{app}\{#AppExeName}"; Comment: "Keep your books and HaloPSA in step"

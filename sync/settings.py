@@ -55,6 +55,11 @@ class SourceSettings(_Section):
     # Generic ODBC only: one SELECT per entity and a column map {canonical field: source column}.
     queries: dict[str, str] = msgspec.field(default_factory=dict)
     columns: dict[str, dict[str, str]] = msgspec.field(default_factory=dict)
+    # Sage 50 UK posting (connectors/sage50uk_sdo.py, docs/writing-sage.md): the SDO ProgID, e.g.
+    # "SDOEngine.32" (blank: the DSN's version, else the newest registered), and the 32-bit python.exe that
+    # runs the SDO helper (blank: the one the installer put in LedgerBridge's sdo folder).
+    sdo_progid: str = ""
+    sdo_python: str = ""
 
 
 class SyncSettings(_Section):

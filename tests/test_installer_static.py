@@ -161,3 +161,18 @@ def test_smoke_script_is_executable_valid_bash():
 @pytest.mark.parametrize("section", ["[Setup]", "[Tasks]", "[Files]", "[Icons]", "[Registry]", "[Code]"])
 def test_iss_has_every_section(section):
     assert f"\n{section}\n" in ISS
+
+
+def test_the_sdo_helper_and_its_python_go_where_the_sage_writer_looks():
+    """connectors/sage50uk_sdo.py finds {app}\\sdo\\python\\python.exe and {app}\\sdo\\sdo_helper\\."""
+    from connectors.sage50uk_sdo import HELPER_PACKAGE, INSTALLED_FOLDER, INSTALLED_PYTHON
+
+    files = ISS.split("\n[Files]\n", 1)[1].split("\n[", 1)[0]
+    sdo_block = files.split("#ifdef SdoPythonDir", 1)[1].split("#endif", 1)[0]
+    python_line, helper_line = (line for line in sdo_block.splitlines() if line.startswith("Source:"))
+    assert f'DestDir: "{{app}}\\{INSTALLED_FOLDER}\\{INSTALLED_PYTHON[0]}"' in python_line
+    assert "recursesubdirs" in python_line
+    assert helper_line.startswith('Source: "{#SdoHelperDir}\\*.py"')
+    assert f'DestDir: "{{app}}\\{INSTALLED_FOLDER}\\{HELPER_PACKAGE}"' in helper_line
+    # An upgrade replaces the helper as it does the bundle, so no older helper file lingers.
+    assert f'Type: filesandordirs; Name: "{{app}}\\{INSTALLED_FOLDER}"' in ISS

@@ -1,0 +1,41 @@
+"""Sage 50 Canadian Edition, Halo -> books: no route LedgerBridge can honestly offer yet, and words saying so.
+
+Why there is no writer (docs/writing-sage.md, "Sage 50 Canadian Edition"): Sage's own ways in are its SDK,
+a .NET library that needs Sage running with the company open, a user with third-party access and an app
+authorised by Sage (accounting-packages.md 2.3), which nobody on the project can run or test; and the
+File > Import/Export > Import Transactions text format (.IMP), whose sales-invoice field lists Sage publishes
+only as pictures and which a person imports by hand, so LedgerBridge could never know that the books took a
+document (core.books: ``post`` returns only once the books confirmed). Writing to the company's MySQL
+directly corrupts it (ids from counters, no referential integrity: accounting-packages.md 2.1). The
+ODBC/MySQL connection stays read-only, as LedgerBridge uses it.
+
+The posting side calls ``open_writer()`` (or shows ``posting_unsupported_error()``) when [posting] enabled is
+on for ``sage50ca``, so the user reads this instead of a run that silently posts nothing.
+"""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+from core.errors import ConfigError
+
+MESSAGE = (
+    "LedgerBridge cannot post Halo invoices into Sage 50 Canadian Edition: Sage's only ways in are its .NET "
+    "SDK, which needs an app authorised by Sage, and a hand-run text import that LedgerBridge could not "
+    "confirm; writing to the company database directly would damage it."
+)
+ACTION = (
+    "Turn off Settings > Posting (or set [posting] enabled = false): LedgerBridge keeps reading Sage 50 into "
+    "Halo. Enter Halo's invoices in Sage (Sales Invoices), or import them with Sage's File > Import/Export > "
+    "Import Transactions, then mark them posted in Halo. See docs/writing-sage.md."
+)
+
+
+def posting_unsupported_error() -> ConfigError:
+    """The ConfigError the posting side reports when posting is turned on for Sage 50 Canada."""
+    return ConfigError(MESSAGE, action=ACTION, detail="source kind sage50ca has no BooksWriter")
+
+
+def open_writer() -> NoReturn:
+    """Where a Sage 50 Canada BooksWriter would be made: always the ConfigError above."""
+    raise posting_unsupported_error()
