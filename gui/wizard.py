@@ -191,12 +191,20 @@ class SyncPage(QWizardPage):
     def __init__(self, wizard: SetupWizard) -> None:
         super().__init__()
         self.setTitle("What to sync, and how often")
-        self.setSubTitle("Records always go from the books to Halo; Halo is never asked to delete anything.")
+        self.setSubTitle(
+            "Choose what goes from the books to Halo and, where your package can take them, which Halo "
+            "invoices go into the books. Halo is never asked to delete anything."
+        )
         layout = scrolling_content(self)
         self.form = SyncOptionsForm()
         self.form.load(wizard.settings)
         self.form.changed.connect(self.completeChanged)
         layout.addWidget(self.form)
+        self._wizard = wizard
+
+    def initializePage(self) -> None:
+        """Offer Halo -> books only if the package chosen on the previous page can take invoices."""
+        self.form.set_source_kind(self._wizard.source_page.form.current_kind())
 
     def isComplete(self) -> bool:
         return self.form.is_complete()
