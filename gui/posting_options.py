@@ -156,6 +156,8 @@ class PostingRuleForm(QGroupBox):
         form.addRow("", self.toplevels_note)
         form.addRow("Number in the books:", self.number_from)
         form.addRow("", self.mark_posted)
+        form.setRowVisible(self.toplevels_note, False)
+        self._form = form
         self.toplevels.textChanged.connect(self._check_toplevels)
         for box in (self.credit_notes, self.only_approved, self.mark_posted):
             box.toggled.connect(self._notify_changed)
@@ -168,6 +170,7 @@ class PostingRuleForm(QGroupBox):
     def _check_toplevels(self, text: str) -> None:
         bad = parse_toplevels(text) is None
         self.toplevels_note.setText("Write Halo top-level ids separated by commas." if bad else "")
+        self._form.setRowVisible(self.toplevels_note, bad)
         self.changed.emit()
 
     def load(self, settings: Settings) -> None:
