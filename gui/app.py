@@ -24,8 +24,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon, QWidge
 
 from core.errors import ConfigError
 from core.scrub import scrub
+from gui.advice import describe_error
 from gui.controller import AppContext, SyncController
-from gui.forms import describe_error
 from gui.icons import app_icon
 from gui.main_window import MainWindow
 from gui.single_instance import SingleInstance, server_name

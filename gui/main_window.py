@@ -8,6 +8,7 @@ app quits (Quit, SIGTERM, log-off: ``prepare_to_quit``), closing really closes: 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from PySide6.QtCore import QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication
@@ -165,7 +166,7 @@ class MainWindow(QMainWindow):
         self.raise_()
         self.activateWindow()
 
-    def _label_problems_tab(self, problems: list) -> None:
+    def _label_problems_tab(self, problems: Sequence[object]) -> None:
         index = self.tabs.indexOf(self.problems_page)
         self.tabs.setTabText(index, f"Problems ({len(problems)})" if problems else "Problems")
 

@@ -26,9 +26,9 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import ConfigError, LedgerBridgeError
-from gui.advice import AdviceView, Place, in_wizard_words
+from gui.advice import AdviceView, Place, describe_error, in_wizard_words
 from gui.books_check import BooksCheckPanel
-from gui.forms import HaloForm, SourceForm, SyncOptionsForm, describe_error, settings_with_secrets
+from gui.forms import HaloForm, SourceForm, SyncOptionsForm, settings_with_secrets
 from gui.icons import app_icon
 from gui.mapping_editor import MappingEditor
 from gui.pages.common import (

@@ -9,6 +9,7 @@ next run so a waiting app never looks stuck.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from html import escape
 
@@ -229,7 +230,7 @@ class StatusPage(QWidget):
     # --- the history ----------------------------------------------------------
 
     @Slot(object)
-    def show_runs(self, runs: list) -> None:
+    def show_runs(self, runs: Sequence[RunRecord]) -> None:
         """Headline, figures, preview and chart from the runs (newest first) in the state store."""
         self.runs = list(runs)
         self.health_chart.set_runs(self.runs)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QGuiApplication, QWheelEvent
+from PySide6.QtGui import QGuiApplication, QScreen, QWheelEvent
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QComboBox,
@@ -75,7 +75,7 @@ def fit_to_screen(window: QWidget, preferred: QSize) -> None:
 
     Why: a window taller than the screen hides its buttons (the wizard's Next and Finish) below the edge.
     """
-    screen = window.screen() or QGuiApplication.primaryScreen()
+    screen: QScreen | None = window.screen() or QGuiApplication.primaryScreen()  # None: no screen yet
     if screen is None:
         window.resize(preferred)
         return
