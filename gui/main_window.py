@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMainWindow,
+    QMessageBox,
     QPushButton,
     QTabWidget,
     QVBoxLayout,
@@ -177,6 +178,28 @@ class MainWindow(QMainWindow):
             "log folder) to your IT support.",
         )
 
+    def confirm_quit(self) -> bool:
+        """Before a Quit the user asked for: mapping choices not saved yet are lost only if they say so.
+
+        Not asked on SIGTERM or log-off: nobody is there to answer, and those must not be held up.
+        """
+        pending = self.mappings_page.editor.pending_count
+        if pending == 0:
+            return True
+        self.show()
+        self.raise_()
+        self.tabs.setCurrentWidget(self.mappings_page)
+        choices = "choice is" if pending == 1 else "choices are"
+        answer = QMessageBox.question(
+            self,
+            "Quit LedgerBridge",
+            f"{pending} mapping {choices} not saved. Quit and lose them?\n\n"
+            "Press Cancel, then Save on the Mappings tab, to keep them.",
+            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        return answer == QMessageBox.StandardButton.Discard
+
     def prepare_to_quit(self) -> None:
         """The app is quitting: the next close is a real one, not a hide to the tray."""
         self.quitting = True
@@ -189,6 +212,9 @@ class MainWindow(QMainWindow):
             event.accept()
             return
         if not self.tray_available:
+            if not self.confirm_quit():
+                event.ignore()
+                return
             self.log_page.detach()
             self.quit_requested.emit()
             event.accept()
