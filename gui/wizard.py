@@ -40,10 +40,12 @@ from gui.pages.common import (
     stretch_columns,
 )
 from gui.widgets.inputs import fit_to_screen, scrolling_content
+from gui.widgets.posting_preview import PostingPreviewView
 from gui.worker import ProgressSnapshot, SyncThread, TaskRunner
 from sync.events import OUTCOMES, RunSummary
 from sync.mappings import MappingService
 from sync.paths import AppPaths
+from sync.posting_preview import PostingPreview
 from sync.runner import open_state, run_sync
 from sync.secrets import HALO_CLIENT_SECRET, SOURCE_PASSWORD, KeyringSecretStore, MemorySecretStore
 from sync.settings import Settings
@@ -243,6 +245,10 @@ class MappingsPage(QWizardPage):
         self.dry_run_table.setMinimumHeight(120)  # the header and three kinds of record
         self.dry_run_table.setMaximumHeight(200)
         layout.addWidget(self.dry_run_table, 1)
+        self.posting_preview = PostingPreviewView()  # what would go into the books, when posting is on
+        self.posting_preview.setVisible(False)
+        self.posting_preview.setMaximumHeight(240)
+        layout.addWidget(self.posting_preview, 1)
         self._pending: tuple[Settings, MemorySecretStore] | None = None
         self.dry_run_thread: SyncThread | None = None
         self.dry_run_summary: RunSummary | None = None
@@ -278,6 +284,7 @@ class MappingsPage(QWizardPage):
         self.dry_run_label.setStyleSheet("")
         settings, secrets = self._wizard.pending()
         self.dry_run_failures = []
+        self.posting_preview.setVisible(False)
         thread = SyncThread(
             run_sync,
             settings=settings,
@@ -289,6 +296,7 @@ class MappingsPage(QWizardPage):
         )
         thread.signals.progress.connect(self._on_progress)
         thread.signals.failures.connect(self._on_failures)
+        thread.signals.posting_previewed.connect(self._on_posting_previewed)
         thread.signals.done.connect(self._on_done)
         self.dry_run_thread = thread
         self.dry_run_button.setEnabled(False)
@@ -300,6 +308,11 @@ class MappingsPage(QWizardPage):
     def _on_progress(self, snapshot: ProgressSnapshot) -> None:
         if snapshot.entity:
             self.dry_run_label.setText(f"Planning {entity_name(snapshot.entity).lower()}: {snapshot.done:,}…")
+
+    @Slot(object)
+    def _on_posting_previewed(self, preview: PostingPreview) -> None:
+        self.posting_preview.show_preview(preview)
+        self.posting_preview.setVisible(True)
 
     @Slot(object)
     def _on_failures(self, failures: list[Any]) -> None:
