@@ -24,8 +24,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon, QWidge
 
 from core.errors import ConfigError
 from core.scrub import scrub
+from gui.advice import describe_error
 from gui.controller import AppContext, SyncController
-from gui.forms import describe_error
 from gui.icons import app_icon
 from gui.main_window import MainWindow
 from gui.single_instance import SingleInstance, server_name
@@ -255,8 +255,8 @@ class DesktopApp(QObject):
         window = MainWindow(controller, tray_available=tray.available)
         tray.open_requested.connect(self.bring_forward)
         tray.place_requested.connect(window.open_place)
-        tray.quit_requested.connect(self.quit)
-        window.quit_requested.connect(self.quit)
+        tray.quit_requested.connect(self.quit_asked)
+        window.quit_requested.connect(self.quit)  # the window asked already (closeEvent)
         window.hidden_to_tray.connect(lambda text: tray.show_message("LedgerBridge", text))
         self.controller, self.tray, self.window = controller, tray, window
         tray.show()
@@ -286,6 +286,13 @@ class DesktopApp(QObject):
             self.wizard.show()
             self.wizard.raise_()
             self.wizard.activateWindow()
+
+    @Slot()
+    def quit_asked(self) -> None:
+        """The tray's Quit: the window may first ask about mapping choices not saved yet."""
+        if self.window is not None and not self.quitting and not self.window.confirm_quit():
+            return
+        self.quit()
 
     @Slot()
     def quit(self) -> None:

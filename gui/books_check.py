@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.forms import describe_error
+from gui.advice import describe_error
 from gui.worker import TaskRunner
 from sync.doctor import DoctorReport, doctor_for_settings
 from sync.paths import AppPaths

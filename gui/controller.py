@@ -67,6 +67,7 @@ class SyncController(QObject):
     entity_started = Signal(str)
     progress = Signal(object)  # ProgressSnapshot
     failures = Signal(object)  # list[RecordOutcome]
+    posting_previewed = Signal(object)  # PostingPreview of a dry run (Halo -> books)
     run_finished = Signal(object)  # RunSummary
     busy_changed = Signal(bool)
     info = Signal(str)  # a short message for the status line ("A sync is already running.")
@@ -170,6 +171,7 @@ class SyncController(QObject):
         thread.signals.entity_started.connect(self._on_entity_started)
         thread.signals.progress.connect(self._on_progress)
         thread.signals.failures.connect(self._on_failures)
+        thread.signals.posting_previewed.connect(self.posting_previewed)
         thread.signals.crashed.connect(self._on_crashed)
         thread.signals.done.connect(self._on_done)
         self._thread = thread

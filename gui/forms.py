@@ -27,11 +27,12 @@ from PySide6.QtWidgets import (
 
 from gui.advice import AdviceView, Place, describe_error
 from gui.odbc_queries import OdbcQueriesEditor
+from gui.posting_options import DirectionGrid, PostingRuleForm
 from gui.widgets.inputs import ScrollSafeComboBox, ScrollSafeSpinBox
 from gui.worker import TaskRunner
 from sync import runner
 from sync.secrets import HALO_CLIENT_SECRET, SOURCE_PASSWORD, MemorySecretStore
-from sync.settings import ALL_ENTITIES, DEFAULT_ENTITIES, Settings
+from sync.settings import Settings
 
 log = logging.getLogger("ledgerbridge.gui.forms")
 
@@ -403,21 +404,18 @@ class SourceForm(_TestableForm):
 
 
 class SyncOptionsForm(QWidget):
-    """What to sync, where new customers go in Halo, deactivation, and how often."""
+    """What flows which way, where new customers go in Halo, deactivation, the posting rule, how often."""
 
     changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("Send these from the books to Halo:"))
-        self.entity_boxes: dict[str, QCheckBox] = {}
-        for entity in ALL_ENTITIES:
-            box = QCheckBox(ENTITY_LABELS[entity])
-            box.setChecked(entity in DEFAULT_ENTITIES)
-            box.toggled.connect(self._notify_changed)
-            self.entity_boxes[entity] = box
-            layout.addWidget(box)
+        self.directions = DirectionGrid(ENTITY_LABELS)
+        self.directions.changed.connect(self._notify_changed)
+        self.directions.changed.connect(self._show_rule)
+        self.entity_boxes = self.directions.to_halo
+        layout.addWidget(self.directions)
         form = QFormLayout()
         self.toplevel_id = ScrollSafeSpinBox()
         self.toplevel_id.setRange(0, 1_000_000)
@@ -434,30 +432,46 @@ class SyncOptionsForm(QWidget):
         form.addRow("", self.payments)
         form.addRow("Sync every:", self.interval)
         layout.addLayout(form)
+        self.posting_rule = PostingRuleForm()
+        self.posting_rule.changed.connect(self._notify_changed)
+        layout.addWidget(self.posting_rule)
         layout.addStretch(1)
+        self._show_rule()
 
     def _notify_changed(self, *_: object) -> None:
         self.changed.emit()
 
+    def _show_rule(self, *_: object) -> None:
+        self.posting_rule.setVisible(self.directions.posting_on)
+
+    def set_source_kind(self, kind: str) -> None:
+        """The package chosen on the Accounting package page decides whether posting is offered."""
+        self.directions.set_source_kind(kind)
+
     def load(self, settings: Settings) -> None:
         sync = settings.sync
-        for entity, box in self.entity_boxes.items():
-            box.setChecked(entity in sync.entities)
+        self.directions.set_source_kind(settings.source.kind)
+        self.directions.load(settings)
+        self.posting_rule.load(settings)
         self.toplevel_id.setValue(sync.toplevel_id)
         self.deactivate.setChecked(sync.deactivate_deleted)
         self.payments.setChecked(sync.sync_payments)
         self.interval.setValue(sync.interval_minutes)
+        self._show_rule()
 
     def apply_to(self, settings: Settings) -> None:
         sync = settings.sync
-        sync.entities = [e for e in ALL_ENTITIES if self.entity_boxes[e].isChecked()]
+        self.directions.apply_to(settings)
+        if self.directions.posting_on:
+            self.posting_rule.apply_to(settings)
         sync.toplevel_id = self.toplevel_id.value()
         sync.deactivate_deleted = self.deactivate.isChecked()
         sync.sync_payments = self.payments.isChecked()
         sync.interval_minutes = self.interval.value()
 
     def is_complete(self) -> bool:
-        return any(box.isChecked() for box in self.entity_boxes.values())
+        rule_ok = not self.directions.posting_on or self.posting_rule.is_complete()
+        return self.directions.is_complete() and rule_ok
 
 
 class AppOptionsForm(QWidget):

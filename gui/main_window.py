@@ -8,6 +8,7 @@ app quits (Quit, SIGTERM, log-off: ``prepare_to_quit``), closing really closes: 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from PySide6.QtCore import QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication
@@ -17,6 +18,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMainWindow,
+    QMessageBox,
     QPushButton,
     QTabWidget,
     QVBoxLayout,
@@ -165,7 +167,7 @@ class MainWindow(QMainWindow):
         self.raise_()
         self.activateWindow()
 
-    def _label_problems_tab(self, problems: list) -> None:
+    def _label_problems_tab(self, problems: Sequence[object]) -> None:
         index = self.tabs.indexOf(self.problems_page)
         self.tabs.setTabText(index, f"Problems ({len(problems)})" if problems else "Problems")
 
@@ -175,6 +177,28 @@ class MainWindow(QMainWindow):
             "The sync stopped unexpectedly. Try again; if it happens again, send the log (Log tab > Open "
             "log folder) to your IT support.",
         )
+
+    def confirm_quit(self) -> bool:
+        """Before a Quit the user asked for: mapping choices not saved yet are lost only if they say so.
+
+        Not asked on SIGTERM or log-off: nobody is there to answer, and those must not be held up.
+        """
+        pending = self.mappings_page.editor.pending_count
+        if pending == 0:
+            return True
+        self.show()
+        self.raise_()
+        self.tabs.setCurrentWidget(self.mappings_page)
+        choices = "choice is" if pending == 1 else "choices are"
+        answer = QMessageBox.question(
+            self,
+            "Quit LedgerBridge",
+            f"{pending} mapping {choices} not saved. Quit and lose them?\n\n"
+            "Press Cancel, then Save on the Mappings tab, to keep them.",
+            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        return answer == QMessageBox.StandardButton.Discard
 
     def prepare_to_quit(self) -> None:
         """The app is quitting: the next close is a real one, not a hide to the tray."""
@@ -188,6 +212,9 @@ class MainWindow(QMainWindow):
             event.accept()
             return
         if not self.tray_available:
+            if not self.confirm_quit():
+                event.ignore()
+                return
             self.log_page.detach()
             self.quit_requested.emit()
             event.accept()

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 from gui.advice import AdviceView
 from gui.csv_export import write_csv
 from gui.widgets.inputs import ScrollSafeComboBox
+from gui.widgets.tables import item_at
 from gui.worker import TaskRunner
 from sync.mappings import changes_to_confirm, percent
 
@@ -431,7 +432,7 @@ class MappingEditor(QWidget):
         if row < 0:
             return
         state = "pending" if key in self.pending_customers else self._customer_state.get(key, "")
-        self.customer_table.item(row, 3).setText(STATE_TEXT.get(state, state))
+        item_at(self.customer_table, row, 3).setText(STATE_TEXT.get(state, state))
         self._paint_row(self.customer_table, row, state)
 
     def _show_tax_state(self, key: str, row: int | None = None) -> None:
@@ -439,7 +440,7 @@ class MappingEditor(QWidget):
         if row < 0:
             return
         state = "pending" if key in self.pending_taxes else self._tax_state.get(key, "")
-        self.tax_table.item(row, 4).setText(STATE_TEXT.get(state, state))
+        item_at(self.tax_table, row, 4).setText(STATE_TEXT.get(state, state))
         self._paint_row(self.tax_table, row, state)
 
     def _update_counter(self) -> None:
@@ -525,16 +526,16 @@ class MappingEditor(QWidget):
 
     def _row_state(self, table: QTableWidget, row: int) -> str:
         if table is self.tax_table:
-            key = self.tax_table.item(row, 0).data(Qt.ItemDataRole.UserRole)
+            key = item_at(self.tax_table, row, 0).data(Qt.ItemDataRole.UserRole)
             return "pending" if key in self.pending_taxes else self._tax_state.get(key, "")
-        key = self.customer_table.item(row, 0).text()
+        key = item_at(self.customer_table, row, 0).text()
         return "pending" if key in self.pending_customers else self._customer_state.get(key, "")
 
     def _row_unmatched(self, table: QTableWidget, row: int) -> bool:
         if table is self.tax_table:
-            key = self.tax_table.item(row, 0).data(Qt.ItemDataRole.UserRole)
+            key = item_at(self.tax_table, row, 0).data(Qt.ItemDataRole.UserRole)
             return self.pending_taxes.get(key, self._tax_halo.get(key)) is None
-        key = self.customer_table.item(row, 0).text()
+        key = item_at(self.customer_table, row, 0).text()
         return self.pending_customers.get(key, self._customer_halo.get(key)) is None
 
     def _row_text(self, table: QTableWidget, row: int) -> str:
@@ -583,12 +584,12 @@ class MappingEditor(QWidget):
             rows.append(
                 [
                     "Tax code",
-                    self.tax_table.item(row, 0).text(),
-                    self.tax_table.item(row, 1).text(),
-                    self.tax_table.item(row, 2).text(),
+                    item_at(self.tax_table, row, 0).text(),
+                    item_at(self.tax_table, row, 1).text(),
+                    item_at(self.tax_table, row, 2).text(),
                     combo.currentText() if isinstance(combo, QComboBox) and halo_id is not None else "",
                     "" if halo_id is None else str(halo_id),
-                    self.tax_table.item(row, 4).text(),
+                    item_at(self.tax_table, row, 4).text(),
                 ]
             )
         for row in range(self.customer_table.rowCount()):
@@ -599,12 +600,12 @@ class MappingEditor(QWidget):
             rows.append(
                 [
                     "Customer",
-                    self.customer_table.item(row, 0).text(),
-                    self.customer_table.item(row, 1).text(),
+                    item_at(self.customer_table, row, 0).text(),
+                    item_at(self.customer_table, row, 1).text(),
                     "",
                     combo.currentText() if isinstance(combo, QComboBox) and halo_id is not None else "",
                     "" if halo_id is None else str(halo_id),
-                    self.customer_table.item(row, 3).text(),
+                    item_at(self.customer_table, row, 3).text(),
                 ]
             )
         return rows

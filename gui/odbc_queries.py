@@ -34,6 +34,7 @@ from core.errors import ConfigError
 from core.records import SourceProblem
 from gui.advice import AdviceView
 from gui.widgets.inputs import ScrollSafeComboBox
+from gui.widgets.tables import item_at
 from gui.worker import TaskRunner
 from sync.settings import Settings
 
@@ -174,7 +175,7 @@ class OdbcQueriesEditor(QWidget):
         self._queries[self._entity] = self.query.toPlainText()
         mapping: dict[str, str] = {}
         for row in range(self.columns_table.rowCount()):
-            field = self.columns_table.item(row, 0).data(Qt.ItemDataRole.UserRole)
+            field = item_at(self.columns_table, row, 0).data(Qt.ItemDataRole.UserRole)
             column = self.columns_table.item(row, 1)
             if column is not None and column.text().strip():
                 mapping[field] = column.text().strip()
@@ -191,8 +192,8 @@ class OdbcQueriesEditor(QWidget):
     def set_column(self, field: str, column: str) -> None:
         """Map ``field`` of the entity on show to ``column`` (what typing in the table does)."""
         for row in range(self.columns_table.rowCount()):
-            if self.columns_table.item(row, 0).data(Qt.ItemDataRole.UserRole) == field:
-                self.columns_table.item(row, 1).setText(column)
+            if item_at(self.columns_table, row, 0).data(Qt.ItemDataRole.UserRole) == field:
+                item_at(self.columns_table, row, 1).setText(column)
                 return
         raise KeyError(field)
 

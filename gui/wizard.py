@@ -26,9 +26,9 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import ConfigError, LedgerBridgeError
-from gui.advice import AdviceView, Place, in_wizard_words
+from gui.advice import AdviceView, Place, describe_error, in_wizard_words
 from gui.books_check import BooksCheckPanel
-from gui.forms import HaloForm, SourceForm, SyncOptionsForm, describe_error, settings_with_secrets
+from gui.forms import HaloForm, SourceForm, SyncOptionsForm, settings_with_secrets
 from gui.icons import app_icon
 from gui.mapping_editor import MappingEditor
 from gui.pages.common import (
@@ -40,10 +40,12 @@ from gui.pages.common import (
     stretch_columns,
 )
 from gui.widgets.inputs import fit_to_screen, scrolling_content
+from gui.widgets.posting_preview import PostingPreviewView
 from gui.worker import ProgressSnapshot, SyncThread, TaskRunner
 from sync.events import OUTCOMES, RunSummary
 from sync.mappings import MappingService
 from sync.paths import AppPaths
+from sync.posting_preview import PostingPreview
 from sync.runner import open_state, run_sync
 from sync.secrets import HALO_CLIENT_SECRET, SOURCE_PASSWORD, KeyringSecretStore, MemorySecretStore
 from sync.settings import Settings
@@ -191,12 +193,20 @@ class SyncPage(QWizardPage):
     def __init__(self, wizard: SetupWizard) -> None:
         super().__init__()
         self.setTitle("What to sync, and how often")
-        self.setSubTitle("Records always go from the books to Halo; Halo is never asked to delete anything.")
+        self.setSubTitle(
+            "Choose what goes from the books to Halo and, where your package can take them, which Halo "
+            "invoices go into the books. Halo is never asked to delete anything."
+        )
         layout = scrolling_content(self)
         self.form = SyncOptionsForm()
         self.form.load(wizard.settings)
         self.form.changed.connect(self.completeChanged)
         layout.addWidget(self.form)
+        self._wizard = wizard
+
+    def initializePage(self) -> None:
+        """Offer Halo -> books only if the package chosen on the previous page can take invoices."""
+        self.form.set_source_kind(self._wizard.source_page.form.current_kind())
 
     def isComplete(self) -> bool:
         return self.form.is_complete()
@@ -235,6 +245,10 @@ class MappingsPage(QWizardPage):
         self.dry_run_table.setMinimumHeight(120)  # the header and three kinds of record
         self.dry_run_table.setMaximumHeight(200)
         layout.addWidget(self.dry_run_table, 1)
+        self.posting_preview = PostingPreviewView()  # what would go into the books, when posting is on
+        self.posting_preview.setVisible(False)
+        self.posting_preview.setMaximumHeight(240)
+        layout.addWidget(self.posting_preview, 1)
         self._pending: tuple[Settings, MemorySecretStore] | None = None
         self.dry_run_thread: SyncThread | None = None
         self.dry_run_summary: RunSummary | None = None
@@ -270,6 +284,7 @@ class MappingsPage(QWizardPage):
         self.dry_run_label.setStyleSheet("")
         settings, secrets = self._wizard.pending()
         self.dry_run_failures = []
+        self.posting_preview.setVisible(False)
         thread = SyncThread(
             run_sync,
             settings=settings,
@@ -281,6 +296,7 @@ class MappingsPage(QWizardPage):
         )
         thread.signals.progress.connect(self._on_progress)
         thread.signals.failures.connect(self._on_failures)
+        thread.signals.posting_previewed.connect(self._on_posting_previewed)
         thread.signals.done.connect(self._on_done)
         self.dry_run_thread = thread
         self.dry_run_button.setEnabled(False)
@@ -292,6 +308,11 @@ class MappingsPage(QWizardPage):
     def _on_progress(self, snapshot: ProgressSnapshot) -> None:
         if snapshot.entity:
             self.dry_run_label.setText(f"Planning {entity_name(snapshot.entity).lower()}: {snapshot.done:,}…")
+
+    @Slot(object)
+    def _on_posting_previewed(self, preview: PostingPreview) -> None:
+        self.posting_preview.show_preview(preview)
+        self.posting_preview.setVisible(True)
 
     @Slot(object)
     def _on_failures(self, failures: list[Any]) -> None:

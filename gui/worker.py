@@ -30,6 +30,7 @@ from sync.events import (
     EntityStarted,
     Event,
     LogMessage,
+    PostingPreviewed,
     Progress,
     RecordOutcome,
     RunFinished,
@@ -96,6 +97,8 @@ class ThrottledListener:
             self._signals.finished_summary.emit(event.summary)
         elif isinstance(event, LogMessage):
             self._signals.log_message.emit(event.level, event.text)
+        elif isinstance(event, PostingPreviewed):
+            self._signals.posting_previewed.emit(event.preview)
 
     def _maybe_emit(self, *, force: bool = False) -> None:
         now = time.monotonic()
@@ -119,6 +122,7 @@ class SyncSignals(QObject):
     progress = Signal(object)  # ProgressSnapshot
     failures = Signal(object)  # list[RecordOutcome]
     log_message = Signal(str, str)  # level, text
+    posting_previewed = Signal(object)  # PostingPreview: what a dry run would post into the books
     finished_summary = Signal(object)  # RunSummary (from the RunFinished event)
     done = Signal(object)  # RunSummary returned by run_sync, or None when it crashed
     crashed = Signal(str, str)  # message, traceback text (already logged)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from gui.app import DesktopApp, install_quit_signals
 
@@ -159,3 +159,47 @@ def test_quit_while_the_wizard_previews_waits_for_the_preview_then_ends(qtbot, s
         desktop.shutdown()
         qtbot.waitUntil(lambda: desktop.tasks.pending == 0, timeout=10_000)
         app.setQuitOnLastWindowClosed(True)
+
+
+def answer_the_question_with(button: QMessageBox.StandardButton, seen: list[str]) -> None:
+    """Click ``button`` on the modal question as soon as it shows (polled from the event loop)."""
+
+    def poll() -> None:
+        box = QApplication.activeModalWidget()
+        if isinstance(box, QMessageBox):
+            seen.append(box.text())
+            box.button(button).click()
+        else:
+            QTimer.singleShot(20, poll)
+
+    QTimer.singleShot(20, poll)
+
+
+def test_the_trays_quit_asks_before_losing_mapping_choices_not_saved(desktop):
+    editor = desktop.window.mappings_page.editor
+    editor.pending_customers["ACME01"] = None  # a choice made on the Mappings tab, not saved yet
+    seen: list[str] = []
+    answer_the_question_with(QMessageBox.StandardButton.Cancel, seen)
+    desktop.tray.action_quit.trigger()
+    assert seen and "1 mapping choice is not saved" in seen[0]
+    assert not desktop.quitting and desktop.window.isVisible()
+    assert desktop.window.tabs.currentWidget() is desktop.window.mappings_page  # where to press Save
+
+    def quit_and_discard() -> None:
+        answer_the_question_with(QMessageBox.StandardButton.Discard, seen)
+        desktop.tray.action_quit.trigger()
+
+    assert exec_until_quit(QApplication.instance(), quit_and_discard) == 0
+    assert len(seen) == 2
+
+
+def test_sigterm_does_not_wait_for_an_answer_about_mapping_choices(desktop):
+    desktop.window.mappings_page.editor.pending_customers["ACME01"] = None
+    restore = install_quit_signals(desktop)
+    try:
+        code = exec_until_quit(
+            QApplication.instance(), lambda: os.kill(os.getpid(), signal.SIGTERM), deadline_ms=20_000
+        )
+    finally:
+        restore()
+    assert code == 0 and QApplication.activeModalWidget() is None

@@ -15,6 +15,7 @@ ENTITY_NAMES = {
     "items": "Items",
     "invoices": "Invoices",
     "payments": "Payments",
+    "posting": "Halo invoices to the books",
 }
 OUTCOME_NAMES = {
     "created": "Created",
@@ -33,7 +34,8 @@ STATUS_NAMES = {
 }
 
 
-ENTITY_ORDER = ("tax_rates", "customers", "sites", "suppliers", "items", "invoices", "payments")
+# Books -> Halo in dependency order, then the Halo -> books posting (sync/posting.py's ENTITY).
+ENTITY_ORDER = ("tax_rates", "customers", "sites", "suppliers", "items", "invoices", "payments", "posting")
 
 
 def in_entity_order(counts: dict[str, dict[str, int]]) -> list[tuple[str, dict[str, int]]]:

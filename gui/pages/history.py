@@ -3,12 +3,15 @@ has an answer; skipped records are counted apart from failures (skipping is on p
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from PySide6.QtCore import Slot
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from gui.controller import SyncController
 from gui.pages.common import STATUS_NAMES, cell, duration_text, local_time, read_only_table
+from sync.state import RunRecord
 
 HEADERS = [
     "Started",
@@ -39,7 +42,7 @@ class HistoryPage(QWidget):
         controller.history_loaded.connect(self.show_runs)
 
     @Slot(object)
-    def show_runs(self, runs: list) -> None:
+    def show_runs(self, runs: Sequence[RunRecord]) -> None:
         self.empty_label.setVisible(not runs)
         self.table.setRowCount(len(runs))
         for row, run in enumerate(runs):

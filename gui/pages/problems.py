@@ -12,6 +12,7 @@ sync for those kinds of record, so a fix in the books or in Mappings takes effec
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -167,12 +168,12 @@ class ProblemsPage(QWidget):
     # --- data -----------------------------------------------------------------------------------------------
 
     @Slot(object)
-    def show_problems(self, problems: list) -> None:
+    def show_problems(self, problems: Sequence[Problem]) -> None:
         self.problems = list(problems)
         self._rebuild()
 
     @Slot(object)
-    def show_skipped(self, skipped: list) -> None:
+    def show_skipped(self, skipped: Sequence[SkippedRecord]) -> None:
         self.skipped = list(skipped)
         self._rebuild()
 

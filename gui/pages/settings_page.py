@@ -91,6 +91,9 @@ class SettingsPage(QWidget):
         row.addWidget(self.revert_button)
         row.addWidget(self.result_label, 1)
         layout.addLayout(row)
+        self.source_form.kind.currentIndexChanged.connect(
+            lambda *_: self.sync_form.set_source_kind(self.source_form.current_kind())
+        )
         self._secrets_loaded = False
         self.reload()
         self.source_form.load_odbc_lists()

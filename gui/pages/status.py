@@ -9,6 +9,7 @@ next run so a waiting app never looks stuck.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from html import escape
 
@@ -37,8 +38,10 @@ from gui.pages.common import (
     when_text,
 )
 from gui.widgets.health_chart import OUTCOME_COLOURS, PROBLEM_COLOUR, RunHealthChart
+from gui.widgets.posting_preview import PostingPreviewView
 from gui.worker import ProgressSnapshot
 from sync.events import OUTCOMES, RunStarted
+from sync.posting_preview import PostingPreview
 from sync.state import RunRecord
 
 COUNTDOWN_MS = 1000
@@ -143,8 +146,13 @@ class StatusPage(QWidget):
         self.preview_label.setWordWrap(True)
         self.preview_label.setVisible(False)
         layout.addWidget(self.preview_label)
+        self.posting_preview = PostingPreviewView()  # a dry run's plan for Halo -> books
+        self.posting_preview.setVisible(False)
+        self.posting_preview.setMaximumHeight(280)
+        layout.addWidget(self.posting_preview)
 
         controller.run_started.connect(self._on_run_started)
+        controller.posting_previewed.connect(self._on_posting_previewed)
         controller.entity_started.connect(self._on_entity_started)
         controller.progress.connect(self._on_progress)
         controller.run_finished.connect(self._on_run_finished)
@@ -195,6 +203,7 @@ class StatusPage(QWidget):
     def _on_run_started(self, event: RunStarted) -> None:
         kind = "Preview (dry run)" if event.dry_run else "Sync"
         self.set_label_text(self.progress_label, f"{kind} started at {when_text(event.started)}…")
+        self.posting_preview.setVisible(False)  # a new run: the last plan may no longer hold
 
     @Slot(str)
     def _on_entity_started(self, entity: str) -> None:
@@ -229,7 +238,7 @@ class StatusPage(QWidget):
     # --- the history ----------------------------------------------------------
 
     @Slot(object)
-    def show_runs(self, runs: list) -> None:
+    def show_runs(self, runs: Sequence[RunRecord]) -> None:
         """Headline, figures, preview and chart from the runs (newest first) in the state store."""
         self.runs = list(runs)
         self.health_chart.set_runs(self.runs)
@@ -312,6 +321,11 @@ class StatusPage(QWidget):
         # New customers' main sites are Halo's own, filled in by us: "updated", which puzzles on a first sync.
         new_customers = counts.get("customers", {}).get("created", 0)
         self.sites_note.setVisible(bool(new_customers and counts.get("sites", {}).get("updated", 0)))
+
+    @Slot(object)
+    def _on_posting_previewed(self, preview: PostingPreview) -> None:
+        self.posting_preview.show_preview(preview)
+        self.posting_preview.setVisible(True)
 
     def _show_preview(self, preview: RunRecord | None) -> None:
         if preview is None:

@@ -8,9 +8,20 @@ a drop-down still scrolls its own list once opened, and a spin box takes the whe
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QGuiApplication, QWheelEvent
-from PySide6.QtWidgets import QComboBox, QFrame, QScrollArea, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtGui import QGuiApplication, QScreen, QWheelEvent
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QComboBox,
+    QDateEdit,
+    QFrame,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 
 class ScrollSafeComboBox(QComboBox):
@@ -24,6 +35,15 @@ class ScrollSafeComboBox(QComboBox):
         event.ignore()  # the table or page under it scrolls instead
 
 
+def _take_wheel_only_with_focus(
+    widget: QAbstractSpinBox, event: QWheelEvent, take: Callable[[QWheelEvent], None]
+) -> None:
+    if widget.hasFocus():
+        take(event)
+    else:
+        event.ignore()
+
+
 class ScrollSafeSpinBox(QSpinBox):
     """A number box that takes the wheel only once the user has clicked or tabbed into it."""
 
@@ -32,10 +52,18 @@ class ScrollSafeSpinBox(QSpinBox):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
 
     def wheelEvent(self, event: QWheelEvent) -> None:
-        if self.hasFocus():
-            super().wheelEvent(event)
-        else:
-            event.ignore()
+        _take_wheel_only_with_focus(self, event, super().wheelEvent)
+
+
+class ScrollSafeDateEdit(QDateEdit):
+    """A date field that takes the wheel only once the user has clicked or tabbed into it."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        _take_wheel_only_with_focus(self, event, super().wheelEvent)
 
 
 # What a window manager typically adds around a window (title bar, borders) and a taskbar may take.
@@ -47,7 +75,7 @@ def fit_to_screen(window: QWidget, preferred: QSize) -> None:
 
     Why: a window taller than the screen hides its buttons (the wizard's Next and Finish) below the edge.
     """
-    screen = window.screen() or QGuiApplication.primaryScreen()
+    screen: QScreen | None = window.screen() or QGuiApplication.primaryScreen()  # None: no screen yet
     if screen is None:
         window.resize(preferred)
         return
