@@ -24,10 +24,14 @@ MESSAGE = (
     "SDK, which needs an app authorised by Sage, and a hand-run text import that LedgerBridge could not "
     "confirm; writing to the company database directly would damage it."
 )
+# What an office does instead (shown beside the greyed-out choice in the app, and in ACTION).
+WHAT_TO_DO_INSTEAD = (
+    "Enter Halo's invoices in Sage (Sales Invoices), or import them with Sage's File > Import/Export > "
+    "Import Transactions, then mark them posted in Halo."
+)
 ACTION = (
-    "Turn off Settings > Posting (or set [posting] enabled = false): LedgerBridge keeps reading Sage 50 into "
-    "Halo. Enter Halo's invoices in Sage (Sales Invoices), or import them with Sage's File > Import/Export > "
-    "Import Transactions, then mark them posted in Halo. See docs/writing-sage.md."
+    "Untick Post Halo's invoices in Settings > Sync (or set [posting] enabled = false): LedgerBridge keeps "
+    f"reading Sage 50 into Halo. {WHAT_TO_DO_INSTEAD} See docs/writing-sage.md."
 )
 
 

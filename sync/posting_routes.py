@@ -6,14 +6,13 @@ post there, and the README's table says the same; all three read this.
 
 from __future__ import annotations
 
+from connectors import sage50ca_writer
+
 # kind -> "" (LedgerBridge can post invoices into it) or what to tell the user instead.
 _ROUTES: dict[str, str] = {
     "quickbooks": "",
     "sage50uk": "",
-    "sage50ca": (
-        "Sage 50 Canada offers no supported way for another program to write invoices into it, so "
-        "LedgerBridge only reads it. See docs/writing-sage.md for what to do instead."
-    ),
+    "sage50ca": f"{sage50ca_writer.MESSAGE} {sage50ca_writer.WHAT_TO_DO_INSTEAD}",
     "odbc": ("A generic ODBC source is read only: LedgerBridge cannot know how your package takes invoices."),
     "demo": "The demo company is read only.",
 }
