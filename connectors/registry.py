@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.base import DEFAULT_PAGE_SIZE, Connector
 from connectors.errors import error_from_odbc
+from core.books import BooksWriter
 from core.errors import ConfigError
 from core.scrub import scrub_error
 
@@ -90,6 +91,59 @@ def connector_class(kind: str) -> type[Connector]:
             action="Reinstall LedgerBridge; if that does not help, send the log to your IT support.",
             detail=str(exc),
         ) from exc
+
+
+# kind -> (module, class) of the package's BooksWriter (core.books), for the Halo -> books direction.
+# Imported on first use like the connectors. A kind not listed cannot take invoices (writer_class says why).
+_WRITER_CLASSES: dict[str, tuple[str, str]] = {
+    "quickbooks": ("connectors.quickbooks_writer", "QuickBooksWriter"),
+}
+# What to tell a user whose package has no writer here: the route, and what to do meanwhile.
+_NO_WRITER: dict[str, str] = {
+    "sage50uk": "Posting into Sage 50 UK goes through Sage Data Objects, which this installation does not "
+    "have yet.",
+    "sage50ca": "Sage 50 Canada's ODBC access is read-only; its documented way in is described in "
+    "docs/writing-sage.md.",
+    "odbc": "A generic ODBC source is read through the queries you gave; LedgerBridge has no way to write "
+    "invoices into it.",
+    "demo": "The demo company is opened read-only.",
+}
+
+
+def writer_class(kind: str) -> type[BooksWriter]:
+    """The BooksWriter class for ``kind``; a package that cannot take invoices is a ConfigError saying so
+    and what to do (turn posting off, or post by hand)."""
+    if kind not in _WRITER_CLASSES:
+        name = DISPLAY_NAMES.get(kind, kind or "this accounting package")
+        raise ConfigError(
+            f"{name} cannot take invoices from Halo through LedgerBridge. {_NO_WRITER.get(kind, '')}".strip(),
+            action="Turn off posting Halo invoices into the books in Settings > Posting (posting.enabled = "
+            "false); the books -> Halo sync is not affected. See docs/posting.md for what each package "
+            "supports.",
+        )
+    module_name, class_name = _WRITER_CLASSES[kind]
+    try:
+        module = importlib.import_module(module_name)
+        cls: type[BooksWriter] = getattr(module, class_name)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(
+            f"LedgerBridge cannot load its {DISPLAY_NAMES.get(kind, kind)} writer.",
+            action="Reinstall LedgerBridge; if that does not help, send the log to your IT support.",
+            detail=str(exc),
+        ) from exc
+    return cls
+
+
+def create_writer(source: SourceConfig, password: str | None) -> BooksWriter:
+    """The package's writer over the same connection settings as its connector (opened on first use)."""
+    cls = writer_class(source.kind)
+    if not source.connection_string.strip():
+        raise ConfigError(
+            f"No ODBC connection is set for {DISPLAY_NAMES.get(source.kind, source.kind)}.",
+            action="Choose the DSN or driver and data path in Settings > Accounting package.",
+        )
+    factory = _pyodbc_factory(odbc_connection_string(source, password), source.kind, password)
+    return cls(factory, local_zone=_local_zone(source))  # type: ignore[call-arg]
 
 
 def _braced(value: str) -> str:

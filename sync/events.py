@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from sync.posting_preview import PostingPreview
+
 Outcome = Literal["created", "updated", "unchanged", "deactivated", "failed", "skipped"]
 OUTCOMES: tuple[Outcome, ...] = ("created", "updated", "unchanged", "deactivated", "failed", "skipped")
 RunStatus = Literal["ok", "partial", "failed", "cancelled"]
@@ -86,5 +88,12 @@ class LogMessage:
     text: str
 
 
-Event = RunStarted | EntityStarted | Progress | RecordOutcome | RunFinished | LogMessage
+@dataclass(frozen=True, slots=True)
+class PostingPreviewed:
+    """A dry run's list of what posting would write into the books (sync/posting.py), with its totals."""
+
+    preview: PostingPreview
+
+
+Event = RunStarted | EntityStarted | Progress | RecordOutcome | RunFinished | LogMessage | PostingPreviewed
 Listener = Callable[[Event], None]

@@ -1,0 +1,835 @@
+"""The posting run: Halo's invoices and credit notes INTO the books, exactly once (issue 14).
+
+Why this shape: a doubled invoice in the ledger is a wrong VAT return, and a books write cannot be undone by
+LedgerBridge, so every document goes through one state machine kept in the state store (``postings``):
+
+    (candidate) --intent committed--> intended --writer.post confirmed--> written --Halo marked--> marked
+
+Before ANY write the books are searched for the documents' markers (``writer.find_posted``, one query per
+chunk), so a run restarted after a crash, a lost state file or a write whose fate was unknown never posts a
+document twice; a write is never retried blind: a TransientError(maybe_written) stops the run and the next
+one looks first. The books' answer is committed together with the ``to_books`` link (books key -> Halo id)
+in one transaction, so the books -> Halo run never mistakes the new books invoice for one to create in Halo.
+Marking the invoice posted in Halo (posted, dateposted, thirdpartyinvoicenumber) is idempotent and re-sent
+until it is confirmed.
+
+What is posted is the user's rule (``[posting]``): not yet posted in Halo, dated on or after
+``start_date``, in the chosen top levels, approved when approval is required, credit notes by choice.
+Halo may ignore a list parameter, so every rule is checked again here on each row. An invoice that came
+from the books (a ``to_halo`` invoice link, or an accounts ID of ours) is never posted back.
+
+``preview`` lists what a run would do and writes nothing anywhere (no books insert, no Halo write, no intent).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, Literal, Protocol
+
+from core.books import BooksDocument, BooksLine, BooksWriter, PostedDocument
+from core.errors import CancelledError, ConfigError, LedgerBridgeError, RecordError, TransientError
+from core.records import Customer, Item, money, to_decimal
+from halo import payloads
+from sync.events import Listener, LogMessage, Outcome, PostingPreviewed, RecordOutcome, RunSummary
+from sync.paths import AppPaths
+from sync.posting_preview import Action, PostingPreview, PreviewRow
+from sync.secrets import SecretStore
+from sync.settings import PostingSettings, Settings
+from sync.state import TO_HALO, StateStore
+
+log = logging.getLogger("ledgerbridge.posting")
+
+ENTITY = "posting"  # the word in the problems table, the run's counts and the events
+LOOKUP_CHUNK = 50  # references per writer.find_posted call
+# Halo's approval_status values are not published (the OpenAPI types it as an integer only). Assumed: 1 is
+# "approved"; anything else on an invoice that requires approval waits, and is listed with that reason.
+APPROVED_STATUSES = frozenset({1})
+SETTINGS_PLACE = "Settings > Posting"
+
+
+class HaloPort(Protocol):
+    """What the posting run uses of halo.client.HaloClient."""
+
+    def iter_records(
+        self, resource: str, params: Mapping[str, Any] | None = None
+    ) -> Iterator[dict[str, Any]]: ...
+
+    def get_record(
+        self, resource: str, record_id: int, params: Mapping[str, Any] | None = None
+    ) -> dict[str, Any] | None: ...
+
+    def save(self, resource: str, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]: ...
+
+
+def reference_for(halo_id: int, is_credit: bool) -> str:
+    """The exactly-once marker the books keep (core.books): HALO-<id>, HALO-C<id> for a credit note."""
+    return f"HALO-C{halo_id}" if is_credit else f"HALO-{halo_id}"
+
+
+@dataclass
+class PostingResult:
+    """What a real posting run did (also added to the run's RunSummary under ``posting``)."""
+
+    posted: int = 0
+    already_in_books: int = 0  # found in the books by their marker (an earlier run, a crash)
+    problems: int = 0
+    skipped: int = 0  # waiting for approval, an accounts number not ours
+    marked: int = 0  # marked posted in Halo this run
+    filtered: int = 0
+    rows: list[PreviewRow] = field(default_factory=list)
+
+
+# --- the rule ------------------------------------------------------------------------------------------
+
+
+def check_settings(posting: PostingSettings) -> date:
+    """The start date, or a ConfigError naming the setting: posting never runs without one, so turning it
+    on cannot flood the ledger with years of Halo's history."""
+    if not posting.start_date.strip():
+        raise ConfigError(
+            "Posting Halo invoices into the books needs a start date, and none is set.",
+            action=f"Set the first invoice date to post in {SETTINGS_PLACE} (posting.start_date = "
+            '"YYYY-MM-DD" in the settings file); Halo invoices dated before it are never posted.',
+        )
+    try:
+        start = date.fromisoformat(posting.start_date.strip())
+    except ValueError:
+        raise ConfigError(
+            f"The posting start date {posting.start_date!r} is not a date.",
+            action=f'Write it as YYYY-MM-DD (e.g. "2026-01-01") in {SETTINGS_PLACE} (posting.start_date).',
+        ) from None
+    for name, value, allowed in (
+        ("missing_customers", posting.missing_customers, ("create", "report")),
+        ("missing_items", posting.missing_items, ("create", "report")),
+        ("number_from", posting.number_from, ("halo", "books")),
+    ):
+        if value not in allowed:
+            raise ConfigError(
+                f"posting.{name} is {value!r}.",
+                action=f"Use {' or '.join(repr(a) for a in allowed)} in {SETTINGS_PLACE}.",
+            )
+    return start
+
+
+def list_params(posting: PostingSettings, start: date, toplevel_id: int | None) -> dict[str, str]:
+    """GET /Invoice's parameters for the rule (Halo's OpenAPI); the rule is checked again on each row."""
+    params = {
+        "notpostedonly": "true",
+        "includelines": "true",
+        "includeinvoices": "true",
+        "includecredits": "true" if posting.credit_notes else "false",
+        "invoicedatestart": start.isoformat(),
+    }
+    if toplevel_id:
+        params["toplevel_id"] = str(toplevel_id)
+    return params
+
+
+def _halo_date(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _number(value: object) -> Decimal:
+    if value is None or isinstance(value, bool) or value == "":
+        return Decimal("0.00")
+    return money(value)
+
+
+def _int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        number = int(str(value).strip()) if isinstance(value, str) else int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
+
+
+def _line_net(line: Mapping[str, Any]) -> Decimal:
+    if line.get("net_amount") not in (None, ""):
+        return _number(line.get("net_amount"))
+    return money(to_decimal(line.get("qty_order") or 0, Decimal("0.00001")) * _number(line.get("unit_price")))
+
+
+def is_credit(invoice: Mapping[str, Any]) -> bool:
+    """A credit note: Halo's InvoiceHeader has no credit flag; credit notes carry a negative total (the
+    lines' sum when the header has none)."""
+    total = invoice.get("total")
+    if total not in (None, "") and not isinstance(total, bool):
+        return _number(total) < 0
+    lines = invoice.get("lines") or []
+    gross = sum((_line_net(line) + _number(line.get("tax_amount")) for line in lines), Decimal("0"))
+    return gross < 0
+
+
+# --- Halo's ids -> the books' keys ----------------------------------------------------------------------
+
+
+class NotPostable(Exception):
+    """A document that cannot be posted as it is: the message and what to do."""
+
+    def __init__(self, message: str, action: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.action = action
+
+
+def _inverted(pairs: Iterable[tuple[str, int]]) -> dict[int, list[str]]:
+    result: dict[int, list[str]] = {}
+    for key, halo_id in pairs:
+        if key not in result.setdefault(int(halo_id), []):
+            result[int(halo_id)].append(key)
+    return result
+
+
+class BooksMapping:
+    """Halo client / item / tax ids -> the books' customer / item / tax keys, from what the books -> Halo
+    sync linked and the user mapped; a customer or item the books lack is created (by setting) or reported.
+
+    ``dry_run``: nothing is created; what would be is said in the row's message.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        state: StateStore,
+        halo: HaloPort,
+        writer: BooksWriter,
+        *,
+        dry_run: bool,
+    ) -> None:
+        self.posting = settings.posting
+        self.state = state
+        self.halo = halo
+        self.writer = writer
+        self.dry_run = dry_run
+        links = state.links("customers")
+        self._customers = _inverted(
+            [(key, link.halo_id) for key, link in links.items()] + list(state.mappings("customer").items())
+        )
+        self._items = _inverted([(key, link.halo_id) for key, link in state.links("items").items()])
+        tax_links = [(key, link.halo_id) for key, link in state.links("tax_rates").items()]
+        tax_mapped = state.mappings("tax")
+        # The user's mapping wins over a link for the same books code.
+        self._taxes = _inverted([*tax_mapped.items(), *((k, h) for k, h in tax_links if k not in tax_mapped)])
+        self._records: dict[tuple[str, int], dict[str, Any] | None] = {}
+        self._created: dict[tuple[str, int], str] = {}  # Halo id -> the books key created this run
+        self.notes: list[str] = []  # what a document's mapping did or would do (created a customer...)
+
+    def halo_record(self, resource: str, halo_id: int) -> dict[str, Any] | None:
+        """One Halo client or item, read once per run."""
+        key = (resource, halo_id)
+        if key not in self._records:
+            self._records[key] = self.halo.get_record(resource, halo_id, {"includedetails": "true"})
+        return self._records[key]
+
+    def client_name(self, client_id: int | None, row: Mapping[str, Any]) -> str:
+        name = row.get("client_name")
+        if isinstance(name, str) and name.strip():
+            return name.strip()
+        if client_id is None:
+            return ""
+        record = self.halo_record("Client", client_id)
+        return str((record or {}).get("name") or f"client {client_id}")
+
+    def toplevel_of(self, client_id: int | None) -> int | None:
+        if client_id is None:
+            return None
+        record = self.halo_record("Client", client_id)
+        return _int((record or {}).get("toplevel_id"))
+
+    def customer_key(self, client_id: int | None, name: str) -> str:
+        if client_id is None:
+            raise NotPostable("It has no Halo client.", "Give the invoice a client in Halo.")
+        keys = self._customers.get(client_id, [])
+        if len(keys) == 1:
+            return keys[0]
+        if len(keys) > 1:
+            raise NotPostable(
+                f"Halo client {name} stands for several customers in the books ({', '.join(sorted(keys))}).",
+                "Keep one of them mapped to this Halo client in Mappings > Customers, then sync again.",
+            )
+        if ("Client", client_id) in self._created:
+            return self._created[("Client", client_id)]
+        record = self.halo_record("Client", client_id) or {}
+        accounts_id = str(record.get("accountsid") or "").strip()
+        if accounts_id and self.writer.has_customer(accounts_id):
+            return accounts_id
+        if self.posting.missing_customers == "create":
+            return self._create_customer(client_id, record, name)
+        where = f" (its accounts ID {accounts_id} is not a customer there)" if accounts_id else ""
+        raise NotPostable(
+            f"Customer {name} is not in the books{where}.",
+            "Add the customer to the books and sync customers (or map it in Mappings > Customers), or let "
+            f'LedgerBridge create it: posting.missing_customers = "create" in {SETTINGS_PLACE}.',
+        )
+
+    def _create_customer(self, client_id: int, record: Mapping[str, Any], name: str) -> str:
+        if self.dry_run:
+            self.notes.append(f"creates customer {name} in the books")
+            return ""
+        customer = Customer(
+            key="",
+            name=name,
+            email=str(record.get("accountsemailaddress") or ""),
+            tax_number=str(record.get("tax_number") or ""),
+            website=str(record.get("website") or ""),
+        )
+        key = self.writer.create_customer(customer)
+        # Linked as if the books -> Halo sync had matched it: that sync then keeps this Halo client in
+        # step with the new books customer instead of creating a second client.
+        self.state.save_link("customers", key, client_id, "", TO_HALO, name=name)
+        self._customers[client_id] = [key]
+        self._created[("Client", client_id)] = key
+        self.notes.append(f"created customer {name} in the books ({key})")
+        return key
+
+    def item_key(self, line: Mapping[str, Any]) -> str:
+        item_id = _int(line.get("_itemid"))
+        if item_id is None:
+            return ""  # a description-only line
+        keys = self._items.get(item_id, [])
+        if len(keys) == 1:
+            return keys[0]
+        label = str(line.get("item_code") or line.get("item_shortdescription") or f"item {item_id}")
+        if len(keys) > 1:
+            raise NotPostable(
+                f"Halo item {label} stands for several items in the books ({', '.join(sorted(keys))}).",
+                "Give the Halo item the accounts ID of the one it is, then sync items again.",
+            )
+        if ("Item", item_id) in self._created:
+            return self._created[("Item", item_id)]
+        record = self.halo_record("Item", item_id) or {}
+        accounts_id = str(record.get("accountsid") or "").strip()
+        if accounts_id and self.writer.has_item(accounts_id):
+            return accounts_id
+        if self.posting.missing_items == "create":
+            return self._create_item(item_id, record, label)
+        raise NotPostable(
+            f"Item {label} (Halo item {item_id}) is not in the books.",
+            "Add the item to the books and sync items, or let LedgerBridge create it: "
+            f'posting.missing_items = "create" in {SETTINGS_PLACE}.',
+        )
+
+    def _create_item(self, item_id: int, record: Mapping[str, Any], label: str) -> str:
+        if self.dry_run:
+            self.notes.append(f"creates item {label} in the books")
+            return ""
+        item = Item(
+            key="",
+            code=str(record.get("internalreference") or record.get("name") or label),
+            name=str(record.get("name") or label),
+            description=str(record.get("description") or ""),
+            price=_number(record.get("baseprice")),
+            nominal_code=str(record.get("nominalcode") or ""),
+        )
+        key = self.writer.create_item(item)
+        self.state.save_link("items", key, item_id, "", TO_HALO, name=item.name)
+        self._items[item_id] = [key]
+        self._created[("Item", item_id)] = key
+        self.notes.append(f"created item {item.name} in the books ({key})")
+        return key
+
+    def tax_code(self, line: Mapping[str, Any]) -> str:
+        tax_id = _int(line.get("item_tax_code"))
+        if tax_id is None:
+            return ""  # the books' default for the item / customer
+        keys = self._taxes.get(tax_id, [])
+        if len(keys) == 1:
+            return keys[0]
+        label = str(line.get("item_tax_name") or line.get("tax_code") or "")
+        if not label:
+            tax = self.halo_record("Tax", tax_id) or {}
+            name, code = str(tax.get("name") or "").strip(), str(tax.get("code") or "").strip()
+            label = f"{code} ({name})" if code and name else code or name or f"tax {tax_id}"
+        if len(keys) > 1:
+            raise NotPostable(
+                f"Halo tax {label} (id {tax_id}) stands for several tax codes in the books "
+                f"({', '.join(sorted(keys))}).",
+                "Keep only one books tax code on this Halo tax in Mappings > Tax codes.",
+            )
+        raise NotPostable(
+            f"Halo tax {label} (id {tax_id}) is not mapped to a tax code in the books.",
+            "Set it in Mappings > Tax codes (or sync tax rates), then post again.",
+        )
+
+
+# --- Halo documents -> books documents ----------------------------------------------------------------
+
+
+@dataclass
+class Candidate:
+    """One listed Halo document the rule keeps, with its row for the preview."""
+
+    row: dict[str, Any]
+    halo_id: int
+    reference: str
+    is_credit: bool
+    document: BooksDocument | None = None
+    problem: NotPostable | None = None
+    skip: str = ""
+    notes: tuple[str, ...] = ()
+
+
+def to_document(
+    row: Mapping[str, Any], mapping: BooksMapping, *, number_from: str, credit: bool
+) -> BooksDocument:
+    """A Halo invoice (with lines) in the books' terms; NotPostable says why it cannot be."""
+    halo_id = int(row["id"])
+    client_id = _int(row.get("client_id"))
+    name = mapping.client_name(client_id, row)
+    customer_key = mapping.customer_key(client_id, name)
+    sign = Decimal(-1) if credit else Decimal(1)
+    lines: list[BooksLine] = []
+    for line in row.get("lines") or []:
+        net = _line_net(line) * sign
+        tax = _number(line.get("tax_amount")) * sign
+        quantity = to_decimal(line.get("qty_order") or 0, Decimal("0.00001")) * sign
+        unit_price = to_decimal(line.get("unit_price") or 0, Decimal("0.00001"))
+        if quantity == 0 and net != 0:
+            quantity, unit_price = Decimal(1), net
+        lines.append(
+            BooksLine(
+                description=str(
+                    line.get("item_shortdescription") or line.get("item_longdescription") or ""
+                ).strip()
+                or str(line.get("item_code") or "").strip(),
+                quantity=quantity.normalize() if quantity == quantity.to_integral_value() else quantity,
+                unit_price=unit_price,
+                net=net,
+                tax=tax,
+                item_key=mapping.item_key(line),
+                tax_code=mapping.tax_code(line),
+                account=str(line.get("nominal_code") or "").strip(),
+            )
+        )
+    if not lines:
+        raise NotPostable("It has no lines in Halo.", "Add its lines in Halo (or delete it there).")
+    date_ = _halo_date(row.get("invoice_date"))
+    if date_ is None:
+        raise NotPostable("It has no invoice date in Halo.", "Give it an invoice date in Halo.")
+    net = sum((line.net for line in lines), Decimal("0.00"))
+    tax = sum((line.tax for line in lines), Decimal("0.00"))
+    number = str(row.get("invoicenumber") or "").strip() if number_from == "halo" else ""
+    return BooksDocument(
+        reference=reference_for(halo_id, credit),
+        halo_id=halo_id,
+        number=number,
+        customer_key=customer_key,
+        date=date_,
+        lines=tuple(lines),
+        net=net,
+        tax=tax,
+        gross=net + tax,
+        is_credit=credit,
+        due_date=_halo_date(row.get("duedate")),
+        customer_reference=str(row.get("cust_order_number") or "").strip(),
+        memo=f"Halo {'credit note' if credit else 'invoice'} {row.get('invoicenumber') or halo_id}",
+    )
+
+
+# --- the run -------------------------------------------------------------------------------------------
+
+
+class PostingRun:
+    """One posting run (or preview) over a Halo client, the state store and the package's writer."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        state: StateStore,
+        halo: HaloPort,  # halo.client.HaloClient (iter_records, get_record, save)
+        writer: BooksWriter,
+        *,
+        dry_run: bool = False,
+        listener: Listener | None = None,
+        cancel: threading.Event | None = None,
+        summary: RunSummary | None = None,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.posting = settings.posting
+        self.state = state
+        self.halo = halo
+        self.writer = writer
+        self.dry_run = dry_run
+        self.listener = listener
+        self.cancel = cancel or threading.Event()
+        self.summary = summary
+        self._now = now or (lambda: datetime.now(UTC))
+        self.result = PostingResult()
+        self._marks: list[tuple[int, str]] = []  # (halo id, books number) waiting to be marked in Halo
+        self._marking_stopped = False
+
+    # --- events and bookkeeping ---------------------------------------------------------------------------
+
+    def _emit(self, outcome: Outcome, row: PreviewRow) -> None:
+        if self.summary is not None:
+            self.summary.add(ENTITY, outcome)
+        if self.listener is not None:
+            self.listener(
+                RecordOutcome(
+                    ENTITY, row.number or str(row.halo_id), outcome, row.message, row.fix, row.halo_id
+                )
+            )
+
+    def _log(self, level: Literal["info", "warning", "error"], text: str) -> None:
+        log.log(logging.WARNING if level != "info" else logging.INFO, "%s", text)
+        if self.listener is not None:
+            self.listener(LogMessage(level, text))
+
+    def _check_cancel(self) -> None:
+        if self.cancel.is_set():
+            raise CancelledError("The sync was cancelled.", action="Everything the books confirmed is kept.")
+
+    # --- candidates ---------------------------------------------------------------------------------------
+
+    def listed(self, start: date) -> Iterator[dict[str, Any]]:
+        """Halo's not-yet-posted documents for the rule, once each (several top levels may list one twice)."""
+        seen: set[int] = set()
+        tops: list[int | None] = list(self.posting.toplevel_ids) or [None]
+        for toplevel_id in tops:
+            for row in self.halo.iter_records("Invoice", list_params(self.posting, start, toplevel_id)):
+                halo_id = _int(row.get("id"))
+                if halo_id is None or halo_id in seen:
+                    continue
+                seen.add(halo_id)
+                yield row
+
+    def candidates(self, mapping: BooksMapping, start: date) -> list[Candidate]:
+        """The listed documents the rule keeps, each mapped to a books document (or why not)."""
+        from_books = self.state.halo_ids("invoices", TO_HALO)
+        ours = {p.halo_id: p for p in self.state.postings()}
+        wanted_tops = set(self.posting.toplevel_ids)
+        kept: list[Candidate] = []
+        for row in self.listed(start):
+            self._check_cancel()
+            halo_id = int(row["id"])
+            credit = is_credit(row)
+            invoice_day = _halo_date(row.get("invoice_date"))
+            earlier = ours.get(halo_id)
+            if (
+                halo_id in from_books  # it came from the books: never back
+                or str(row.get("accountsid") or "").strip()  # a books key of ours (or another integration's)
+                or row.get("posted")  # Halo ignored notpostedonly (ours that wait for a mark: recover())
+                or (invoice_day is not None and invoice_day.date() < start)  # ... or invoicedatestart
+                or (credit and not self.posting.credit_notes)  # ... or includecredits
+                or (wanted_tops and self.mapping_top(mapping, row) not in wanted_tops)  # ... or toplevel_id
+            ):
+                self.result.filtered += 1
+                continue
+            candidate = Candidate(row, halo_id, reference_for(halo_id, credit), credit)
+            number = str(row.get("thirdpartyinvoicenumber") or "").strip()
+            needs_approval = bool(row.get("requires_approval"))
+            if number and earlier is None:
+                candidate.skip = (
+                    f"It already carries an accounts number ({number}) that LedgerBridge did not give it: "
+                    "another integration (or a person) has put it in the books."
+                )
+            elif (
+                self.posting.only_approved
+                and needs_approval
+                and _int(row.get("approval_status")) not in APPROVED_STATUSES
+            ):
+                candidate.skip = "It requires approval in Halo and is not approved yet."
+            else:
+                if "lines" not in row:  # a Halo that ignored includelines (or lean list rows)
+                    full = self.halo.get_record("Invoice", halo_id, {"includelines": "true"})
+                    candidate.row = row = dict(full or row)
+                mapping.notes = []
+                try:
+                    candidate.document = to_document(
+                        row, mapping, number_from=self.posting.number_from, credit=credit
+                    )
+                except NotPostable as problem:
+                    candidate.problem = problem
+                except RecordError as exc:  # the books refused a customer or item we tried to create
+                    candidate.problem = NotPostable(exc.message, exc.action or "Correct it, then sync again.")
+                candidate.notes = tuple(mapping.notes)
+            kept.append(candidate)
+        kept.sort(key=lambda c: (str(c.row.get("invoice_date") or ""), c.halo_id))
+        return kept
+
+    @staticmethod
+    def mapping_top(mapping: BooksMapping, row: Mapping[str, Any]) -> int | None:
+        top = _int(row.get("toplevel_id"))
+        return top if top is not None else mapping.toplevel_of(_int(row.get("client_id")))
+
+    def _row(self, candidate: Candidate, action: Action, message: str = "", fix: str = "") -> PreviewRow:
+        row, document = candidate.row, candidate.document
+        if document is not None:
+            net, tax, gross = document.net, document.tax, document.gross
+        else:
+            sign = Decimal(-1) if candidate.is_credit else Decimal(1)
+            lines = row.get("lines") or []
+            net = sum((_line_net(line) for line in lines), Decimal("0.00")) * sign
+            tax = sum((_number(line.get("tax_amount")) for line in lines), Decimal("0.00")) * sign
+            gross = net + tax
+        kind = "credit note" if candidate.is_credit else "invoice"
+        number = str(row.get("invoicenumber") or "").strip()
+        if not message and action == "post":
+            message = f"{'would post' if self.dry_run else 'posted'} {kind} {number or candidate.halo_id}"
+            if candidate.notes:
+                message += f"; {', '.join(candidate.notes)}"
+        return PreviewRow(
+            halo_id=candidate.halo_id,
+            number=number,
+            client=str(row.get("client_name") or ""),
+            date=_halo_date(row.get("invoice_date")),
+            net=net,
+            tax=tax,
+            gross=gross,
+            is_credit=candidate.is_credit,
+            action=action,
+            message=message,
+            fix=fix,
+            reference=candidate.reference,
+        )
+
+    # --- the books' answer, in chunks ---------------------------------------------------------------------
+
+    def _find(self, references: Sequence[str]) -> dict[str, PostedDocument]:
+        found: dict[str, PostedDocument] = {}
+        for start in range(0, len(references), LOOKUP_CHUNK):
+            found.update(self.writer.find_posted(list(references[start : start + LOOKUP_CHUNK])))
+        return found
+
+    # --- a real run ---------------------------------------------------------------------------------------
+
+    def recover(self) -> None:
+        """Finish what an earlier run left half-way, before anything else reads the books: intents are
+        looked up in the books (written ones recorded with their link), written ones marked in Halo."""
+        if self.dry_run:
+            return
+        intended = self.state.postings("intended")
+        if intended:
+            found = self._find([p.reference for p in intended])
+            for posting in intended:
+                answer = found.get(posting.reference)
+                if answer is not None:
+                    log.info("Posting %s was in the books already (%s)", posting.reference, answer.books_key)
+                    self.state.posting_written(
+                        posting.halo_id, posting.reference, answer.books_key, answer.books_number
+                    )
+        if self.posting.mark_posted_in_halo:
+            for posting in self.state.postings("written"):
+                self._queue_mark(posting.halo_id, posting.books_number)
+            self._flush_marks()
+
+    def run(self) -> PostingResult:
+        """Post every document the rule chooses, exactly once; the result (and the summary) say how many."""
+        start = check_settings(self.posting)
+        self.recover()
+        mapping = BooksMapping(self.settings, self.state, self.halo, self.writer, dry_run=self.dry_run)
+        chosen = self.candidates(mapping, start)
+        postable = [c for c in chosen if c.document is not None]
+        found = self._find([c.reference for c in postable])
+        for candidate in chosen:
+            self._check_cancel()
+            if candidate.skip:
+                self._settle(candidate, "skipped", candidate.skip)
+            elif candidate.problem is not None:
+                self._settle(candidate, "problem", candidate.problem.message, candidate.problem.action)
+            elif candidate.reference in found:
+                self._already(candidate, found[candidate.reference])
+            elif self.dry_run:
+                self._settle(candidate, "post")
+            else:
+                self._post(candidate)
+        if self.dry_run:
+            if self.listener is not None:
+                self.listener(PostingPreviewed(self.preview()))
+        else:
+            self._flush_marks()
+            self._forget_stale_intents({c.halo_id for c in chosen})
+        return self.result
+
+    def preview(self) -> PostingPreview:
+        """What this run did (or, as a dry run, would do), as the preview's plain values."""
+        return PostingPreview(rows=tuple(self.result.rows), filtered=self.result.filtered)
+
+    def _settle(self, candidate: Candidate, action: Action, message: str = "", fix: str = "") -> None:
+        row = self._row(candidate, action, message, fix)
+        self.result.rows.append(row)
+        key = str(candidate.halo_id)
+        if action == "problem":
+            self.result.problems += 1
+            kind = "credit note" if candidate.is_credit else "invoice"
+            label = f"Halo {kind} {row.number or candidate.halo_id}" + (
+                f" ({row.client})" if row.client else ""
+            )
+            text = f"{label}: {message}"
+            if not self.dry_run:
+                self.state.record_problem(ENTITY, key, text, fix)
+            self._emit("failed", dataclasses.replace(row, message=text))
+            return
+        if not self.dry_run:
+            self.state.clear_problem(ENTITY, key)
+        if action == "skipped":
+            self.result.skipped += 1
+            self._emit("skipped", row)
+        elif action == "already in books":
+            self.result.already_in_books += 1
+            self._emit("unchanged", row)
+        else:
+            self.result.posted += 1
+            self._emit("created", row)
+
+    def _already(self, candidate: Candidate, answer: PostedDocument) -> None:
+        message = f"already in the books as {answer.books_number or answer.books_key}"
+        if not self.dry_run:
+            self.state.posting_written(
+                candidate.halo_id, candidate.reference, answer.books_key, answer.books_number
+            )
+            self._queue_mark(candidate.halo_id, answer.books_number)
+        self._settle(candidate, "already in books", message)
+
+    def _post(self, candidate: Candidate) -> None:
+        document = candidate.document
+        assert document is not None
+        self.state.posting_intended(candidate.halo_id, candidate.reference)
+        try:
+            answer = self.writer.post(document)
+        except RecordError as exc:
+            self.state.drop_posting(candidate.halo_id)  # refused: provably not in the books
+            self._settle(
+                candidate,
+                "problem",
+                f"the books refused it: {exc.message}",
+                exc.action or "Correct it in Halo or the books, then sync again.",
+            )
+            return
+        except TransientError as exc:
+            note = (
+                "its write may have reached the books" if exc.maybe_written else "the books were unavailable"
+            )
+            self.state.posting_note(candidate.halo_id, f"{note}: {exc.message}")
+            self._flush_marks()
+            raise TransientError(
+                f"Posting stopped at Halo {'credit note' if candidate.is_credit else 'invoice'} "
+                f"{candidate.row.get('invoicenumber') or candidate.halo_id}: {exc.message}",
+                action=(exc.action + " " if exc.action else "")
+                + "The next sync looks it up in the books by its marker "
+                f"{candidate.reference} before writing anything: it is never posted twice.",
+                detail=exc.detail,
+                retry_after=exc.retry_after,
+            ) from exc
+        self.state.posting_written(
+            candidate.halo_id, candidate.reference, answer.books_key, answer.books_number
+        )
+        self._queue_mark(candidate.halo_id, answer.books_number)
+        self._settle(candidate, "post")
+
+    def _forget_stale_intents(self, chosen: set[int]) -> None:
+        """Intents of documents no longer chosen (deleted or posted elsewhere in Halo) that the books
+        provably do not hold: nothing is left to finish."""
+        stale = [p for p in self.state.postings("intended") if p.halo_id not in chosen]
+        if not stale:
+            return
+        found = self._find([p.reference for p in stale])
+        for posting in stale:
+            if posting.reference not in found:
+                self.state.drop_posting(posting.halo_id)
+
+    # --- marking posted in Halo ---------------------------------------------------------------------------
+
+    def _queue_mark(self, halo_id: int, books_number: str) -> None:
+        if not self.posting.mark_posted_in_halo:
+            self.state.posting_marked(halo_id)  # nothing more to do: the books hold it
+            return
+        self._marks.append((halo_id, books_number))
+        if len(self._marks) >= max(1, self.settings.halo.batch_size):
+            self._flush_marks()
+
+    def _flush_marks(self) -> None:
+        """POST [{id, posted, dateposted, thirdpartyinvoicenumber}] in batches; re-sending is harmless, so a
+        failure leaves the rows 'written' and the next run sends them again."""
+        marks, self._marks = self._marks, []
+        if self._marking_stopped or not marks:
+            return
+        size = max(1, self.settings.halo.batch_size)
+        for start in range(0, len(marks), size):
+            batch = marks[start : start + size]
+            when = self._now()
+            body = [payloads.posted_payload(i, books_number=n, when=when) for i, n in batch]
+            try:
+                self.halo.save("Invoice", body)
+            except RecordError as exc:
+                for halo_id, _ in batch:
+                    self.state.posting_note(halo_id, f"Halo refused to mark it posted: {exc.message}")
+                self._log("warning", f"Halo refused to mark {len(batch)} invoices posted: {exc.message}")
+                continue
+            except (TransientError, LedgerBridgeError) as exc:
+                self._marking_stopped = True
+                self._log(
+                    "warning",
+                    f"Halo could not mark {len(marks) - start} posted invoices as posted ({exc.message}); "
+                    "they are in the books, and the next sync marks them.",
+                )
+                return
+            for halo_id, _ in batch:
+                self.state.posting_marked(halo_id)
+                self.result.marked += 1
+
+
+def run_posting(
+    settings: Settings,
+    state: StateStore,
+    halo: HaloPort,
+    writer: BooksWriter,
+    *,
+    summary: RunSummary | None = None,
+    listener: Listener | None = None,
+    cancel: threading.Event | None = None,
+    dry_run: bool = False,
+) -> PostingResult:
+    """One posting run (sync/runner.py calls it after the books -> Halo run when posting.enabled)."""
+    return PostingRun(
+        settings, state, halo, writer, summary=summary, listener=listener, cancel=cancel, dry_run=dry_run
+    ).run()
+
+
+def preview_with(
+    settings: Settings, state: StateStore, halo: HaloPort, writer: BooksWriter
+) -> PostingPreview:
+    """What a posting run would do now, over connections the caller opened; writes nothing anywhere."""
+    run = PostingRun(settings, state, halo, writer, dry_run=True)
+    run.run()
+    return run.preview()
+
+
+def preview(settings: Settings, secrets: SecretStore, *, paths: AppPaths | None = None) -> PostingPreview:
+    """The GUI's "what would be posted?": signs in to Halo, opens the books' writer and the state store,
+    lists every Halo document the rule chooses with its action, and writes nothing anywhere (no books
+    insert, no Halo write, no intent). Raises ConfigError / AuthError / TransientError like a run would.
+    Call it from a worker thread."""
+    from sync.halo_connection import build_client
+    from sync.runner import build_writer, open_state  # the runner imports this module
+
+    check_settings(settings.posting)
+    state = open_state(paths)
+    try:
+        client = build_client(settings, secrets)
+        try:
+            client.sign_in()
+            writer = build_writer(settings, secrets)
+            try:
+                return preview_with(settings, state, client, writer)
+            finally:
+                writer.close()
+        finally:
+            client.close()
+    finally:
+        state.close()
