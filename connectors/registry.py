@@ -16,7 +16,7 @@ import sqlite3
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.base import DEFAULT_PAGE_SIZE, Connector
@@ -93,6 +93,12 @@ def connector_class(kind: str) -> type[Connector]:
         ) from exc
 
 
+class WriterFactory(Protocol):
+    """A package's BooksWriter class: it opens the same company the package's reader of ``source`` reads."""
+
+    def from_source(self, source: SourceConfig, password: str | None) -> BooksWriter: ...
+
+
 # kind -> (module, class) of the package's BooksWriter (core.books), for the Halo -> books direction.
 # Imported on first use like the connectors. A kind not listed cannot take invoices (writer_class says why).
 _WRITER_CLASSES: dict[str, tuple[str, str]] = {
@@ -110,7 +116,7 @@ _NO_WRITER: dict[str, str] = {
 }
 
 
-def writer_class(kind: str) -> type[BooksWriter]:
+def writer_class(kind: str) -> WriterFactory:
     """The BooksWriter class for ``kind``; a package that cannot take invoices is a ConfigError saying so
     and what to do (turn posting off, or post by hand)."""
     if kind not in _WRITER_CLASSES:
@@ -124,7 +130,7 @@ def writer_class(kind: str) -> type[BooksWriter]:
     module_name, class_name = _WRITER_CLASSES[kind]
     try:
         module = importlib.import_module(module_name)
-        cls: type[BooksWriter] = getattr(module, class_name)
+        cls: WriterFactory = getattr(module, class_name)
     except (ImportError, AttributeError) as exc:
         raise ConfigError(
             f"LedgerBridge cannot load its {DISPLAY_NAMES.get(kind, kind)} writer.",
@@ -136,14 +142,7 @@ def writer_class(kind: str) -> type[BooksWriter]:
 
 def create_writer(source: SourceConfig, password: str | None) -> BooksWriter:
     """The package's writer over the same connection settings as its connector (opened on first use)."""
-    cls = writer_class(source.kind)
-    if not source.connection_string.strip():
-        raise ConfigError(
-            f"No ODBC connection is set for {DISPLAY_NAMES.get(source.kind, source.kind)}.",
-            action="Choose the DSN or driver and data path in Settings > Accounting package.",
-        )
-    factory = _pyodbc_factory(odbc_connection_string(source, password), source.kind, password)
-    return cls(factory, local_zone=_local_zone(source))  # type: ignore[call-arg]
+    return writer_class(source.kind).from_source(source, password)
 
 
 def _braced(value: str) -> str:
