@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from connectors.base import DEFAULT_PAGE_SIZE, Connector
+from connectors.base import DEFAULT_PAGE_SIZE, ConnectionFactory, Connector
 from connectors.errors import error_from_odbc
 from core.books import BooksWriter
 from core.errors import ConfigError
@@ -191,7 +191,7 @@ def configure_odbc_connection(connection: Any) -> Any:
     return connection
 
 
-def _pyodbc_factory(connection_string: str, package: str, password: str | None) -> Any:
+def _pyodbc_factory(connection_string: str, package: str, password: str | None) -> ConnectionFactory:
     def connect() -> Any:
         import pyodbc
 
@@ -207,6 +207,17 @@ def _pyodbc_factory(connection_string: str, package: str, password: str | None) 
         raise mapped
 
     return connect
+
+
+def connection_factory(source: SourceConfig, password: str | None) -> ConnectionFactory:
+    """The open-on-demand pyodbc connection a connector of ``source`` uses (autocommit, driver fixes, errors
+    mapped and scrubbed): a books writer opens the books the same way the reader does."""
+    if not source.connection_string.strip():
+        raise ConfigError(
+            f"No ODBC connection is set for {DISPLAY_NAMES.get(source.kind, source.kind)}.",
+            action="Choose the DSN or driver and data path in Settings > Accounting package.",
+        )
+    return _pyodbc_factory(odbc_connection_string(source, password), source.kind, password)
 
 
 def _demo_factory(path: Path) -> Any:

@@ -46,7 +46,13 @@ def _line_table(prefix: str) -> str:
         f"{prefix}TxnLineID VARCHAR(36), {prefix}ItemRefListID VARCHAR(36), "
         f"{prefix}ItemRefFullName VARCHAR(159), {prefix}Desc VARCHAR(4095), "
         f"{prefix}Quantity DECIMAL(15,5), {prefix}Rate DECIMAL(15,5), {prefix}Amount DECIMAL(15,2), "
-        f"{prefix}TaxAmount DECIMAL(15,2), {prefix}SalesTaxCodeRefListID VARCHAR(36)"
+        f"{prefix}TaxAmount DECIMAL(15,2), {prefix}SalesTaxCodeRefListID VARCHAR(36), "
+        # Insert-only columns (tests/standins/qodbc_writes.py): the header fields a QODBC insert carries on
+        # every line, the references by name, and QODBC's FQSaveToCache / FQPrimaryKey pseudo-columns.
+        f"CustomerRefFullName VARCHAR(209), DueDate DATE, PONumber VARCHAR(25), Memo VARCHAR(4095), "
+        f"Other VARCHAR(29), {prefix}SalesTaxCodeRefFullName VARCHAR(3), "
+        f"{prefix}OverrideItemAccountRefFullName VARCHAR(159), "
+        "FQSaveToCache BIT, FQPrimaryKey VARCHAR(80)"
     )
 
 
@@ -101,9 +107,9 @@ SCHEMA: dict[str, str] = {
         "PONumber VARCHAR(25), DueDate DATE, Subtotal DECIMAL(15,2), SalesTaxPercentage DECIMAL(15,5), "
         "SalesTaxTotal DECIMAL(15,2), AppliedAmount DECIMAL(15,2), "
         "BalanceRemaining DECIMAL(15,2), IsPaid BIT, "
-        "Memo VARCHAR(4095), IsTaxIncluded BIT"
+        "Memo VARCHAR(4095), IsTaxIncluded BIT, Other VARCHAR(29)"
     ),
-    "InvoiceLine": _line_table("InvoiceLine") + ", FQSaveToCache BIT, FQPrimaryKey VARCHAR(80)",
+    "InvoiceLine": _line_table("InvoiceLine"),
     # Credit memos are their own tables in QODBC (qbXML CreditMemoQueryRq), laid out like Invoice.
     "CreditMemo": (
         "TxnID VARCHAR(36) PRIMARY KEY, TimeCreated VARCHAR(32), TimeModified VARCHAR(32), "
@@ -111,9 +117,11 @@ SCHEMA: dict[str, str] = {
         "RefNumber VARCHAR(11), "
         "IsPending BIT, PONumber VARCHAR(25), DueDate DATE, Subtotal DECIMAL(15,2), "
         "SalesTaxPercentage DECIMAL(15,5), SalesTaxTotal DECIMAL(15,2), TotalAmount DECIMAL(15,2), "
-        "CreditRemaining DECIMAL(15,2), Memo VARCHAR(4095), IsTaxIncluded BIT"
+        "CreditRemaining DECIMAL(15,2), Memo VARCHAR(4095), IsTaxIncluded BIT, Other VARCHAR(29)"
     ),
     "CreditMemoLine": _line_table("CreditMemoLine"),
+    # The chart of accounts (qbXML AccountRet: Name 31, FullName 159): new items need an income account.
+    "Account": (f"{_LIST}, Name VARCHAR(31), FullName VARCHAR(159), IsActive BIT, AccountType VARCHAR(40)"),
     "ItemSubtotal": f"{_LIST}, Name VARCHAR(31), IsActive BIT, ItemDesc VARCHAR(4095)",
     "ItemDiscount": (
         f"{_LIST}, Name VARCHAR(31), IsActive BIT, ItemDesc VARCHAR(4095), DiscountRate DECIMAL(15,5)"
@@ -965,6 +973,18 @@ PAYMENTS = [
     ("RP3", T_CET, "80000002-1", "2024-02-21", "Visa ••••4242", "50", "Visa", "T4", "Invoice", "50", "63"),
 ]
 
+ACCOUNTS = [
+    ("A1", T_PST, T_PST, "1", name, name, 1, kind)
+    for name, kind in (
+        ("Services Income", "Income"),
+        ("Remote Income", "Income"),
+        ("Sales", "Income"),
+        ("Hardware Sales", "Income"),
+        ("Accounts Receivable", "AccountsReceivable"),
+    )
+]
+ACCOUNTS = [(f"A{n}", *row[1:]) for n, row in enumerate(ACCOUNTS, start=1)]
+
 TABLE_ROWS: list[tuple[str, str, list[tuple[Any, ...]]]] = [
     ("Company", "CompanyName", [("Bright Byte IT Services Ltée",)]),
     (
@@ -993,6 +1013,11 @@ TABLE_ROWS: list[tuple[str, str, list[tuple[Any, ...]]]] = [
         "ItemDiscount",
         "ListID, TimeModified, Name, IsActive, DiscountRate",
         [("D1", T_PST, "Loyalty discount", 1, None)],
+    ),
+    (
+        "Account",
+        "ListID, TimeCreated, TimeModified, EditSequence, Name, FullName, IsActive, AccountType",
+        ACCOUNTS,
     ),
     ("CreditMemo", _CREDIT_MEMO_COLUMNS, CREDIT_MEMOS),
     ("CreditMemoLine", _CREDIT_LINE_COLUMNS, CREDIT_MEMO_LINES),
