@@ -412,7 +412,7 @@ def to_document(
                 tax=tax,
                 item_key=mapping.item_key(line),
                 tax_code=mapping.tax_code(line),
-                account=str(line.get("nominal_code") or "").strip(),
+                # account "": the item's own. Halo's nominal_code is Halo's word, not the books' account.
             )
         )
     if not lines:
@@ -631,6 +631,8 @@ class PostingRun:
     def run(self) -> PostingResult:
         """Post every document the rule chooses, exactly once; the result (and the summary) say how many."""
         start = check_settings(self.posting)
+        if self.summary is not None:
+            self.summary.add(ENTITY, "created", 0)  # a posting row in the summary and History, even at 0
         self.recover()
         mapping = BooksMapping(self.settings, self.state, self.halo, self.writer, dry_run=self.dry_run)
         chosen = self.candidates(mapping, start)
