@@ -656,7 +656,15 @@ class PostingRun:
         else:
             self._flush_marks()
             self._forget_stale_intents({c.halo_id for c in chosen})
+            self._forget_stale_problems({str(c.halo_id) for c in chosen})
         return self.result
+
+    def _forget_stale_problems(self, chosen: set[str]) -> None:
+        """A problem of a document Halo no longer lists for posting (posted by hand, deleted, dated out of
+        the rule) has nothing left to fix: the Problems tab shows only what the next run will meet."""
+        for problem in self.state.problems(ENTITY):
+            if problem.key not in chosen:
+                self.state.clear_problem(ENTITY, problem.key)
 
     def preview(self) -> PostingPreview:
         """What this run did (or, as a dry run, would do), as the preview's plain values."""
