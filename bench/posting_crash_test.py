@@ -363,6 +363,7 @@ def posting_crash_test(
     batch_size: int = 10,
     latency: float = 0.005,
     seed: int = 1,
+    ignore_filters: bool = False,
     report: Any = None,
 ) -> Figures:
     say = report or (lambda text: None)
@@ -371,6 +372,7 @@ def posting_crash_test(
     if extension is None:
         raise RuntimeError("the QuickBooks stand-in's write rules need gcc and the SQLite headers")
     sandbox = HaloSandbox(seed=seed).start()
+    sandbox.faults.update({"ignore_invoice_filters": ignore_filters})  # the rule then rests on our checks
     try:
         setup = configure(folder / "lb", sandbox, extension, batch_size=batch_size)
         first = run_main(setup.env, "sync", "--config", str(setup.config))
@@ -451,6 +453,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=10)
     parser.add_argument("--latency", type=float, default=0.005)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--ignore-filters", action="store_true", help="a Halo that ignores GET /Invoice's filters"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="lb-posting-crash-") as tmp:
         figures = posting_crash_test(
@@ -460,6 +465,7 @@ def main(argv: list[str] | None = None) -> int:
             batch_size=args.batch_size,
             latency=args.latency,
             seed=args.seed,
+            ignore_filters=args.ignore_filters,
             report=print,
         )
     print_figures(figures)
