@@ -11,10 +11,10 @@ Why this shape (docs/writing-quickbooks.md has the evidence for each point):
   simply posted again. A link that dies *during* the last insert leaves the outcome unknown:
   TransientError(maybe_written=True), and the caller looks the marker up (``find_posted``) before any retry.
   After any failure the connection is dropped, so no stale cached line can join the next document.
-- The exactly-once marker (``HALO-<id>`` / ``HALO-C<id>``) goes in the header's ``Other`` field: 29
-  characters in qbXML InvoiceAdd / CreditMemoAdd, free for our use, printed on no standard template, and kept
-  apart from ``PONumber`` (25, the customer's order number) and ``Memo`` (4095, the user's text).
-  ``find_posted`` looks it up in ``Invoice`` and ``CreditMemo`` with short IN lists.
+- The exactly-once marker (``HALO-<id>`` / ``HALO-C<id>``) goes in the header's ``Other`` field (QODBC's
+  column ``CustomFieldOther``): 29 characters in qbXML InvoiceAdd / CreditMemoAdd, unused by QuickBooks
+  itself, and kept apart from ``PONumber`` (25, the customer's order number) and ``Memo`` (4095, the user's
+  text). ``find_posted`` looks it up in ``Invoice`` and ``CreditMemo`` with short IN lists.
 - Keys are the books' ListIDs, the same keys the reader (connectors/quickbooks.py) gives customers, items
   and sales tax codes, so mappings made on the read side post unchanged: ``CustomerRefListID``,
   ``...ItemRefListID``, ``...SalesTaxCodeRefListID``. QuickBooks computes each line's tax from its code.
@@ -46,7 +46,8 @@ log = logging.getLogger("ledgerbridge.connectors.quickbooks_writer")
 
 PACKAGE = "quickbooks"
 # qbXML InvoiceAdd / CreditMemoAdd / CustomerAdd / ItemServiceAdd maximum lengths (Intuit's SDK reference).
-MARKER_LENGTH = 29  # Other
+MARKER_COLUMN = "CustomFieldOther"  # qbXML's Other, as QODBC names it
+MARKER_LENGTH = 29
 NUMBER_LENGTH = 11  # RefNumber
 PO_NUMBER_LENGTH = 25
 MEMO_LENGTH = 4095
@@ -62,6 +63,7 @@ ITEM_TABLES = (
     "ItemDiscount",
     "ItemSubtotal",
 )
+_CENT = Decimal("0.01")
 _ADDRESS_LENGTHS = (("City", 31), ("State", 21), ("PostalCode", 13), ("Country", 31))
 # QuickBooks SDK status codes QODBC puts in its messages ("[QODBC] Error: 3140 - ...").
 _STATUS = re.compile(r"error:?\s*(3\d{3})\b", re.IGNORECASE)
@@ -189,7 +191,7 @@ class QuickBooksWriter:
         return frozenset({"invoices", "credit_notes", "customers", "items"})
 
     def find_posted(self, references: Sequence[str]) -> dict[str, PostedDocument]:
-        """Invoices and credit memos whose ``Other`` carries one of ``references``."""
+        """Invoices and credit memos whose ``CustomFieldOther`` carries one of ``references``."""
         return {reference: posted for reference, (posted, _total) in self._lookup(references).items()}
 
     def post(self, document: BooksDocument) -> PostedDocument:
@@ -208,16 +210,24 @@ class QuickBooksWriter:
             except Exception as exc:
                 self._drop_connection()  # a refused or lost save must not leave cached lines behind
                 raise write_error(exc, what=f"{what}, line {index + 1}", maybe_written=index == last) from exc
-        found = self._lookup([document.reference]).get(document.reference)
+        try:
+            found = self._lookup([document.reference]).get(document.reference)
+        except LedgerBridgeError as error:  # saved, but not confirmed: it must be looked up before a retry
+            raise TransientError(
+                f"QuickBooks saved {what} but LedgerBridge could not read it back: {error.message}",
+                action="LedgerBridge will look for it in QuickBooks before posting it again.",
+                detail=error.detail,
+                maybe_written=True,
+            ) from error
         if found is None:
             raise TransientError(
                 f"QuickBooks accepted {what} but it cannot be found by its marker {document.reference}.",
-                action="Look for it in QuickBooks (Other field) before posting it again; LedgerBridge will "
-                "look for it on the next run.",
+                action="Look for it in QuickBooks (its Other field) before posting it again; LedgerBridge "
+                "will look for it on the next run.",
                 maybe_written=True,
             )
         posted, total = found
-        if total is not None and abs(total - document.gross) > Decimal("0.01"):
+        if total is not None and abs(total - document.gross) > _CENT:
             log.warning(
                 "%s: QuickBooks' total %s differs from Halo's %s (QuickBooks computes the tax from each "
                 "line's sales tax code).",
@@ -264,12 +274,15 @@ class QuickBooksWriter:
         return self._add_list_entry("Customer", columns, what)
 
     def has_item(self, item_key: str) -> bool:
+        """Whether any item list holds ``item_key`` (a list the edition does not have is skipped)."""
+        self._open()  # a company that cannot be opened is an error, not "no such item"
         for table in ITEM_TABLES:
             try:
                 if self._exists(table, item_key, during=f"looking up an item in {table}"):
                     return True
-            except ConfigError:
-                continue  # an edition without that item list
+            except ConfigError as error:
+                if "does not have the table" not in error.message:
+                    raise
         return False
 
     def create_item(self, item: Item) -> str:
@@ -378,7 +391,7 @@ class QuickBooksWriter:
             header["PONumber"] = text(document.customer_reference, PO_NUMBER_LENGTH)
         if document.memo.strip():
             header["Memo"] = text(document.memo, MEMO_LENGTH)
-        header["Other"] = document.reference.strip()
+        header[MARKER_COLUMN] = document.reference.strip()
         return header
 
     @staticmethod
@@ -389,8 +402,11 @@ class QuickBooksWriter:
         if line.description:
             columns[f"{table}Desc"] = text(line.description, DESC_LENGTH)
         if line.item_key:
-            columns[f"{table}Quantity"] = line.quantity
-            columns[f"{table}Rate"] = line.unit_price
+            # Quantity and rate only when they make the amount: QuickBooks multiplies them itself, and an
+            # amount alone is a complete line (KB 2345's one-line invoice sends no quantity).
+            if line.quantity and (line.quantity * line.unit_price).quantize(_CENT) == line.net:
+                columns[f"{table}Quantity"] = line.quantity
+                columns[f"{table}Rate"] = line.unit_price
             columns[f"{table}Amount"] = line.net
         if line.tax_code:
             columns[f"{table}SalesTaxCodeRefListID"] = line.tax_code
@@ -404,11 +420,11 @@ class QuickBooksWriter:
         for table in ("Invoice", "CreditMemo"):
             for chunk in chunks(wanted, self.chunk_size):
                 sql = (
-                    f"SELECT TxnID, RefNumber, Other, Subtotal, SalesTaxTotal FROM {table} "
-                    f"WHERE Other IN ({placeholders(len(chunk))}) ORDER BY TxnID"
+                    f"SELECT TxnID, RefNumber, {MARKER_COLUMN}, Subtotal, SalesTaxTotal FROM {table} "
+                    f"WHERE {MARKER_COLUMN} IN ({placeholders(len(chunk))}) ORDER BY TxnID"
                 )
-                for row in self._rows(sql, chunk, during=f"looking up posted documents in {table}"):
-                    marker = text(row.get("Other"))
+                for row in self._marked_rows(table, sql, chunk):
+                    marker = text(row.get(MARKER_COLUMN))
                     if marker in found:
                         log.warning("QuickBooks holds more than one transaction with the marker %s.", marker)
                         continue
@@ -419,6 +435,21 @@ class QuickBooksWriter:
                     )
                     found[marker] = (posted, _total(row))
         return found
+
+    def _marked_rows(self, table: str, sql: str, markers: Sequence[str]) -> list[dict[str, Any]]:
+        """The rows of one marker lookup; a QODBC without the marker column says what to do about it."""
+        try:
+            return self._rows(sql, markers, during=f"looking up posted documents in {table}")
+        except ConfigError as error:
+            if "does not have the table or column" not in error.message:
+                raise
+            raise ConfigError(
+                f"QuickBooks' {table} table has no {MARKER_COLUMN} column (the Other field), where "
+                "LedgerBridge keeps the mark that stops a Halo invoice being posted twice.",
+                action="Update QODBC (the Other field needs QuickBooks 2007, qbXML 6.0, or later), or turn "
+                "off posting in Settings > Posting.",
+                detail=error.detail,
+            ) from error
 
     # --- list entries --------------------------------------------------------------------------------------
 
@@ -522,4 +553,4 @@ def _total(row: dict[str, Any]) -> Decimal | None:
         tax = Decimal(str(row.get("SalesTaxTotal") or 0))
     except ArithmeticError:
         return None
-    return None if subtotal is None else (subtotal + tax).quantize(Decimal("0.01"))
+    return None if subtotal is None else (subtotal + tax).quantize(_CENT)

@@ -81,6 +81,25 @@ def sage50uk_connector(sage50uk_company):
     connector.close()
 
 
+# --- QODBC's write rules for the QuickBooks stand-in (tests/standins/qodbc_writes.py) ---------------------
+
+
+@_pytest.fixture(scope="session")
+def qodbc_rules(tmp_path_factory) -> _Path:
+    """The compiled SQLite extension giving every connection to the QuickBooks stand-in QODBC's write rules
+    (pass it to ``qodbc_writes.writable_connection_string``); skips where it cannot be built."""
+    from tests.standins import qodbc_writes
+
+    _require_sqlite_odbc()
+    library = qodbc_writes.build_extension(tmp_path_factory.mktemp("qodbc"))
+    if library is None:
+        _pytest.skip(
+            "no C compiler / SQLite headers to build the stand-in's QODBC rules "
+            "(apt install gcc libsqlite3-dev)"
+        )
+    return library
+
+
 # --- MariaDB server for the Sage 50 Canada stand-in (Sage 50 CA keeps its company in MySQL) -----------------
 
 

@@ -19,25 +19,12 @@ from connectors.quickbooks import QuickBooksConnector
 from connectors.quickbooks_writer import QuickBooksWriter, write_error
 from connectors.registry import SourceConfig, create_connector
 from core.books import BooksDocument, BooksLine
-from core.errors import ConfigError, RecordError, TransientError
+from core.errors import ConfigError, LedgerBridgeError, RecordError, TransientError
 from core.records import Address, Customer, Invoice, Item
 from tests.standins import qodbc_writes
 from tests.standins import quickbooks as standin
 
 D = Decimal
-
-
-@pytest.fixture(scope="session")
-def qodbc_rules(tmp_path_factory):
-    if "SQLite3" not in pyodbc.drivers():
-        pytest.skip("ODBC driver 'SQLite3' is not installed (apt install libsqliteodbc)")
-    library = qodbc_writes.build_extension(tmp_path_factory.mktemp("qodbc"))
-    if library is None:
-        pytest.skip(
-            "no C compiler / SQLite headers to build the stand-in's QODBC rules (apt install gcc "
-            "libsqlite3-dev)"
-        )
-    return library
 
 
 class Company:
@@ -108,7 +95,7 @@ def read_document(company: Company, key: str) -> Invoice:
 
 
 def marked(company: Company, table: str, marker: str) -> int:
-    return company.rows(f"SELECT COUNT(*) FROM {table} WHERE Other = ?", (marker,))[0][0]
+    return company.rows(f"SELECT COUNT(*) FROM {table} WHERE CustomFieldOther = ?", (marker,))[0][0]
 
 
 # --- posting ------------------------------------------------------------------------------------------------
@@ -138,7 +125,7 @@ def test_a_document_with_several_lines_lands_once_and_the_reader_reads_it_back(c
         ("Thanks for your business!", "", "", D("0.00"), D("0.00")),
     ]
     assert [line.quantity for line in invoice.lines[:2]] == [D("2.0000"), D("1.0000")]
-    assert company.rows("SELECT Memo, PONumber FROM Invoice WHERE Other = 'HALO-1001'") == [
+    assert company.rows("SELECT Memo, PONumber FROM Invoice WHERE CustomFieldOther = 'HALO-1001'") == [
         ("May support (Halo)", "PO 4711")
     ]
 
@@ -234,11 +221,15 @@ def test_a_document_quickbooks_refuses_is_a_record_error_and_leaves_no_cached_li
 class LinkCut:
     """A pyodbc connection whose link dies at the n-th INSERT (before or after the statement ran)."""
 
-    def __init__(self, connection_string: str, *, at_insert: int, after: bool = False) -> None:
+    def __init__(
+        self, connection_string: str, *, at_insert: int = 0, after: bool = False, at_select: int = 0
+    ) -> None:
         self.connection_string = connection_string
         self.at_insert = at_insert
         self.after = after
+        self.at_select = at_select  # or at the n-th SELECT
         self.inserts = 0
+        self.selects = 0
 
     def connect(self):
         return _CutConnection(pyodbc.connect(self.connection_string, autocommit=True), self)
@@ -267,6 +258,11 @@ class _CutCursor:
 
     def execute(self, sql, params=()):
         plan = self.connection.plan
+        if sql.lstrip().upper().startswith("SELECT"):
+            plan.selects += 1
+            if plan.selects == plan.at_select:
+                self.connection.real.close()
+                raise pyodbc.OperationalError("08S01", "[08S01] Communication link failure")
         if sql.lstrip().upper().startswith("INSERT"):
             plan.inserts += 1
             if plan.inserts == plan.at_insert:
@@ -438,3 +434,61 @@ def test_write_errors_are_grouped_by_what_the_caller_does(exc, kind, maybe):
         assert error.maybe_written is maybe
     if kind is RecordError:
         assert "HALO-1" in error.message and error.action
+
+
+def test_a_company_that_cannot_be_opened_is_an_error_not_a_missing_record(tmp_path, qodbc_rules):
+    missing = f"Driver=SQLite3;Database={tmp_path / 'nowhere.sqlite'};NoCreat=1"
+    writer = QuickBooksWriter.from_source(SourceConfig(kind="quickbooks", connection_string=missing), None)
+    for ask in (
+        lambda: writer.has_item("S1"),
+        lambda: writer.has_customer("80000001-1"),
+        lambda: writer.find_posted(["HALO-1"]),
+    ):
+        with pytest.raises(LedgerBridgeError):
+            ask()
+    with pytest.raises(ConfigError):
+        QuickBooksWriter.from_source(SourceConfig(kind="quickbooks", connection_string=" "), None)
+
+
+def test_a_quickbooks_without_the_marker_column_stops_posting_with_what_to_do(company):
+    connection = sqlite3.connect(company.path)
+    connection.execute("ALTER TABLE CreditMemo DROP COLUMN CustomFieldOther")
+    connection.commit()
+    connection.close()
+    with company.writer() as writer, pytest.raises(ConfigError) as missing:
+        writer.find_posted(["HALO-1"])
+    assert "CreditMemo" in missing.value.message and "Other field" in missing.value.message
+    assert "Update QODBC" in missing.value.action
+
+
+def test_long_order_numbers_and_memos_are_cut_to_quickbooks_lengths(company):
+    order = "ORDER-" + "7" * 40
+    with company.writer() as writer:
+        posted = writer.post(document(customer_reference=order, memo="m" * 5000))
+    header = company.rows("SELECT PONumber, length(Memo) FROM Invoice WHERE TxnID = ?", (posted.books_key,))
+    assert header == [(order[:25], 4095)]
+
+
+def test_a_link_lost_while_reading_back_a_saved_document_says_it_may_be_written(company):
+    cut = LinkCut(company.write_string, at_select=1)  # the first SELECT is the read-back after the save
+    with QuickBooksWriter(cut.connect) as writer:
+        with pytest.raises(TransientError) as unconfirmed:
+            writer.post(document())
+        assert unconfirmed.value.maybe_written is True and "read it back" in unconfirmed.value.message
+        assert set(writer.find_posted(["HALO-1001"])) == {"HALO-1001"}
+    assert marked(company, "Invoice", "HALO-1001") == 1
+
+
+def test_a_line_whose_quantity_and_price_do_not_make_its_amount_is_sent_as_its_amount(company):
+    lines = (
+        BooksLine("Fixed fee", D("0"), D("0.00"), D("80.00"), D("4.00"), "S1", "STC-G"),
+        BooksLine("3 x a third", D("3"), D("33.333"), D("100.00"), D("5.00"), "S1", "STC-G"),
+    )
+    with company.writer() as writer:
+        posted = writer.post(document(lines=lines, net=D("180.00"), tax=D("9.00"), gross=D("189.00")))
+    invoice = read_document(company, posted.books_key)
+    assert [(line.quantity, line.net) for line in invoice.lines] == [
+        (D("1.0000"), D("80.00")),  # no quantity sent: the reader reads one of the amount
+        (D("3.0000"), D("100.00")),
+    ]
+    assert invoice.gross == D("189.00")

@@ -19,7 +19,7 @@ _COLUMNS = (
     "CustomerRefListID",
     "RefNumber",
     "TxnDate",
-    "Other",
+    "CustomFieldOther",
     "InvoiceLineItemRefListID",
     "InvoiceLineDesc",
     "InvoiceLineQuantity",
@@ -31,20 +31,12 @@ _COLUMNS = (
 LINE_SQL = f'INSERT INTO "InvoiceLine" ({", ".join(_COLUMNS)}) VALUES ({", ".join("?" * len(_COLUMNS))})'
 
 
-@pytest.fixture(scope="module")
-def rules(tmp_path_factory):
-    if "SQLite3" not in pyodbc.drivers():
-        pytest.skip("ODBC driver 'SQLite3' is not installed (apt install libsqliteodbc)")
-    library = qodbc_writes.build_extension(tmp_path_factory.mktemp("qodbc"))
-    if library is None:
-        pytest.skip("no C compiler / SQLite headers to build the stand-in's QODBC rules")
-    return library
-
-
 @pytest.fixture
-def books(tmp_path, rules):
+def books(tmp_path, qodbc_rules):
     path = tmp_path / "company.sqlite"
-    connection_string = qodbc_writes.writable_connection_string(standin.build_quickbooks_company(path), rules)
+    connection_string = qodbc_writes.writable_connection_string(
+        standin.build_quickbooks_company(path), qodbc_rules
+    )
     return path, lambda: pyodbc.connect(connection_string, autocommit=True)
 
 
@@ -65,13 +57,13 @@ def test_cached_lines_are_not_in_the_books_and_die_with_their_connection(books):
     first = connect()
     first.execute(LINE_SQL, line("M1", cache=1))
     first.execute(LINE_SQL, line("M1", cache=1))
-    assert count(path, "SELECT COUNT(*) FROM InvoiceLine WHERE Other = 'M1'") == 0
+    assert count(path, "SELECT COUNT(*) FROM InvoiceLine WHERE CustomFieldOther = 'M1'") == 0
     first.close()  # the cache goes with the connection
     second = connect()
     second.execute(LINE_SQL, line("M1", cache=0))
     second.close()
-    assert count(path, "SELECT COUNT(*) FROM Invoice WHERE Other = 'M1'") == 1
-    assert count(path, "SELECT COUNT(*) FROM InvoiceLine WHERE Other = 'M1'") == 1
+    assert count(path, "SELECT COUNT(*) FROM Invoice WHERE CustomFieldOther = 'M1'") == 1
+    assert count(path, "SELECT COUNT(*) FROM InvoiceLine WHERE CustomFieldOther = 'M1'") == 1
 
 
 def test_the_last_line_saves_header_and_cached_lines_as_one_transaction(books):
@@ -80,12 +72,12 @@ def test_the_last_line_saves_header_and_cached_lines_as_one_transaction(books):
     for cache in (1, 1, 0):
         connection.execute(LINE_SQL, line("M2", cache=cache))
     connection.close()
-    assert count(path, "SELECT COUNT(DISTINCT TxnID) FROM InvoiceLine WHERE Other = 'M2'") == 1
-    assert count(path, "SELECT COUNT(*) FROM InvoiceLine WHERE Other = 'M2'") == 3
+    assert count(path, "SELECT COUNT(DISTINCT TxnID) FROM InvoiceLine WHERE CustomFieldOther = 'M2'") == 1
+    assert count(path, "SELECT COUNT(*) FROM InvoiceLine WHERE CustomFieldOther = 'M2'") == 3
     # 3 x 10.00 at GST 5 %: QuickBooks' totals, computed by the stand-in, not sent by the caller.
-    assert count(path, "SELECT Subtotal + SalesTaxTotal FROM Invoice WHERE Other = 'M2'") == pytest.approx(
-        31.5
-    )
+    assert count(
+        path, "SELECT Subtotal + SalesTaxTotal FROM Invoice WHERE CustomFieldOther = 'M2'"
+    ) == pytest.approx(31.5)
 
 
 @pytest.mark.parametrize(
@@ -106,26 +98,29 @@ def test_misuse_of_the_cache_and_bad_references_are_refused(books, first, second
     with pytest.raises(pyodbc.Error, match=words):
         connection.execute(LINE_SQL, second)
     connection.close()
-    assert count(path, "SELECT COUNT(*) FROM Invoice WHERE Other = 'M3'") == 0
+    assert count(path, "SELECT COUNT(*) FROM Invoice WHERE CustomFieldOther = 'M3'") == 0
 
 
 def test_the_customer_is_given_once_by_list_id_or_full_name(books):
     path, connect = books
     connection = connect()
     both = (
-        'INSERT INTO "InvoiceLine" (CustomerRefListID, CustomerRefFullName, Other, InvoiceLineItemRefListID, '
-        "InvoiceLineAmount) VALUES (?, ?, 'M4', 'S1', 5)"
+        'INSERT INTO "InvoiceLine" (CustomerRefListID, CustomerRefFullName, CustomFieldOther, '
+        "InvoiceLineItemRefListID, InvoiceLineAmount) VALUES (?, ?, 'M4', 'S1', 5)"
     )
     with pytest.raises(pyodbc.Error, match="not both"):
         connection.execute(both, "80000001-1", "O'Neil's Pub & Grill")
     by_name = (
-        'INSERT INTO "InvoiceLine" (CustomerRefFullName, Other, InvoiceLineItemRefListID, InvoiceLineAmount) '
-        "VALUES (?, 'M4', 'S1', 5)"
+        'INSERT INTO "InvoiceLine" (CustomerRefFullName, CustomFieldOther, InvoiceLineItemRefListID, '
+        "InvoiceLineAmount) VALUES (?, 'M4', 'S1', 5)"
     )
     connection.execute(by_name, "O'Neil's Pub & Grill")
     connection.close()
     assert (
-        count(path, "SELECT COUNT(*) FROM Invoice WHERE Other = 'M4' AND CustomerRefListID = '80000001-1'")
+        count(
+            path,
+            "SELECT COUNT(*) FROM Invoice WHERE CustomFieldOther = 'M4' AND CustomerRefListID = '80000001-1'",
+        )
         == 1
     )
 

@@ -31,7 +31,13 @@ from pathlib import Path
 # Header fields a QODBC line insert carries (KB 2345: "The child record ... has all of the data required by
 # the parent record"), and their QuickBooks lengths (qbXML InvoiceAdd / CreditMemoAdd).
 HEADER = ("CustomerRefListID", "CustomerRefFullName", "TxnDate", "RefNumber", "DueDate", "PONumber", "Memo")
-HEADER_LENGTHS = {"CustomerRefFullName": 209, "RefNumber": 11, "PONumber": 25, "Memo": 4095, "Other": 29}
+HEADER_LENGTHS = {
+    "CustomerRefFullName": 209,
+    "RefNumber": 11,
+    "PONumber": 25,
+    "Memo": 4095,
+    "CustomFieldOther": 29,
+}
 LINE_PARTS = (
     "ItemRefListID",
     "ItemRefFullName",
@@ -99,7 +105,7 @@ def _too_long(lengths: dict[str, int], what: str) -> list[str]:
 def _line_rules(prefix: str, header_table: str, cache: str) -> list[str]:
     """What QuickBooks checks on every line, cached or last, and the cache's one-header rule."""
     item, tax = f"NEW.{prefix}ItemRef", f"NEW.{prefix}SalesTaxCodeRef"
-    same_header = " OR ".join(f"c.{column} IS NOT NEW.{column}" for column in (*HEADER, "Other"))
+    same_header = " OR ".join(f"c.{column} IS NOT NEW.{column}" for column in (*HEADER, "CustomFieldOther"))
     return [
         _abort(
             f"3140 - There is an invalid reference to QuickBooks Item in the {header_table} line.",
@@ -136,7 +142,7 @@ def _document_sql(prefix: str, header_table: str) -> str:
     """TEMP cache, helper table and the two triggers for one of InvoiceLine / CreditMemoLine."""
     cache = f"qodbc_{prefix.lower()}_cache"
     saving = f"qodbc_{prefix.lower()}_saving"
-    cached = [*HEADER, "Other", *(f"{prefix}{part}" for part in LINE_PARTS)]
+    cached = [*HEADER, "CustomFieldOther", *(f"{prefix}{part}" for part in LINE_PARTS)]
     cache_insert = (
         f"  INSERT INTO {cache} ({', '.join(cached)}) VALUES ({', '.join('NEW.' + c for c in cached)});"
     )
@@ -162,7 +168,7 @@ def _document_sql(prefix: str, header_table: str) -> str:
     return f"""
 CREATE TEMP TABLE {cache} (Seq INTEGER PRIMARY KEY AUTOINCREMENT,
   CustomerRefListID VARCHAR(36), CustomerRefFullName VARCHAR(209), TxnDate DATE, RefNumber VARCHAR(11),
-  DueDate DATE, PONumber VARCHAR(25), Memo VARCHAR(4095), Other VARCHAR(29),
+  DueDate DATE, PONumber VARCHAR(25), Memo VARCHAR(4095), CustomFieldOther VARCHAR(29),
   {prefix}ItemRefListID VARCHAR(36), {prefix}ItemRefFullName VARCHAR(159), {prefix}Desc VARCHAR(4095),
   {prefix}Quantity DECIMAL(15,5), {prefix}Rate DECIMAL(15,5), {prefix}Amount DECIMAL(15,2),
   {prefix}SalesTaxCodeRefListID VARCHAR(36), {prefix}SalesTaxCodeRefFullName VARCHAR(3),
@@ -196,12 +202,12 @@ BEGIN
        Customer c
   WHERE c.ListID = NEW.CustomerRefListID OR c.FullName = NEW.CustomerRefFullName;
   INSERT INTO {prefix} (TxnID, TimeModified, CustomerRefListID, CustomerRefFullName, TxnDate, RefNumber,
-      DueDate, PONumber, Memo, Other, {prefix}Type, {prefix}SeqNo, {prefix}TxnLineID, {prefix}ItemRefListID,
-      {prefix}ItemRefFullName, {prefix}Desc, {prefix}Quantity, {prefix}Rate, {prefix}Amount,
-      {prefix}TaxAmount, {prefix}SalesTaxCodeRefListID, {prefix}SalesTaxCodeRefFullName,
+      DueDate, PONumber, Memo, CustomFieldOther, {prefix}Type, {prefix}SeqNo, {prefix}TxnLineID,
+      {prefix}ItemRefListID, {prefix}ItemRefFullName, {prefix}Desc, {prefix}Quantity, {prefix}Rate,
+      {prefix}Amount, {prefix}TaxAmount, {prefix}SalesTaxCodeRefListID, {prefix}SalesTaxCodeRefFullName,
       {prefix}OverrideItemAccountRefFullName)
   SELECT s.TxnID, s.Stamp, s.CustomerRefListID, s.CustomerRefFullName, coalesce(l.TxnDate, date('now')),
-         s.RefNumber, l.DueDate, l.PONumber, l.Memo, l.Other, 'Item',
+         s.RefNumber, l.DueDate, l.PONumber, l.Memo, l.CustomFieldOther, 'Item',
          (SELECT count(*) FROM {cache} e WHERE e.Seq <= l.Seq),
          printf('%s-%d', s.TxnID, l.Seq), i.ListID, i.FullName, l.{prefix}Desc, l.{prefix}Quantity,
          l.{prefix}Rate, l.a,
@@ -217,10 +223,10 @@ BEGIN
   ORDER BY l.Seq;
   INSERT INTO {header_table} (TxnID, TimeCreated, TimeModified, TxnNumber, CustomerRefListID,
       CustomerRefFullName, TxnDate, RefNumber, PONumber, DueDate, Subtotal, SalesTaxTotal, {totals}, Memo,
-      IsTaxIncluded, Other)
+      IsTaxIncluded, CustomFieldOther)
   SELECT s.TxnID, s.Stamp, s.Stamp, s.TxnNumber, s.CustomerRefListID, s.CustomerRefFullName,
          coalesce(NEW.TxnDate, date('now')), s.RefNumber, NEW.PONumber, NEW.DueDate, t.sub, t.tax,
-         {totals_values}, NEW.Memo, 0, NEW.Other
+         {totals_values}, NEW.Memo, 0, NEW.CustomFieldOther
   FROM {saving} s,
        (SELECT coalesce(sum({prefix}Amount), 0) AS sub, coalesce(sum({prefix}TaxAmount), 0) AS tax
         FROM {prefix} WHERE TxnID = (SELECT TxnID FROM {saving})) t;

@@ -6,6 +6,10 @@ text, like QuickBooks' decimal amounts; ``TimeModified`` is ISO-8601 text with t
 writes (several offsets on purpose). Nasty data: apostrophes, accents, emoji, names at QuickBooks' maximum
 lengths (Customer Name 41, Item Name 31, RefNumber 11), NULLs, inactive and look-alike rows, zero and negative
 invoices, a tax-included invoice, a taxable code without a rate, and rows that cannot be read.
+
+Writing: the line tables also have the columns a QODBC insert carries (header fields, references by name,
+``CustomFieldOther``, ``FQSaveToCache``); QODBC's write rules are loaded into each connection by
+``tests/standins/qodbc_writes.py`` (the reader's connections do not need them).
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ def _line_table(prefix: str) -> str:
         # Insert-only columns (tests/standins/qodbc_writes.py): the header fields a QODBC insert carries on
         # every line, the references by name, and QODBC's FQSaveToCache / FQPrimaryKey pseudo-columns.
         f"CustomerRefFullName VARCHAR(209), DueDate DATE, PONumber VARCHAR(25), Memo VARCHAR(4095), "
-        f"Other VARCHAR(29), {prefix}SalesTaxCodeRefFullName VARCHAR(3), "
+        f"CustomFieldOther VARCHAR(29), {prefix}SalesTaxCodeRefFullName VARCHAR(3), "
         f"{prefix}OverrideItemAccountRefFullName VARCHAR(159), "
         "FQSaveToCache BIT, FQPrimaryKey VARCHAR(80)"
     )
@@ -107,7 +111,7 @@ SCHEMA: dict[str, str] = {
         "PONumber VARCHAR(25), DueDate DATE, Subtotal DECIMAL(15,2), SalesTaxPercentage DECIMAL(15,5), "
         "SalesTaxTotal DECIMAL(15,2), AppliedAmount DECIMAL(15,2), "
         "BalanceRemaining DECIMAL(15,2), IsPaid BIT, "
-        "Memo VARCHAR(4095), IsTaxIncluded BIT, Other VARCHAR(29)"
+        "Memo VARCHAR(4095), IsTaxIncluded BIT, CustomFieldOther VARCHAR(29)"
     ),
     "InvoiceLine": _line_table("InvoiceLine"),
     # Credit memos are their own tables in QODBC (qbXML CreditMemoQueryRq), laid out like Invoice.
@@ -117,7 +121,7 @@ SCHEMA: dict[str, str] = {
         "RefNumber VARCHAR(11), "
         "IsPending BIT, PONumber VARCHAR(25), DueDate DATE, Subtotal DECIMAL(15,2), "
         "SalesTaxPercentage DECIMAL(15,5), SalesTaxTotal DECIMAL(15,2), TotalAmount DECIMAL(15,2), "
-        "CreditRemaining DECIMAL(15,2), Memo VARCHAR(4095), IsTaxIncluded BIT, Other VARCHAR(29)"
+        "CreditRemaining DECIMAL(15,2), Memo VARCHAR(4095), IsTaxIncluded BIT, CustomFieldOther VARCHAR(29)"
     ),
     "CreditMemoLine": _line_table("CreditMemoLine"),
     # The chart of accounts (qbXML AccountRet: Name 31, FullName 159): new items need an income account.
@@ -973,17 +977,20 @@ PAYMENTS = [
     ("RP3", T_CET, "80000002-1", "2024-02-21", "Visa ••••4242", "50", "Visa", "T4", "Invoice", "50", "63"),
 ]
 
+# The income accounts the items above post to, and the receivables account.
 ACCOUNTS = [
-    ("A1", T_PST, T_PST, "1", name, name, 1, kind)
-    for name, kind in (
-        ("Services Income", "Income"),
-        ("Remote Income", "Income"),
-        ("Sales", "Income"),
-        ("Hardware Sales", "Income"),
-        ("Accounts Receivable", "AccountsReceivable"),
+    (f"A{number}", T_PST, T_PST, "1", name, name, 1, kind)
+    for number, (name, kind) in enumerate(
+        (
+            ("Services Income", "Income"),
+            ("Remote Income", "Income"),
+            ("Sales", "Income"),
+            ("Hardware Sales", "Income"),
+            ("Accounts Receivable", "AccountsReceivable"),
+        ),
+        start=1,
     )
 ]
-ACCOUNTS = [(f"A{n}", *row[1:]) for n, row in enumerate(ACCOUNTS, start=1)]
 
 TABLE_ROWS: list[tuple[str, str, list[tuple[Any, ...]]]] = [
     ("Company", "CompanyName", [("Bright Byte IT Services Ltée",)]),
