@@ -123,8 +123,8 @@ def books_markers(company: Path) -> Counter[str]:
             db = read_only(company)
             try:
                 rows = db.execute(
-                    "SELECT Other FROM Invoice WHERE Other LIKE 'HALO-%' UNION ALL "
-                    "SELECT Other FROM CreditMemo WHERE Other LIKE 'HALO-%'"
+                    "SELECT CustomFieldOther FROM Invoice WHERE CustomFieldOther LIKE 'HALO-%' UNION ALL "
+                    "SELECT CustomFieldOther FROM CreditMemo WHERE CustomFieldOther LIKE 'HALO-%'"
                 ).fetchall()
             finally:
                 db.close()
@@ -267,8 +267,8 @@ class BooksWatch:
     def count(self) -> int:
         try:
             row = self._db.execute(
-                "SELECT (SELECT COUNT(*) FROM Invoice WHERE Other LIKE 'HALO-%') + "
-                "(SELECT COUNT(*) FROM CreditMemo WHERE Other LIKE 'HALO-%')"
+                "SELECT (SELECT COUNT(*) FROM Invoice WHERE CustomFieldOther LIKE 'HALO-%') + "
+                "(SELECT COUNT(*) FROM CreditMemo WHERE CustomFieldOther LIKE 'HALO-%')"
             ).fetchone()
         except sqlite3.OperationalError:
             return -1  # the writer holds the file this instant
@@ -325,15 +325,16 @@ def verify(sandbox: HaloSandbox, setup: Setup, seeded: dict[int, str], figures: 
     try:
         numbers = dict(
             db.execute(
-                "SELECT Other, RefNumber FROM Invoice WHERE Other LIKE 'HALO-%' UNION ALL "
-                "SELECT Other, RefNumber FROM CreditMemo WHERE Other LIKE 'HALO-%'"
+                "SELECT CustomFieldOther, RefNumber FROM Invoice WHERE CustomFieldOther LIKE 'HALO-%' "
+                "UNION ALL "
+                "SELECT CustomFieldOther, RefNumber FROM CreditMemo WHERE CustomFieldOther LIKE 'HALO-%'"
             ).fetchall()
         )
         txn_ids = {
             str(row[0])
             for row in db.execute(
-                "SELECT TxnID FROM Invoice WHERE Other LIKE 'HALO-%' UNION ALL "
-                "SELECT TxnID FROM CreditMemo WHERE Other LIKE 'HALO-%'"
+                "SELECT TxnID FROM Invoice WHERE CustomFieldOther LIKE 'HALO-%' UNION ALL "
+                "SELECT TxnID FROM CreditMemo WHERE CustomFieldOther LIKE 'HALO-%'"
             )
         }
     finally:

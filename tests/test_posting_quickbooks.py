@@ -9,7 +9,6 @@ import sqlite3
 from collections import Counter
 from datetime import date
 
-import pyodbc
 import pytest
 
 from halo.sandbox.seed import SeedLine, halo_invoice
@@ -18,16 +17,6 @@ from sync.state import TO_BOOKS
 from tests.fixtures_sync import FAST_RETRY
 from tests.standins import qodbc_writes
 from tests.standins import quickbooks as standin
-
-
-@pytest.fixture(scope="module")
-def qodbc_rules(tmp_path_factory):
-    if "SQLite3" not in pyodbc.drivers():
-        pytest.skip("ODBC driver 'SQLite3' is not installed (apt install libsqliteodbc)")
-    library = qodbc_writes.build_extension(tmp_path_factory.mktemp("qodbc"))
-    if library is None:
-        pytest.skip("no C compiler / SQLite headers to build the stand-in's QODBC rules")
-    return library
 
 
 @pytest.fixture
@@ -116,7 +105,7 @@ def test_halo_invoices_land_in_quickbooks_once_and_never_come_back(quickbooks):
     (listed,) = [e.preview for e in quickbooks.events if isinstance(e, PostingPreviewed)]
     assert [row.action for row in listed.rows] == ["post", "post", "post"], listed.rows
     assert dry.counts["posting"]["created"] == 3
-    assert quickbooks.rows("SELECT COUNT(*) FROM Invoice WHERE Other LIKE 'HALO-%'") == [(0,)]
+    assert quickbooks.rows("SELECT COUNT(*) FROM Invoice WHERE CustomFieldOther LIKE 'HALO-%'") == [(0,)]
 
     real = quickbooks.run()
     assert real.counts["posting"]["created"] == 3, [
@@ -125,19 +114,23 @@ def test_halo_invoices_land_in_quickbooks_once_and_never_come_back(quickbooks):
     markers = Counter(
         row[0]
         for row in quickbooks.rows(
-            "SELECT Other FROM Invoice WHERE Other LIKE 'HALO-%' UNION ALL "
-            "SELECT Other FROM CreditMemo WHERE Other LIKE 'HALO-%'"
+            "SELECT CustomFieldOther FROM Invoice WHERE CustomFieldOther LIKE 'HALO-%' UNION ALL "
+            "SELECT CustomFieldOther FROM CreditMemo WHERE CustomFieldOther LIKE 'HALO-%'"
         )
     )
     assert markers == Counter({f"HALO-{ids[0]}": 1, f"HALO-{ids[1]}": 1, f"HALO-C{ids[2]}": 1})
     by_id = {r["id"]: r for r in quickbooks.sandbox.records("Invoice")}
-    ref_numbers = dict(quickbooks.rows("SELECT Other, RefNumber FROM Invoice WHERE Other LIKE 'HALO-%'"))
+    ref_numbers = dict(
+        quickbooks.rows(
+            "SELECT CustomFieldOther, RefNumber FROM Invoice WHERE CustomFieldOther LIKE 'HALO-%'"
+        )
+    )
     assert (
         by_id[ids[0]]["posted"] is True
         and by_id[ids[0]]["thirdpartyinvoicenumber"] == ref_numbers[f"HALO-{ids[0]}"]
     )
 
-    (txn_id,) = quickbooks.rows("SELECT TxnID FROM Invoice WHERE Other=?", (f"HALO-{ids[0]}",))[0]
+    (txn_id,) = quickbooks.rows("SELECT TxnID FROM Invoice WHERE CustomFieldOther=?", (f"HALO-{ids[0]}",))[0]
     standin.execute(
         quickbooks_path(quickbooks),
         "INSERT INTO ReceivePaymentLine (TxnID, TimeModified, CustomerRefListID, TxnDate, RefNumber, "
