@@ -117,10 +117,13 @@ def read_only(path: Path) -> sqlite3.Connection:
 
 
 def books_markers(company: Path) -> Counter[str]:
-    """How many QuickBooks documents carry each HALO marker (invoices and credit memos)."""
+    """How many QuickBooks documents carry each HALO marker (invoices and credit memos).
+
+    Opened read-write (it only reads): a process killed mid-write leaves a hot journal, which only a
+    connection that may write can roll back, as the next opener of the company file does."""
     for _ in range(50):
         try:
-            db = read_only(company)
+            db = sqlite3.connect(company, timeout=5)
             try:
                 rows = db.execute(
                     "SELECT CustomFieldOther FROM Invoice WHERE CustomFieldOther LIKE 'HALO-%' UNION ALL "
@@ -321,7 +324,7 @@ def verify(sandbox: HaloSandbox, setup: Setup, seeded: dict[int, str], figures: 
     markers = books_markers(setup.company)
     figures.doubles = sum(n - 1 for n in markers.values() if n > 1)
     figures.missing = len(set(seeded.values()) - set(markers))
-    db = read_only(setup.company)
+    db = sqlite3.connect(setup.company, timeout=5)
     try:
         numbers = dict(
             db.execute(
