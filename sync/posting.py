@@ -41,7 +41,7 @@ from sync.paths import AppPaths
 from sync.posting_preview import Action, PostingPreview, PreviewRow
 from sync.secrets import SecretStore
 from sync.settings import PostingSettings, Settings
-from sync.state import TO_HALO, StateStore
+from sync.state import TO_HALO, Posting, StateStore
 
 log = logging.getLogger("ledgerbridge.posting")
 
@@ -406,7 +406,9 @@ def to_document(
                     line.get("item_shortdescription") or line.get("item_longdescription") or ""
                 ).strip()
                 or str(line.get("item_code") or "").strip(),
-                quantity=quantity.normalize() if quantity == quantity.to_integral_value() else quantity,
+                quantity=quantity.quantize(Decimal(1))
+                if quantity == quantity.to_integral_value()
+                else quantity,
                 unit_price=unit_price,
                 net=net,
                 tax=tax,
@@ -600,10 +602,18 @@ class PostingRun:
 
     # --- the books' answer, in chunks ---------------------------------------------------------------------
 
-    def _find(self, references: Sequence[str]) -> dict[str, PostedDocument]:
-        found: dict[str, PostedDocument] = {}
+    def _find(self, halo_ids: Iterable[int]) -> dict[int, PostedDocument]:
+        """What the books hold for these Halo documents, by Halo id. Both markers are asked for each
+        (HALO-<id> and HALO-C<id>): a document edited in Halo from invoice to credit note (or back) between
+        two runs keeps its Halo id, and must still be found under the marker it was written with."""
+        by_reference = {reference_for(i, credit): i for i in halo_ids for credit in (False, True)}
+        references = list(by_reference)
+        found: dict[int, PostedDocument] = {}
         for start in range(0, len(references), LOOKUP_CHUNK):
-            found.update(self.writer.find_posted(list(references[start : start + LOOKUP_CHUNK])))
+            answer = self.writer.find_posted(references[start : start + LOOKUP_CHUNK])
+            for reference, posted in answer.items():
+                if reference in by_reference:
+                    found.setdefault(by_reference[reference], posted)
         return found
 
     # --- a real run ---------------------------------------------------------------------------------------
@@ -615,13 +625,13 @@ class PostingRun:
             return
         intended = self.state.postings("intended")
         if intended:
-            found = self._find([p.reference for p in intended])
+            found = self._find(p.halo_id for p in intended)
             for posting in intended:
-                answer = found.get(posting.reference)
+                answer = found.get(posting.halo_id)
                 if answer is not None:
-                    log.info("Posting %s was in the books already (%s)", posting.reference, answer.books_key)
+                    log.info("Posting %s was in the books already (%s)", answer.reference, answer.books_key)
                     self.state.posting_written(
-                        posting.halo_id, posting.reference, answer.books_key, answer.books_number
+                        posting.halo_id, answer.reference, answer.books_key, answer.books_number
                     )
         if self.posting.mark_posted_in_halo:
             for posting in self.state.postings("written"):
@@ -636,16 +646,18 @@ class PostingRun:
         self.recover()
         mapping = BooksMapping(self.settings, self.state, self.halo, self.writer, dry_run=self.dry_run)
         chosen = self.candidates(mapping, start)
-        postable = [c for c in chosen if c.document is not None]
-        found = self._find([c.reference for c in postable])
+        found = self._find(c.halo_id for c in chosen if c.document is not None)
+        ours = {p.halo_id: p for p in self.state.postings("written", "marked")}
         for candidate in chosen:
             self._check_cancel()
             if candidate.skip:
                 self._settle(candidate, "skipped", candidate.skip)
             elif candidate.problem is not None:
                 self._settle(candidate, "problem", candidate.problem.message, candidate.problem.action)
-            elif candidate.reference in found:
-                self._already(candidate, found[candidate.reference])
+            elif candidate.halo_id in found:
+                self._already(candidate, found[candidate.halo_id])
+            elif candidate.halo_id in ours:
+                self._vanished(candidate, ours[candidate.halo_id])
             elif self.dry_run:
                 self._settle(candidate, "post")
             else:
@@ -701,10 +713,23 @@ class PostingRun:
         message = f"already in the books as {answer.books_number or answer.books_key}"
         if not self.dry_run:
             self.state.posting_written(
-                candidate.halo_id, candidate.reference, answer.books_key, answer.books_number
+                candidate.halo_id, answer.reference, answer.books_key, answer.books_number
             )
             self._queue_mark(candidate.halo_id, answer.books_number)
         self._settle(candidate, "already in books", message)
+
+    def _vanished(self, candidate: Candidate, posting: Posting) -> None:
+        """LedgerBridge wrote it into the books, the books no longer show it and Halo calls it not posted:
+        someone deleted it in the books, or the books cannot be searched as they were. Never written again
+        on a guess (a second copy would be a wrong tax return): a person decides."""
+        self._settle(
+            candidate,
+            "problem",
+            f"LedgerBridge posted it into the books as {posting.books_number or posting.books_key} "
+            f"({posting.updated:%Y-%m-%d}), but the books no longer show it (marker {posting.reference}).",
+            "If it was deleted in the books on purpose and should be posted again, post it by hand; if it "
+            "is still there, check the marker field in the books. LedgerBridge does not write it twice.",
+        )
 
     def _post(self, candidate: Candidate) -> None:
         document = candidate.document
@@ -748,9 +773,9 @@ class PostingRun:
         stale = [p for p in self.state.postings("intended") if p.halo_id not in chosen]
         if not stale:
             return
-        found = self._find([p.reference for p in stale])
+        found = self._find(p.halo_id for p in stale)
         for posting in stale:
-            if posting.reference not in found:
+            if posting.halo_id not in found:
                 self.state.drop_posting(posting.halo_id)
 
     # --- marking posted in Halo ---------------------------------------------------------------------------

@@ -182,3 +182,9 @@ class LedgerWriter:
         return [
             (str(r[0]), str(r[1]), Decimal(str(r[2])).quantize(Decimal("0.01")), bool(r[3])) for r in rows
         ]
+
+    def delete_documents(self) -> None:
+        """What a person deleting every posted document in the books does."""
+        self._conn().cursor().execute("DELETE FROM DocumentLines")
+        self._conn().cursor().execute("DELETE FROM Documents")
+        self._conn().commit()

@@ -323,3 +323,34 @@ def test_an_invoice_posted_from_halo_is_not_read_back_but_its_payments_flow(env)
         (halo_id, 120, f"PAY1:{books_key}")
     ]
     assert summary.counts["invoices"]["unchanged"] == 1 and summary.counts["payments"]["created"] == 1
+
+
+def test_a_document_that_went_from_the_books_is_a_problem_never_written_again(env):
+    halo_id = env.invoice("HI-1", date(2026, 3, 1))
+    env.run()
+    env.writer.delete_documents()  # someone deleted it in the books
+    env.client.save("Invoice", [{"id": halo_id, "posted": False}])  # ... and un-posted it in Halo
+
+    _, _, result = env.run()
+
+    assert env.writer.documents() == [] and result.posted == 0 and result.problems == 1
+    (problem,) = env.state.problems("posting")
+    assert "no longer show it" in problem.message and "does not write it twice" in problem.action
+
+
+def test_an_invoice_turned_credit_note_after_a_lost_answer_is_still_found(env):
+    halo_id = env.invoice("HI-1", date(2026, 3, 1))
+    env.writer.fail_after_commit = lambda document: True
+    with pytest.raises(TransientError):
+        env.run()
+    env.writer.fail_after_commit = None
+    lines = [
+        {**line, "qty_order": -2, "net_amount": -100, "tax_amount": -20}
+        for line in env.halo(halo_id)["lines"]
+    ]
+    env.client.save("Invoice", [{"id": halo_id, "lines": lines}])  # edited in Halo into a credit note
+
+    _, _, result = env.run()
+
+    assert env.references() == Counter({f"HALO-{halo_id}": 1}) and result.posted == 0
+    assert env.halo(halo_id)["posted"] is True
