@@ -33,7 +33,7 @@ from decimal import Decimal
 from typing import Any, Literal, Protocol
 
 from core.books import BooksDocument, BooksLine, BooksWriter, PostedDocument
-from core.errors import CancelledError, ConfigError, LedgerBridgeError, RecordError, TransientError
+from core.errors import CancelledError, LedgerBridgeError, RecordError, TransientError
 from core.records import Customer, Item, money, to_decimal
 from halo import payloads
 from sync.events import Listener, LogMessage, Outcome, PostingPreviewed, RecordOutcome, RunSummary
@@ -89,32 +89,9 @@ class PostingResult:
 
 
 def check_settings(posting: PostingSettings) -> date:
-    """The start date, or a ConfigError naming the setting: posting never runs without one, so turning it
-    on cannot flood the ledger with years of Halo's history."""
-    if not posting.start_date.strip():
-        raise ConfigError(
-            "Posting Halo invoices into the books needs a start date, and none is set.",
-            action=f"Set the first invoice date to post in {SETTINGS_PLACE} (posting.start_date = "
-            '"YYYY-MM-DD" in the settings file); Halo invoices dated before it are never posted.',
-        )
-    try:
-        start = date.fromisoformat(posting.start_date.strip())
-    except ValueError:
-        raise ConfigError(
-            f"The posting start date {posting.start_date!r} is not a date.",
-            action=f'Write it as YYYY-MM-DD (e.g. "2026-01-01") in {SETTINGS_PLACE} (posting.start_date).',
-        ) from None
-    for name, value, allowed in (
-        ("missing_customers", posting.missing_customers, ("create", "report")),
-        ("missing_items", posting.missing_items, ("create", "report")),
-        ("number_from", posting.number_from, ("halo", "books")),
-    ):
-        if value not in allowed:
-            raise ConfigError(
-                f"posting.{name} is {value!r}.",
-                action=f"Use {' or '.join(repr(a) for a in allowed)} in {SETTINGS_PLACE}.",
-            )
-    return start
+    """The start date, or a ConfigError naming what to set (PostingSettings.check): posting never runs
+    without a start date, so turning it on cannot flood the ledger with years of Halo's history."""
+    return posting.check()
 
 
 def list_params(posting: PostingSettings, start: date, toplevel_id: int | None) -> dict[str, str]:

@@ -89,3 +89,28 @@ def test_the_dry_run_prints_what_would_be_posted_with_totals():
     total = next(line for line in text.splitlines() if line.startswith("Total to post: 2"))
     assert total.split()[-3:] == ["90.00", "18.00", "108.00"]
     assert "2 to post, 0 already in the books, 1 with problems, 0 skipped; 3 left out by the rule." in text
+
+
+def test_the_settings_refuse_posting_without_a_start_date_or_with_an_unknown_word():
+    from sync.settings import Settings
+
+    settings = Settings.from_dict(
+        {
+            "halo": {"resource_server": "https://acme.halopsa.com", "client_id": "x"},
+            "source": {"kind": "quickbooks"},
+        }
+    )
+    settings.validate()  # posting off: no start date needed
+    settings.posting.enabled = True
+    with pytest.raises(ConfigError) as raised:
+        settings.validate()
+    assert "posting.start_date" in raised.value.action
+    settings.posting.start_date = "1 Jan 2026"
+    with pytest.raises(ConfigError, match="not a date"):
+        settings.validate()
+    settings.posting.start_date = "2026-01-01"
+    settings.posting.number_from = "quickbooks"
+    with pytest.raises(ConfigError, match="number_from"):
+        settings.validate()
+    settings.posting.number_from = "books"
+    settings.validate()
