@@ -367,6 +367,18 @@ def to_document(
     halo_id = int(row["id"])
     client_id = _int(row.get("client_id"))
     name = mapping.client_name(client_id, row)
+    rate = row.get("currency_conversion_rate")
+    if (
+        rate not in (None, "", 0)
+        and not isinstance(rate, bool)
+        and to_decimal(rate, Decimal("0.000001")) != 1
+    ):
+        # Halo's amounts would be posted as if in the books' own currency: never a silent conversion.
+        raise NotPostable(
+            f"It is in another currency ({row.get('currency') or 'conversion rate ' + str(rate)}); posting "
+            "documents in a currency other than the books' own is not supported.",
+            "Post it by hand in the books (LedgerBridge leaves it alone: mark it posted in Halo when done).",
+        )
     customer_key = mapping.customer_key(client_id, name)
     sign = Decimal(-1) if credit else Decimal(1)
     lines: list[BooksLine] = []

@@ -354,3 +354,14 @@ def test_an_invoice_turned_credit_note_after_a_lost_answer_is_still_found(env):
 
     assert env.references() == Counter({f"HALO-{halo_id}": 1}) and result.posted == 0
     assert env.halo(halo_id)["posted"] is True
+
+
+def test_a_document_in_another_currency_is_a_problem_not_a_silent_conversion(env):
+    foreign = env.invoice(
+        "HI-1", date(2026, 3, 1), extra={"currency": "USD", "currency_conversion_rate": 1.27}
+    )
+    home = env.invoice("HI-2", date(2026, 3, 2), extra={"currency_conversion_rate": 1})
+    _, _, result = env.run()
+    assert set(env.references()) == {f"HALO-{home}"} and result.problems == 1
+    assert "another currency (USD)" in env.state.problems("posting")[0].message
+    assert env.state.posting(foreign) is None
