@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlite3
 from collections import Counter
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
@@ -43,9 +44,12 @@ def quickbooks(tmp_path, halo_sandbox, qodbc_rules):
     secrets = KeyringSecretStore(allow_plaintext=True)
     secrets.set(HALO_CLIENT_SECRET, halo_sandbox.client_secret)
     paths = app_paths().ensure()
+    secrets_store, app_paths_ = secrets, paths
 
     class QuickBooks:
         sandbox = halo_sandbox
+        secrets = secrets_store
+        paths = app_paths_
 
         def __init__(self) -> None:
             self.settings = settings
@@ -101,6 +105,17 @@ def test_halo_invoices_land_in_quickbooks_once_and_never_come_back(quickbooks):
 
     quickbooks.settings.posting.enabled = True
     quickbooks.settings.posting.start_date = "2026-01-01"
+    from sync.posting import preview  # the GUI's call: opens Halo, the writer and the state store itself
+
+    shown = preview(quickbooks.settings, quickbooks.secrets, paths=quickbooks.paths)
+    assert [(row.number, row.action, row.is_credit) for row in shown.rows] == [
+        ("HQ-1", "post", False),
+        ("HQ-2", "post", False),
+        ("HQ-3", "post", True),
+    ]
+    assert shown.totals() == (Decimal("0.00"), Decimal("0.00"), Decimal("0.00"))  # 40+80-120, 5 % each
+    with quickbooks.state() as state:
+        assert state.postings() == []
     dry = quickbooks.run(dry_run=True)
     (listed,) = [e.preview for e in quickbooks.events if isinstance(e, PostingPreviewed)]
     assert [row.action for row in listed.rows] == ["post", "post", "post"], listed.rows

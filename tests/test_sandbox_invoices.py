@@ -86,3 +86,28 @@ def test_halo_origin_invoices_can_be_seeded_over_http_from_this_machine(halo_san
         saved = json.load(answer)
     assert answer.status == 201 and saved[0]["invoicenumber"] == "S-1" and saved[0]["total"] == 72
     assert [r["invoicenumber"] for r in halo_sandbox.records("Invoice")] == ["S-1"]
+
+
+def test_the_sandbox_command_seeds_halo_invoices_to_post():
+    import argparse
+    import io
+    import threading
+    import time
+
+    from halo.sandbox.cli import sandbox_command
+
+    out, stop = io.StringIO(), threading.Event()
+    args = argparse.Namespace(db=None, client_id="", tenant="", port=0, mode=[], halo_invoices=7)
+    runner = threading.Thread(target=sandbox_command, args=(args, out, stop))
+    runner.start()
+    try:
+        deadline = time.monotonic() + 20
+        while "Resource server" not in out.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        url = next(line for line in out.getvalue().splitlines() if "Resource server" in line).split(": ")[1]
+        with urllib.request.urlopen(f"{url.strip()}/sandbox/stats", timeout=10) as answer:
+            assert json.load(answer)["records"]["Invoice"] == 7
+        assert "Seeded 7 Halo-origin invoices" in out.getvalue()
+    finally:
+        stop.set()
+        runner.join(20)
