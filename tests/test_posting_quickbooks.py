@@ -167,3 +167,39 @@ def test_halo_invoices_land_in_quickbooks_once_and_never_come_back(quickbooks):
 def quickbooks_path(quickbooks):
     text = quickbooks.settings.source.connection_string
     return next(part.split("=", 1)[1] for part in text.split(";") if part.startswith("Database="))
+
+
+def test_a_halo_client_missing_from_quickbooks_is_created_linked_and_not_doubled(quickbooks):
+    assert quickbooks.run().status in ("ok", "partial")
+    with quickbooks.state() as state:
+        item_id = state.links("items")["S1"].halo_id
+        tax_id = state.links("tax_rates")["STC-G"].halo_id
+    client_id = int(quickbooks.sandbox.seed("Client", {"name": "Halo Only Ltd"})["id"])
+    line = SeedLine("Setup", 1, 200.0, tax_rate=5, tax_id=tax_id, item_id=item_id)
+    first = int(
+        quickbooks.sandbox.seed("Invoice", halo_invoice(client_id, "HN-1", date(2026, 6, 1), [line]))["id"]
+    )
+    quickbooks.settings.posting.enabled = True
+    quickbooks.settings.posting.start_date = "2026-01-01"
+
+    reported = quickbooks.run()
+    assert reported.counts["posting"]["failed"] == 1
+    assert quickbooks.rows("SELECT COUNT(*) FROM Customer WHERE Name='Halo Only Ltd'") == [(0,)]
+
+    quickbooks.settings.posting.missing_customers = "create"
+    created = quickbooks.run()
+    assert created.counts["posting"]["created"] == 1 and created.counts["posting"]["failed"] == 0
+    ((list_id,),) = quickbooks.rows("SELECT ListID FROM Customer WHERE Name='Halo Only Ltd'")
+    assert quickbooks.rows(
+        "SELECT CustomerRefListID FROM Invoice WHERE CustomFieldOther=?", (f"HALO-{first}",)
+    ) == [(list_id,)]
+    with quickbooks.state() as state:
+        assert state.link("customers", list_id).halo_id == client_id  # the next books -> Halo run updates it
+        assert state.problems("posting") == []
+    second = halo_invoice(client_id, "HN-2", date(2026, 6, 2), [line])
+    quickbooks.sandbox.seed("Invoice", second)
+    again = quickbooks.run()
+    assert again.counts["posting"]["created"] == 1
+    assert quickbooks.rows("SELECT COUNT(*) FROM Customer WHERE Name='Halo Only Ltd'") == [(1,)]
+    clients = [c for c in quickbooks.sandbox.records("Client") if c["name"] == "Halo Only Ltd"]
+    assert [c["id"] for c in clients] == [client_id] and clients[0].get("accountsid") == list_id
