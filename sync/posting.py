@@ -18,6 +18,7 @@ What is posted is the user's rule (``[posting]``): not yet posted in Halo, dated
 Halo may ignore a list parameter, so every rule is checked again here on each row. An invoice that came
 from the books (a ``to_halo`` invoice link, or an accounts ID of ours) is never posted back.
 
+What a document looks like in the books (Halo's ids -> the books' keys) is sync/posting_map.py's.
 ``preview`` lists what a run would do and writes nothing anywhere (no books insert, no Halo write, no intent).
 """
 
@@ -32,12 +33,22 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Literal, Protocol
 
-from core.books import BooksDocument, BooksLine, BooksWriter, PostedDocument
+from core.books import BooksDocument, BooksWriter, PostedDocument
 from core.errors import CancelledError, LedgerBridgeError, RecordError, TransientError
-from core.records import Customer, Item, money, to_decimal
 from halo import payloads
 from sync.events import Listener, LogMessage, Outcome, PostingPreviewed, RecordOutcome, RunSummary
 from sync.paths import AppPaths
+from sync.posting_map import (
+    BooksMapping,
+    NotPostable,
+    amount,
+    halo_date,
+    halo_int,
+    is_credit,
+    line_net,
+    reference_for,
+    to_document,
+)
 from sync.posting_preview import Action, PostingPreview, PreviewRow
 from sync.secrets import SecretStore
 from sync.settings import PostingSettings, Settings
@@ -50,7 +61,6 @@ LOOKUP_CHUNK = 50  # references per writer.find_posted call
 # Halo's approval_status values are not published (the OpenAPI types it as an integer only). Assumed: 1 is
 # "approved"; anything else on an invoice that requires approval waits, and is listed with that reason.
 APPROVED_STATUSES = frozenset({1})
-SETTINGS_PLACE = "Settings > Posting"
 
 
 class HaloPort(Protocol):
@@ -65,11 +75,6 @@ class HaloPort(Protocol):
     ) -> dict[str, Any] | None: ...
 
     def save(self, resource: str, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]: ...
-
-
-def reference_for(halo_id: int, is_credit: bool) -> str:
-    """The exactly-once marker the books keep (core.books): HALO-<id>, HALO-C<id> for a credit note."""
-    return f"HALO-C{halo_id}" if is_credit else f"HALO-{halo_id}"
 
 
 @dataclass
@@ -108,242 +113,7 @@ def list_params(posting: PostingSettings, start: date, toplevel_id: int | None) 
     return params
 
 
-def _halo_date(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _number(value: object) -> Decimal:
-    if value is None or isinstance(value, bool) or value == "":
-        return Decimal("0.00")
-    return money(value)
-
-
-def _int(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        number = int(str(value).strip()) if isinstance(value, str) else int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        return None
-    return number if number > 0 else None
-
-
-def _line_net(line: Mapping[str, Any]) -> Decimal:
-    if line.get("net_amount") not in (None, ""):
-        return _number(line.get("net_amount"))
-    return money(to_decimal(line.get("qty_order") or 0, Decimal("0.00001")) * _number(line.get("unit_price")))
-
-
-def is_credit(invoice: Mapping[str, Any]) -> bool:
-    """A credit note: Halo's InvoiceHeader has no credit flag; credit notes carry a negative total (the
-    lines' sum when the header has none)."""
-    total = invoice.get("total")
-    if total not in (None, "") and not isinstance(total, bool):
-        return _number(total) < 0
-    lines = invoice.get("lines") or []
-    gross = sum((_line_net(line) + _number(line.get("tax_amount")) for line in lines), Decimal("0"))
-    return gross < 0
-
-
-# --- Halo's ids -> the books' keys ----------------------------------------------------------------------
-
-
-class NotPostable(Exception):
-    """A document that cannot be posted as it is: the message and what to do."""
-
-    def __init__(self, message: str, action: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.action = action
-
-
-def _inverted(pairs: Iterable[tuple[str, int]]) -> dict[int, list[str]]:
-    result: dict[int, list[str]] = {}
-    for key, halo_id in pairs:
-        if key not in result.setdefault(int(halo_id), []):
-            result[int(halo_id)].append(key)
-    return result
-
-
-class BooksMapping:
-    """Halo client / item / tax ids -> the books' customer / item / tax keys, from what the books -> Halo
-    sync linked and the user mapped; a customer or item the books lack is created (by setting) or reported.
-
-    ``dry_run``: nothing is created; what would be is said in the row's message.
-    """
-
-    def __init__(
-        self,
-        settings: Settings,
-        state: StateStore,
-        halo: HaloPort,
-        writer: BooksWriter,
-        *,
-        dry_run: bool,
-    ) -> None:
-        self.posting = settings.posting
-        self.state = state
-        self.halo = halo
-        self.writer = writer
-        self.dry_run = dry_run
-        links = state.links("customers")
-        self._customers = _inverted(
-            [(key, link.halo_id) for key, link in links.items()] + list(state.mappings("customer").items())
-        )
-        self._items = _inverted([(key, link.halo_id) for key, link in state.links("items").items()])
-        tax_links = [(key, link.halo_id) for key, link in state.links("tax_rates").items()]
-        tax_mapped = state.mappings("tax")
-        # The user's mapping wins over a link for the same books code.
-        self._taxes = _inverted([*tax_mapped.items(), *((k, h) for k, h in tax_links if k not in tax_mapped)])
-        self._records: dict[tuple[str, int], dict[str, Any] | None] = {}
-        self._created: dict[tuple[str, int], str] = {}  # Halo id -> the books key created this run
-        self.notes: list[str] = []  # what a document's mapping did or would do (created a customer...)
-
-    def halo_record(self, resource: str, halo_id: int) -> dict[str, Any] | None:
-        """One Halo client or item, read once per run."""
-        key = (resource, halo_id)
-        if key not in self._records:
-            self._records[key] = self.halo.get_record(resource, halo_id, {"includedetails": "true"})
-        return self._records[key]
-
-    def client_name(self, client_id: int | None, row: Mapping[str, Any]) -> str:
-        name = row.get("client_name")
-        if isinstance(name, str) and name.strip():
-            return name.strip()
-        if client_id is None:
-            return ""
-        record = self.halo_record("Client", client_id)
-        return str((record or {}).get("name") or f"client {client_id}")
-
-    def toplevel_of(self, client_id: int | None) -> int | None:
-        if client_id is None:
-            return None
-        record = self.halo_record("Client", client_id)
-        return _int((record or {}).get("toplevel_id"))
-
-    def customer_key(self, client_id: int | None, name: str) -> str:
-        if client_id is None:
-            raise NotPostable("It has no Halo client.", "Give the invoice a client in Halo.")
-        keys = self._customers.get(client_id, [])
-        if len(keys) == 1:
-            return keys[0]
-        if len(keys) > 1:
-            raise NotPostable(
-                f"Halo client {name} stands for several customers in the books ({', '.join(sorted(keys))}).",
-                "Keep one of them mapped to this Halo client in Mappings > Customers, then sync again.",
-            )
-        if ("Client", client_id) in self._created:
-            return self._created[("Client", client_id)]
-        record = self.halo_record("Client", client_id) or {}
-        accounts_id = str(record.get("accountsid") or "").strip()
-        if accounts_id and self.writer.has_customer(accounts_id):
-            return accounts_id
-        if self.posting.missing_customers == "create":
-            return self._create_customer(client_id, record, name)
-        where = f" (its accounts ID {accounts_id} is not a customer there)" if accounts_id else ""
-        raise NotPostable(
-            f"Customer {name} is not in the books{where}.",
-            "Add the customer to the books and sync customers (or map it in Mappings > Customers), or let "
-            f'LedgerBridge create it: posting.missing_customers = "create" in {SETTINGS_PLACE}.',
-        )
-
-    def _create_customer(self, client_id: int, record: Mapping[str, Any], name: str) -> str:
-        if self.dry_run:
-            self.notes.append(f"creates customer {name} in the books")
-            return ""
-        customer = Customer(
-            key="",
-            name=name,
-            email=str(record.get("accountsemailaddress") or ""),
-            tax_number=str(record.get("tax_number") or ""),
-            website=str(record.get("website") or ""),
-        )
-        key = self.writer.create_customer(customer)
-        # Linked as if the books -> Halo sync had matched it: that sync then keeps this Halo client in
-        # step with the new books customer instead of creating a second client.
-        self.state.save_link("customers", key, client_id, "", TO_HALO, name=name)
-        self._customers[client_id] = [key]
-        self._created[("Client", client_id)] = key
-        self.notes.append(f"created customer {name} in the books ({key})")
-        return key
-
-    def item_key(self, line: Mapping[str, Any]) -> str:
-        item_id = _int(line.get("_itemid"))
-        if item_id is None:
-            return ""  # a description-only line
-        keys = self._items.get(item_id, [])
-        if len(keys) == 1:
-            return keys[0]
-        label = str(line.get("item_code") or line.get("item_shortdescription") or f"item {item_id}")
-        if len(keys) > 1:
-            raise NotPostable(
-                f"Halo item {label} stands for several items in the books ({', '.join(sorted(keys))}).",
-                "Give the Halo item the accounts ID of the one it is, then sync items again.",
-            )
-        if ("Item", item_id) in self._created:
-            return self._created[("Item", item_id)]
-        record = self.halo_record("Item", item_id) or {}
-        accounts_id = str(record.get("accountsid") or "").strip()
-        if accounts_id and self.writer.has_item(accounts_id):
-            return accounts_id
-        if self.posting.missing_items == "create":
-            return self._create_item(item_id, record, label)
-        raise NotPostable(
-            f"Item {label} (Halo item {item_id}) is not in the books.",
-            "Add the item to the books and sync items, or let LedgerBridge create it: "
-            f'posting.missing_items = "create" in {SETTINGS_PLACE}.',
-        )
-
-    def _create_item(self, item_id: int, record: Mapping[str, Any], label: str) -> str:
-        if self.dry_run:
-            self.notes.append(f"creates item {label} in the books")
-            return ""
-        item = Item(
-            key="",
-            code=str(record.get("internalreference") or record.get("name") or label),
-            name=str(record.get("name") or label),
-            description=str(record.get("description") or ""),
-            price=_number(record.get("baseprice")),
-            nominal_code=str(record.get("nominalcode") or ""),
-        )
-        key = self.writer.create_item(item)
-        self.state.save_link("items", key, item_id, "", TO_HALO, name=item.name)
-        self._items[item_id] = [key]
-        self._created[("Item", item_id)] = key
-        self.notes.append(f"created item {item.name} in the books ({key})")
-        return key
-
-    def tax_code(self, line: Mapping[str, Any]) -> str:
-        tax_id = _int(line.get("item_tax_code"))
-        if tax_id is None:
-            return ""  # the books' default for the item / customer
-        keys = self._taxes.get(tax_id, [])
-        if len(keys) == 1:
-            return keys[0]
-        label = str(line.get("item_tax_name") or line.get("tax_code") or "")
-        if not label:
-            tax = self.halo_record("Tax", tax_id) or {}
-            name, code = str(tax.get("name") or "").strip(), str(tax.get("code") or "").strip()
-            label = f"{code} ({name})" if code and name else code or name or f"tax {tax_id}"
-        if len(keys) > 1:
-            raise NotPostable(
-                f"Halo tax {label} (id {tax_id}) stands for several tax codes in the books "
-                f"({', '.join(sorted(keys))}).",
-                "Keep only one books tax code on this Halo tax in Mappings > Tax codes.",
-            )
-        raise NotPostable(
-            f"Halo tax {label} (id {tax_id}) is not mapped to a tax code in the books.",
-            "Set it in Mappings > Tax codes (or sync tax rates), then post again.",
-        )
-
-
-# --- Halo documents -> books documents ----------------------------------------------------------------
+# --- one listed document ---------------------------------------------------------------------------
 
 
 @dataclass
@@ -358,77 +128,6 @@ class Candidate:
     problem: NotPostable | None = None
     skip: str = ""
     notes: tuple[str, ...] = ()
-
-
-def to_document(
-    row: Mapping[str, Any], mapping: BooksMapping, *, number_from: str, credit: bool
-) -> BooksDocument:
-    """A Halo invoice (with lines) in the books' terms; NotPostable says why it cannot be."""
-    halo_id = int(row["id"])
-    client_id = _int(row.get("client_id"))
-    name = mapping.client_name(client_id, row)
-    rate = row.get("currency_conversion_rate")
-    if (
-        rate not in (None, "", 0)
-        and not isinstance(rate, bool)
-        and to_decimal(rate, Decimal("0.000001")) != 1
-    ):
-        # Halo's amounts would be posted as if in the books' own currency: never a silent conversion.
-        raise NotPostable(
-            f"It is in another currency ({row.get('currency') or 'conversion rate ' + str(rate)}); posting "
-            "documents in a currency other than the books' own is not supported.",
-            "Post it by hand in the books (LedgerBridge leaves it alone: mark it posted in Halo when done).",
-        )
-    customer_key = mapping.customer_key(client_id, name)
-    sign = Decimal(-1) if credit else Decimal(1)
-    lines: list[BooksLine] = []
-    for line in row.get("lines") or []:
-        net = _line_net(line) * sign
-        tax = _number(line.get("tax_amount")) * sign
-        quantity = to_decimal(line.get("qty_order") or 0, Decimal("0.00001")) * sign
-        unit_price = to_decimal(line.get("unit_price") or 0, Decimal("0.00001"))
-        if quantity == 0 and net != 0:
-            quantity, unit_price = Decimal(1), net
-        lines.append(
-            BooksLine(
-                description=str(
-                    line.get("item_shortdescription") or line.get("item_longdescription") or ""
-                ).strip()
-                or str(line.get("item_code") or "").strip(),
-                quantity=quantity.quantize(Decimal(1))
-                if quantity == quantity.to_integral_value()
-                else quantity,
-                unit_price=unit_price,
-                net=net,
-                tax=tax,
-                item_key=mapping.item_key(line),
-                tax_code=mapping.tax_code(line),
-                # account "": the item's own. Halo's nominal_code is Halo's word, not the books' account.
-            )
-        )
-    if not lines:
-        raise NotPostable("It has no lines in Halo.", "Add its lines in Halo (or delete it there).")
-    date_ = _halo_date(row.get("invoice_date"))
-    if date_ is None:
-        raise NotPostable("It has no invoice date in Halo.", "Give it an invoice date in Halo.")
-    net = sum((line.net for line in lines), Decimal("0.00"))
-    tax = sum((line.tax for line in lines), Decimal("0.00"))
-    number = str(row.get("invoicenumber") or "").strip() if number_from == "halo" else ""
-    return BooksDocument(
-        reference=reference_for(halo_id, credit),
-        halo_id=halo_id,
-        number=number,
-        customer_key=customer_key,
-        date=date_,
-        lines=tuple(lines),
-        net=net,
-        tax=tax,
-        gross=net + tax,
-        is_credit=credit,
-        due_date=_halo_date(row.get("duedate")),
-        customer_reference=str(row.get("cust_order_number") or "").strip(),
-        memo=f"Halo {'credit note' if credit else 'invoice'} {row.get('invoicenumber') or halo_id}",
-    )
 
 
 # --- the run -------------------------------------------------------------------------------------------
@@ -493,7 +192,7 @@ class PostingRun:
         tops: list[int | None] = list(self.posting.toplevel_ids) or [None]
         for toplevel_id in tops:
             for row in self.halo.iter_records("Invoice", list_params(self.posting, start, toplevel_id)):
-                halo_id = _int(row.get("id"))
+                halo_id = halo_int(row.get("id"))
                 if halo_id is None or halo_id in seen:
                     continue
                 seen.add(halo_id)
@@ -509,7 +208,7 @@ class PostingRun:
             self._check_cancel()
             halo_id = int(row["id"])
             credit = is_credit(row)
-            invoice_day = _halo_date(row.get("invoice_date"))
+            invoice_day = halo_date(row.get("invoice_date"))
             earlier = ours.get(halo_id)
             if (
                 halo_id in from_books  # it came from the books: never back
@@ -532,7 +231,7 @@ class PostingRun:
             elif (
                 self.posting.only_approved
                 and needs_approval
-                and _int(row.get("approval_status")) not in APPROVED_STATUSES
+                and halo_int(row.get("approval_status")) not in APPROVED_STATUSES
             ):
                 candidate.skip = "It requires approval in Halo and is not approved yet."
             else:
@@ -555,8 +254,8 @@ class PostingRun:
 
     @staticmethod
     def mapping_top(mapping: BooksMapping, row: Mapping[str, Any]) -> int | None:
-        top = _int(row.get("toplevel_id"))
-        return top if top is not None else mapping.toplevel_of(_int(row.get("client_id")))
+        top = halo_int(row.get("toplevel_id"))
+        return top if top is not None else mapping.toplevel_of(halo_int(row.get("client_id")))
 
     def _row(self, candidate: Candidate, action: Action, message: str = "", fix: str = "") -> PreviewRow:
         row, document = candidate.row, candidate.document
@@ -565,8 +264,8 @@ class PostingRun:
         else:
             sign = Decimal(-1) if candidate.is_credit else Decimal(1)
             lines = row.get("lines") or []
-            net = sum((_line_net(line) for line in lines), Decimal("0.00")) * sign
-            tax = sum((_number(line.get("tax_amount")) for line in lines), Decimal("0.00")) * sign
+            net = sum((line_net(line) for line in lines), Decimal("0.00")) * sign
+            tax = sum((amount(line.get("tax_amount")) for line in lines), Decimal("0.00")) * sign
             gross = net + tax
         kind = "credit note" if candidate.is_credit else "invoice"
         number = str(row.get("invoicenumber") or "").strip()
@@ -578,7 +277,7 @@ class PostingRun:
             halo_id=candidate.halo_id,
             number=number,
             client=str(row.get("client_name") or ""),
-            date=_halo_date(row.get("invoice_date")),
+            date=halo_date(row.get("invoice_date")),
             net=net,
             tax=tax,
             gross=gross,
