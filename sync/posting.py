@@ -169,11 +169,7 @@ class PostingRun:
         if self.summary is not None:
             self.summary.add(ENTITY, outcome)
         if self.listener is not None:
-            self.listener(
-                RecordOutcome(
-                    ENTITY, row.number or str(row.halo_id), outcome, row.message, row.fix, row.halo_id
-                )
-            )
+            self.listener(RecordOutcome(ENTITY, str(row.halo_id), outcome, row.message, row.fix, row.halo_id))
 
     def _log(self, level: Literal["info", "warning", "error"], text: str) -> None:
         log.log(logging.WARNING if level != "info" else logging.INFO, "%s", text)
@@ -371,15 +367,15 @@ class PostingRun:
         return PostingPreview(rows=tuple(self.result.rows), filtered=self.result.filtered)
 
     def _settle(self, candidate: Candidate, action: Action, message: str = "", fix: str = "") -> None:
+        """Count and report one document's outcome; a problem (and a skip, through the runner's
+        SkipRecorder) is kept under the Halo id until the document posts."""
         row = self._row(candidate, action, message, fix)
         self.result.rows.append(row)
         key = str(candidate.halo_id)
+        kind = "credit note" if candidate.is_credit else "invoice"
+        label = f"Halo {kind} {row.number or candidate.halo_id}" + (f" ({row.client})" if row.client else "")
         if action == "problem":
             self.result.problems += 1
-            kind = "credit note" if candidate.is_credit else "invoice"
-            label = f"Halo {kind} {row.number or candidate.halo_id}" + (
-                f" ({row.client})" if row.client else ""
-            )
             text = f"{label}: {message}"
             if not self.dry_run:
                 self.state.record_problem(ENTITY, key, text, fix)
@@ -389,7 +385,7 @@ class PostingRun:
             self.state.clear_problem(ENTITY, key)
         if action == "skipped":
             self.result.skipped += 1
-            self._emit("skipped", row)
+            self._emit("skipped", dataclasses.replace(row, message=f"{label}: {message}"))
         elif action == "already in books":
             self.result.already_in_books += 1
             self._emit("unchanged", row)

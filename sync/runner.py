@@ -207,6 +207,7 @@ def _run_locked(
             client.sign_in()  # fail fast and clearly (secret rejected, server unreachable) before any reads
             if connector is None:
                 connector, own_connector = build_connector(settings, secrets), True
+            run_listener = listener if dry_run else SkipRecorder(state, listener)  # skips kept with why
             posting_run: PostingRun | None = None
             if posting:
                 check_settings(settings.posting)  # no start date: stop before anything is read
@@ -218,7 +219,7 @@ def _run_locked(
                     client,
                     writer,
                     summary=summary,
-                    listener=listener,
+                    listener=run_listener,
                     cancel=cancel,
                     dry_run=dry_run,
                 )
@@ -230,7 +231,7 @@ def _run_locked(
                 connector,
                 guard or client,
                 summary=summary,
-                listener=listener if dry_run else SkipRecorder(state, listener),  # skips kept with why
+                listener=run_listener,
                 cancel=cancel,
                 dry_run=dry_run,
             )

@@ -103,6 +103,10 @@ def test_halo_invoices_land_in_quickbooks_once_and_never_come_back(quickbooks):
         body = halo_invoice(client_id, f"HQ-{n}", date(2026, 5, n), [line], credit=n == 3)
         ids.append(int(quickbooks.sandbox.seed("Invoice", body)["id"]))
 
+    waiting = halo_invoice(
+        client_id, "HQ-W", date(2026, 5, 9), [line], requires_approval=True, approval_status=0
+    )
+    waiting_id = int(quickbooks.sandbox.seed("Invoice", waiting)["id"])
     quickbooks.settings.posting.enabled = True
     quickbooks.settings.posting.start_date = "2026-01-01"
     from sync.posting import preview  # the GUI's call: opens Halo, the writer and the state store itself
@@ -112,13 +116,14 @@ def test_halo_invoices_land_in_quickbooks_once_and_never_come_back(quickbooks):
         ("HQ-1", "post", False),
         ("HQ-2", "post", False),
         ("HQ-3", "post", True),
+        ("HQ-W", "skipped", False),
     ]
     assert shown.totals() == (Decimal("0.00"), Decimal("0.00"), Decimal("0.00"))  # 40+80-120, 5 % each
     with quickbooks.state() as state:
         assert state.postings() == []
     dry = quickbooks.run(dry_run=True)
     (listed,) = [e.preview for e in quickbooks.events if isinstance(e, PostingPreviewed)]
-    assert [row.action for row in listed.rows] == ["post", "post", "post"], listed.rows
+    assert [row.action for row in listed.rows] == ["post", "post", "post", "skipped"], listed.rows
     assert dry.counts["posting"]["created"] == 3
     assert quickbooks.rows("SELECT COUNT(*) FROM Invoice WHERE CustomFieldOther LIKE 'HALO-%'") == [(0,)]
 
@@ -156,10 +161,13 @@ def test_halo_invoices_land_in_quickbooks_once_and_never_come_back(quickbooks):
     )
     again = quickbooks.run()
     assert again.counts["posting"]["created"] == 0
-    assert len(quickbooks.sandbox.records("Invoice")) == invoices_in_halo + 3  # none read back as new
+    # 3 posted and 1 waiting: none read back as new
+    assert len(quickbooks.sandbox.records("Invoice")) == invoices_in_halo + 4
     payments = [p for p in quickbooks.sandbox.records("InvoicePayment") if p["invoice_id"] == ids[0]]
     assert [(p["amount"], p["thirdpartyid"]) for p in payments] == [(40, f"RPH1:{txn_id}")]
     with quickbooks.state() as state:
+        skipped = [(s.entity, s.key) for s in state.skipped() if s.entity == "posting"]
+        assert skipped == [("posting", str(waiting_id))]  # Problems > Skipped shows it with its reason
         assert state.link("invoices", txn_id, TO_BOOKS).halo_id == ids[0]
         assert state.link("invoices", txn_id) is None  # no books -> Halo link: never an update from the books
 
