@@ -80,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--client-id", default="ledgerbridge-sandbox")
     sandbox.add_argument("--tenant", default="")
     sandbox.add_argument(
+        "--halo-invoices",
+        type=int,
+        default=0,
+        metavar="N",
+        help="seed N invoices raised in Halo (not yet posted), to try posting them into the books",
+    )
+    sandbox.add_argument(
         "--mode",
         action="append",
         default=[],

@@ -16,11 +16,12 @@ import sqlite3
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.base import DEFAULT_PAGE_SIZE, ConnectionFactory, Connector
 from connectors.errors import error_from_odbc
+from core.books import BooksWriter
 from core.errors import ConfigError
 from core.scrub import scrub_error
 
@@ -90,6 +91,58 @@ def connector_class(kind: str) -> type[Connector]:
             action="Reinstall LedgerBridge; if that does not help, send the log to your IT support.",
             detail=str(exc),
         ) from exc
+
+
+class WriterFactory(Protocol):
+    """A package's BooksWriter class: it opens the same company the package's reader of ``source`` reads."""
+
+    def from_source(self, source: SourceConfig, password: str | None) -> BooksWriter: ...
+
+
+# kind -> (module, class) of the package's BooksWriter (core.books), for the Halo -> books direction.
+# Imported on first use like the connectors. A kind not listed cannot take invoices (writer_class says why).
+_WRITER_CLASSES: dict[str, tuple[str, str]] = {
+    "quickbooks": ("connectors.quickbooks_writer", "QuickBooksWriter"),
+}
+# What to tell a user whose package has no writer here: the route, and what to do meanwhile.
+_NO_WRITER: dict[str, str] = {
+    "sage50uk": "Posting into Sage 50 UK goes through Sage Data Objects, which this installation does not "
+    "have yet.",
+    "sage50ca": "Sage 50 Canada's ODBC access is read-only; its documented way in is described in "
+    "docs/writing-sage.md.",
+    "odbc": "A generic ODBC source is read through the queries you gave; LedgerBridge has no way to write "
+    "invoices into it.",
+    "demo": "The demo company is opened read-only.",
+}
+
+
+def writer_class(kind: str) -> WriterFactory:
+    """The BooksWriter class for ``kind``; a package that cannot take invoices is a ConfigError saying so
+    and what to do (turn posting off, or post by hand)."""
+    if kind not in _WRITER_CLASSES:
+        name = DISPLAY_NAMES.get(kind, kind or "this accounting package")
+        raise ConfigError(
+            f"{name} cannot take invoices from Halo through LedgerBridge. {_NO_WRITER.get(kind, '')}".strip(),
+            action="Turn off posting Halo invoices into the books in Settings > Posting (posting.enabled = "
+            "false); the books -> Halo sync is not affected. See docs/posting.md for what each package "
+            "supports.",
+        )
+    module_name, class_name = _WRITER_CLASSES[kind]
+    try:
+        module = importlib.import_module(module_name)
+        cls: WriterFactory = getattr(module, class_name)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(
+            f"LedgerBridge cannot load its {DISPLAY_NAMES.get(kind, kind)} writer.",
+            action="Reinstall LedgerBridge; if that does not help, send the log to your IT support.",
+            detail=str(exc),
+        ) from exc
+    return cls
+
+
+def create_writer(source: SourceConfig, password: str | None) -> BooksWriter:
+    """The package's writer over the same connection settings as its connector (opened on first use)."""
+    return writer_class(source.kind).from_source(source, password)
 
 
 def _braced(value: str) -> str:

@@ -16,6 +16,7 @@ from typing import Any, Generic, Literal, TypeVar
 # The links table stores the same word in its `direction` column.
 Direction = Literal["to_halo", "to_books"]
 TO_HALO: Direction = "to_halo"
+TO_BOOKS: Direction = "to_books"
 
 # How names are compared before two records count as one: "company" drops case, accents, punctuation and a
 # trailing legal form ("Acme Ltd" is "acme"; sync.matching.normalise_name); "" matches by key only.

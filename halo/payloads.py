@@ -243,3 +243,15 @@ def payment_payload(payment: Payment, *, invoice_id: int, client_id: int, source
     if source_kind in SAGE50_KINDS:
         payload["sage50_reference"] = payment.reference or payment.key
     return payload
+
+
+# --- Invoice posted into the books (Halo -> books) ---------------------------------------------------------
+
+
+def posted_payload(halo_id: int, *, books_number: str, when: datetime) -> dict[str, Any]:
+    """What tells Halo an invoice is in the books: ``posted``, ``dateposted`` and the books' number in
+    ``thirdpartyinvoicenumber`` (shared/reference/halo-api.md: "After a successful export, POST {id,
+    posted:true, dateposted, thirdpartyinvoicenumber}"). Saying it twice changes nothing."""
+    payload: dict[str, Any] = {"id": int(halo_id), "posted": True, "dateposted": timestamp(when)}
+    _put(payload, "thirdpartyinvoicenumber", books_number)
+    return payload

@@ -30,6 +30,7 @@ from sync.events import (
     Event,
     LogMessage,
     Outcome,
+    PostingPreviewed,
     Progress,
     RecordOutcome,
     RunFinished,
@@ -38,6 +39,7 @@ from sync.events import (
 )
 from sync.logs import setup_logging
 from sync.paths import AppPaths, app_paths
+from sync.posting_preview import PostingPreview
 from sync.secrets import SECRET_NAMES, KeyringSecretStore, MemorySecretStore, SecretStore
 from sync.settings import Settings
 
@@ -119,13 +121,57 @@ class ConsoleListener:
                 if event.action:
                     line += f" What to do: {event.action}"
                 self._print(line)
-            elif self._dry_run and event.outcome in WOULD:
+            elif self._dry_run and event.outcome in WOULD and event.entity != "posting":  # its own table
                 self._print(f"{event.entity} {event.key}: {event.message or 'would ' + WOULD[event.outcome]}")
         elif isinstance(event, LogMessage):
             if event.level != "info":
                 self._print(f"{event.level.upper()}: {event.text}")
+        elif isinstance(event, PostingPreviewed):
+            self._print(posting_table(event.preview))
         elif isinstance(event, RunFinished):
             pass  # the caller prints the summary table
+
+
+def posting_table(preview: PostingPreview) -> str:
+    """A dry run's Halo -> books list: number, client, date, net/tax/gross, action and why, with totals."""
+    header = ("Number", "Client", "Date", "Net", "Tax", "Gross", "Action")
+    rows: list[tuple[str, ...]] = []
+    for row in preview.rows:
+        sign = "-" if row.is_credit else ""
+        action = row.action + (f": {row.message}" if row.action != "post" and row.message else "")
+        if row.action == "post" and "; " in row.message:
+            action += " (" + row.message.split("; ", 1)[1] + ")"
+        rows.append(
+            (
+                row.number or str(row.halo_id),
+                row.client,
+                f"{row.date:%Y-%m-%d}" if row.date else "",
+                f"{sign}{row.net}",
+                f"{sign}{row.tax}",
+                f"{sign}{row.gross}",
+                action,
+            )
+        )
+    net, tax, gross = preview.totals("post")
+    counts = preview.counts()
+    total = (f"Total to post: {counts['post']}", "", "", str(net), str(tax), str(gross), "")
+    widths = [max(len(r[i]) for r in (header, *rows, total)) for i in range(len(header) - 1)]
+
+    def line(cells: Sequence[str]) -> str:
+        left = [cells[i].ljust(widths[i]) for i in range(3)]
+        right = [cells[i].rjust(widths[i]) for i in range(3, 6)]
+        return "  ".join([*left, *right, cells[6]]).rstrip()
+
+    title = "Halo -> books (dry run: nothing is written):"
+    if not rows:
+        return f"{title} nothing to post ({preview.filtered} listed by Halo are left out by the rule)."
+    rule = line(["-" * w for w in widths] + [""])
+    summary = (
+        f"{counts['post']} to post, {counts['already in books']} already in the books, "
+        f"{counts['problem']} with problems, {counts['skipped']} skipped; {preview.filtered} left out by "
+        "the rule."
+    )
+    return "\n".join([title, line(header), rule, *(line(r) for r in rows), rule, line(total), summary])
 
 
 def summary_table(summary: RunSummary) -> str:

@@ -360,6 +360,11 @@ class SyncEngine:
         self._trackers[stream].ok(modified)
         self.solved(entity, key)
 
+    def kept(self, entity: str, key: str, stream: str, modified: datetime | None) -> None:
+        """A record whose Halo twin is left as it is on purpose (an invoice that started in Halo):
+        counted unchanged, its cursor may pass it."""
+        self._unchanged(entity, key, stream, modified)
+
     def skipped(self, entity: str, key: str, message: str, stream: str, modified: datetime | None) -> None:
         self.skip_reasons[(entity, key)] = message
         log.info("Skipped %s %s: %s", entity, key, message)

@@ -15,7 +15,14 @@ from datetime import UTC, datetime
 from typing import get_args
 
 from connectors.base import ConnectionCheck, Connector
-from connectors.registry import SourceConfig, create_connector, odbc_data_sources, odbc_drivers
+from connectors.registry import (
+    SourceConfig,
+    create_connector,
+    create_writer,
+    odbc_data_sources,
+    odbc_drivers,
+)
+from core.books import BooksWriter
 from core.errors import CancelledError, ConfigError, LedgerBridgeError, error_kind
 from core.records import ENTITY_ORDER
 from halo.client import HaloClient
@@ -26,6 +33,7 @@ from sync.guard import SecondInstallationGuard
 from sync.halo_connection import build_client
 from sync.lock import SyncLock
 from sync.paths import AppPaths, app_paths
+from sync.posting import PostingRun, check_settings
 from sync.secrets import SOURCE_PASSWORD, SecretStore
 from sync.settings import Settings, SourceSettings
 from sync.skips import SkipRecorder
@@ -62,6 +70,13 @@ def build_connector(settings: Settings, secrets: SecretStore) -> Connector:
     """The configured connector, its password from the keyring (the connection opens on first use)."""
     password = secrets.get(SOURCE_PASSWORD) if settings.source.username else None
     return create_connector(source_config(settings.source), password)
+
+
+def build_writer(settings: Settings, secrets: SecretStore) -> BooksWriter:
+    """The configured package's BooksWriter (Halo -> books), its password from the keyring; a package that
+    cannot take invoices is a ConfigError saying so (connectors.registry.writer_class)."""
+    password = secrets.get(SOURCE_PASSWORD) if settings.source.username else None
+    return create_writer(source_config(settings.source), password)
 
 
 def odbc_inventory() -> tuple[list[str], dict[str, str]]:
@@ -110,8 +125,14 @@ def run_sync(
     wait_for_lock: float = 0.0,
     connector: Connector | None = None,
     client: HaloClient | None = None,
+    writer: BooksWriter | None = None,
 ) -> RunSummary:
-    """One run. Never raises for an expected failure: see the summary's status and error."""
+    """One run. Never raises for an expected failure: see the summary's status and error.
+
+    With ``[posting] enabled`` (and invoices among the entities) the run ends by posting Halo's invoices
+    into the books (sync/posting.py); what an earlier posting left half-way is finished first, before the
+    books are read, so the books -> Halo run never meets a posted invoice it does not know.
+    """
     chosen = _ordered(entities if entities is not None else settings.sync.entities)
 
     def emit(event: RunStarted | RunFinished) -> None:
@@ -141,7 +162,9 @@ def run_sync(
         emit(RunFinished(summary))
         return summary
     try:
-        return _run_locked(settings, secrets, paths, dry_run, chosen, listener, cancel, connector, client)
+        return _run_locked(
+            settings, secrets, paths, dry_run, chosen, listener, cancel, connector, client, writer
+        )
     finally:
         lock.release()
 
@@ -156,14 +179,18 @@ def _run_locked(
     cancel: threading.Event | None,
     connector: Connector | None,
     client: HaloClient | None,
+    writer: BooksWriter | None,
 ) -> RunSummary:
     started = datetime.now(UTC)
     state: StateStore | None = None
     summary = RunSummary(run_id=0, started=started, dry_run=dry_run)
-    own_connector = own_client = False
+    own_connector = own_client = own_writer = False
+    posting = settings.posting.enabled and "invoices" in chosen
     try:
         state = open_state(paths)
-        summary.run_id = state.start_run(dry_run=dry_run, entities=chosen)
+        summary.run_id = state.start_run(
+            dry_run=dry_run, entities=(*chosen, "posting") if posting else chosen
+        )
     except LedgerBridgeError as exc:
         summary.status, summary.error, summary.error_kind = "failed", str(exc), _error_kind(exc)
     if listener is not None:
@@ -180,6 +207,23 @@ def _run_locked(
             client.sign_in()  # fail fast and clearly (secret rejected, server unreachable) before any reads
             if connector is None:
                 connector, own_connector = build_connector(settings, secrets), True
+            run_listener = listener if dry_run else SkipRecorder(state, listener)  # skips kept with why
+            posting_run: PostingRun | None = None
+            if posting:
+                check_settings(settings.posting)  # no start date: stop before anything is read
+                if writer is None:
+                    writer, own_writer = build_writer(settings, secrets), True
+                posting_run = PostingRun(
+                    settings,
+                    state,
+                    client,
+                    writer,
+                    summary=summary,
+                    listener=run_listener,
+                    cancel=cancel,
+                    dry_run=dry_run,
+                )
+                posting_run.recover()
             guard = None if dry_run else SecondInstallationGuard(client)
             engine = SyncEngine(
                 settings,
@@ -187,13 +231,15 @@ def _run_locked(
                 connector,
                 guard or client,
                 summary=summary,
-                listener=listener if dry_run else SkipRecorder(state, listener),  # skips kept with why
+                listener=run_listener,
                 cancel=cancel,
                 dry_run=dry_run,
             )
             engine.run(chosen)
             if guard is not None:
                 guard.finish()
+            if posting_run is not None:
+                posting_run.run()
             summary.status = "partial" if summary.total("failed") or engine.interrupted else "ok"
         except CancelledError:
             summary.status = "cancelled"
@@ -212,6 +258,8 @@ def _run_locked(
                 _quietly(connector.close)
             if own_client and client is not None:
                 _quietly(client.close)
+            if own_writer and writer is not None:
+                _quietly(writer.close)
             summary.finished = datetime.now(UTC)
             try:
                 state.finish_run(summary.run_id, summary)

@@ -13,6 +13,7 @@ import os
 import re
 import tomllib
 import typing
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -84,6 +85,35 @@ class PostingSettings(_Section):
     number_from: str = "halo"  # "halo": Halo's invoice number; "books": the books' next number
     mark_posted_in_halo: bool = True  # set posted, dateposted and thirdpartyinvoicenumber in Halo
 
+    def check(self) -> date:
+        """The start date, or a ConfigError naming the setting: posting never runs without one, so turning
+        it on cannot flood the ledger with years of Halo's history; the word settings are checked too."""
+        place = "Settings > Posting"
+        if not self.start_date.strip():
+            raise ConfigError(
+                "Posting Halo invoices into the books needs a start date, and none is set.",
+                action=f"Set the first invoice date to post in {place} (posting.start_date = "
+                '"YYYY-MM-DD" in the settings file); Halo invoices dated before it are never posted.',
+            )
+        try:
+            start = date.fromisoformat(self.start_date.strip())
+        except ValueError:
+            raise ConfigError(
+                f"The posting start date {self.start_date!r} is not a date.",
+                action=f'Write it as YYYY-MM-DD (e.g. "2026-01-01") in {place} (posting.start_date).',
+            ) from None
+        for name, value, allowed in (
+            ("missing_customers", self.missing_customers, ("create", "report")),
+            ("missing_items", self.missing_items, ("create", "report")),
+            ("number_from", self.number_from, ("halo", "books")),
+        ):
+            if value not in allowed:
+                raise ConfigError(
+                    f"posting.{name} is {value!r}.",
+                    action=f"Use {' or '.join(repr(a) for a in allowed)} in {place}.",
+                )
+        return start
+
 
 class AppSettings(_Section):
     start_at_login: bool = False
@@ -130,6 +160,8 @@ class Settings(_Section):
         _check_url(self.halo.resource_server, "resource server")
         if self.halo.auth_server.strip():
             _check_url(self.halo.auth_server, "authorisation server")
+        if self.posting.enabled:
+            self.posting.check()
 
     # --- file I/O -----------------------------------------------------------------------------------------
 

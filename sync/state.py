@@ -24,6 +24,7 @@ from sync.events import RunSummary
 from sync.paths import ensure_private_dir, make_private, storage_error
 
 TO_HALO = "to_halo"
+TO_BOOKS = "to_books"
 MAPPING_KINDS = ("customer", "tax")
 
 # Problems of these entities are re-read through another entity's stream (and cursor).
@@ -38,6 +39,19 @@ class Link:
     content_hash: str
     synced_at: datetime
     direction: str = TO_HALO
+
+
+@dataclass(frozen=True)
+class Posting:
+    """One Halo document on its way into the books: ``state`` intended -> written -> marked."""
+
+    halo_id: int
+    reference: str  # the marker the books keep (core.books: HALO-<id>, HALO-C<id>)
+    state: str  # "intended" (about to be written), "written" (the books confirmed), "marked" (Halo too)
+    books_key: str
+    books_number: str
+    updated: datetime
+    message: str
 
 
 @dataclass(frozen=True)
@@ -182,8 +196,27 @@ def _migrate_2(db: sqlite3.Connection) -> None:
     )
 
 
+def _migrate_3(db: sqlite3.Connection) -> None:
+    """Halo -> books: one row per Halo document on its way into the books (sync/posting.py's exactly-once
+    state machine: intended -> written -> marked)."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE postings (
+            halo_id INTEGER PRIMARY KEY,
+            reference TEXT NOT NULL,
+            state TEXT NOT NULL,
+            books_key TEXT NOT NULL DEFAULT '',
+            books_number TEXT NOT NULL DEFAULT '',
+            updated TEXT NOT NULL,
+            message TEXT NOT NULL DEFAULT ''
+        );
+        """,
+    )
+
+
 # Each entry moves the schema from version i to i+1; append only, never edit a shipped migration.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_1, _migrate_2)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_1, _migrate_2, _migrate_3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -592,6 +625,90 @@ class StateStore:
                 if cursor is not None and cursor > before:
                     self.save_cursor(stream, before)
         return stream
+
+    # --- postings (Halo -> books, sync/posting.py) ---------------------------------------------------------
+
+    def posting(self, halo_id: int) -> Posting | None:
+        rows = self._postings("WHERE halo_id=?", (int(halo_id),))
+        return rows[0] if rows else None
+
+    def postings(self, *states: str) -> list[Posting]:
+        """Every posting row (in the given states only, when any are given), oldest Halo id first."""
+        if not states:
+            return self._postings("", ())
+        marks = ", ".join("?" for _ in states)
+        return self._postings(f"WHERE state IN ({marks})", states)
+
+    def _postings(self, where: str, params: Sequence[object]) -> list[Posting]:
+        rows = self._fetchall(
+            "SELECT halo_id, reference, state, books_key, books_number, updated, message FROM postings "
+            f"{where} ORDER BY halo_id",
+            params,
+        )
+        return [Posting(int(r[0]), r[1], r[2], r[3], r[4], datetime.fromisoformat(r[5]), r[6]) for r in rows]
+
+    def posting_intended(self, halo_id: int, reference: str) -> None:
+        """Say, before the books are written, that this document is about to be: committed at once, so a
+        run that dies mid-write leaves a row telling the next run to look in the books first."""
+        self._execute(
+            "INSERT INTO postings (halo_id, reference, state, updated) VALUES (?, ?, 'intended', ?) "
+            "ON CONFLICT (halo_id) DO UPDATE SET reference=excluded.reference, updated=excluded.updated "
+            "WHERE postings.state='intended'",
+            (int(halo_id), reference, _text(_now())),
+        )
+
+    def posting_written(
+        self, halo_id: int, reference: str, books_key: str, books_number: str, *, name: str = ""
+    ) -> None:
+        """The books confirmed the document: its row and its to_books link in ONE transaction, so the
+        books -> Halo run can never meet the new books invoice without knowing it started in Halo."""
+        now = _text(_now())
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._db.execute(
+                        "INSERT INTO postings (halo_id, reference, state, books_key, books_number, updated) "
+                        "VALUES (?, ?, 'written', ?, ?, ?) ON CONFLICT (halo_id) DO UPDATE SET "
+                        "state=CASE WHEN postings.state='marked' THEN 'marked' ELSE 'written' END, "
+                        "books_key=excluded.books_key, books_number=excluded.books_number, "
+                        "updated=excluded.updated, message=''",
+                        (int(halo_id), reference, books_key, books_number, now),
+                    )
+                    self._db.execute(
+                        "INSERT INTO links (entity, direction, source_key, halo_id, content_hash, synced_at, "
+                        "name) VALUES ('invoices', ?, ?, ?, '', ?, ?) "
+                        "ON CONFLICT (entity, direction, source_key) DO UPDATE SET halo_id=excluded.halo_id, "
+                        "synced_at=excluded.synced_at, name=COALESCE(excluded.name, links.name)",
+                        (TO_BOOKS, books_key, int(halo_id), now, name or books_number or None),
+                    )
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise state_error(exc, self.path) from exc
+
+    def posting_marked(self, halo_id: int) -> None:
+        """Halo now shows the document as posted (posted, dateposted, thirdpartyinvoicenumber)."""
+        self._execute(
+            "UPDATE postings SET state='marked', updated=?, message='' WHERE halo_id=? AND state<>'intended'",
+            (_text(_now()), int(halo_id)),
+        )
+
+    def posting_note(self, halo_id: int, message: str) -> None:
+        """Why the last step of this posting did not finish (shown to people; the state is unchanged)."""
+        self._execute("UPDATE postings SET message=? WHERE halo_id=?", (message, int(halo_id)))
+
+    def drop_posting(self, halo_id: int) -> None:
+        """Forget an intent the books provably refused (a RecordError): nothing of it is in the books."""
+        self._execute("DELETE FROM postings WHERE halo_id=? AND state='intended'", (int(halo_id),))
+
+    def halo_ids(self, entity: str, direction: str = TO_HALO) -> set[int]:
+        """The Halo ids linked for ``entity`` in ``direction`` (what came from the books, for posting)."""
+        rows = self._fetchall("SELECT halo_id FROM links WHERE entity=? AND direction=?", (entity, direction))
+        return {int(row[0]) for row in rows}
 
     def close(self) -> None:
         with self._lock:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from halo.sandbox.seed import seed_halo_invoices
 from halo.sandbox.server import DEFAULT_CLIENT_ID, HaloSandbox
 
 RESOURCE_LABEL, CLIENT_ID_LABEL, SECRET_LABEL = "Resource server", "Client ID", "Client secret"
@@ -106,6 +107,15 @@ def sandbox_command(
         sandbox.stop()
         print(f"Could not start the Halo sandbox: {error}", file=sys.stderr)
         return 2
+    halo_invoices = int(getattr(args, "halo_invoices", 0) or 0)
+    if halo_invoices > 0:
+        seeded = seed_halo_invoices(sandbox, halo_invoices)
+        print(
+            f"Seeded {len(seeded.invoice_ids)} Halo-origin invoices for {len(seeded.client_ids)} clients "
+            f"(tax id {seeded.tax_id}), not yet posted.",
+            file=out,
+            flush=True,
+        )
     _print_banner(sandbox, out, db_path)
     stop = stop_event or threading.Event()
     try:

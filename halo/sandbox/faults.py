@@ -29,7 +29,13 @@ POST_ANSWERS = (
     "empty",  # 200 with an empty body
     "true",  # the JSON value true
 )
-FLAG_FIELDS = ("lean_rows", "ignore_order", "ignore_includeinactive", "numbers_as_text")
+FLAG_FIELDS = (
+    "lean_rows",
+    "ignore_order",
+    "ignore_includeinactive",
+    "numbers_as_text",
+    "ignore_invoice_filters",
+)
 
 
 @dataclass
@@ -48,6 +54,9 @@ class SandboxFaults:
     ignore_order: bool = False  # `order`/`orderdesc` ignored: lists always in id order
     ignore_includeinactive: bool = False  # inactive clients/sites left out of lists whatever is asked
     numbers_as_text: bool = False  # answers carry numbers as text; numbers sent as text are accepted
+    # GET /Invoice's notpostedonly, postedonly, includecredits, includeinvoices, invoicedatestart/end and
+    # toplevel_id ignored (the OpenAPI even types the dates as bools): every invoice is listed.
+    ignore_invoice_filters: bool = False
     admin_only: tuple[str, ...] = ()  # resources answered 403 (an API application without admin rights)
     hidden_clients: tuple[int, ...] = ()  # client ids the API agent cannot see (lists, GET by id, updates)
     seed: int = 0

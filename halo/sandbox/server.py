@@ -10,6 +10,7 @@ never-twice rules meet real sockets, real status codes and switchable faults (se
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import re
@@ -213,6 +214,8 @@ class HaloSandbox:
             return _json_reply(200, self._stats())
         if path == "/sandbox/faults" and method == "POST":
             return self._set_faults(body, peer)
+        if path.startswith("/sandbox/seed/") and method == "POST":
+            return self._seed_over_http(path.removeprefix("/sandbox/seed/").strip("/"), body, peer)
         if path.lower() in ("/auth/token", "/auth/token/"):
             self._count(method, "/auth/token")
             if method != "POST":
@@ -339,6 +342,8 @@ class HaloSandbox:
             descending=_flag(query, "orderdesc") and not modes.ignore_order,
             hidden_clients=frozenset(modes.hidden_clients) if resource == "Client" else frozenset(),
         )
+        if resource == "Invoice":
+            filters = _invoice_filters(filters, query, ignored=modes.ignore_invoice_filters)
         if _flag(query, "pageinate"):
             page_size = _optional_int(query, "page_size") or DEFAULT_PAGE_SIZE
             page_no = _optional_int(query, "page_no") or 1
@@ -434,6 +439,28 @@ class HaloSandbox:
         records = {name: self._store.count(name) for name in RESOURCES}
         return {"requests": requests, "records": records, "faults": self.faults.as_dict()}
 
+    def _seed_over_http(self, name: str, body: bytes, peer: str) -> _Reply:
+        """POST /sandbox/seed/{resource} [records]: records that "already exist" in Halo (a Halo-origin
+        invoice for posting, say), stored as they are, ids allowed; from this machine only."""
+        if peer not in _LOOPBACK:
+            return _error_reply(403, "Records can only be seeded from this machine (127.0.0.1).")
+        resource = _RESOURCE_BY_LOWER.get(name.lower())
+        if resource is None:
+            return _error_reply(
+                404, f"There is no resource {name!r} to seed; use one of {', '.join(RESOURCES)}."
+            )
+        try:
+            records = json.loads(body.decode("utf-8") or "[]")
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            return _error_reply(400, f"The request body is not valid JSON ({error}).")
+        if not isinstance(records, list) or not all(isinstance(item, dict) for item in records):
+            return _error_reply(400, "Send a JSON array of records.")
+        try:
+            saved = self._store.save_batch(resource, records, allow_explicit_ids=True)
+        except RecordProblem as problem:
+            return _error_reply(400, problem.message, record_index=problem.record_index, field=problem.field)
+        return _json_reply(201, saved)
+
     def _set_faults(self, body: bytes, peer: str) -> _Reply:
         if peer not in _LOOPBACK:
             return _error_reply(403, "Faults can only be changed from this machine (127.0.0.1).")
@@ -445,6 +472,22 @@ class HaloSandbox:
         except (UnicodeDecodeError, ValueError) as error:
             return _error_reply(400, str(error))
         return _json_reply(200, {"faults": self.faults.as_dict()})
+
+
+def _invoice_filters(filters: ListQuery, query: dict[str, str], *, ignored: bool) -> ListQuery:
+    """GET /Invoice's own parameters on top of the common ones; with ``ignored`` (sandbox mode
+    ignore_invoice_filters) none of them, toplevel_id included, narrows the list."""
+    if ignored:
+        return dataclasses.replace(filters, toplevel_id=None)
+    return dataclasses.replace(
+        filters,
+        not_posted_only=_flag(query, "notpostedonly"),
+        posted_only=_flag(query, "postedonly"),
+        include_credits=query.get("includecredits", "true").strip().lower() not in ("false", "0", "no"),
+        include_invoices=query.get("includeinvoices", "true").strip().lower() not in ("false", "0", "no"),
+        invoice_date_start=query.get("invoicedatestart", "").strip(),
+        invoice_date_end=query.get("invoicedateend", "").strip(),
+    )
 
 
 def _numbers_as_text(value: Any) -> Any:

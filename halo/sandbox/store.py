@@ -58,6 +58,13 @@ class ListQuery:
     order: str = ""  # Halo's `order`: the field to sort on (default: id)
     descending: bool = False  # Halo's `orderdesc`
     hidden_clients: frozenset[int] = frozenset()  # ids the API agent cannot see (sandbox mode)
+    # GET /Invoice only (Halo's OpenAPI): posted state, document types, invoice date range (YYYY-MM-DD).
+    not_posted_only: bool = False
+    posted_only: bool = False
+    include_credits: bool = True  # a credit note is an invoice with a negative total (docs/architecture.md)
+    include_invoices: bool = True
+    invoice_date_start: str = ""
+    invoice_date_end: str = ""
 
     def filter_key(self) -> tuple[Any, ...]:
         return (
@@ -69,6 +76,12 @@ class ListQuery:
             self.order.casefold(),
             self.descending,
             tuple(sorted(self.hidden_clients)),
+            self.not_posted_only,
+            self.posted_only,
+            self.include_credits,
+            self.include_invoices,
+            self.invoice_date_start,
+            self.invoice_date_end,
         )
 
 
@@ -216,6 +229,8 @@ class SandboxStore:
         if query.toplevel_id is not None and resource == "Client":
             wanted_top = query.toplevel_id
             tests.append(lambda record: record.get("toplevel_id") == wanted_top)
+        if resource == "Invoice":
+            tests.extend(self._invoice_tests(query))
         if query.search:
             needle = query.search.casefold()
             fields = SEARCH_FIELDS[resource]
@@ -230,6 +245,33 @@ class SandboxStore:
 
             tests.append(found)
         return lambda record: all(test(record) for test in tests)
+
+    def _invoice_tests(self, query: ListQuery) -> list[Callable[[dict[str, Any]], bool]]:
+        """GET /Invoice's own filters: notpostedonly, postedonly, includecredits, includeinvoices,
+        invoicedatestart/end (on the invoice date's day) and toplevel_id (the client's top level)."""
+        tests: list[Callable[[dict[str, Any]], bool]] = []
+        if query.not_posted_only:
+            tests.append(lambda record: not record.get("posted"))
+        if query.posted_only:
+            tests.append(lambda record: bool(record.get("posted")))
+        if not query.include_credits:
+            tests.append(lambda record: not is_credit(record))
+        if not query.include_invoices:
+            tests.append(is_credit)
+        start, end = query.invoice_date_start[:10], query.invoice_date_end[:10]
+        if start:
+            tests.append(lambda record: str(record.get("invoice_date") or "")[:10] >= start)
+        if end:
+            tests.append(lambda record: "" < str(record.get("invoice_date") or "")[:10] <= end)
+        if query.toplevel_id is not None:
+            wanted_top, clients = query.toplevel_id, self._records["Client"]
+
+            def in_top_level(record: dict[str, Any]) -> bool:
+                client = _by_id(clients, record.get("client_id"))
+                return client is not None and client.get("toplevel_id") == wanted_top
+
+            tests.append(in_top_level)
+        return tests
 
     def all_records(self, resource: str, include_inactive: bool = True) -> list[dict[str, Any]]:
         """Every record (deep copies), for tests and the page; includes invoice lines."""
@@ -411,6 +453,13 @@ def invoice_total(lines: Iterable[dict[str, Any]]) -> float:
             net = (line.get("qty_order") or 0) * (line.get("unit_price") or 0)
         total += net + (line.get("tax_amount") or 0)
     return round(total, 2)
+
+
+def is_credit(invoice: dict[str, Any]) -> bool:
+    """A credit note: Halo's InvoiceHeader has no credit flag; LedgerBridge's credit notes (and the
+    sandbox's) carry negative totals."""
+    total = invoice.get("total")
+    return isinstance(total, int | float) and not isinstance(total, bool) and total < 0
 
 
 def _by_id(records: dict[int, dict[str, Any]], record_id: object) -> dict[str, Any] | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from sync.entities import customers, invoices, items, suppliers, tax_rates
+from sync.entities import customers, halo_invoices, invoices, items, suppliers, tax_rates
 from sync.entities.base import Spec
 
 # Dependency order (core.records.ENTITY_ORDER, with the entities that ride with another after it).
@@ -26,3 +26,5 @@ BY_NAME: Mapping[str, Spec] = MappingProxyType({spec.name: spec for spec in SPEC
 BY_RESOURCE: Mapping[str, Spec] = MappingProxyType({spec.resource: spec for spec in SPECS})
 # What a connector is asked to read; payments ride with invoices, sites with customers.
 STREAMS: tuple[str, ...] = tuple(spec.name for spec in SPECS if spec.is_stream)
+# Halo -> books: not iterated by the engine (sync/posting.py runs them), declared on the same seam.
+TO_BOOKS_SPECS: tuple[Spec, ...] = (halo_invoices.HALO_INVOICES,)

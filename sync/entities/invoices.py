@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.records import Customer, Invoice, Payment
-from core.specs import EntitySpec, MatchRules
+from core.specs import TO_BOOKS, EntitySpec, MatchRules
 from halo import payloads
 from sync.entities.base import EntityPlanner, Pending, PlanProblem, Run, Spec
 from sync.entities.customers import customers
@@ -37,6 +37,8 @@ class InvoicePlanner(EntityPlanner):
             invoice, not_created="Deleted in the books: not created.", left_alone=left_alone
         ):
             return
+        if self._started_in_halo(invoice):
+            return
         client_id = self._customer_for(invoice)
         if client_id is None:
             self._deferred.append(invoice)
@@ -59,6 +61,33 @@ class InvoicePlanner(EntityPlanner):
             )
         payload = payloads.invoice_payload(invoice, client_id=client_id, lines=lines)
         self.run.plan(self.spec, invoice, payload, stream="invoices", modified=invoice.modified)
+
+    def _started_in_halo(self, invoice: Invoice) -> bool:
+        """A books invoice LedgerBridge posted from Halo (a to_books link, sync/posting.py): it is that
+        Halo invoice already, so it is neither created nor updated from the books; its payments still flow."""
+        origin = self.run.state.link("invoices", invoice.key, TO_BOOKS)
+        if origin is None:
+            return False
+        self.run.kept("invoices", invoice.key, "invoices", invoice.modified)
+        client_id = self.run.halo_id_of("customers", invoice.customer_key)
+        if client_id is None:
+            origin_record = self.run.reader.get_record("Invoice", origin.halo_id)
+            client_id = int((origin_record or {}).get("client_id") or 0) or None
+        if client_id is not None:
+            pending = Pending(
+                "invoices",
+                invoice.key,
+                invoice,
+                {},
+                {"client_id": client_id},
+                "",
+                origin.halo_id,
+                "unchanged",
+                "invoices",
+                invoice.modified,
+            )
+            self.settled(pending, origin.halo_id, {})
+        return True
 
     def settled(self, pending: Pending, halo_id: int, answer: dict[str, Any]) -> None:
         if not self.run.settings.sync.sync_payments:
