@@ -179,11 +179,10 @@ class QuickBooksWriter:
         self._connection: Any = None
 
     @classmethod
-    def from_source(
-        cls, source: SourceConfig, password: str | None, *, default_income_account: str = ""
-    ) -> QuickBooksWriter:
-        """A writer on the company the reader of ``source`` reads, opened the same way (autocommit)."""
-        return cls(connection_factory(source, password), default_income_account=default_income_account)
+    def from_source(cls, source: SourceConfig, password: str | None) -> QuickBooksWriter:
+        """A writer on the company the reader of ``source`` reads, opened the same way (autocommit); items it
+        creates go to ``source.income_account`` unless their own account is given."""
+        return cls(connection_factory(source, password), default_income_account=source.income_account)
 
     # --- the seam ------------------------------------------------------------------------------------------
 
@@ -307,14 +306,14 @@ class QuickBooksWriter:
             raise RecordError(
                 f"{what.capitalize()} cannot be created in QuickBooks: no income account is set for it.",
                 action="Map the Halo item's income account in Mappings > Items, or set the income account "
-                "for new items in Settings > Posting.",
+                "for new items in Settings > Sync > Halo to the books.",
                 field="nominal_code",
             )
         if not self._key_by_full_name("Account", account):
             raise RecordError(
                 f"{what.capitalize()} cannot be created in QuickBooks: there is no account {account!r}.",
                 action="Enter the full name of an existing QuickBooks income account in Mappings > Items "
-                "or Settings > Posting.",
+                "or Settings > Sync > Halo to the books.",
                 field="nominal_code",
             )
         columns: dict[str, Any] = {
@@ -357,7 +356,8 @@ class QuickBooksWriter:
             raise RecordError(
                 f"{what}: the number {document.number!r} is longer than QuickBooks' {NUMBER_LENGTH} "
                 "characters.",
-                action='Let QuickBooks number posted invoices (Settings > Posting: number from "books").',
+                action="Let QuickBooks number posted invoices (Settings > Sync > Halo to the books: Number "
+                'in the books, or number_from = "books").',
                 field="number",
             )
         if document.currency:
@@ -447,7 +447,7 @@ class QuickBooksWriter:
                 f"QuickBooks' {table} table has no {MARKER_COLUMN} column (the Other field), where "
                 "LedgerBridge keeps the mark that stops a Halo invoice being posted twice.",
                 action="Update QODBC (the Other field needs QuickBooks 2007, qbXML 6.0, or later), or turn "
-                "off posting in Settings > Posting.",
+                "off posting in Settings > Sync > Halo to the books.",
                 detail=error.detail,
             ) from error
 

@@ -37,6 +37,11 @@ class SourceConfig:
     timezone: str = ""  # IANA zone; blank: this PC's zone
     queries: Mapping[str, str] = field(default_factory=dict)
     columns: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # Halo -> books only: Sage 50 UK's SDO ProgID and 32-bit python.exe (connectors/sage50uk_sdo.py).
+    sdo_progid: str = ""
+    sdo_python: str = ""
+    # The books' income account (QuickBooks account full name, Sage nominal code) for an item created there.
+    income_account: str = ""
 
 
 # kind -> (module, class). "demo" is Sage 50 UK over the bundled demo company (stdlib sqlite3).
@@ -103,13 +108,11 @@ class WriterFactory(Protocol):
 # Imported on first use like the connectors. A kind not listed cannot take invoices (writer_class says why).
 _WRITER_CLASSES: dict[str, tuple[str, str]] = {
     "quickbooks": ("connectors.quickbooks_writer", "QuickBooksWriter"),
+    "sage50uk": ("connectors.sage50uk_sdo", "Sage50UKSDOWriter"),
 }
 # What to tell a user whose package has no writer here: the route, and what to do meanwhile.
 _NO_WRITER: dict[str, str] = {
-    "sage50uk": "Posting into Sage 50 UK goes through Sage Data Objects, which this installation does not "
-    "have yet.",
-    "sage50ca": "Sage 50 Canada's ODBC access is read-only; its documented way in is described in "
-    "docs/writing-sage.md.",
+    "sage50ca": "Sage 50 Canada offers no way in that LedgerBridge could confirm (docs/writing-sage.md).",
     "odbc": "A generic ODBC source is read through the queries you gave; LedgerBridge has no way to write "
     "invoices into it.",
     "demo": "The demo company is opened read-only.",
@@ -123,8 +126,8 @@ def writer_class(kind: str) -> WriterFactory:
         name = DISPLAY_NAMES.get(kind, kind or "this accounting package")
         raise ConfigError(
             f"{name} cannot take invoices from Halo through LedgerBridge. {_NO_WRITER.get(kind, '')}".strip(),
-            action="Turn off posting Halo invoices into the books in Settings > Posting (posting.enabled = "
-            "false); the books -> Halo sync is not affected. See docs/posting.md for what each package "
+            action="Untick Post Halo's invoices in Settings > Sync (posting.enabled = false); the books -> "
+            "Halo sync is not affected. See docs/posting.md for what each package "
             "supports.",
         )
     module_name, class_name = _WRITER_CLASSES[kind]

@@ -24,10 +24,11 @@ import sys
 import threading
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
+from connectors.registry import SourceConfig
 from connectors.sdo_helper.protocol import WRITES, decode, encode
 from core.books import BooksDocument, BooksKind, PostedDocument
 from core.errors import (
@@ -133,7 +134,20 @@ def default_helper_folder() -> Path:
 class Sage50UKSDOWriter:
     """core.books.BooksWriter for Sage 50 UK over SDO. One helper process per writer; ``close()`` ends it."""
 
-    def __init__(self, config: SdoConfig) -> None:
+    @classmethod
+    def from_source(cls, source: SourceConfig, password: str | None) -> Sage50UKSDOWriter:
+        """A writer on the company the Sage 50 UK reader of ``source`` reads (its DIR= and version)."""
+        config = sdo_config(
+            source.connection_string,
+            source.username,
+            password or "",
+            progid=source.sdo_progid,
+            python=source.sdo_python,
+        )
+        return cls(config, default_nominal_code=source.income_account)
+
+    def __init__(self, config: SdoConfig, *, default_nominal_code: str = "") -> None:
+        self._default_nominal_code = default_nominal_code.strip()
         self._config = config
         register_secret(config.password)
         self._process: subprocess.Popen[bytes] | None = None
@@ -166,6 +180,9 @@ class Sage50UKSDOWriter:
         return bool(self._call("has_item", {"key": item_key}))
 
     def create_item(self, item: Item) -> str:
+        """Create the stock record; an item without a nominal code of its own sells to the default one."""
+        if not item.nominal_code.strip() and self._default_nominal_code:
+            item = replace(item, nominal_code=self._default_nominal_code)
         return str(self._call("create_item", {"item": _plain(asdict(item))}))
 
     def close(self) -> None:

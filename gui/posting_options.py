@@ -149,6 +149,11 @@ class PostingRuleForm(QGroupBox):
         for value, label in NUMBER_CHOICES:
             self.number_from.addItem(label, value)
         self.mark_posted = QCheckBox("Mark each invoice posted in Halo, with the books' number")
+        self.income_account = QLineEdit()
+        self.income_account.setPlaceholderText("e.g. Sales (QuickBooks account) or 4000 (Sage nominal code)")
+        self.income_account.setToolTip(
+            "Items created in the books sell to this account unless Halo gives the item a nominal code."
+        )
         form.addRow("Invoices dated from:", self.start_date)
         form.addRow("", self.credit_notes)
         form.addRow("", self.only_approved)
@@ -156,6 +161,7 @@ class PostingRuleForm(QGroupBox):
         form.addRow("", self.toplevels_note)
         form.addRow("Number in the books:", self.number_from)
         form.addRow("", self.mark_posted)
+        form.addRow("Income account for new items:", self.income_account)
         form.setRowVisible(self.toplevels_note, False)
         self._form = form
         self.toplevels.textChanged.connect(self._check_toplevels)
@@ -163,6 +169,7 @@ class PostingRuleForm(QGroupBox):
             box.toggled.connect(self._notify_changed)
         self.number_from.currentIndexChanged.connect(self._notify_changed)
         self.start_date.dateChanged.connect(self._notify_changed)
+        self.income_account.textChanged.connect(self._notify_changed)
 
     def _notify_changed(self, *_: object) -> None:
         self.changed.emit()
@@ -182,6 +189,7 @@ class PostingRuleForm(QGroupBox):
         self.toplevels.setText(", ".join(str(n) for n in posting.toplevel_ids))
         _select(self.number_from, posting.number_from)
         self.mark_posted.setChecked(posting.mark_posted_in_halo)
+        self.income_account.setText(posting.income_account)
 
     def apply_to(self, settings: Settings) -> None:
         posting = settings.posting
@@ -193,6 +201,7 @@ class PostingRuleForm(QGroupBox):
             posting.toplevel_ids = toplevels
         posting.number_from = str(self.number_from.currentData())
         posting.mark_posted_in_halo = self.mark_posted.isChecked()
+        posting.income_account = self.income_account.text().strip()
 
     def is_complete(self) -> bool:
         return parse_toplevels(self.toplevels.text()) is not None

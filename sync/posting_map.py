@@ -18,7 +18,7 @@ from core.records import Customer, Item, money, to_decimal
 from sync.settings import Settings
 from sync.state import TO_HALO, StateStore
 
-SETTINGS_PLACE = "Settings > Posting"
+SETTINGS_PLACE = "Settings > Sync > Halo to the books"
 
 
 class HaloReads(Protocol):

@@ -54,8 +54,9 @@ def open_state(paths: AppPaths | None = None) -> StateStore:
     return StateStore(paths.state_file)
 
 
-def source_config(source: SourceSettings) -> SourceConfig:
-    """The settings' [source] table as the plain values the connector registry takes."""
+def source_config(source: SourceSettings, income_account: str = "") -> SourceConfig:
+    """The settings' [source] table as the plain values the connector registry takes (and, for a writer,
+    the [posting] income account for items it creates)."""
     return SourceConfig(
         kind=source.kind,
         connection_string=source.connection_string,
@@ -63,6 +64,9 @@ def source_config(source: SourceSettings) -> SourceConfig:
         timezone=source.timezone,
         queries=dict(source.queries),
         columns={entity: dict(mapping) for entity, mapping in source.columns.items()},
+        sdo_progid=source.sdo_progid,
+        sdo_python=source.sdo_python,
+        income_account=income_account,
     )
 
 
@@ -76,7 +80,7 @@ def build_writer(settings: Settings, secrets: SecretStore) -> BooksWriter:
     """The configured package's BooksWriter (Halo -> books), its password from the keyring; a package that
     cannot take invoices is a ConfigError saying so (connectors.registry.writer_class)."""
     password = secrets.get(SOURCE_PASSWORD) if settings.source.username else None
-    return create_writer(source_config(settings.source), password)
+    return create_writer(source_config(settings.source, settings.posting.income_account), password)
 
 
 def odbc_inventory() -> tuple[list[str], dict[str, str]]:

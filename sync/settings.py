@@ -84,11 +84,14 @@ class PostingSettings(_Section):
     missing_items: str = "report"  # "create" in the books, or "report" as a problem
     number_from: str = "halo"  # "halo": Halo's invoice number; "books": the books' next number
     mark_posted_in_halo: bool = True  # set posted, dateposted and thirdpartyinvoicenumber in Halo
+    # The books' income account for an item created there (missing_items = "create"): a QuickBooks account's
+    # full name or a Sage nominal code; blank = a created item needs its Halo nominal code to be one.
+    income_account: str = ""
 
     def check(self) -> date:
         """The start date, or a ConfigError naming the setting: posting never runs without one, so turning
         it on cannot flood the ledger with years of Halo's history; the word settings are checked too."""
-        place = "Settings > Posting"
+        place = "Settings > Sync > Halo to the books"
         if not self.start_date.strip():
             raise ConfigError(
                 "Posting Halo invoices into the books needs a start date, and none is set.",

@@ -33,9 +33,11 @@ class Company:
         self.read_string = standin.build_quickbooks_company(self.path)
         self.write_string = qodbc_writes.writable_connection_string(self.read_string, rules)
 
-    def writer(self, *, chunk_size: int | None = None, **options) -> QuickBooksWriter:
-        source = SourceConfig(kind="quickbooks", connection_string=self.write_string)
-        writer = QuickBooksWriter.from_source(source, None, **options)
+    def writer(self, *, chunk_size: int | None = None, income_account: str = "") -> QuickBooksWriter:
+        source = SourceConfig(
+            kind="quickbooks", connection_string=self.write_string, income_account=income_account
+        )
+        writer = QuickBooksWriter.from_source(source, None)
         if chunk_size is not None:
             writer.chunk_size = chunk_size
         return writer
@@ -369,7 +371,7 @@ def test_an_item_is_created_with_its_price_and_income_account(company):
         is_service=True,
     )
     part = replace(service, code="USB Drive 1TB", name="USB Drive 1TB", is_service=False, nominal_code="")
-    with company.writer(default_income_account="Hardware Sales") as writer:
+    with company.writer(income_account="Hardware Sales") as writer:
         assert not writer.has_item("NOPE") and writer.has_item("I1")
         service_key = writer.create_item(service)
         part_key = writer.create_item(part)
@@ -396,7 +398,8 @@ def test_an_item_without_an_existing_income_account_says_which_setting_to_fill(c
             writer.create_item(item)
         assert "income account" in no_account.value.message
         assert (
-            "Mappings > Items" in no_account.value.action and "Settings > Posting" in no_account.value.action
+            "Mappings > Items" in no_account.value.action
+            and "Settings > Sync > Halo to the books" in no_account.value.action
         )
         with pytest.raises(RecordError) as unknown:
             writer.create_item(replace(item, nominal_code="Widget Income"))

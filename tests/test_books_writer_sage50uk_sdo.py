@@ -444,3 +444,26 @@ def test_the_automatic_version_search_skips_missing_versions_but_stops_at_a_wron
     _fake_pywin32(monkeypatch, {"SDOEngine.33": 0, "SDOEngine.35": com.REGDB_E_CLASSNOTREG})
     with pytest.raises(HelperError, match="32-bit component"):
         SdoSession(com.dispatch)._engine_for("")
+
+
+def test_posting_opens_it_from_the_reader_settings_and_new_items_sell_to_the_default_nominal(company):
+    """What sync.runner.build_writer does for Sage 50 UK: registry -> from_source (DIR=, DSN version)."""
+    from connectors.registry import SourceConfig, writer_class
+
+    source = SourceConfig(
+        kind="sage50uk",
+        connection_string=f"DSN=SageLine50v32;DIR={company}",
+        username="manager",
+        income_account="4020",
+    )
+    cls = writer_class("sage50uk")
+    assert cls is Sage50UKSDOWriter
+    opened = cls.from_source(source, PASSWORD)
+    assert isinstance(opened, Sage50UKSDOWriter)
+    assert opened._config.data_path == str(company) and opened._config.progid == "SDOEngine.32"
+    # The fake COM binding stands in for SDO exactly as in the other tests of this module.
+    opened._config = config(company)
+    with opened:
+        code = opened.create_item(Item(key="", code="ONSITE", name="On-site visit", price=Decimal("95.00")))
+    stored = next(row for row in read_company(company)["stock"] if row["STOCK_CODE"] == code)
+    assert stored["NOMINAL_CODE"] == "4020"

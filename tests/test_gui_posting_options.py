@@ -44,6 +44,7 @@ def test_posting_is_off_until_asked_and_its_rule_appears_with_it(qtbot):
     click(qtbot, grid.to_books["customers"])
     form.posting_rule.start_date.setDate(QDate(2026, 10, 1))
     form.posting_rule.toplevels.setText("7, 3, 7")
+    form.posting_rule.income_account.setText(" Consulting Income ")
     settings = Settings()
     form.apply_to(settings)
     assert settings.posting.enabled
@@ -51,6 +52,7 @@ def test_posting_is_off_until_asked_and_its_rule_appears_with_it(qtbot):
     assert settings.posting.toplevel_ids == [3, 7]
     assert settings.posting.missing_customers == "create"
     assert settings.posting.missing_items == "report"
+    assert settings.posting.income_account == "Consulting Income"
     assert settings.sync.entities == ["tax_rates", "customers", "items", "invoices"]
 
 

@@ -40,7 +40,7 @@ def test_a_package_that_cannot_take_invoices_fails_the_run_with_what_to_do(sage_
     sage_company.settings.source.kind = "odbc"
     summary = sage_company.run()
     assert summary.status == "failed" and summary.error_kind == "config"
-    assert "cannot take invoices from Halo" in summary.error and "Settings > Posting" in summary.error
+    assert "cannot take invoices from Halo" in summary.error and "Settings > Sync" in summary.error
 
 
 def test_with_posting_off_nothing_about_posting_happens(sage_company):
