@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,8 +22,10 @@ from gui.scheduler import MINUTE_MS, SyncScheduler
 from gui.worker import ProgressSnapshot, SyncThread, TaskRunner
 from sync.events import RunStarted, RunSummary
 from sync.paths import AppPaths
+from sync.posting import ENTITY as POSTING
 from sync.runner import open_state, run_sync
 from sync.settings import Settings
+from sync.state import TO_BOOKS, RecordOverview, StateStore
 
 log = logging.getLogger("ledgerbridge.gui.controller")
 
@@ -84,7 +86,7 @@ class SyncController(QObject):
         context: AppContext,
         *,
         sync_function: Callable[..., RunSummary] | None = None,
-        open_state: Callable[[AppPaths], Any] | None = None,
+        open_state: Callable[[AppPaths], StateStore] | None = None,
         interval_ms: int | None = None,
         retry_delays_ms: Sequence[int] = RETRY_DELAYS_MS,
         watch_runs_ms: int = WATCH_RUNS_MS,
@@ -94,7 +96,7 @@ class SyncController(QObject):
         self.context = context
         self._sync_function = sync_function
         self._open_state = open_state
-        self._state: Any = None
+        self._state: StateStore | None = None
         self._state_lock = threading.Lock()
         self._closed = False
         self._thread: SyncThread | None = None
@@ -282,7 +284,7 @@ class SyncController(QObject):
 
     # --- state store reads (always in the worker) -----------------------------------------------------------
 
-    def state_store(self) -> Any:
+    def state_store(self) -> StateStore:
         """The state store, opened on first use; called from worker threads only."""
         with self._state_lock:
             if self._closed:
@@ -310,9 +312,18 @@ class SyncController(QObject):
     def load_records(self) -> None:
         """Read every record's link and problem for the Records view (in the background)."""
         self.records_wanted = True
-        self.tasks.submit(
-            lambda: self.state_store().record_overviews(), self.records_loaded.emit, self._on_read_failed
-        )
+        self.tasks.submit(self._read_records, self.records_loaded.emit, self._on_read_failed)
+
+    def _read_records(self) -> list[RecordOverview]:
+        """Both directions: what went to Halo (and every open problem), and the Halo invoices posted into the
+        books, listed as "posting" (their key is the books' own, their Halo id the invoice in Halo)."""
+        store = self.state_store()
+        posted = [
+            replace(record, entity=POSTING)
+            for record in store.record_overviews(TO_BOOKS)
+            if record.halo_id is not None
+        ]
+        return store.record_overviews() + posted
 
     def _look_for_new_runs(self) -> None:
         """Refresh the views when a run this app did not start was recorded (cheap when none was)."""

@@ -17,6 +17,7 @@ WEB_PATHS = {
     "sites": "/customers?mainview=site&siteid={id}",
     "items": "/items?itemid={id}",
     "invoices": "/invoices?mainview=invoices&selid=-1&sellevel=1&invoiceid={id}",
+    "posting": "/invoices?mainview=invoices&selid=-1&sellevel=1&invoiceid={id}",  # a Halo invoice posted
 }
 
 

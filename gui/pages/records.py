@@ -38,12 +38,16 @@ from PySide6.QtWidgets import (
 from gui.controller import SyncController
 from gui.halo_links import halo_web_url
 from gui.pages.common import entity_name, local_time
+from sync.posting import ENTITY as POSTING
 from sync.state import RecordOverview
 
 HEADERS = ["Kind", "Books key", "Name", "Halo id", "Last synced", "Result"]
 RESULT_CHOICES = (("Any result", None), ("Synced", "Synced"), ("Problem", "Problem"))
 ModelIndex = QModelIndex | QPersistentModelIndex
 SEARCH_DELAY_MS = 150
+
+
+RESYNC_TIP = "Send the selected records to Halo again now, even if nothing changed in the books."
 
 
 @dataclass(frozen=True)
@@ -221,9 +225,7 @@ class RecordsPage(QWidget):
         self.open_button = QPushButton("Open in Halo")
         self.open_button.clicked.connect(self.open_in_halo)
         self.resync_button = QPushButton("Sync this record again")
-        self.resync_button.setToolTip(
-            "Send the selected records to Halo again now, even if nothing changed in the books."
-        )
+        self.resync_button.setToolTip(RESYNC_TIP)
         self.resync_button.clicked.connect(self.sync_again)
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.clicked.connect(controller.load_records)
@@ -318,7 +320,13 @@ class RecordsPage(QWidget):
             self.open_button.setToolTip(reason)
         else:
             self.open_button.setToolTip("Open the selected record's page in Halo in your web browser.")
-        self.resync_button.setEnabled(bool(chosen) and not self.controller.is_running())
+        posted = any(record.entity == POSTING and record.halo_id for record in chosen)
+        self.resync_button.setEnabled(bool(chosen) and not posted and not self.controller.is_running())
+        self.resync_button.setToolTip(
+            "A Halo invoice in the books is never posted twice; change it in the books if it is wrong."
+            if posted
+            else RESYNC_TIP
+        )
 
     def open_in_halo(self) -> bool:
         url = self.selected_url()
