@@ -24,9 +24,9 @@ from typing import Any
 
 from connectors.base import IN_VALUES, ConnectionCheck, Connector, StreamSpec, TableUse
 from connectors.common import (
+    CONVERSION_ERRORS,
     RowProblem,
     amount,
-    convert_row,
     flag,
     flag_or_false,
     latest,
@@ -35,6 +35,7 @@ from connectors.common import (
     rate,
     required_text,
     required_when,
+    row_problem,
     since_parameter,
     text,
     timestamp_literal,
@@ -67,6 +68,7 @@ RECEIPT_TYPES = ("SR", "SA")
 DOCUMENT_TYPES = ("SI", "SC")
 _PAYMENT_METHODS = {"SR": "Receipt", "SA": "Payment on account"}
 _DOCUMENT_CODES: dict[float, str] = {0: "invoice", 1: "credit"}
+_ZERO = Decimal("0.00")
 
 # VAT_INCLUDE is not read: it means "included in the VAT return", not "prices include tax"
 # (docs/connectors.md).
@@ -393,7 +395,10 @@ class Sage50UKConnector(Connector):
         sql = f"SELECT {_columns(TAX_COLUMNS)} FROM {quote('TAX_CODE')} ORDER BY {quote('TAX_CODE')}"
         for row in self.rows(sql, during="reading tax codes"):
             key = text(row.get("TAX_CODE")).upper()
-            yield convert_row("tax_rates", key, partial(self._tax_rate, row, key), what="Tax code")
+            try:
+                yield self._tax_rate(row, key)
+            except CONVERSION_ERRORS as exc:
+                yield row_problem("tax_rates", key, exc, what="Tax code")
 
     def _tax_rate(self, row: dict[str, Any], key: str) -> TaxRate:
         code = required_text(key, "tax code")
@@ -527,13 +532,16 @@ class Sage50UKConnector(Connector):
             kind = _document_kind(row.get("INVOICE_OR_CREDIT"))
             if kind == "other":
                 continue  # quotes and pro-formas are not invoices yet
-            yield convert_row(
-                "invoices",
-                key,
-                partial(self._invoice, row, key, kind, lines, headers, usage),
-                what="Invoice" if kind != "credit" else "Credit note",
-                modified=partial(when, row.get(MODIFIED), self.local_zone, "modified date"),
-            )
+            try:
+                yield self._invoice(row, key, kind, lines, headers, usage)
+            except CONVERSION_ERRORS as exc:
+                yield row_problem(
+                    "invoices",
+                    key,
+                    exc,
+                    what="Invoice" if kind != "credit" else "Credit note",
+                    modified=partial(when, row.get(MODIFIED), self.local_zone, "modified date"),
+                )
 
     def _currencies(self) -> dict[int, tuple[str, bool]]:
         """CURRENCY.NUMBER -> (ISO code, is the base currency); empty when the table cannot be read."""
@@ -641,11 +649,11 @@ class Sage50UKConnector(Connector):
         zone = self.local_zone
         customer_key = required_text(row.get("ACCOUNT_REF"), "customer account reference")
         currency, exchange_rate = self._document_currency(row)
-        money_of = _ForeignOrBase(row, foreign=bool(currency))
-        gross = _signed(money_of("INVOICE_GROSS", "gross total"), is_credit)
+        foreign = bool(currency)
+        gross = _signed(_money(row, "INVOICE_GROSS", "gross total", foreign), is_credit)
         posted = flag(row.get("POSTED_CODE")) if row.get("POSTED_CODE") is not None else True
-        invoice_lines = [self._line(line, bool(currency)) for line in lines.get(number, ())]
-        carriage = self._carriage(row, money_of, invoice_lines)
+        invoice_lines = [self._line(line, foreign) for line in lines.get(number, ())]
+        carriage = self._carriage(row, foreign, invoice_lines)
         if carriage is not None:
             invoice_lines.append(carriage)
         ledger = [
@@ -656,7 +664,7 @@ class Sage50UKConnector(Connector):
         payments: list[Payment] = []
         for header in ledger:
             for allocation in usage.get(header["HEADER_NUMBER"], ()):
-                payments.append(self._payment(allocation, key, customer_key, bool(currency)))
+                payments.append(self._payment(allocation, key, customer_key, foreign))
         payments.sort(key=lambda payment: (payment.date, payment.key))
         if ledger:
             # The ledger stores credit notes with negative amounts; the record carries them positive.
@@ -679,8 +687,8 @@ class Sage50UKConnector(Connector):
             customer_key=customer_key,
             date=required_when(row.get("INVOICE_DATE"), zone, "invoice date"),
             lines=tuple(invoice_lines),
-            net=_signed(money_of("INVOICE_NET", "net total"), is_credit),
-            tax=_signed(money_of("INVOICE_TAX", "VAT total", default=Decimal("0.00")), is_credit),
+            net=_signed(_money(row, "INVOICE_NET", "net total", foreign), is_credit),
+            tax=_signed(_money(row, "INVOICE_TAX", "VAT total", foreign, _ZERO), is_credit),
             gross=gross,
             due_date=when(row.get("PAYMENT_DUE_DATE"), zone, "due date"),
             is_credit=is_credit,
@@ -701,12 +709,10 @@ class Sage50UKConnector(Connector):
         )
 
     @staticmethod
-    def _carriage(
-        row: dict[str, Any], money_of: _ForeignOrBase, lines: list[InvoiceLine]
-    ) -> InvoiceLine | None:
+    def _carriage(row: dict[str, Any], foreign: bool, lines: list[InvoiceLine]) -> InvoiceLine | None:
         """The header's carriage as one more line, so the lines add up to INVOICE_GROSS."""
-        net = money_of("CARR_NET", "carriage net amount", default=Decimal("0.00"))
-        tax = money_of("CARR_TAX", "carriage VAT", default=Decimal("0.00"))
+        net = _money(row, "CARR_NET", "carriage net amount", foreign, _ZERO)
+        tax = _money(row, "CARR_TAX", "carriage VAT", foreign, _ZERO)
         if not net and not tax:
             return None
         return InvoiceLine(
@@ -724,8 +730,7 @@ class Sage50UKConnector(Connector):
     def _line(self, row: dict[str, Any], foreign: bool) -> InvoiceLine:
         number = row.get("ITEM_NUMBER")
         label = f"line {number}"
-        money_of = _ForeignOrBase(row, foreign=foreign)
-        net = money_of("NET_AMOUNT", f"net amount of {label}")
+        net = _money(row, "NET_AMOUNT", f"net amount of {label}", foreign)
         stock_code = text(row.get("STOCK_CODE"))
         tax_rate_value = row.get("TAX_RATE")
         is_message = stock_code.upper() == MESSAGE_CODE
@@ -733,9 +738,9 @@ class Sage50UKConnector(Connector):
             number=int(number) if number is not None else 0,
             description=text(row.get("DESCRIPTION")) or text(row.get("TEXT")),
             quantity=amount(row.get("QUANTITY"), f"quantity of {label}", places=Decimal("0.0001")),
-            unit_price=money_of("UNIT_PRICE", f"unit price of {label}", default=net),
+            unit_price=_money(row, "UNIT_PRICE", f"unit price of {label}", foreign, net),
             net=net,
-            tax=money_of("TAX_AMOUNT", f"VAT of {label}", default=Decimal("0.00")),
+            tax=_money(row, "TAX_AMOUNT", f"VAT of {label}", foreign, _ZERO),
             item_key="" if stock_code.upper() in NON_STOCK_CODES else stock_code,
             tax_code=text(row.get("TAX_CODE")).upper(),
             tax_rate=None if tax_rate_value is None else rate(tax_rate_value, f"VAT rate of {label}"),
@@ -746,7 +751,7 @@ class Sage50UKConnector(Connector):
     def _payment(self, row: dict[str, Any], invoice_key: str, customer_key: str, foreign: bool) -> Payment:
         usage_number = text(row.get("USAGE_NUMBER"))
         kind = text(row.get("TYPE")).upper()
-        paid = _ForeignOrBase(row, foreign=foreign)("AMOUNT", f"amount of receipt {usage_number}")
+        paid = _money(row, "AMOUNT", f"amount of receipt {usage_number}", foreign)
         return Payment(
             key=required_text(usage_number, "allocation number"),
             invoice_key=invoice_key,
@@ -759,22 +764,16 @@ class Sage50UKConnector(Connector):
         )
 
 
-class _ForeignOrBase:
-    """Reads a money column in the document's currency: the FOREIGN_ twin for a foreign-currency document.
+def _money(
+    row: dict[str, Any], column: str, label: str, foreign: bool, default: Decimal | None = None
+) -> Decimal:
+    """A money column in the document's currency: its FOREIGN_ twin for a foreign-currency document.
 
     A foreign document whose FOREIGN_ value is missing is a row problem, never a silent pound amount.
     """
-
-    def __init__(self, row: dict[str, Any], *, foreign: bool) -> None:
-        self.row = row
-        self.foreign = foreign
-
-    def __call__(self, column: str, label: str, *, default: Decimal | None = None) -> Decimal:
-        if not self.foreign:
-            return amount(self.row.get(column), label, default=default)
-        return amount(
-            self.row.get(f"FOREIGN_{column}"), f"{label} in the document's currency", default=default
-        )
+    if not foreign:
+        return amount(row.get(column), label, default=default)
+    return amount(row.get(f"FOREIGN_{column}"), f"{label} in the document's currency", default=default)
 
 
 def _address(row: dict[str, Any], prefix: str, country: str) -> Address:
