@@ -87,11 +87,12 @@ _LEDGER_DETAIL_COLUMNS = (
     MODIFIED,
 )
 _ADDRESS_COLUMNS = tuple(f"ADDRESS_{n}" for n in range(1, 6))
+_DELIVERY_COLUMNS = tuple(f"DEL_ADDRESS_{n}" for n in range(1, 6))
 CUSTOMER_COLUMNS = (
     "ACCOUNT_REF",
     "NAME",
     *_ADDRESS_COLUMNS,
-    *(f"DEL_ADDRESS_{n}" for n in range(1, 6)),
+    *_DELIVERY_COLUMNS,
     *_LEDGER_DETAIL_COLUMNS,
 )
 # PURCHASE_LEDGER as Zynk's published schema lists it (docs/connectors.md).
@@ -412,7 +413,7 @@ class Sage50UKConnector(Connector):
     def _customer(self, row: dict[str, Any], key: str) -> Customer:
         country = text(row.get("COUNTRY_CODE"))
         return Customer(
-            **self._ledger_account(row, key), delivery_address=_address(row, "DEL_ADDRESS_", country)
+            **self._ledger_account(row, key), delivery_address=_address(row, _DELIVERY_COLUMNS, country)
         )
 
     def _supplier(self, row: dict[str, Any], key: str) -> Supplier:
@@ -428,7 +429,7 @@ class Sage50UKConnector(Connector):
             "contact_name": text(row.get("CONTACT_NAME")),
             "tax_code": text(row.get("DEF_TAX_CODE")).upper(),
             "tax_number": text(row.get("VAT_REG_NUMBER")),
-            "address": _address(row, "ADDRESS_", text(row.get("COUNTRY_CODE"))),
+            "address": _address(row, _ADDRESS_COLUMNS, text(row.get("COUNTRY_CODE"))),
             "website": text(row.get("WEB_ADDRESS")),
             "active": not flag(row.get("INACTIVE_FLAG")),
             "deleted": flag(row.get("RECORD_DELETED")),
@@ -776,17 +777,18 @@ def _money(
     return amount(row.get(f"FOREIGN_{column}"), f"{label} in the document's currency", default=default)
 
 
-def _address(row: dict[str, Any], prefix: str, country: str) -> Address:
+def _address(row: dict[str, Any], columns: tuple[str, ...], country: str) -> Address:
     """Sage's five address lines: street, street, town, county, postcode (by convention, not enforced)."""
-    parts = [text(row.get(f"{prefix}{n}")) for n in range(1, 6)]
-    address = Address(
-        lines=tuple(part for part in parts[:2] if part),
-        city=parts[2],
-        region=parts[3],
-        postcode=parts[4],
+    street, street_2, city, region, postcode = [text(row.get(column)) for column in columns]
+    if not (street or street_2 or city or region or postcode):
+        return Address()
+    return Address(
+        lines=tuple(part for part in (street, street_2) if part),
+        city=city,
+        region=region,
+        postcode=postcode,
         country=country,
     )
-    return Address() if not any(parts) else address
 
 
 def _document_kind(value: object) -> str:
