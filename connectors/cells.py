@@ -16,12 +16,20 @@ from datetime import date, datetime, time, tzinfo
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from core.records import CENT, aware, to_decimal
+from core.records import CENT, RATE_PLACES, aware, to_decimal
 
 # Below this magnitude a float's repr has at most 17 significant digits, so quantising it to 6 places stays
 # far inside a Decimal context's 28: the quick path cannot fail where the reference would not.
 _QUICK_LIMIT = 1e15
 _MIDNIGHT = time.min
+# Books repeat their amounts (prices, quantities, VAT rates), and a Decimal cannot change: the first values
+# met are kept, so a repeat costs one dict look-up instead of repr + parse + quantise. Only for the
+# kernel's own places (CENT, RATE_PLACES), told by identity: Decimal('0.01') == Decimal('0.010') although
+# they quantise differently. Bounded, so memory stays flat however large the books; zero is never kept
+# (0.0 and -0.0 are one dict key but not one Decimal: '-0.00' must stay '-0.00').
+_KEPT_PER_PLACES = 4096
+_kept_cents: dict[float, Decimal] = {}
+_kept_fourths: dict[float, Decimal] = {}
 
 
 def decimal_cell(value: Any, places: Decimal = CENT) -> Decimal:
@@ -32,8 +40,16 @@ def decimal_cell(value: Any, places: Decimal = CENT) -> Decimal:
     """
     kind = type(value)
     if kind is float:
+        kept = _kept_cents if places is CENT else _kept_fourths if places is RATE_PLACES else None
+        if kept is not None:
+            found = kept.get(value)
+            if found is not None:
+                return found
         if -_QUICK_LIMIT < value < _QUICK_LIMIT:  # False for NaN as well
-            return Decimal(repr(value)).quantize(places, ROUND_HALF_UP)
+            result = Decimal(repr(value)).quantize(places, ROUND_HALF_UP)
+            if kept is not None and value and len(kept) < _KEPT_PER_PLACES:
+                kept[value] = result
+            return result
     elif kind is Decimal:
         if value.is_finite():
             try:

@@ -34,6 +34,9 @@ _FALSE_TEXT = frozenset({"", "0", "n", "no", "f", "false"})
 # What clean_text removes: C0 controls other than tab and newline, and DEL.
 _CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 
+# Quantities keep four places: the same object as RATE_PLACES, so their conversions are kept (cells.py).
+QUANTITY_PLACES = RATE_PLACES
+
 # Keep IN (...) lists short: some ODBC drivers (Sage's among them) are slow or fail with long parameter lists.
 MAX_IN_LIST = 200
 

@@ -37,6 +37,7 @@ from typing import Any, ClassVar
 from connectors.base import IN_VALUES, ConnectionCheck, Connector, StreamReader, StreamSpec, TableUse
 from connectors.common import (
     CONVERSION_ERRORS,
+    QUANTITY_PLACES,
     RowProblem,
     amount,
     changed_since,
@@ -77,7 +78,7 @@ QREMOTE_HINT = (
     " For 64-bit LedgerBridge with the 32-bit QODBC driver use QRemote: "
     "Driver={QRemote for QuickBooks};DSN=QuickBooks Data 64-Bit QRemote;"
 )
-_QUANTITY = Decimal("0.0001")
+_QUANTITY = QUANTITY_PLACES
 _ZERO = Decimal("0.00")
 # Service and non-inventory items keep their price in SalesOrPurchase* (one account) or SalesAndPurchase*
 # (separate income/expense accounts). Both are selected raw and chosen in Python: the SQLite ODBC driver

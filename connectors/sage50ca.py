@@ -40,6 +40,7 @@ from typing import Any, ClassVar
 from connectors.base import IN_VALUES, ConnectionCheck, Connector, StreamReader, StreamSpec, TableUse
 from connectors.common import (
     CONVERSION_ERRORS,
+    QUANTITY_PLACES,
     RowProblem,
     amount,
     changed_since,
@@ -79,7 +80,7 @@ DOC_CREDIT_NOTE = 8
 REGULAR_PRICE_LIST = 1  # tinvprc.lPrcListId of the "Regular" price list [I: inferred, not verified]
 HOME_CURRENCY = 0  # tinvprc.lCurrncyId of home-currency prices [I: inferred, not verified]
 _ZERO = Decimal("0.00")
-_QUANTITY = Decimal("0.0001")
+_QUANTITY = QUANTITY_PLACES
 
 # Every table and the columns read from it (the doctor probes exactly these). tcustomr and tvendor share one
 # column list: the vendor ledger's columns are inferred from the customer ledger's (docs/connectors.md).

@@ -25,6 +25,7 @@ from typing import Any
 from connectors.base import IN_VALUES, ConnectionCheck, Connector, StreamSpec, TableUse
 from connectors.common import (
     CONVERSION_ERRORS,
+    QUANTITY_PLACES,
     RowProblem,
     amount,
     flag,
@@ -673,12 +674,13 @@ class Sage50UKConnector(Connector):
             paid_column, outstanding_column = (
                 ("FOREIGN_AMOUNT_PAID", "FOREIGN_OUTSTANDING") if currency else ("AMOUNT_PAID", "OUTSTANDING")
             )
-            amount_paid = sign * sum(
-                (amount(h.get(paid_column), "amount paid") for h in ledger), Decimal("0.00")
-            )
-            outstanding: Decimal | None = sign * sum(
-                (amount(h.get(outstanding_column), "outstanding amount") for h in ledger), Decimal("0.00")
-            )
+            paid_total = outstanding_total = _ZERO
+            for h in ledger:
+                paid_total += amount(h.get(paid_column), "amount paid")
+            for h in ledger:
+                outstanding_total += amount(h.get(outstanding_column), "outstanding amount")
+            amount_paid = sign * paid_total
+            outstanding: Decimal | None = sign * outstanding_total
         else:
             amount_paid, outstanding = Decimal("0.00"), None
         paid_date = max((p.date for p in payments), default=None) if outstanding == 0 and gross else None
@@ -738,7 +740,7 @@ class Sage50UKConnector(Connector):
         return InvoiceLine(
             number=int(number) if number is not None else 0,
             description=text(row.get("DESCRIPTION")) or text(row.get("TEXT")),
-            quantity=amount(row.get("QUANTITY"), f"quantity of {label}", places=Decimal("0.0001")),
+            quantity=amount(row.get("QUANTITY"), f"quantity of {label}", places=QUANTITY_PLACES),
             unit_price=_money(row, "UNIT_PRICE", f"unit price of {label}", foreign, net),
             net=net,
             tax=_money(row, "TAX_AMOUNT", f"VAT of {label}", foreign, _ZERO),

@@ -22,7 +22,7 @@ from connectors.common import RowProblem, amount, flag, text, when
 from core.records import CENT, RATE_PLACES, aware, clean_text, to_decimal
 
 ZONES = [ZoneInfo("Europe/London"), ZoneInfo("America/Toronto"), ZoneInfo("Australia/Lord_Howe"), None]
-PLACES = [CENT, RATE_PLACES, Decimal("0.000001"), Decimal("1")]
+PLACES = [CENT, RATE_PLACES, Decimal("0.010"), Decimal("0.000001"), Decimal("1")]
 
 numbers = st.one_of(
     st.floats(),  # NaN, infinities, subnormals, -0.0, 1e300
@@ -96,6 +96,17 @@ def test_the_quick_paths_keep_the_references_edge_cases():
         decimal_cell(True)
     with pytest.raises(ValueError, match="number too large"):
         decimal_cell(Decimal("1e40"))
+    # Kept conversions: a repeat gives the same answer, zero's sign survives, equal places of another
+    # exponent are not confused with the kernel's.
+    assert [str(decimal_cell(value)) for value in (19.99, 19.99, 0.0, -0.0, 0.0)] == [
+        "19.99",
+        "19.99",
+        "0.00",
+        "-0.00",
+        "0.00",
+    ]
+    assert str(decimal_cell(2.5, RATE_PLACES)) == "2.5000" and str(decimal_cell(2.5)) == "2.50"
+    assert str(decimal_cell(2.5, Decimal("0.010"))) == "2.500"
     london = ZoneInfo("Europe/London")
     repeated = aware_cell(datetime(2026, 10, 25, 1, 10), london)  # the fall-back's repeated hour
     assert repeated is not None and repeated.fold == 0 and repeated.utcoffset() == timedelta(hours=1)
