@@ -5,14 +5,15 @@ anything (text, bools, NaN, huge numbers) and test each case on every cell; a dr
 column almost always (Sage's DOUBLE money arrives as ``float``, MySQL's DECIMAL as ``Decimal``, timestamps
 as naive ``datetime``). These go straight to the answer for that type, with one identity test on the cell's
 class, and hand every other value (NULL, text, bool, NaN, infinities, out-of-range numbers, a datetime with
-a fold or a zone of its own, any date read without a zone) to the reference conversion: the result, and the
-error for a bad cell, is the reference's by construction. ``tests/test_connector_cells.py`` checks it on
-random values.
+a fold or a zone of its own, a date read without a zone on a day the PC's clock changes) to the reference
+conversion: the result, and the error for a bad cell, is the reference's by construction.
+``tests/test_connector_cells.py`` checks it on random values.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, tzinfo
+import time as clock
+from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -30,6 +31,16 @@ _MIDNIGHT = time.min
 _KEPT_PER_PLACES = 4096
 _kept_cents: dict[float, Decimal] = {}
 _kept_fourths: dict[float, Decimal] = {}
+# Without a zone, ``aware`` asks the PC's rules for every cell (``astimezone``). A day whose offset is the
+# same at its start, noon and last microsecond, each wall time read back unchanged (no gap, no repeated
+# hour), has that one offset all day: it is kept, by the day's ordinal, as the fixed-offset zone
+# ``astimezone`` gives. Days with a clock change (None) go to ``aware`` cell by cell, so do all days once
+# 4,096 are kept, and everything is forgotten when the PC's zone changes under us (``time.tzset``).
+_KEPT_DAYS = 4096
+_NOT_KEPT = object()
+_pc_days: dict[int, tzinfo | None] = {}
+_pc_rules: tuple[object, ...] = ()
+_DAY_POINTS = (timedelta(0), timedelta(hours=12), timedelta(days=1, microseconds=-1))
 
 
 def decimal_cell(value: Any, places: Decimal = CENT) -> Decimal:
@@ -66,13 +77,51 @@ def aware_cell(value: Any, zone: tzinfo | None) -> datetime | None:
     """``core.records.aware(value, zone)``, quick for the naive datetime or date a driver sends.
 
     A naive value gets ``zone`` with ``fold=0`` (the earlier instant of a repeated hour), as ``aware``
-    gives it. Without a zone (the PC's own rules, looked up date by date) ``aware`` does the work.
+    gives it. Without a zone, the PC's offset for that day, found once per day (``_pc_zone_of_day``); on a
+    day the PC's clock changes, ``aware`` does the work for each cell.
     """
-    if zone is not None:
-        kind = type(value)
-        if kind is datetime:
-            if value.tzinfo is None and not value.fold:
-                return datetime.combine(value, value.time(), zone)
-        elif kind is date:
-            return datetime.combine(value, _MIDNIGHT, zone)
+    kind = type(value)
+    if kind is datetime:
+        if value.tzinfo is None and not value.fold:
+            day_zone = zone if zone is not None else _pc_zone_of_day(value.toordinal())
+            if day_zone is not None:
+                return datetime.combine(value, value.time(), day_zone)
+    elif kind is date:
+        day_zone = zone if zone is not None else _pc_zone_of_day(value.toordinal())
+        if day_zone is not None:
+            return datetime.combine(value, _MIDNIGHT, day_zone)
     return aware(value, zone)
+
+
+def _pc_zone_of_day(ordinal: int) -> tzinfo | None:
+    """The PC's offset for the whole of day ``ordinal`` (as ``astimezone`` names it), None when it changes."""
+    global _pc_rules
+    rules = (clock.tzname, clock.timezone, clock.altzone, clock.daylight)
+    if rules != _pc_rules:
+        _pc_days.clear()
+        _pc_rules = rules
+    found = _pc_days.get(ordinal, _NOT_KEPT)
+    if found is not _NOT_KEPT:
+        return found  # type: ignore[return-value]  # a kept tzinfo or None
+    if len(_pc_days) >= _KEPT_DAYS:
+        return None
+    steady = _steady_day(ordinal)
+    _pc_days[ordinal] = steady
+    return steady
+
+
+def _steady_day(ordinal: int) -> tzinfo | None:
+    try:
+        start = datetime.fromordinal(ordinal)
+        seen = []
+        for offset in _DAY_POINTS:
+            naive = start + offset
+            local = naive.astimezone()
+            if local.replace(tzinfo=None) != naive:
+                return None  # a gap: that wall time does not exist as such
+            seen.append((local.utcoffset(), local.tzname(), local.tzinfo))
+    except (ValueError, OverflowError, OSError):
+        return None  # outside what the platform can convert: aware says so for the cell itself
+    if any(point[:2] != seen[0][:2] for point in seen):
+        return None
+    return seen[0][2]

@@ -9,6 +9,8 @@ payload), the same zone and fold, or the same error.
 
 from __future__ import annotations
 
+import os
+import time
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -77,6 +79,39 @@ def test_decimal_cell_is_to_decimal(value, places):
 @given(value=times, zone=st.sampled_from(ZONES))
 def test_aware_cell_is_aware(value, zone):
     assert outcome(aware_cell, value, zone) == outcome(aware, value, zone)
+
+
+@pytest.mark.skipif(not hasattr(time, "tzset"), reason="the PC's zone can only be switched with tzset")
+@pytest.mark.parametrize("pc_zone", ["Europe/London", "America/Toronto", "Australia/Lord_Howe", "UTC"])
+def test_without_a_zone_the_pcs_own_rules_give_what_aware_gives(pc_zone):
+    """Read with no zone (the default setting), each day's offset is found once: the same answers as
+    ``aware``, on days with a clock change too, and after the PC's zone changes."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = pc_zone
+    time.tzset()
+    try:
+
+        @settings(max_examples=300, deadline=None)
+        @given(value=st.one_of(naive_times, st.dates()))
+        def same_as_aware(value):
+            assert outcome(aware_cell, value, None) == outcome(aware, value, None)
+
+        same_as_aware()
+        for day in (
+            datetime(2026, 10, 25),
+            datetime(2026, 3, 29),
+            datetime(2026, 11, 1),
+            datetime(2026, 4, 5),
+        ):
+            for minute in range(0, 24 * 60, 7):
+                value = day + timedelta(minutes=minute)
+                assert outcome(aware_cell, value, None) == outcome(aware, value, None)
+    finally:
+        if before is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
 
 
 @settings(max_examples=400, deadline=None)
