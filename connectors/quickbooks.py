@@ -456,9 +456,10 @@ class QuickBooksConnector(Connector):
                 )
                 continue
             try:
-                yield self._tax_rate(row, key, code)
+                record: Record | SourceProblem = self._tax_rate(row, key, code)
             except CONVERSION_ERRORS as exc:
-                yield row_problem("tax_rates", key, exc, what=f"QuickBooks sales tax code {code!r}")
+                record = row_problem("tax_rates", key, exc, what=f"QuickBooks sales tax code {code!r}")
+            yield record
 
     def _tax_rate(self, row: dict[str, Any], key: str, code: str) -> TaxRate:
         required_text(key, "ListID")

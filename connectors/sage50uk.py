@@ -398,9 +398,10 @@ class Sage50UKConnector(Connector):
         for row in self.rows(sql, during="reading tax codes"):
             key = text(row.get("TAX_CODE")).upper()
             try:
-                yield self._tax_rate(row, key)
+                record: Record | SourceProblem = self._tax_rate(row, key)
             except CONVERSION_ERRORS as exc:
-                yield row_problem("tax_rates", key, exc, what="Tax code")
+                record = row_problem("tax_rates", key, exc, what="Tax code")
+            yield record
 
     def _tax_rate(self, row: dict[str, Any], key: str) -> TaxRate:
         code = required_text(key, "tax code")
@@ -535,15 +536,16 @@ class Sage50UKConnector(Connector):
             if kind == "other":
                 continue  # quotes and pro-formas are not invoices yet
             try:
-                yield self._invoice(row, key, kind, lines, headers, usage)
+                record: Record | SourceProblem = self._invoice(row, key, kind, lines, headers, usage)
             except CONVERSION_ERRORS as exc:
-                yield row_problem(
+                record = row_problem(
                     "invoices",
                     key,
                     exc,
                     what="Invoice" if kind != "credit" else "Credit note",
                     modified=partial(when, row.get(MODIFIED), self.local_zone, "modified date"),
                 )
+            yield record
 
     def _currencies(self) -> dict[int, tuple[str, bool]]:
         """CURRENCY.NUMBER -> (ISO code, is the base currency); empty when the table cannot be read."""
