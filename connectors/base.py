@@ -31,11 +31,12 @@ from functools import partial
 from typing import Any, ClassVar
 
 from connectors.common import (
+    CONVERSION_ERRORS,
     MAX_IN_LIST,
     changed_since,
     chunks,
-    convert_row,
     placeholders,
+    row_problem,
     since_parameter,
     text,
     when,
@@ -237,11 +238,15 @@ class Connector(ABC):
     ) -> Iterator[Record | SourceProblem]:
         """Each row as a record, or a ``SourceProblem`` naming its key (the stream goes on after a bad row);
         with ``since``, only what changed at/after it (or is undated): the exact test after a wide SQL one."""
+        entity = spec.name
         for row in rows:
             key = self.key_of(spec, row)
-            modified = partial(self.modified_of, spec, row)
-            record = convert_row(spec.name, key, partial(convert, row, key), what=what, modified=modified)
-            if changed_since(record, since):
+            try:
+                record: Record | SourceProblem = convert(row, key)
+            except CONVERSION_ERRORS as exc:
+                stamp = partial(self.modified_of, spec, row)  # only a bad row needs its stamp
+                record = row_problem(entity, key, exc, what=what, modified=stamp)
+            if since is None or changed_since(record, since):
                 yield record
 
     def stream(self, name: EntityName) -> StreamSpec:

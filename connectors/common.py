@@ -15,6 +15,7 @@ from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from connectors.cells import aware_cell, decimal_cell
 from connectors.sql import UndecodableText
 from core.records import (
     CENT,
@@ -22,9 +23,7 @@ from core.records import (
     EntityName,
     Record,
     SourceProblem,
-    aware,
     clean_text,
-    to_decimal,
 )
 
 T = TypeVar("T")
@@ -34,6 +33,9 @@ _FALSE_TEXT = frozenset({"", "0", "n", "no", "f", "false"})
 
 # What clean_text removes: C0 controls other than tab and newline, and DEL.
 _CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
+
+# Quantities keep four places: the same object as RATE_PLACES, so their conversions are kept (cells.py).
+QUANTITY_PLACES = RATE_PLACES
 
 # Keep IN (...) lists short: some ODBC drivers (Sage's among them) are slow or fail with long parameter lists.
 MAX_IN_LIST = 200
@@ -47,6 +49,8 @@ def flag(value: object) -> bool:
     """Sage/QuickBooks flags: 1, -1 (Access-style true), 'Y', 'True'... NULL counts as not set."""
     if value is None:
         return False
+    if type(value) is int:  # what drivers send for TINYINT/BIT: the common case first
+        return value != 0
     if isinstance(value, bool):
         return value
     if isinstance(value, int | float | Decimal):
@@ -74,11 +78,19 @@ def changed_since(record: Record | SourceProblem, since: datetime | None) -> boo
 
 
 def text(value: object, max_length: int | None = None) -> str:
-    """``core.records.clean_text``, with a fast path for the usual string that has no control characters.
+    """``core.records.clean_text``, with quick paths for printable text and whole numbers.
 
     Text the driver sent in no encoding we could read (``UndecodableText``) is a row problem: it must not
     reach Halo as mojibake.
     """
+    if type(value) is str and value.isprintable():  # printable: no control characters, quickly told
+        result = value.strip()
+        return result if max_length is None else result[:max_length]
+    if value is None:
+        return ""
+    if type(value) is int:  # a numeric key (INVOICE_NUMBER, lId): its digits are already clean
+        result = str(value)
+        return result if max_length is None else result[:max_length]
     if isinstance(value, UndecodableText):
         raise RowProblem(
             f"some of its text ({clean_text(value, 40)!r}) is not in a character set LedgerBridge can read; "
@@ -104,7 +116,7 @@ def amount(value: object, label: str, *, places: Decimal = CENT, default: Decima
             return default
         raise RowProblem(f"the {label} is empty")
     try:
-        return to_decimal(value, places)
+        return decimal_cell(value, places)
     except ValueError as exc:
         raise RowProblem(f"the {label} {_shown(value)} is not a number") from exc
 
@@ -120,7 +132,7 @@ def rate(value: object, label: str = "tax rate") -> Decimal:
 def when(value: object, local_zone: tzinfo | None, label: str) -> datetime | None:
     """A timezone-aware datetime; naive values are in the package's zone (``local_zone``)."""
     try:
-        return aware(value, local_zone)
+        return aware_cell(value, local_zone)
     except (ValueError, OverflowError) as exc:
         raise RowProblem(f"the {label} {_shown(value)} is not a date") from exc
 
@@ -184,6 +196,10 @@ def pages(rows: Iterable[T], size: int) -> Iterator[list[T]]:
         yield page
 
 
+# What a row's conversion may raise for a bad cell: the row becomes a problem, the stream goes on.
+CONVERSION_ERRORS = (RowProblem, ValueError, TypeError, ArithmeticError)
+
+
 def convert_row(
     entity: EntityName,
     key: str,
@@ -195,18 +211,29 @@ def convert_row(
     """Run ``convert``; a conversion failure becomes a SourceProblem naming the record and the reason."""
     try:
         return convert()
-    except (RowProblem, ValueError, TypeError, ArithmeticError) as exc:
-        reason = str(exc) if isinstance(exc, RowProblem) else f"a value could not be read ({exc})"
-        label = f"{what} {key}" if key else f"A {what.lower()} without a key"
-        stamp: datetime | None = None
-        if modified is not None:
-            try:
-                stamp = modified()
-            except (RowProblem, ValueError, TypeError, OverflowError):
-                stamp = None
-        return SourceProblem(
-            entity=entity, key=key, message=f"{label} was not read: {reason}.", modified=stamp
-        )
+    except CONVERSION_ERRORS as exc:
+        return row_problem(entity, key, exc, what=what, modified=modified)
+
+
+def row_problem(
+    entity: EntityName,
+    key: str,
+    exc: Exception,
+    *,
+    what: str,
+    modified: Callable[[], datetime | None] | None = None,
+) -> SourceProblem:
+    """The SourceProblem for a row whose conversion raised ``exc``: readers that convert in their own loop
+    (no closure per row) call this from their ``except CONVERSION_ERRORS``, worded as ``convert_row``."""
+    reason = str(exc) if isinstance(exc, RowProblem) else f"a value could not be read ({exc})"
+    label = f"{what} {key}" if key else f"A {what.lower()} without a key"
+    stamp: datetime | None = None
+    if modified is not None:
+        try:
+            stamp = modified()
+        except (RowProblem, ValueError, TypeError, OverflowError):
+            stamp = None
+    return SourceProblem(entity=entity, key=key, message=f"{label} was not read: {reason}.", modified=stamp)
 
 
 def _shown(value: object) -> str:

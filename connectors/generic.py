@@ -25,6 +25,7 @@ from connectors.base import (
     StreamSpec,
 )
 from connectors.common import (
+    QUANTITY_PLACES,
     RowProblem,
     amount,
     flag,
@@ -465,7 +466,7 @@ class GenericODBCConnector(Connector):
         label = f"line {number}"
         net = amount(get("net"), f"net amount of {label}")
         quantity = amount(
-            get("quantity"), f"quantity of {label}", places=Decimal("0.0001"), default=Decimal("1")
+            get("quantity"), f"quantity of {label}", places=QUANTITY_PLACES, default=Decimal("1")
         )
         tax_rate_value = get("tax_rate")
         return InvoiceLine(

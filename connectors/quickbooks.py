@@ -36,17 +36,19 @@ from typing import Any, ClassVar
 
 from connectors.base import IN_VALUES, ConnectionCheck, Connector, StreamReader, StreamSpec, TableUse
 from connectors.common import (
+    CONVERSION_ERRORS,
+    QUANTITY_PLACES,
     RowProblem,
     amount,
     changed_since,
     chunks,
-    convert_row,
     flag,
     optional_amount,
     pages,
     placeholders,
     rate,
     required_text,
+    row_problem,
     text,
     timestamp_literal,
     when,
@@ -76,7 +78,7 @@ QREMOTE_HINT = (
     " For 64-bit LedgerBridge with the 32-bit QODBC driver use QRemote: "
     "Driver={QRemote for QuickBooks};DSN=QuickBooks Data 64-Bit QRemote;"
 )
-_QUANTITY = Decimal("0.0001")
+_QUANTITY = QUANTITY_PLACES
 _ZERO = Decimal("0.00")
 # Service and non-inventory items keep their price in SalesOrPurchase* (one account) or SalesAndPurchase*
 # (separate income/expense accounts). Both are selected raw and chosen in Python: the SQLite ODBC driver
@@ -453,12 +455,11 @@ class QuickBooksConnector(Connector):
                     action="Map this tax code to a Halo tax by hand in Mappings > Tax codes.",
                 )
                 continue
-            yield convert_row(
-                "tax_rates",
-                key,
-                partial(self._tax_rate, row, key, code),
-                what=f"QuickBooks sales tax code {code!r}",
-            )
+            try:
+                record: Record | SourceProblem = self._tax_rate(row, key, code)
+            except CONVERSION_ERRORS as exc:
+                record = row_problem("tax_rates", key, exc, what=f"QuickBooks sales tax code {code!r}")
+            yield record
 
     def _tax_rate(self, row: dict[str, Any], key: str, code: str) -> TaxRate:
         required_text(key, "ListID")
@@ -554,13 +555,11 @@ class QuickBooksConnector(Connector):
             ):
                 service = (row.get("Type") or table) == "ItemService"
                 key = text(row.get("ListID"))
-                record = convert_row(
-                    "items",
-                    key,
-                    partial(self._item, row, key, service),
-                    what="Item",
-                    modified=partial(self._modified, row.get("TimeModified")),
-                )
+                try:
+                    record: Record | SourceProblem = self._item(row, key, service)
+                except CONVERSION_ERRORS as exc:
+                    stamp = partial(self._modified, row.get("TimeModified"))
+                    record = row_problem("items", key, exc, what="Item", modified=stamp)
                 if changed_since(record, since):
                     yield record
 
@@ -648,21 +647,18 @@ class QuickBooksConnector(Connector):
         )
         for header in page:
             key = text(header.get("TxnID"))
-            record = convert_row(
-                "invoices",
-                key,
-                partial(
-                    self._document,
-                    header,
+            try:
+                record: Record | SourceProblem = self._document(
+                    header, key, lines.get(key, []), payments.get(key, []), item_kinds, credit=credit
+                )
+            except CONVERSION_ERRORS as exc:
+                record = row_problem(
+                    "invoices",
                     key,
-                    lines.get(key, []),
-                    payments.get(key, []),
-                    item_kinds,
-                    credit=credit,
-                ),
-                what=f"{'Credit memo' if credit else 'Invoice'} {text(header.get('RefNumber'))!r}",
-                modified=partial(self._modified, header.get("TimeModified")),
-            )
+                    exc,
+                    what=f"{'Credit memo' if credit else 'Invoice'} {text(header.get('RefNumber'))!r}",
+                    modified=partial(self._modified, header.get("TimeModified")),
+                )
             if changed_since(record, since):
                 yield record
 

@@ -39,13 +39,15 @@ from typing import Any, ClassVar
 
 from connectors.base import IN_VALUES, ConnectionCheck, Connector, StreamReader, StreamSpec, TableUse
 from connectors.common import (
+    CONVERSION_ERRORS,
+    QUANTITY_PLACES,
     RowProblem,
     amount,
     changed_since,
-    convert_row,
     flag,
     flag_or_false,
     required_text,
+    row_problem,
     text,
 )
 from connectors.errors import error_from_odbc, sqlstate_of
@@ -78,7 +80,7 @@ DOC_CREDIT_NOTE = 8
 REGULAR_PRICE_LIST = 1  # tinvprc.lPrcListId of the "Regular" price list [I: inferred, not verified]
 HOME_CURRENCY = 0  # tinvprc.lCurrncyId of home-currency prices [I: inferred, not verified]
 _ZERO = Decimal("0.00")
-_QUANTITY = Decimal("0.0001")
+_QUANTITY = QUANTITY_PLACES
 
 # Every table and the columns read from it (the doctor probes exactly these). tcustomr and tvendor share one
 # column list: the vendor ledger's columns are inferred from the customer ledger's (docs/connectors.md).
@@ -441,18 +443,6 @@ class Sage50CAConnector(Connector):
                 rates[record.key] = record.rate
         return rates
 
-    def _convert(
-        self, entity: EntityName, row: dict[str, Any], convert: Any, what: str
-    ) -> Record | SourceProblem:
-        """``convert_row`` with the key as Sage shows it and the row's stamp for the cursor."""
-        return convert_row(
-            entity,
-            clean_text(row.get("lId")),
-            convert,
-            what=what,
-            modified=partial(self._stamp, row),
-        )
-
     # customers ---------------------------------------------------------------------------------------------
 
     def declared_rows(
@@ -550,12 +540,16 @@ class Sage50CAConnector(Connector):
             details = self._details_for(page)
             live = self._live_entries(page)
             for header in page:
-                record = self._convert(
-                    "invoices",
-                    header,
-                    partial(self._invoice, header, lines, details, rates, live),
-                    f"Invoice {clean_text(header.get('sSource1'))!r}",
-                )
+                try:
+                    record: Record | SourceProblem = self._invoice(header, lines, details, rates, live)
+                except CONVERSION_ERRORS as exc:
+                    record = row_problem(
+                        "invoices",
+                        clean_text(header.get("lId")),  # the key as Sage shows it
+                        exc,
+                        what=f"Invoice {clean_text(header.get('sSource1'))!r}",
+                        modified=partial(self._stamp, header),
+                    )
                 if changed_since(record, since):
                     yield record
 

@@ -24,9 +24,10 @@ from typing import Any
 
 from connectors.base import IN_VALUES, ConnectionCheck, Connector, StreamSpec, TableUse
 from connectors.common import (
+    CONVERSION_ERRORS,
+    QUANTITY_PLACES,
     RowProblem,
     amount,
-    convert_row,
     flag,
     flag_or_false,
     latest,
@@ -35,6 +36,7 @@ from connectors.common import (
     rate,
     required_text,
     required_when,
+    row_problem,
     since_parameter,
     text,
     timestamp_literal,
@@ -67,6 +69,7 @@ RECEIPT_TYPES = ("SR", "SA")
 DOCUMENT_TYPES = ("SI", "SC")
 _PAYMENT_METHODS = {"SR": "Receipt", "SA": "Payment on account"}
 _DOCUMENT_CODES: dict[float, str] = {0: "invoice", 1: "credit"}
+_ZERO = Decimal("0.00")
 
 # VAT_INCLUDE is not read: it means "included in the VAT return", not "prices include tax"
 # (docs/connectors.md).
@@ -85,11 +88,12 @@ _LEDGER_DETAIL_COLUMNS = (
     MODIFIED,
 )
 _ADDRESS_COLUMNS = tuple(f"ADDRESS_{n}" for n in range(1, 6))
+_DELIVERY_COLUMNS = tuple(f"DEL_ADDRESS_{n}" for n in range(1, 6))
 CUSTOMER_COLUMNS = (
     "ACCOUNT_REF",
     "NAME",
     *_ADDRESS_COLUMNS,
-    *(f"DEL_ADDRESS_{n}" for n in range(1, 6)),
+    *_DELIVERY_COLUMNS,
     *_LEDGER_DETAIL_COLUMNS,
 )
 # PURCHASE_LEDGER as Zynk's published schema lists it (docs/connectors.md).
@@ -393,7 +397,11 @@ class Sage50UKConnector(Connector):
         sql = f"SELECT {_columns(TAX_COLUMNS)} FROM {quote('TAX_CODE')} ORDER BY {quote('TAX_CODE')}"
         for row in self.rows(sql, during="reading tax codes"):
             key = text(row.get("TAX_CODE")).upper()
-            yield convert_row("tax_rates", key, partial(self._tax_rate, row, key), what="Tax code")
+            try:
+                record: Record | SourceProblem = self._tax_rate(row, key)
+            except CONVERSION_ERRORS as exc:
+                record = row_problem("tax_rates", key, exc, what="Tax code")
+            yield record
 
     def _tax_rate(self, row: dict[str, Any], key: str) -> TaxRate:
         code = required_text(key, "tax code")
@@ -407,7 +415,7 @@ class Sage50UKConnector(Connector):
     def _customer(self, row: dict[str, Any], key: str) -> Customer:
         country = text(row.get("COUNTRY_CODE"))
         return Customer(
-            **self._ledger_account(row, key), delivery_address=_address(row, "DEL_ADDRESS_", country)
+            **self._ledger_account(row, key), delivery_address=_address(row, _DELIVERY_COLUMNS, country)
         )
 
     def _supplier(self, row: dict[str, Any], key: str) -> Supplier:
@@ -423,7 +431,7 @@ class Sage50UKConnector(Connector):
             "contact_name": text(row.get("CONTACT_NAME")),
             "tax_code": text(row.get("DEF_TAX_CODE")).upper(),
             "tax_number": text(row.get("VAT_REG_NUMBER")),
-            "address": _address(row, "ADDRESS_", text(row.get("COUNTRY_CODE"))),
+            "address": _address(row, _ADDRESS_COLUMNS, text(row.get("COUNTRY_CODE"))),
             "website": text(row.get("WEB_ADDRESS")),
             "active": not flag(row.get("INACTIVE_FLAG")),
             "deleted": flag(row.get("RECORD_DELETED")),
@@ -527,13 +535,17 @@ class Sage50UKConnector(Connector):
             kind = _document_kind(row.get("INVOICE_OR_CREDIT"))
             if kind == "other":
                 continue  # quotes and pro-formas are not invoices yet
-            yield convert_row(
-                "invoices",
-                key,
-                partial(self._invoice, row, key, kind, lines, headers, usage),
-                what="Invoice" if kind != "credit" else "Credit note",
-                modified=partial(when, row.get(MODIFIED), self.local_zone, "modified date"),
-            )
+            try:
+                record: Record | SourceProblem = self._invoice(row, key, kind, lines, headers, usage)
+            except CONVERSION_ERRORS as exc:
+                record = row_problem(
+                    "invoices",
+                    key,
+                    exc,
+                    what="Invoice" if kind != "credit" else "Credit note",
+                    modified=partial(when, row.get(MODIFIED), self.local_zone, "modified date"),
+                )
+            yield record
 
     def _currencies(self) -> dict[int, tuple[str, bool]]:
         """CURRENCY.NUMBER -> (ISO code, is the base currency); empty when the table cannot be read."""
@@ -641,11 +653,11 @@ class Sage50UKConnector(Connector):
         zone = self.local_zone
         customer_key = required_text(row.get("ACCOUNT_REF"), "customer account reference")
         currency, exchange_rate = self._document_currency(row)
-        money_of = _ForeignOrBase(row, foreign=bool(currency))
-        gross = _signed(money_of("INVOICE_GROSS", "gross total"), is_credit)
+        foreign = bool(currency)
+        gross = _signed(_money(row, "INVOICE_GROSS", "gross total", foreign), is_credit)
         posted = flag(row.get("POSTED_CODE")) if row.get("POSTED_CODE") is not None else True
-        invoice_lines = [self._line(line, bool(currency)) for line in lines.get(number, ())]
-        carriage = self._carriage(row, money_of, invoice_lines)
+        invoice_lines = [self._line(line, foreign) for line in lines.get(number, ())]
+        carriage = self._carriage(row, foreign, invoice_lines)
         if carriage is not None:
             invoice_lines.append(carriage)
         ledger = [
@@ -656,7 +668,7 @@ class Sage50UKConnector(Connector):
         payments: list[Payment] = []
         for header in ledger:
             for allocation in usage.get(header["HEADER_NUMBER"], ()):
-                payments.append(self._payment(allocation, key, customer_key, bool(currency)))
+                payments.append(self._payment(allocation, key, customer_key, foreign))
         payments.sort(key=lambda payment: (payment.date, payment.key))
         if ledger:
             # The ledger stores credit notes with negative amounts; the record carries them positive.
@@ -664,12 +676,13 @@ class Sage50UKConnector(Connector):
             paid_column, outstanding_column = (
                 ("FOREIGN_AMOUNT_PAID", "FOREIGN_OUTSTANDING") if currency else ("AMOUNT_PAID", "OUTSTANDING")
             )
-            amount_paid = sign * sum(
-                (amount(h.get(paid_column), "amount paid") for h in ledger), Decimal("0.00")
-            )
-            outstanding: Decimal | None = sign * sum(
-                (amount(h.get(outstanding_column), "outstanding amount") for h in ledger), Decimal("0.00")
-            )
+            paid_total = outstanding_total = _ZERO
+            for h in ledger:
+                paid_total += amount(h.get(paid_column), "amount paid")
+            for h in ledger:
+                outstanding_total += amount(h.get(outstanding_column), "outstanding amount")
+            amount_paid = sign * paid_total
+            outstanding: Decimal | None = sign * outstanding_total
         else:
             amount_paid, outstanding = Decimal("0.00"), None
         paid_date = max((p.date for p in payments), default=None) if outstanding == 0 and gross else None
@@ -679,8 +692,8 @@ class Sage50UKConnector(Connector):
             customer_key=customer_key,
             date=required_when(row.get("INVOICE_DATE"), zone, "invoice date"),
             lines=tuple(invoice_lines),
-            net=_signed(money_of("INVOICE_NET", "net total"), is_credit),
-            tax=_signed(money_of("INVOICE_TAX", "VAT total", default=Decimal("0.00")), is_credit),
+            net=_signed(_money(row, "INVOICE_NET", "net total", foreign), is_credit),
+            tax=_signed(_money(row, "INVOICE_TAX", "VAT total", foreign, _ZERO), is_credit),
             gross=gross,
             due_date=when(row.get("PAYMENT_DUE_DATE"), zone, "due date"),
             is_credit=is_credit,
@@ -701,12 +714,10 @@ class Sage50UKConnector(Connector):
         )
 
     @staticmethod
-    def _carriage(
-        row: dict[str, Any], money_of: _ForeignOrBase, lines: list[InvoiceLine]
-    ) -> InvoiceLine | None:
+    def _carriage(row: dict[str, Any], foreign: bool, lines: list[InvoiceLine]) -> InvoiceLine | None:
         """The header's carriage as one more line, so the lines add up to INVOICE_GROSS."""
-        net = money_of("CARR_NET", "carriage net amount", default=Decimal("0.00"))
-        tax = money_of("CARR_TAX", "carriage VAT", default=Decimal("0.00"))
+        net = _money(row, "CARR_NET", "carriage net amount", foreign, _ZERO)
+        tax = _money(row, "CARR_TAX", "carriage VAT", foreign, _ZERO)
         if not net and not tax:
             return None
         return InvoiceLine(
@@ -724,18 +735,17 @@ class Sage50UKConnector(Connector):
     def _line(self, row: dict[str, Any], foreign: bool) -> InvoiceLine:
         number = row.get("ITEM_NUMBER")
         label = f"line {number}"
-        money_of = _ForeignOrBase(row, foreign=foreign)
-        net = money_of("NET_AMOUNT", f"net amount of {label}")
+        net = _money(row, "NET_AMOUNT", f"net amount of {label}", foreign)
         stock_code = text(row.get("STOCK_CODE"))
         tax_rate_value = row.get("TAX_RATE")
         is_message = stock_code.upper() == MESSAGE_CODE
         return InvoiceLine(
             number=int(number) if number is not None else 0,
             description=text(row.get("DESCRIPTION")) or text(row.get("TEXT")),
-            quantity=amount(row.get("QUANTITY"), f"quantity of {label}", places=Decimal("0.0001")),
-            unit_price=money_of("UNIT_PRICE", f"unit price of {label}", default=net),
+            quantity=amount(row.get("QUANTITY"), f"quantity of {label}", places=QUANTITY_PLACES),
+            unit_price=_money(row, "UNIT_PRICE", f"unit price of {label}", foreign, net),
             net=net,
-            tax=money_of("TAX_AMOUNT", f"VAT of {label}", default=Decimal("0.00")),
+            tax=_money(row, "TAX_AMOUNT", f"VAT of {label}", foreign, _ZERO),
             item_key="" if stock_code.upper() in NON_STOCK_CODES else stock_code,
             tax_code=text(row.get("TAX_CODE")).upper(),
             tax_rate=None if tax_rate_value is None else rate(tax_rate_value, f"VAT rate of {label}"),
@@ -746,7 +756,7 @@ class Sage50UKConnector(Connector):
     def _payment(self, row: dict[str, Any], invoice_key: str, customer_key: str, foreign: bool) -> Payment:
         usage_number = text(row.get("USAGE_NUMBER"))
         kind = text(row.get("TYPE")).upper()
-        paid = _ForeignOrBase(row, foreign=foreign)("AMOUNT", f"amount of receipt {usage_number}")
+        paid = _money(row, "AMOUNT", f"amount of receipt {usage_number}", foreign)
         return Payment(
             key=required_text(usage_number, "allocation number"),
             invoice_key=invoice_key,
@@ -759,35 +769,30 @@ class Sage50UKConnector(Connector):
         )
 
 
-class _ForeignOrBase:
-    """Reads a money column in the document's currency: the FOREIGN_ twin for a foreign-currency document.
+def _money(
+    row: dict[str, Any], column: str, label: str, foreign: bool, default: Decimal | None = None
+) -> Decimal:
+    """A money column in the document's currency: its FOREIGN_ twin for a foreign-currency document.
 
     A foreign document whose FOREIGN_ value is missing is a row problem, never a silent pound amount.
     """
-
-    def __init__(self, row: dict[str, Any], *, foreign: bool) -> None:
-        self.row = row
-        self.foreign = foreign
-
-    def __call__(self, column: str, label: str, *, default: Decimal | None = None) -> Decimal:
-        if not self.foreign:
-            return amount(self.row.get(column), label, default=default)
-        return amount(
-            self.row.get(f"FOREIGN_{column}"), f"{label} in the document's currency", default=default
-        )
+    if not foreign:
+        return amount(row.get(column), label, default=default)
+    return amount(row.get(f"FOREIGN_{column}"), f"{label} in the document's currency", default=default)
 
 
-def _address(row: dict[str, Any], prefix: str, country: str) -> Address:
+def _address(row: dict[str, Any], columns: tuple[str, ...], country: str) -> Address:
     """Sage's five address lines: street, street, town, county, postcode (by convention, not enforced)."""
-    parts = [text(row.get(f"{prefix}{n}")) for n in range(1, 6)]
-    address = Address(
-        lines=tuple(part for part in parts[:2] if part),
-        city=parts[2],
-        region=parts[3],
-        postcode=parts[4],
+    street, street_2, city, region, postcode = [text(row.get(column)) for column in columns]
+    if not (street or street_2 or city or region or postcode):
+        return Address()
+    return Address(
+        lines=tuple(part for part in (street, street_2) if part),
+        city=city,
+        region=region,
+        postcode=postcode,
         country=country,
     )
-    return Address() if not any(parts) else address
 
 
 def _document_kind(value: object) -> str:

@@ -129,8 +129,8 @@ def iter_rows(
             if not page:
                 return
             for row in page:
-                yielded += 1
                 yield dict(zip(columns, row, strict=False))
+            yielded += len(page)  # the next fetch comes only once the whole page was taken
     finally:
         # A broken link cannot close a cursor either; there is nothing more to do then.
         with contextlib.suppress(Exception):
