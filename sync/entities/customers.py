@@ -9,6 +9,7 @@ even on a Halo whose lists leave inactive clients out).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from core.records import Customer
@@ -69,6 +70,11 @@ class CustomerPlanner(EntityPlanner):
             create_extra=self._create_extra(),
             outcome="deactivated" if inactive else "updated",
         )
+
+    def linked_keys(self, records: Sequence[Any]) -> dict[str, list[str]]:
+        """A customer's own link and its main site's."""
+        keys = [record.key for record in records]
+        return {"customers": keys, "sites": keys}
 
     def match(self, record: Any) -> int | None:
         """An existing Halo customer: by accounts ID, the user's mapping, a unique name."""
@@ -137,7 +143,7 @@ class CustomerPlanner(EntityPlanner):
     def _plan_site(self, customer: Customer, client_id: int, inactive: bool | None) -> None:
         if self.run.dry_run:
             return  # the customer's own outcome says what would happen; its site follows it
-        link = self.run.state.link("sites", customer.key)
+        link = self.run.link("sites", customer.key)
         site_id = self._main_sites.get(client_id)
         if site_id is None and link is not None:
             site_id = link.halo_id

@@ -9,6 +9,7 @@ with their invoice and are planned once it is confirmed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from core.records import Customer, Invoice, Payment
@@ -59,6 +60,16 @@ class InvoicePlanner(EntityPlanner):
             )
         payload = payloads.invoice_payload(invoice, client_id=client_id, lines=lines)
         self.run.plan(self.spec, invoice, payload, stream="invoices", modified=invoice.modified)
+
+    def linked_keys(self, records: Sequence[Any]) -> dict[str, list[str]]:
+        """An invoice's own link, its customer's, its lines' items' and its payments'."""
+        invoices: Sequence[Invoice] = records
+        return {
+            "invoices": [invoice.key for invoice in invoices],
+            "customers": [invoice.customer_key for invoice in invoices],
+            "items": [line.item_key for invoice in invoices for line in invoice.lines if line.item_key],
+            "payments": [payment.key for invoice in invoices for payment in invoice.payments],
+        }
 
     def settled(self, pending: Pending, halo_id: int, answer: dict[str, Any]) -> None:
         if not self.run.settings.sync.sync_payments:
@@ -127,8 +138,7 @@ class InvoicePlanner(EntityPlanner):
             if isinstance(record, Customer) and not (record.active and not record.deleted):
                 held[record.key] = record
         self._missing_customers = wanted - seen
-        for invoice in deferred:
-            self.run.plan_guarded("invoices", invoice)
+        self.run.plan_records("invoices", deferred)
 
 
 SPEC: Spec = EntitySpec(
