@@ -32,11 +32,13 @@ from connectors.base import Connector
 from core.errors import AuthError, CancelledError, LedgerBridgeError, RecordError, TransientError
 from core.records import ENTITY_ORDER, Record, SourceProblem, fall_back_widening, utc
 from halo import payloads
+from halo.pacing import RequestBudget
 from halo.resources import resource as halo_resource
 from sync.answers import agrees, pair_answer
 from sync.answers import halo_id as answer_id
 from sync.entities import BY_NAME, BY_RESOURCE, SPECS, STREAMS
 from sync.entities.base import EntityPlanner, HaloReader, Pending, PlanProblem, Spec
+from sync.estimate import RequestEstimate, count_rows
 from sync.events import (
     EntityStarted,
     Event,
@@ -148,6 +150,9 @@ class SyncEngine:
         self._trackers: dict[str, CursorTracker] = {}
         self.halo = HaloIndexes(client, state, on_blind=self._blind)
         self.links = PageLinks(state)  # the links of the page being planned, and of this run's writes
+        budget = getattr(client, "budget", None)  # the client's pacing (the guard passes it through)
+        self._budget = budget if isinstance(budget, RequestBudget) and budget.enabled else None
+        self.estimate = RequestEstimate()  # requests left, for the app's time estimate (paced runs only)
         self._dry_planned: dict[str, dict[str, int]] = {}  # a dry run's would-be links: key -> id (0: new)
         self._progress_done = 0
         self._progress_at = 0.0
@@ -178,13 +183,27 @@ class SyncEngine:
         wanted = set(entities)
         wanted |= {spec.rides_with for spec in SPECS if spec.rides_with and spec.name in wanted}
         self.wanted = frozenset(wanted)
+        streams = [e for e in ENTITY_ORDER if e in wanted and e in STREAMS]
+        if self._budget is not None and not self.dry_run:
+            self._count_rows(streams)
         try:
-            for entity in (e for e in ENTITY_ORDER if e in wanted and e in STREAMS):
+            for entity in streams:
                 self._check_cancel()
                 self.emit(EntityStarted(entity))
                 self._run_stream(BY_NAME[entity])
         finally:
             self._log_lookups()
+
+    def _count_rows(self, streams: Sequence[str]) -> None:
+        """Rows of each stream read in full (no cursor: a first sync), for the time-left estimate."""
+        offered = {stream.name for stream in self.connector.streams()}
+        rows: dict[str, int] = {}
+        for entity in streams:
+            if entity in offered and self.state.cursor(entity) is None:
+                count = count_rows(self.connector, entity)
+                if count is not None:
+                    rows[entity] = count
+        self.estimate.rows, self.estimate.order = rows, tuple(streams)
 
     def _log_lookups(self) -> None:
         """Say what Halo's partial rows and odd save answers cost this run (RequestStats.lookups)."""
@@ -242,6 +261,7 @@ class SyncEngine:
         self._progress_done = 0
         self._progress_at = 0.0
         self._future.clear()
+        self.estimate.start(entity)
         ended_well = False  # the stream's own failure wins over a failure to save its cursor
         try:
             for dependency in spec.depends_on:
@@ -259,6 +279,7 @@ class SyncEngine:
                         self._note_future(record)
                         self.plan_guarded(entity, record)
                 self._progress(entity, len(page))
+            self.estimate.read_to_the_end()
             planner.finish_reading()
             self.flush()
             tracker.completed = True
@@ -283,7 +304,7 @@ class SyncEngine:
         finally:
             # However the stream ended (an AuthError, a second Ctrl-C, a bug), an unfinished stream keeps its
             # cursor: `completed` is only set once everything read was sent and settled.
-            self.emit(Progress(entity, self._progress_done, self._progress_done))
+            self.emit(Progress(entity, self._progress_done, self._progress_done, *self._left()))
             if not self.dry_run:
                 new_cursor = tracker.next_cursor(old_cursor, self._ceiling())
                 if new_cursor != stored_cursor:
@@ -352,10 +373,21 @@ class SyncEngine:
 
     def _progress(self, entity: str, records: int = 1) -> None:
         self._progress_done += records
+        self.estimate.read = self._progress_done
         now = time.monotonic()
         if now - self._progress_at >= PROGRESS_INTERVAL:
             self._progress_at = now
-            self.emit(Progress(entity, self._progress_done, None))
+            self.emit(Progress(entity, self._progress_done, None, *self._left()))
+
+    def _left(self) -> tuple[int | None, float | None]:
+        """Requests the run still needs and how long they take at the client's budget (paced runs only)."""
+        if self._budget is None:
+            return None, None
+        queued = [len(q) for batches in self._batches.values() for q in (batches.creates, batches.updates)]
+        requests = self.estimate.requests_left(queued, self.batch_size)
+        if requests is None:
+            return None, None
+        return requests, self._budget.seconds_for(requests)
 
     def _check_cancel(self) -> None:
         if self.cancel.is_set():
@@ -496,6 +528,7 @@ class SyncEngine:
         if self.dry_run:
             self._dry_outcome(pending)
             return
+        self.estimate.writes += 1
         resource = BY_NAME[pending.entity].resource
         batches = self._batches.setdefault(resource, Batches())
         target = batches.creates if pending.halo_id is None else batches.updates
