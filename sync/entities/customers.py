@@ -87,10 +87,10 @@ class CustomerPlanner(EntityPlanner):
 
     def settled(self, pending: Pending, halo_id: int, answer: dict[str, Any]) -> None:
         """A confirmed customer's main site follows it; a carried create is made inactive next."""
-        if answer.get("main_site_id"):
-            self._main_sites[halo_id] = int(answer["main_site_id"])
         if pending.step == CARRIED:
             return
+        if answer.get("main_site_id"):
+            self._main_sites[halo_id] = int(answer["main_site_id"])
         customer: Customer = pending.record
         self._plan_site(customer, halo_id, None if pending.step == CARRY else self._inactive(customer))
         if pending.step == CARRY and pending.halo_id is None:
@@ -144,7 +144,7 @@ class CustomerPlanner(EntityPlanner):
         if self.run.dry_run:
             return  # the customer's own outcome says what would happen; its site follows it
         link = self.run.link("sites", customer.key)
-        site_id = self._main_sites.get(client_id)
+        site_id = self._main_sites.pop(client_id, None)  # used once: memory does not grow with the books
         if site_id is None and link is not None:
             site_id = link.halo_id
         if site_id is None:
