@@ -395,6 +395,12 @@ def main(argv: list[str] | None = None) -> int:
         "during a timed phase)",
     )
     parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="connector read and full re-read taken in turns this many times, the best of each (default 3)",
+    )
+    parser.add_argument(
         "--keep", type=Path, help="build the companies here and keep them (default: a temp dir)"
     )
     parser.add_argument(
@@ -422,6 +428,15 @@ def main(argv: list[str] | None = None) -> int:
             second = run_phase("no-change resync", sandbox, paths, db)
             clear_cursors(paths)
             full = run_phase("no-change full re-read (cursors cleared)", sandbox, paths, db)
+            for _ in range(args.repeat - 1):  # the machine may be shared: the best of each, read in turns
+                read_seconds = min(read_seconds, connector_read(db)[1])
+                clear_cursors(paths)
+                again = run_phase("no-change full re-read, again", sandbox, paths, db, quiet=True)
+                full = min(full, again, key=lambda figures: figures["elapsed"])
+            print(
+                f"\n== best of {args.repeat}: connector read {read_seconds:.2f} s, "
+                f"full re-read {full['elapsed']:.2f} s"
+            )
             changed = change_one_percent(db)
             print(f"\nChanged {changed:,} rows (1% of customers, items and invoices)")
             third = run_phase("1% changed resync", sandbox, paths, db)
