@@ -52,6 +52,7 @@ class ProgressSnapshot:
     done: int
     total: int | None
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    seconds_left: float | None = None  # the run's requests left at Halo's rate limit (None: not paced)
 
     def outcome_total(self, outcome: str) -> int:
         return sum(per.get(outcome, 0) for per in self.counts.values())
@@ -71,12 +72,14 @@ class ThrottledListener:
         self._entity = ""
         self._done = 0
         self._total: int | None = None
+        self._seconds_left: float | None = None
         self._counts: dict[str, dict[str, int]] = {}
         self._failures: list[RecordOutcome] = []
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Progress):
             self._entity, self._done, self._total = event.entity, event.done, event.total
+            self._seconds_left = event.seconds_left
             finished_entity = event.total is not None and event.done >= event.total
             self._maybe_emit(force=finished_entity)
         elif isinstance(event, RecordOutcome):
@@ -108,7 +111,8 @@ class ThrottledListener:
     def _emit(self, now: float | None = None) -> None:
         self._last_emit = time.monotonic() if now is None else now
         counts = {entity: dict(per) for entity, per in self._counts.items()}
-        self._signals.progress.emit(ProgressSnapshot(self._entity, self._done, self._total, counts))
+        snapshot = ProgressSnapshot(self._entity, self._done, self._total, counts, self._seconds_left)
+        self._signals.progress.emit(snapshot)
         if self._failures:
             failures, self._failures = self._failures, []
             self._signals.failures.emit(failures)

@@ -23,7 +23,7 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,11 +32,13 @@ from connectors.base import Connector
 from core.errors import AuthError, CancelledError, LedgerBridgeError, RecordError, TransientError
 from core.records import ENTITY_ORDER, Record, SourceProblem, fall_back_widening, utc
 from halo import payloads
+from halo.pacing import RequestBudget
 from halo.resources import resource as halo_resource
 from sync.answers import agrees, pair_answer
 from sync.answers import halo_id as answer_id
 from sync.entities import BY_NAME, BY_RESOURCE, SPECS, STREAMS
 from sync.entities.base import EntityPlanner, HaloReader, Pending, PlanProblem, Spec
+from sync.estimate import RequestEstimate, count_rows
 from sync.events import (
     EntityStarted,
     Event,
@@ -48,13 +50,14 @@ from sync.events import (
     RunSummary,
 )
 from sync.halo_index import HaloIndexes, HaloWriter
+from sync.links import PageLinks
 from sync.settings import Settings
-from sync.state import StateStore, record_name
+from sync.state import Link, LinkWrite, StateStore, record_name
 
 log = logging.getLogger("ledgerbridge.sync")
 
 PROGRESS_INTERVAL = 0.1  # seconds: at most ~10 Progress events per second
-CANCEL_CHECK_EVERY = 200  # records read between cancel checks (besides the check before every batch)
+PLAN_PAGE = 500  # records read from the books, then planned with their links read in one query per entity
 RECONCILE_ROUNDS = 3
 FLUSH_ROUNDS = 3  # a confirmed create queues its follow-ups (deactivation, site): at most two more rounds
 KEPT = "Everything confirmed so far is kept; the rest is sent on the next sync."
@@ -146,6 +149,10 @@ class SyncEngine:
         self._batches: dict[str, Batches] = {}
         self._trackers: dict[str, CursorTracker] = {}
         self.halo = HaloIndexes(client, state, on_blind=self._blind)
+        self.links = PageLinks(state)  # the links of the page being planned, and of this run's writes
+        budget = getattr(client, "budget", None)  # the client's pacing (the guard passes it through)
+        self._budget = budget if isinstance(budget, RequestBudget) and budget.enabled else None
+        self.estimate = RequestEstimate()  # requests left, for the app's time estimate (paced runs only)
         self._dry_planned: dict[str, dict[str, int]] = {}  # a dry run's would-be links: key -> id (0: new)
         self._progress_done = 0
         self._progress_at = 0.0
@@ -176,13 +183,27 @@ class SyncEngine:
         wanted = set(entities)
         wanted |= {spec.rides_with for spec in SPECS if spec.rides_with and spec.name in wanted}
         self.wanted = frozenset(wanted)
+        streams = [e for e in ENTITY_ORDER if e in wanted and e in STREAMS]
+        if self._budget is not None and not self.dry_run:
+            self._count_rows(streams)
         try:
-            for entity in (e for e in ENTITY_ORDER if e in wanted and e in STREAMS):
+            for entity in streams:
                 self._check_cancel()
                 self.emit(EntityStarted(entity))
                 self._run_stream(BY_NAME[entity])
         finally:
             self._log_lookups()
+
+    def _count_rows(self, streams: Sequence[str]) -> None:
+        """Rows of each stream read in full (no cursor: a first sync), for the time-left estimate."""
+        offered = {stream.name for stream in self.connector.streams()}
+        rows: dict[str, int] = {}
+        for entity in streams:
+            if entity in offered and self.state.cursor(entity) is None:
+                count = count_rows(self.connector, entity)
+                if count is not None:
+                    rows[entity] = count
+        self.estimate.rows, self.estimate.order = rows, tuple(streams)
 
     def _log_lookups(self) -> None:
         """Say what Halo's partial rows and odd save answers cost this run (RequestStats.lookups)."""
@@ -240,20 +261,26 @@ class SyncEngine:
         self._progress_done = 0
         self._progress_at = 0.0
         self._future.clear()
+        self.estimate.start(entity)
         ended_well = False  # the stream's own failure wins over a failure to save its cursor
         try:
             for dependency in spec.depends_on:
                 self._planners[dependency].prepare()
-            for count, record in enumerate(self.connector.read(entity, since), start=1):
-                if count % CANCEL_CHECK_EVERY == 0:
-                    self._check_cancel()
-                if isinstance(record, SourceProblem):
-                    self._source_problem(entity, record)
-                else:
-                    self._note_future(record)
-                    self.plan_guarded(entity, record)
-                self._progress(entity)
-            self._planners[entity].finish_reading()
+            planner = self._planners[entity]
+            for page in _pages(self.connector.read(entity, since), PLAN_PAGE):
+                self._check_cancel()
+                self.links.read_page(
+                    planner.linked_keys([r for r in page if not isinstance(r, SourceProblem)])
+                )
+                for record in page:
+                    if isinstance(record, SourceProblem):
+                        self._source_problem(entity, record)
+                    else:
+                        self._note_future(record)
+                        self.plan_guarded(entity, record)
+                self._progress(entity, len(page))
+            self.estimate.read_to_the_end()
+            planner.finish_reading()
             self.flush()
             tracker.completed = True
             self._report_future(entity)
@@ -277,7 +304,7 @@ class SyncEngine:
         finally:
             # However the stream ended (an AuthError, a second Ctrl-C, a bug), an unfinished stream keeps its
             # cursor: `completed` is only set once everything read was sent and settled.
-            self.emit(Progress(entity, self._progress_done, self._progress_done))
+            self.emit(Progress(entity, self._progress_done, self._progress_done, *self._left()))
             if not self.dry_run:
                 new_cursor = tracker.next_cursor(old_cursor, self._ceiling())
                 if new_cursor != stored_cursor:
@@ -321,6 +348,15 @@ class SyncEngine:
                 modified,
             )
 
+    def plan_records(self, entity: str, records: Sequence[Record]) -> None:
+        """Plan records read earlier (invoices that waited for their customer), a page's links at a time."""
+        planner = self._planners[entity]
+        for start in range(0, len(records), PLAN_PAGE):
+            page = records[start : start + PLAN_PAGE]
+            self.links.read_page(planner.linked_keys(page))
+            for record in page:
+                self.plan_guarded(entity, record)
+
     def plan_guarded(self, entity: str, record: Record) -> None:
         """Plan one record; a PlanProblem becomes that record's problem and the stream goes on."""
         try:
@@ -335,12 +371,23 @@ class SyncEngine:
         if self.listener is not None:
             self.listener(event)
 
-    def _progress(self, entity: str) -> None:
-        self._progress_done += 1
+    def _progress(self, entity: str, records: int = 1) -> None:
+        self._progress_done += records
+        self.estimate.read = self._progress_done
         now = time.monotonic()
         if now - self._progress_at >= PROGRESS_INTERVAL:
             self._progress_at = now
-            self.emit(Progress(entity, self._progress_done, None))
+            self.emit(Progress(entity, self._progress_done, None, *self._left()))
+
+    def _left(self) -> tuple[int | None, float | None]:
+        """Requests the run still needs and how long they take at the client's budget (paced runs only)."""
+        if self._budget is None:
+            return None, None
+        queued = [len(q) for batches in self._batches.values() for q in (batches.creates, batches.updates)]
+        requests = self.estimate.requests_left(queued, self.batch_size)
+        if requests is None:
+            return None, None
+        return requests, self._budget.seconds_for(requests)
 
     def _check_cancel(self) -> None:
         if self.cancel.is_set():
@@ -401,9 +448,13 @@ class SyncEngine:
 
     # --- planning: the shared matching/link logic ---------------------------------------------------------
 
+    def link(self, entity: str, key: str) -> Link | None:
+        """A record's link as planning sees it: read with its page, or saved by this run."""
+        return self.links.get(entity, key)
+
     def halo_id_of(self, entity: str, key: str) -> int | None:
         """The linked Halo id; in a dry run a record planned for creation counts as there (id 0)."""
-        link = self.state.link(entity, key)
+        link = self.links.get(entity, key)
         if link is not None:
             return link.halo_id
         if self.dry_run:
@@ -454,7 +505,7 @@ class SyncEngine:
         """
         entity, key = spec.name, record.key
         content_hash = payloads.content_hash(payload)
-        link = self.state.link(entity, key) if use_link else None
+        link = self.links.get(entity, key) if use_link else None
         pending = Pending(
             entity, key, record, payload, payload, content_hash, None, "created", stream, modified
         )
@@ -482,6 +533,7 @@ class SyncEngine:
         if self.dry_run:
             self._dry_outcome(pending)
             return
+        self.estimate.writes += 1
         resource = BY_NAME[pending.entity].resource
         batches = self._batches.setdefault(resource, Batches())
         target = batches.creates if pending.halo_id is None else batches.updates
@@ -547,13 +599,15 @@ class SyncEngine:
             raise
         # Halo's answer may hold every record, one, none, or the records in another order: pair by identity.
         unpaired: list[Pending] = []
+        confirmed: list[tuple[Pending, dict[str, Any]]] = []
         for pending, record in zip(
             batch, pair_answer(resource, [p.payload for p in batch], saved), strict=True
         ):
             if record is None:
                 unpaired.append(pending)
             else:
-                self._confirmed(pending, dict(record))
+                confirmed.append((pending, dict(record)))
+        self._confirm(confirmed)
         if not unpaired:
             return
         log.info(
@@ -585,27 +639,40 @@ class SyncEngine:
         elif self.cancel.wait(seconds):
             self._check_cancel()
 
-    def _confirmed(self, pending: Pending, record: dict[str, Any]) -> None:
-        halo_id = answer_id(record)
-        if halo_id is None:  # callers pair records by id first; a record without one is a programming error
-            raise ValueError(f"a confirmed {pending.entity} record has no Halo id")
+    def _confirm(self, confirmed: Sequence[tuple[Pending, dict[str, Any]]]) -> None:
+        """Writes Halo confirmed (each with Halo's record of it): their links are saved together, in one
+        transaction, before anything follows from any of them (a site, payments, the next batch)."""
+        ids: list[int] = []
+        for pending, record in confirmed:
+            halo_id = answer_id(record)
+            if (
+                halo_id is None
+            ):  # callers pair records by id first; a record without one is a programming error
+                raise ValueError(f"a confirmed {pending.entity} record has no Halo id")
+            ids.append(halo_id)
         if not self.dry_run:
-            self.state.save_link(
-                pending.entity,
-                pending.key,
-                halo_id,
-                pending.content_hash,
-                name=record_name(pending.payload),
-                source_modified=pending.modified,
+            self.links.save(
+                [
+                    LinkWrite(
+                        pending.entity,
+                        pending.key,
+                        halo_id,
+                        pending.content_hash,
+                        record_name(pending.payload),
+                        pending.modified,
+                    )
+                    for (pending, _record), halo_id in zip(confirmed, ids, strict=True)
+                ]
             )
-        self.halo.claim(BY_NAME[pending.entity].resource, halo_id)
-        self._trackers[pending.stream].ok(pending.modified)
-        self.solved(pending.entity, pending.key)
-        self._count(pending.entity, pending.outcome)
-        self.emit(
-            RecordOutcome(pending.entity, pending.key, pending.outcome, pending.message, halo_id=halo_id)
-        )
-        self._planners[pending.entity].settled(pending, halo_id, record)
+        for (pending, record), halo_id in zip(confirmed, ids, strict=True):
+            self.halo.claim(BY_NAME[pending.entity].resource, halo_id)
+            self._trackers[pending.stream].ok(pending.modified)
+            self.solved(pending.entity, pending.key)
+            self._count(pending.entity, pending.outcome)
+            self.emit(
+                RecordOutcome(pending.entity, pending.key, pending.outcome, pending.message, halo_id=halo_id)
+            )
+            self._planners[pending.entity].settled(pending, halo_id, record)
 
     def _reconcile(
         self, resource: str, batch: list[Pending], round_no: int, cause: TransientError | None
@@ -638,6 +705,7 @@ class SyncEngine:
         else:
             stats.add_lookup("save answer without the record", extra)
         missing: list[Pending] = []
+        landed: list[tuple[Pending, dict[str, Any]]] = []
         for pending in batch:
             found = index.by_key(pending.key)
             found_id = answer_id(found) if found is not None else None
@@ -646,9 +714,10 @@ class SyncEngine:
                 and found_id is not None
                 and agrees(resource, pending.payload, found) is not False
             ):
-                self._confirmed(pending, found)
+                landed.append((pending, found))
             else:
                 missing.append(pending)
+        self._confirm(landed)
         if not missing:
             return
         if cause is None:
@@ -688,7 +757,7 @@ class SyncEngine:
                     pending.stream,
                 )
             else:
-                self._confirmed(pending, record)
+                self._confirm([(pending, record)])
 
     def _isolate(self, resource: str, batch: list[Pending], exc: RecordError) -> None:
         """Halo refused the batch: find the bad record(s) (record_index, else bisect); the rest goes on."""
@@ -726,7 +795,7 @@ class SyncEngine:
         log.info("Halo no longer has %s %s (key %s)", resource, pending.halo_id, pending.key)
         found = self.halo.match_by_key(resource, pending.key) if pending.linked else None
         if pending.linked and found is not None:
-            self.state.drop_link(pending.entity, pending.key)
+            self.links.drop(pending.entity, pending.key)
             pending.linked = False
             self._replan(pending)
             return
@@ -763,6 +832,13 @@ class SyncEngine:
             self.fail(
                 pending.entity, pending.key, problem.message, problem.action, pending.modified, pending.stream
             )
+
+
+def _pages(records: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """``records`` in lists of ``size`` (the last one shorter), read lazily: one page in memory at a time."""
+    iterator = iter(records)
+    while page := list(itertools.islice(iterator, size)):
+        yield page
 
 
 def _label(resource: str) -> str:

@@ -39,6 +39,8 @@ class Progress:
     entity: str
     done: int  # records planned/applied so far for this entity
     total: int | None  # None while the source is still being read
+    requests_left: int | None = None  # Halo requests the run still needs (sync/estimate.py); None: unknown
+    seconds_left: float | None = None  # those at the client's request budget; None: pacing off or unknown
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,6 +50,7 @@ class _Seen:
     ours: set[int] = field(default_factory=set)
     sent_keys: set[str] = field(default_factory=set)  # keys we created (or may have)
     maybe_ours: set[str] = field(default_factory=set)  # keys of a create that may have landed unconfirmed
+    noted: set[str] = field(default_factory=set)  # keys whose copies (by_key) grew since the last check
     foreign_seen: bool = False  # another program created something in this resource during the run
 
 
@@ -142,8 +143,14 @@ class SecondInstallationGuard:
     # --- the check ------------------------------------------------------------------------------------------
 
     def _check(self, resource: str, seen: _Seen, keys: set[str]) -> None:
+        """Stop if another program created one of ``keys`` or of the keys we created before.
+
+        A key we created that was found clean stays clean until another copy of it is read (``ours`` only
+        grows), so besides ``keys`` only the sent keys with copies noted since the last check are looked at:
+        the same verdict as looking at every sent key, at the cost of the batch, not of the run so far.
+        """
         conflicts: list[tuple[str, list[dict[str, Any]]]] = []
-        for key in sorted(keys | seen.sent_keys):
+        for key in sorted(keys | (seen.noted & seen.sent_keys)):
             copies = seen.by_key.get(key, {})
             foreign = [r for i, r in copies.items() if i not in seen.ours]
             if key in seen.maybe_ours and len(foreign) == 1 and not (set(copies) & seen.ours):
@@ -153,6 +160,7 @@ class SecondInstallationGuard:
                 conflicts.append((key, sorted(copies.values(), key=_id)))
         if conflicts:
             raise self._stop(resource, seen, conflicts)
+        seen.noted.clear()
 
     def _note(self, resource: str, seen: _Seen, record: dict[str, Any]) -> None:
         record_id = _id(record)
@@ -161,6 +169,7 @@ class SecondInstallationGuard:
         key = normalise_key(record.get(_key_field(resource) or ""))
         if key:
             seen.by_key.setdefault(key, {})[record_id] = record
+            seen.noted.add(key)
         if record_id not in seen.ours:
             seen.foreign_seen = True
 

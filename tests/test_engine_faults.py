@@ -63,24 +63,27 @@ def clean_census(sage_company, tmp_path):
 def test_crash_after_halo_confirmed_before_save_link_leaves_no_duplicate(
     sage_company, clean_census, monkeypatch
 ):
-    real_save_link = StateStore.save_link
+    real_save_links = StateStore.save_links
     calls = Counter()
 
-    def crash_once(self, entity, source_key, halo_id, content_hash, direction="to_halo", **details):
-        calls[entity] += 1
-        if entity in ("customers", "invoices") and calls[entity] == 4:  # mid-batch, after Halo said "created"
-            raise SystemExit("simulated crash (power cut) right after Halo confirmed")
-        return real_save_link(self, entity, source_key, halo_id, content_hash, direction, **details)
+    def crash_once(self, links, direction="to_halo"):
+        for link in links:  # a batch's links are saved in one transaction: a crash before it keeps none
+            calls[link.entity] += 1
+            if (
+                link.entity in ("customers", "invoices") and calls[link.entity] == 4
+            ):  # after Halo said "created"
+                raise SystemExit("simulated crash (power cut) right after Halo confirmed")
+        return real_save_links(self, links, direction)
 
-    monkeypatch.setattr(StateStore, "save_link", crash_once)
+    monkeypatch.setattr(StateStore, "save_links", crash_once)
     with pytest.raises(SystemExit):
         sage_company.run()
     with sage_company.state() as state:
-        assert len(state.links("customers")) == 3  # the three saved before the crash are kept
+        assert len(state.links("customers")) == 3  # the first batch (3), saved before the crash, is kept
     calls.clear()
     with pytest.raises(SystemExit):  # second run crashes in invoices this time
         sage_company.run()
-    monkeypatch.setattr(StateStore, "save_link", real_save_link)
+    monkeypatch.setattr(StateStore, "save_links", real_save_links)
     summary = sage_company.run()
     assert summary.error == ""
     _assert_complete_and_unique(sage_company, clean_census)

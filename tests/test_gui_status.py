@@ -7,6 +7,7 @@ sync, coloured by how it ended; History shows how long each run took and what it
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from PySide6.QtGui import QColor
@@ -14,7 +15,7 @@ from PySide6.QtGui import QColor
 from gui.controller import SyncController
 from gui.pages.history import HEADERS as HISTORY_HEADERS
 from gui.pages.history import HistoryPage
-from gui.pages.status import StatusPage
+from gui.pages.status import StatusPage, pace_text
 from gui.widgets.health_chart import OUTCOME_COLOURS, PROBLEM_COLOUR, RunHealthChart
 from sync.secrets import HALO_CLIENT_SECRET
 from sync.state import RunRecord
@@ -190,3 +191,31 @@ def test_a_headless_sync_shows_up_in_the_app_and_sets_its_cadence(qtbot, gui_con
         assert next_run is not None and abs(next_run - (summary.started + interval)) < timedelta(seconds=5)
     finally:
         controller.shutdown()
+
+
+def test_a_long_paced_first_sync_says_how_long_it_takes_at_halos_rate_limit(qtbot, gui_context):
+    """A real first sync at 40 requests per 5 minutes (one every 7.5 s): the progress line says about how
+    many minutes are left; the run is cancelled once it has said so."""
+    gui_context.settings.halo.requests_per_5_minutes = 40
+    controller = SyncController(gui_context)
+    status = StatusPage(controller)
+    qtbot.addWidget(status)
+    try:
+        assert controller.sync_now()
+        qtbot.waitUntil(lambda: "at Halo's rate limit" in status.progress_label.text(), timeout=60_000)
+        text = status.progress_label.text()
+        assert re.search(r" · about \d+ minutes? at Halo's rate limit$", text), text
+        assert not status.progress_bar.isHidden()  # the bar of the run going (the page is not shown)
+        with qtbot.waitSignal(controller.run_finished, timeout=60_000) as finished:
+            controller.cancel()
+        assert finished.args[0].status == "cancelled"
+    finally:
+        controller.shutdown()
+
+
+def test_the_time_left_is_said_only_when_it_is_worth_a_line():
+    assert pace_text(None) == "" and pace_text(59) == ""
+    assert pace_text(60) == "about 1 minute at Halo's rate limit"
+    assert pace_text(360) == "about 6 minutes at Halo's rate limit"
+    assert pace_text(3 * 3600 + 125) == "about 3 hours 2 minutes at Halo's rate limit"
+    assert pace_text(3600) == "about 1 hour at Halo's rate limit"

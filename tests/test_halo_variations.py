@@ -122,34 +122,36 @@ def problem_keys(company: SageCompany) -> set[tuple[str, str]]:
 def crash_after(entity: str, nth: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """Power cut right after Halo confirmed the ``nth`` ``entity`` write, before it was saved as a link.
 
+    The engine saves a confirmed batch's links in one transaction, so the cut loses that whole batch's.
     SystemExit unwinds through ``finally`` blocks, which a power cut never runs: once it is raised, nothing
     more reaches the state store (no cursor saved on the way out), as with SIGKILL.
     """
-    real_link, real_cursor = StateStore.save_link, StateStore.save_cursor
+    real_links, real_cursor = StateStore.save_links, StateStore.save_cursor
     seen = Counter()
     crashed = []
 
-    def save_link(self, linked_entity, source_key, halo_id, content_hash, *args, **kwargs):
-        seen[linked_entity] += 1
-        if crashed or (linked_entity == entity and seen[linked_entity] == nth):
-            crashed.append(True)
-            raise SystemExit(f"simulated crash after Halo confirmed {entity} #{nth}")
-        return real_link(self, linked_entity, source_key, halo_id, content_hash, *args, **kwargs)
+    def save_links(self, links, *args, **kwargs):
+        for link in links:
+            seen[link.entity] += 1
+            if crashed or (link.entity == entity and seen[link.entity] == nth):
+                crashed.append(True)
+                raise SystemExit(f"simulated crash after Halo confirmed {entity} #{nth}")
+        return real_links(self, links, *args, **kwargs)
 
     def save_cursor(self, stream, value):
         if not crashed:
             real_cursor(self, stream, value)
 
-    monkeypatch.setattr(StateStore, "save_link", save_link)
+    monkeypatch.setattr(StateStore, "save_links", save_links)
     monkeypatch.setattr(StateStore, "save_cursor", save_cursor)
 
 
 def no_crash(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(StateStore, "save_link", REAL_SAVE_LINK)
+    monkeypatch.setattr(StateStore, "save_links", REAL_SAVE_LINKS)
     monkeypatch.setattr(StateStore, "save_cursor", REAL_SAVE_CURSOR)
 
 
-REAL_SAVE_LINK, REAL_SAVE_CURSOR = StateStore.save_link, StateStore.save_cursor
+REAL_SAVE_LINKS, REAL_SAVE_CURSOR = StateStore.save_links, StateStore.save_cursor
 
 
 def posts(sandbox: HaloSandbox) -> int:

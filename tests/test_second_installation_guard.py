@@ -54,3 +54,25 @@ def test_another_program_creating_a_customer_this_sync_is_about_to_create_stops_
     assert again.error == "" and again.status in ("ok", "partial")
     keys = Counter(c.get("accountsid") for c in sage_company.sandbox.records("Client"))
     assert keys[last] == 1 and max(keys.values()) == 1
+
+
+def test_a_copy_of_a_customer_created_batches_ago_is_still_caught(sage_company):
+    """The guard looks again only at keys with new copies, not at every key sent so far: a copy of the first
+    customer, made by another program after two batches, still stops the run at the next create."""
+    source = sage_company.source()
+    first = min(c.key for c in source["customers"] if c.active and not c.deleted)  # in the first batch
+    seeded: list[dict] = []
+    created: list[str] = []
+
+    def listener(event) -> None:
+        sage_company.events.append(event)
+        if isinstance(event, RecordOutcome) and event.entity == "customers" and event.outcome == "created":
+            created.append(event.key)
+            if len(created) == 6 and not seeded:  # two batches of 3 in: one more to create
+                seeded.append(sage_company.sandbox.seed("Client", {"name": "Twin", "accountsid": first}))
+
+    summary = sage_company.run(listener=listener)
+    assert seeded and first in created[:3]
+    assert summary.status == "failed" and "Another LedgerBridge" in summary.error and first in summary.error
+    keys = Counter(c.get("accountsid") for c in sage_company.sandbox.records("Client"))
+    assert keys[first] == 2  # ours and the other program's: reported, ours is the older copy and stays

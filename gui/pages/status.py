@@ -60,6 +60,21 @@ HEALTH_LEGEND = (
 )
 
 
+PACE_SHOWN_FROM_S = 60.0  # a shorter wait is not worth a line
+
+
+def pace_text(seconds: float | None) -> str:
+    """How long the run still takes at Halo's rate limit, in words ("" when short, or not paced)."""
+    if seconds is None or seconds < PACE_SHOWN_FROM_S:
+        return ""
+    minutes = max(1, round(seconds / 60))
+    if minutes < 60:
+        return f"about {minutes} minute{'s' if minutes != 1 else ''} at Halo's rate limit"
+    hours, minutes = divmod(minutes, 60)
+    more = f" {minutes} minute{'s' if minutes != 1 else ''}" if minutes else ""
+    return f"about {hours} hour{'s' if hours != 1 else ''}{more} at Halo's rate limit"
+
+
 def _changes(counts: dict[str, dict[str, int]]) -> str:
     parts = []
     for outcome in ("created", "updated", "deactivated", "skipped", "failed"):
@@ -228,6 +243,8 @@ class StatusPage(QWidget):
             if counts.get(o)
         ]
         suffix = f" · {', '.join(parts)}" if parts else ""
+        pace = pace_text(snapshot.seconds_left)
+        suffix += f" · {pace}" if pace else ""
         self.set_label_text(self.progress_label, f"{entity_name(snapshot.entity)}: {where}{suffix}")
 
     @Slot(object)

@@ -21,7 +21,7 @@ from halo import payloads
 from halo.resources import resource
 from sync.events import Event, Outcome
 from sync.settings import Settings
-from sync.state import StateStore
+from sync.state import Link, StateStore
 
 if TYPE_CHECKING:  # the index module reads the specs, which read this module
     from sync.halo_index import HaloIndexes
@@ -118,6 +118,8 @@ class Run(Protocol):
 
     def planner(self, entity: str) -> EntityPlanner: ...
 
+    def link(self, entity: str, key: str) -> Link | None: ...
+
     def halo_id_of(self, entity: str, key: str) -> int | None: ...
 
     def plan(
@@ -142,6 +144,8 @@ class Run(Protocol):
     def lookup(self, spec: Spec, key: str, name: str = "") -> dict[str, Any] | None: ...
 
     def plan_guarded(self, entity: str, record: Record) -> None: ...
+
+    def plan_records(self, entity: str, records: Sequence[Record]) -> None: ...
 
     def skipped(
         self, entity: str, key: str, message: str, stream: str, modified: datetime | None
@@ -192,6 +196,11 @@ class EntityPlanner:
     def plan(self, record: Any) -> None:
         """Decide what to do with one record read from the books (raise PlanProblem to say why not)."""
         raise NotImplementedError(f"{self.spec.name} records are carried by {self.spec.rides_with}")
+
+    def linked_keys(self, records: Sequence[Any]) -> dict[str, list[str]]:
+        """The links planning ``records`` reads, by entity: the engine reads them in one query per entity
+        for a page of records. A link left out is still read, on its own, when planning asks for it."""
+        return {self.spec.name: [record.key for record in records]}
 
     def match(self, record: Any) -> int | None:
         """The Halo id of the unlinked ``record``'s twin, by the spec's match rules (None: create it)."""

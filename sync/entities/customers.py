@@ -9,6 +9,7 @@ even on a Halo whose lists leave inactive clients out).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from core.records import Customer
@@ -70,6 +71,11 @@ class CustomerPlanner(EntityPlanner):
             outcome="deactivated" if inactive else "updated",
         )
 
+    def linked_keys(self, records: Sequence[Any]) -> dict[str, list[str]]:
+        """A customer's own link and its main site's."""
+        keys = [record.key for record in records]
+        return {"customers": keys, "sites": keys}
+
     def match(self, record: Any) -> int | None:
         """An existing Halo customer: by accounts ID, the user's mapping, a unique name."""
         found = self.run.lookup(self.spec, record.key, record.name)
@@ -81,10 +87,10 @@ class CustomerPlanner(EntityPlanner):
 
     def settled(self, pending: Pending, halo_id: int, answer: dict[str, Any]) -> None:
         """A confirmed customer's main site follows it; a carried create is made inactive next."""
-        if answer.get("main_site_id"):
-            self._main_sites[halo_id] = int(answer["main_site_id"])
         if pending.step == CARRIED:
             return
+        if answer.get("main_site_id"):
+            self._main_sites[halo_id] = int(answer["main_site_id"])
         customer: Customer = pending.record
         self._plan_site(customer, halo_id, None if pending.step == CARRY else self._inactive(customer))
         if pending.step == CARRY and pending.halo_id is None:
@@ -137,8 +143,8 @@ class CustomerPlanner(EntityPlanner):
     def _plan_site(self, customer: Customer, client_id: int, inactive: bool | None) -> None:
         if self.run.dry_run:
             return  # the customer's own outcome says what would happen; its site follows it
-        link = self.run.state.link("sites", customer.key)
-        site_id = self._main_sites.get(client_id)
+        link = self.run.link("sites", customer.key)
+        site_id = self._main_sites.pop(client_id, None)  # used once: memory does not grow with the books
         if site_id is None and link is not None:
             site_id = link.halo_id
         if site_id is None:

@@ -9,6 +9,7 @@ with their invoice and are planned once it is confirmed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from core.records import Customer, Invoice, Payment
@@ -17,6 +18,7 @@ from halo import payloads
 from sync.entities.base import EntityPlanner, Pending, PlanProblem, Run, Spec
 from sync.entities.customers import customers
 from sync.entities.tax_rates import taxes
+from sync.state import Link
 
 CARRY_LIMIT = 5000  # invoices held back in memory while their inactive customer is looked up
 
@@ -29,6 +31,8 @@ class InvoicePlanner(EntityPlanner):
         self._deferred: list[Invoice] = []  # waiting for a customer the run has not read
         self._customers_looked_up = False
         self._missing_customers: set[str] = set()  # invoices' customer keys the books do not hold
+        self._page_keys: set[str] = set()  # the invoices of the page read last (linked_keys)
+        self._posted_from_halo: dict[str, Link] = {}  # their to_books links (sync/posting.py)
 
     def plan(self, record: Any) -> None:
         invoice: Invoice = record
@@ -65,7 +69,10 @@ class InvoicePlanner(EntityPlanner):
     def _started_in_halo(self, invoice: Invoice) -> bool:
         """A books invoice LedgerBridge posted from Halo (a to_books link, sync/posting.py): it is that
         Halo invoice already, so it is neither created nor updated from the books; its payments still flow."""
-        origin = self.run.state.link("invoices", invoice.key, TO_BOOKS)
+        if invoice.key in self._page_keys:
+            origin = self._posted_from_halo.get(invoice.key)
+        else:  # an invoice planned outside a page read (carried, deferred): looked up on its own
+            origin = self.run.state.link("invoices", invoice.key, TO_BOOKS)
         if origin is None:
             return False
         self.run.kept("invoices", invoice.key, "invoices", invoice.modified)
@@ -88,6 +95,20 @@ class InvoicePlanner(EntityPlanner):
             )
             self.settled(pending, origin.halo_id, {})
         return True
+
+    def linked_keys(self, records: Sequence[Any]) -> dict[str, list[str]]:
+        """An invoice's own link, its customer's, its lines' items' and its payments'."""
+        invoices: Sequence[Invoice] = records
+        keys = [invoice.key for invoice in invoices]
+        # Books invoices posted from Halo (to_books links): read for the page too, not one query each.
+        self._page_keys = set(keys)
+        self._posted_from_halo = self.run.state.links_for("invoices", keys, TO_BOOKS)
+        return {
+            "invoices": [invoice.key for invoice in invoices],
+            "customers": [invoice.customer_key for invoice in invoices],
+            "items": [line.item_key for invoice in invoices for line in invoice.lines if line.item_key],
+            "payments": [payment.key for invoice in invoices for payment in invoice.payments],
+        }
 
     def settled(self, pending: Pending, halo_id: int, answer: dict[str, Any]) -> None:
         if not self.run.settings.sync.sync_payments:
@@ -156,8 +177,7 @@ class InvoicePlanner(EntityPlanner):
             if isinstance(record, Customer) and not (record.active and not record.deleted):
                 held[record.key] = record
         self._missing_customers = wanted - seen
-        for invoice in deferred:
-            self.run.plan_guarded("invoices", invoice)
+        self.run.plan_records("invoices", deferred)
 
 
 SPEC: Spec = EntitySpec(
