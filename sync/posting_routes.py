@@ -14,7 +14,7 @@ _ROUTES: dict[str, str] = {
     "sage50uk": "",
     "sage50ca": f"{sage50ca_writer.MESSAGE} {sage50ca_writer.WHAT_TO_DO_INSTEAD}",
     "odbc": ("A generic ODBC source is read only: LedgerBridge cannot know how your package takes invoices."),
-    "demo": "The demo company is read only.",
+    "demo": "The demo company is read only: posting Halo's invoices needs QuickBooks Desktop or Sage 50 UK.",
 }
 
 
