@@ -118,3 +118,85 @@ def test_a_full_and_an_incremental_read_give_the_same_records_for_the_same_rows(
                 for key, record in changed.items():
                     assert record == full[key]
             assert any(0 < size < len(full) for size in sizes)  # some cursor reads part of the books
+
+
+def _line(number: object, item: int) -> dict[str, object]:
+    return {"INVOICE_NUMBER": number, "ITEM_NUMBER": item}
+
+
+def test_ordered_lines_hand_each_page_its_own_lines_and_look_up_what_the_scan_has_passed():
+    from connectors.sage50uk import _OrderedLines
+
+    rows = [_line(None, 1), _line(1, 1), _line(1, 2), _line(2, 1), _line("x", 1), _line(4, 1), _line(5.0, 1)]
+    rows += [_line(9, 1), _line(9, 2)]
+    asked: list[list[int]] = []
+
+    def look_up(numbers: list[int]) -> dict[int, list[dict[str, object]]]:
+        asked.append(numbers)
+        return {number: [_line(number, 7)] for number in numbers}
+
+    merged = _OrderedLines(iter(rows))
+    assert merged.take([1, 3], look_up) == {1: [_line(1, 1), _line(1, 2)]}  # 2 has no invoice on the page
+    assert merged.take([4, 5], look_up) == {4: [_line(4, 1)], 5: [_line(5.0, 1)]}
+    assert asked == []
+    # A page at or below what the scan has passed (the driver ordering otherwise): looked up, not lost.
+    assert merged.take([2, 9], look_up) == {9: [_line(9, 1), _line(9, 2)], 2: [_line(2, 7)]}
+    assert asked == [[2]]
+    assert merged.take([10], look_up) == {}
+    assert merged.take([], look_up) == {}
+
+
+class _Recording:
+    """A connection that notes each statement's SQL and parameters."""
+
+    def __init__(self, inner: pyodbc.Connection, seen: list[tuple[str, tuple[object, ...]]]) -> None:
+        self.inner, self.seen = inner, seen
+
+    def cursor(self) -> _Recording:
+        outer = self
+
+        class Cursor:
+            def __init__(self) -> None:
+                self.cursor = outer.inner.cursor()
+
+            def execute(self, sql: str, params: tuple[object, ...] = ()) -> object:
+                outer.seen.append((sql, tuple(params)))
+                return self.cursor.execute(sql, params)
+
+            def __getattr__(self, name: str) -> object:
+                return getattr(self.cursor, name)
+
+        return Cursor()  # type: ignore[return-value]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
+def test_a_full_read_scans_the_lines_once_and_asks_the_ledger_once_a_chunk(tmp_path):
+    _require_sqlite_odbc()
+    path = make_large(tmp_path / "large.sqlite", 7, 5, 450, 3)
+    seen: list[tuple[str, tuple[object, ...]]] = []
+    connection_string = sqlite_odbc_connection_string(path)
+    connector = Sage50UKConnector(
+        lambda: _Recording(
+            configure_odbc_connection(pyodbc.connect(connection_string, autocommit=True)), seen
+        ),
+        local_zone=LONDON,
+        page_size=300,
+    )
+    with connector:
+        assert sum(1 for _ in connector.read("invoices")) == 450
+        lines = [sql for sql, _ in seen if "FROM INVOICE_ITEM" in sql]
+        assert len(lines) == 1 and " IN (" not in lines[0]
+        headers = [(sql, params) for sql, params in seen if "FROM AUDIT_HEADER" in sql]
+        assert len(headers) == 3  # pages of 300 and 150 numbers; 200 values an IN list
+        for sql, params in headers:
+            assert "INV_REF IN (" in sql and "OR ISP_REFERENCE IN (" in sql
+            half = len(params) // 2
+            assert all(isinstance(value, str) for value in params[:half])  # VARCHAR with text
+            assert all(isinstance(value, int) for value in params[half:])  # INTEGER with integers
+        seen.clear()
+        since = (BASE + timedelta(minutes=400)).replace(tzinfo=LONDON)
+        assert sum(1 for _ in connector.read("invoices", since)) == 51
+        lines = [sql for sql, _ in seen if "FROM INVOICE_ITEM" in sql]
+        assert len(lines) == 1 and " IN (" in lines[0]  # incremental: the few changed invoices' lines only
