@@ -16,7 +16,7 @@ split and whose TYPE is 'SR' (receipt) or 'SA' (payment on account) is one payme
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
@@ -469,16 +469,13 @@ class Sage50UKConnector(Connector):
             f"SELECT {_columns(INVOICE_COLUMNS)} FROM {quote('INVOICE')}{where} "
             f"ORDER BY {quote('INVOICE_NUMBER')}"
         )
-        if since is None:
-            # A full re-read: the lines come from one scan in invoice order, merged page by page.
-            merged = _OrderedLines(self.rows(self._lines_sql(""), during="reading invoice lines"))
-            for page in pages(self.rows(sql, during="reading invoices"), self.page_size):
-                yield from self._invoice_page(page, merged)
-            return
         already_read: set[str] = set()
         for page in pages(self.rows(sql, during="reading invoices"), self.page_size):
-            already_read.update(text(row.get("INVOICE_NUMBER")) for row in page)
+            if since is not None:
+                already_read.update(text(row.get("INVOICE_NUMBER")) for row in page)
             yield from self._invoice_page(page)
+        if since is None:
+            return
         # Invoices not edited themselves but whose ledger entry or allocations changed (a new receipt).
         changed = sorted(self._invoices_changed_in_ledger(since) - already_read, key=_number_order)
         numbers = [int(number) for number in changed if number.isdigit()]
@@ -525,20 +522,14 @@ class Sage50UKConnector(Connector):
             references.update(_references(row))
         return references
 
-    def _invoice_page(
-        self, page: list[dict[str, Any]], merged: _OrderedLines | None = None
-    ) -> Iterator[Record | SourceProblem]:
-        """Convert one page of INVOICE rows, fetching their lines, ledger headers and receipts in bulk.
-
-        ``merged`` (a full re-read) hands the page its lines from the one ordered scan; without it (an
-        incremental read, a few scattered invoices) the lines are looked up with IN lists.
-        """
+    def _invoice_page(self, page: list[dict[str, Any]]) -> Iterator[Record | SourceProblem]:
+        """Convert one page of INVOICE rows, fetching their lines, ledger headers and receipts in bulk."""
         if not page:
             return
         if self._currency_list is None:
             self._currency_list = self._currencies()
         numbers = [row["INVOICE_NUMBER"] for row in page if isinstance(row.get("INVOICE_NUMBER"), int)]
-        lines = self._lines_for(numbers) if merged is None else merged.take(numbers, self._lines_for)
+        lines = self._lines_for(numbers)
         headers = self._headers_for(numbers)
         usage = self._receipts_for([h["HEADER_NUMBER"] for found in headers.values() for h in found])
         for row in page:
@@ -593,17 +584,13 @@ class Sage50UKConnector(Connector):
             )
         return code, amount(row.get("FOREIGN_RATE"), "exchange rate", places=Decimal("0.000001"))
 
-    @staticmethod
-    def _lines_sql(where: str) -> str:
-        """INVOICE_ITEM's columns in invoice and line order, ``where`` being '' or a WHERE clause."""
-        return (
-            f"SELECT {_columns(LINE_COLUMNS)} FROM {quote('INVOICE_ITEM')}{where} "
-            f"ORDER BY {quote('INVOICE_NUMBER')}, {quote('ITEM_NUMBER')}"
-        )
-
     def _lines_for(self, numbers: list[int]) -> dict[int, list[dict[str, Any]]]:
         found: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        sql = self._lines_sql(f" WHERE {quote('INVOICE_NUMBER')} {IN_VALUES}")
+        sql = (
+            f"SELECT {_columns(LINE_COLUMNS)} FROM {quote('INVOICE_ITEM')} "
+            f"WHERE {quote('INVOICE_NUMBER')} {IN_VALUES} "
+            f"ORDER BY {quote('INVOICE_NUMBER')}, {quote('ITEM_NUMBER')}"
+        )
         for row in self.rows_in(sql, numbers, during="reading invoice lines"):
             found[row["INVOICE_NUMBER"]].append(row)
         return found
@@ -787,56 +774,6 @@ class Sage50UKConnector(Connector):
             reference=text(row.get("REFERENCE")),
             modified=when(row.get(MODIFIED), self.local_zone, "receipt modified date"),
         )
-
-
-class _OrderedLines:
-    """INVOICE_ITEM read once in INVOICE_NUMBER order, handed out a page of invoices at a time.
-
-    Why: on a full re-read every invoice's lines are wanted, and the INVOICE rows come in the same order,
-    so one scan merged with the pages replaces an IN (...) look-up of 200 numbers at a time (three
-    statements a page). Only one page's lines are held, plus the first line of the next: memory stays
-    flat. Lines of numbers that are not on the page (no INVOICE row, a NULL or non-numeric number) are
-    passed over, as the look-up never asked for them. Should a page hold a number at or below one the scan
-    has gone past (the driver's order disagreeing with ours), those invoices' lines are looked up as
-    before instead of being lost.
-    """
-
-    def __init__(self, rows: Iterator[dict[str, Any]]) -> None:
-        self._rows = rows
-        self._next: dict[str, Any] | None = None
-        self._done = False
-        self._passed: float | None = None  # the highest number the scan has handed out or passed over
-
-    def take(
-        self, numbers: list[int], look_up: Callable[[list[int]], dict[int, list[dict[str, Any]]]]
-    ) -> dict[int, list[dict[str, Any]]]:
-        """The lines of ``numbers`` (one page, ascending), by invoice number."""
-        found: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        if not numbers:
-            return found
-        passed = self._passed
-        behind = [number for number in numbers if passed is not None and number <= passed]
-        wanted = set(numbers).difference(behind)
-        last = max(numbers)
-        while not self._done:
-            row = self._next if self._next is not None else next(self._rows, None)
-            self._next = None
-            if row is None:
-                self._done = True
-                break
-            number = row.get("INVOICE_NUMBER")
-            if isinstance(number, int | float) and not isinstance(number, bool):
-                if number > last:
-                    self._next = row  # the next page's first line
-                    break
-                self._passed = number if passed is None else max(passed, number)
-                passed = self._passed
-                if number in wanted:
-                    found[int(number)].append(row)
-        self._passed = last if passed is None else max(passed, last)
-        if behind:
-            found.update(look_up(behind))
-        return found
 
 
 def _money(
