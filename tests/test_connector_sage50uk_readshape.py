@@ -1,7 +1,6 @@
 """The shape of the Sage 50 UK invoice read (issue 16) changes no record.
 
-Why: the invoices stream was made cheaper in statements (one ledger look-up per chunk instead of two; on a
-full re-read the lines come from one ordered scan merged with the invoices instead of IN look-ups per page).
+Why: the invoices stream was made cheaper in statements (one ledger look-up per chunk instead of two).
 Records must not change at all, so what the connector read from the stand-ins before that change (the code at
 commit ccefd7c) is pinned in ``tests/standins/sage50uk_records.txt`` as the records' repr, and every read is
 compared with it, at several page sizes (pages and IN chunks end in different places). A full re-read and an
@@ -118,3 +117,52 @@ def test_a_full_and_an_incremental_read_give_the_same_records_for_the_same_rows(
                 for key, record in changed.items():
                     assert record == full[key]
             assert any(0 < size < len(full) for size in sizes)  # some cursor reads part of the books
+
+
+class _Recording:
+    """A connection that notes each statement's SQL and parameters."""
+
+    def __init__(self, inner: pyodbc.Connection, seen: list[tuple[str, tuple[object, ...]]]) -> None:
+        self.inner, self.seen = inner, seen
+
+    def cursor(self) -> _Recording:
+        outer = self
+
+        class Cursor:
+            def __init__(self) -> None:
+                self.cursor = outer.inner.cursor()
+
+            def execute(self, sql: str, params: tuple[object, ...] = ()) -> object:
+                outer.seen.append((sql, tuple(params)))
+                return self.cursor.execute(sql, params)
+
+            def __getattr__(self, name: str) -> object:
+                return getattr(self.cursor, name)
+
+        return Cursor()  # type: ignore[return-value]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
+def test_the_ledger_is_asked_once_a_chunk_with_each_column_compared_with_its_own_type(tmp_path):
+    _require_sqlite_odbc()
+    path = make_large(tmp_path / "large.sqlite", 7, 5, 450, 3)
+    seen: list[tuple[str, tuple[object, ...]]] = []
+    connection_string = sqlite_odbc_connection_string(path)
+    connector = Sage50UKConnector(
+        lambda: _Recording(
+            configure_odbc_connection(pyodbc.connect(connection_string, autocommit=True)), seen
+        ),
+        local_zone=LONDON,
+        page_size=300,
+    )
+    with connector:
+        assert sum(1 for _ in connector.read("invoices")) == 450
+        headers = [(sql, params) for sql, params in seen if "FROM AUDIT_HEADER" in sql]
+        assert len(headers) == 3  # pages of 300 and 150 numbers; 200 values an IN list
+        for sql, params in headers:
+            assert "INV_REF IN (" in sql and "OR ISP_REFERENCE IN (" in sql
+            half = len(params) // 2
+            assert all(isinstance(value, str) for value in params[:half])  # VARCHAR with text
+            assert all(isinstance(value, int) for value in params[half:])  # INTEGER with integers
