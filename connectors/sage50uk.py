@@ -28,11 +28,13 @@ from connectors.common import (
     QUANTITY_PLACES,
     RowProblem,
     amount,
+    chunks,
     flag,
     flag_or_false,
     latest,
     optional_amount,
     pages,
+    placeholders,
     rate,
     required_text,
     required_when,
@@ -596,19 +598,24 @@ class Sage50UKConnector(Connector):
     def _headers_for(self, numbers: list[int]) -> dict[tuple[str, str], list[dict[str, Any]]]:
         """AUDIT_HEADER rows (SI/SC, not deleted) by (ACCOUNT_REF, the invoice number they refer to).
 
-        INV_REF is VARCHAR and compared with text; ISP_REFERENCE is INTEGER and compared with numbers: two
-        plain queries rather than one with OR. Keyed by account too: another customer's entry with the
-        same reference is not this invoice's.
+        One statement per chunk covers both look-ups: ``INV_REF IN (text values) OR ISP_REFERENCE IN
+        (integers)``, each column compared with values of its own type (INV_REF is VARCHAR, ISP_REFERENCE
+        INTEGER), each list at most ``MAX_IN_LIST`` values as before. A header both look-ups find comes once
+        (it is kept by HEADER_NUMBER). Keyed by account too: another customer's entry with the same reference
+        is not this invoice's.
         """
         found: dict[tuple[str, str], dict[Any, dict[str, Any]]] = defaultdict(dict)
         document_types = ", ".join(f"'{kind}'" for kind in DOCUMENT_TYPES)
         wanted = {str(number) for number in numbers}
-        for column, values in (("INV_REF", [str(n) for n in numbers]), ("ISP_REFERENCE", list(numbers))):
-            sql = (
-                f"SELECT {_columns(HEADER_COLUMNS)} FROM {quote('AUDIT_HEADER')} "
-                f"WHERE {quote('TYPE')} IN ({document_types}) AND {quote(column)} {IN_VALUES}"
-            )
-            for row in self.rows_in(sql, values, during="reading ledger entries"):
+        select = (
+            f"SELECT {_columns(HEADER_COLUMNS)} FROM {quote('AUDIT_HEADER')} "
+            f"WHERE {quote('TYPE')} IN ({document_types}) AND "
+        )
+        for chunk in chunks(numbers):
+            marks = placeholders(len(chunk))
+            sql = f"{select}({quote('INV_REF')} IN ({marks}) OR {quote('ISP_REFERENCE')} IN ({marks}))"
+            values = [*(str(number) for number in chunk), *chunk]
+            for row in self.rows(sql, values, during="reading ledger entries"):
                 if flag_or_false(row.get("DELETED_FLAG")):
                     continue
                 account = text(row.get("ACCOUNT_REF")).upper()
