@@ -51,7 +51,7 @@ if str(REPO) not in sys.path:
 
 import tomli_w  # noqa: E402
 
-from bench.crash_test import run_main, subprocess_env  # noqa: E402
+from bench.crash_test import post_count, run_main, subprocess_env  # noqa: E402
 from halo.sandbox.seed import SeedLine, halo_invoice  # noqa: E402
 from halo.sandbox.server import HaloSandbox  # noqa: E402
 from tests.standins import qodbc_writes  # noqa: E402
@@ -210,12 +210,6 @@ def _posting_counts(output: str) -> dict[str, int]:
 
 def mark_posts(sandbox: HaloSandbox) -> int:
     return sandbox.counts().get(("POST", "/api/Invoice"), 0)
-
-
-def api_posts(sandbox: HaloSandbox) -> int:
-    return sum(
-        n for (method, path), n in sandbox.counts().items() if method == "POST" and path.startswith("/api/")
-    )
 
 
 @dataclass
@@ -417,12 +411,12 @@ def posting_crash_test(
         figures.seconds = time.monotonic() - started
         figures.invoices = len(seeded)
         verify(sandbox, setup, seeded, figures)
-        books_before, posts_before = sum(books_markers(setup.company).values()), api_posts(sandbox)
+        books_before, posts_before = sum(books_markers(setup.company).values()), post_count(sandbox)
         again = run_main(setup.env, "sync", "--config", str(setup.config), "--json")
         figures.rerun_exit = again.returncode
         figures.rerun_posting = _posting_counts(again.stdout)
         figures.rerun_books_inserts = sum(books_markers(setup.company).values()) - books_before
-        figures.rerun_posts = api_posts(sandbox) - posts_before
+        figures.rerun_posts = post_count(sandbox) - posts_before
         return figures
     finally:
         sandbox.stop()
