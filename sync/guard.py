@@ -45,7 +45,7 @@ log = logging.getLogger("ledgerbridge.sync")
 TIMESTAMP_FIELDS = ("alastupdate", "lastmodified", "last_modified", "datecreated", "date")
 WHOLE_LIST_PARAMS = frozenset({"includeinactive", "order", "orderdesc"})  # params that filter nothing out
 CHECK_PAGE_SIZE = 50
-RECENT = 4096  # our newest ids and sent keys held per resource; older ones are read from the links
+RECENT = 256  # our newest ids and sent keys held per resource (at least two batches); older: from the links
 
 
 T = TypeVar("T")
@@ -63,6 +63,10 @@ class Recent(Generic[T]):
         self._values[value] = None
         while len(self._values) > self.size:
             del self._values[next(iter(self._values))]
+
+    def fit(self, count: int) -> None:
+        """Hold at least two batches of ``count``: a batch's ids are checked before the engine links them."""
+        self.size = max(self.size, 2 * count)
 
     def update(self, values: Iterable[T]) -> None:
         for value in values:
@@ -144,6 +148,8 @@ class SecondInstallationGuard:
             return self._client.save(resource, records)  # no index read: the engine matched nothing here
         keys = {k for k in (normalise_key(r.get(key_field)) for r in creates) if k}
         self._check(resource, seen, keys)  # free: what we already know another program created
+        seen.ours.fit(len(creates))
+        seen.sent_keys.fit(len(creates))
         seen.sent_keys.update(sorted(keys))
         try:
             saved = self._client.save(resource, records)

@@ -83,6 +83,7 @@ def test_a_copy_of_a_customer_created_beyond_the_guards_window_is_still_caught(s
     """With only two keys and ids held, the first customer's key is answered by its link (to an id above
     the watermark): another program's copy of it still stops the run."""
     monkeypatch.setattr(guard, "RECENT", 2)
+    monkeypatch.setattr(guard.Recent, "fit", lambda self, count: None)  # two, whatever the batch
     source = sage_company.source()
     first = min(c.key for c in source["customers"] if c.active and not c.deleted)
     seeded: list[dict] = []
@@ -109,6 +110,7 @@ def test_our_own_creates_read_again_beyond_the_guards_window_are_not_taken_for_a
     this run created is read again, long after the guard's window of two let go of it. Each is ours by its
     link, so the run goes on: no stop, no removal, every customer once."""
     monkeypatch.setattr(guard, "RECENT", 2)
+    monkeypatch.setattr(guard.Recent, "fit", lambda self, count: None)  # two, whatever the batch
     created: list[str] = []
 
     def listener(event) -> None:
@@ -125,3 +127,13 @@ def test_our_own_creates_read_again_beyond_the_guards_window_are_not_taken_for_a
     assert removed == 0  # nothing of ours was removed as a double
     keys = Counter(c.get("accountsid") for c in sage_company.sandbox.records("Client"))
     assert max(keys.values()) == 1 and set(created) <= set(keys)
+
+
+def test_the_guards_window_holds_at_least_two_batches():
+    """A batch's ids are checked (a gap read) before the engine links them: the window never drops them."""
+    recent = guard.Recent[int](2)
+    recent.fit(3)
+    recent.update(range(6))
+    assert all(value in recent for value in range(6)) and len(recent) == 6
+    recent.add(6)
+    assert 0 not in recent and 6 in recent
