@@ -128,7 +128,7 @@ def guard_cost(folder: Path, company: Path, batch_size: int) -> tuple[int, int]:
             env = configure(folder / f"cost-{label}", sandbox, company, batch_size)
             code = "import sys, runpy; sys.argv = ['main.py', 'sync']\n"
             if not guarded:
-                code += "import sync.runner as r; r.SecondInstallationGuard = lambda client: None\n"
+                code += "import sync.runner as r; r.SecondInstallationGuard = lambda client, state: None\n"
             code += f"runpy.run_path({str(REPO / 'main.py')!r}, run_name='__main__')\n"
             subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, check=True, capture_output=True)
             results.append(sum(n for (_, path), n in sandbox.counts().items() if path.startswith("/api")))

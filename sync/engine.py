@@ -665,7 +665,10 @@ class SyncEngine:
                 ]
             )
         for (pending, record), halo_id in zip(confirmed, ids, strict=True):
-            self.halo.claim(BY_NAME[pending.entity].resource, halo_id)
+            if self.dry_run:  # nothing saved: the claim is held in memory
+                self.halo.claim(BY_NAME[pending.entity].resource, halo_id)
+            else:  # its link, saved above, says it is claimed
+                self.halo.confirmed(BY_NAME[pending.entity].resource, halo_id)
             self._trackers[pending.stream].ok(pending.modified)
             self.solved(pending.entity, pending.key)
             self._count(pending.entity, pending.outcome)

@@ -16,6 +16,11 @@ guard sits between the engine and the Halo client and costs no request while nob
 
 A create that may have landed (a timeout), or that Halo accepted without showing it in its answer, is the
 engine's to reconcile: its one copy is adopted, not counted as another installation's.
+
+Memory stays flat: which ids are ours and which keys we created are not held for the whole run. The last
+``RECENT`` of each are; older ones are answered by the state store's links (saved per confirmed batch): an
+id linked by the engine is ours unless this guard saw it first as someone else's (``foreign``), and a key
+linked to an id above the watermark is one this run created (ids grow).
 """
 
 from __future__ import annotations
@@ -24,20 +29,54 @@ import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from core.errors import ConfigError, LedgerBridgeError, TransientError
 from halo.client import HaloClient, RequestStats
 from halo.resources import RESOURCES
 from sync.answers import halo_id
+from sync.entities import BY_RESOURCE
 from sync.halo_index import newer_records
 from sync.matching import normalise_key
+from sync.state import StateStore
 
 log = logging.getLogger("ledgerbridge.sync")
 
 TIMESTAMP_FIELDS = ("alastupdate", "lastmodified", "last_modified", "datecreated", "date")
 WHOLE_LIST_PARAMS = frozenset({"includeinactive", "order", "orderdesc"})  # params that filter nothing out
 CHECK_PAGE_SIZE = 50
+RECENT = 256  # our newest ids and sent keys held per resource (at least two batches); older: from the links
+
+
+T = TypeVar("T")
+
+
+class Recent(Generic[T]):
+    """The last ``size`` values added, as a set: what fell out of it is the state store's to answer."""
+
+    def __init__(self, size: int | None = None) -> None:
+        self.size = RECENT if size is None else size
+        self._values: dict[T, None] = {}
+
+    def add(self, value: T) -> None:
+        self._values.pop(value, None)
+        self._values[value] = None
+        while len(self._values) > self.size:
+            del self._values[next(iter(self._values))]
+
+    def fit(self, count: int) -> None:
+        """Hold at least two batches of ``count``: a batch's ids are checked before the engine links them."""
+        self.size = max(self.size, 2 * count)
+
+    def update(self, values: Iterable[T]) -> None:
+        for value in values:
+            self.add(value)
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._values
+
+    def __len__(self) -> int:
+        return len(self._values)
 
 
 @dataclass
@@ -47,8 +86,9 @@ class _Seen:
     watermark: int | None = None  # the highest id of the first full read (the engine's index)
     newest: int = 0  # the highest id read so far
     by_key: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict[str, Any])
-    ours: set[int] = field(default_factory=set)
-    sent_keys: set[str] = field(default_factory=set)  # keys we created (or may have)
+    ours: Recent[int] = field(default_factory=Recent[int])  # our newest creates (and adopted copies)
+    foreign: set[int] = field(default_factory=set)  # ids read above the watermark that were not ours then
+    sent_keys: Recent[str] = field(default_factory=Recent[str])  # keys we created (or may have), newest
     maybe_ours: set[str] = field(default_factory=set)  # keys of a create that may have landed unconfirmed
     noted: set[str] = field(default_factory=set)  # keys whose copies (by_key) grew since the last check
     foreign_seen: bool = False  # another program created something in this resource during the run
@@ -57,8 +97,9 @@ class _Seen:
 class SecondInstallationGuard:
     """A HaloWriter wrapper: the engine's reads and saves pass through, create batches are checked."""
 
-    def __init__(self, client: HaloClient) -> None:
+    def __init__(self, client: HaloClient, state: StateStore) -> None:
         self._client = client
+        self._state = state  # the engine's links: which older ids are ours, which older keys we created
         self._seen: dict[str, _Seen] = {}
 
     @property
@@ -107,7 +148,9 @@ class SecondInstallationGuard:
             return self._client.save(resource, records)  # no index read: the engine matched nothing here
         keys = {k for k in (normalise_key(r.get(key_field)) for r in creates) if k}
         self._check(resource, seen, keys)  # free: what we already know another program created
-        seen.sent_keys |= keys
+        seen.ours.fit(len(creates))
+        seen.sent_keys.fit(len(creates))
+        seen.sent_keys.update(sorted(keys))
         try:
             saved = self._client.save(resource, records)
         except TransientError as exc:
@@ -150,17 +193,41 @@ class SecondInstallationGuard:
         the same verdict as looking at every sent key, at the cost of the batch, not of the run so far.
         """
         conflicts: list[tuple[str, list[dict[str, Any]]]] = []
-        for key in sorted(keys | (seen.noted & seen.sent_keys)):
+        for key in sorted(keys | {k for k in seen.noted if self._sent(resource, seen, k)}):
             copies = seen.by_key.get(key, {})
-            foreign = [r for i, r in copies.items() if i not in seen.ours]
-            if key in seen.maybe_ours and len(foreign) == 1 and not (set(copies) & seen.ours):
-                seen.ours.add(_id(foreign[0]))  # our own create that landed unconfirmed: the engine links it
+            foreign = [r for i, r in copies.items() if not self._ours(resource, seen, i)]
+            if key in seen.maybe_ours and len(foreign) == 1 and len(foreign) == len(copies):
+                # our own create that landed unconfirmed: the engine links it
+                seen.foreign.discard(_id(foreign[0]))
+                seen.ours.add(_id(foreign[0]))
                 continue
             if foreign:
                 conflicts.append((key, sorted(copies.values(), key=_id)))
         if conflicts:
             raise self._stop(resource, seen, conflicts)
         seen.noted.clear()
+
+    def _ours(self, resource: str, seen: _Seen, record_id: int) -> bool:
+        """Whether we created ``record_id`` (or adopted it as our create that landed unconfirmed).
+
+        Our newest creates are held; an older one is ours when the engine linked it, unless this guard read
+        it before it was linked and it was not ours then (a copy the engine's reconcile linked is not
+        thereby ours: the same verdict as holding every id of the run).
+        """
+        if record_id in seen.ours:
+            return True
+        if record_id in seen.foreign:
+            return False
+        entity = _entity(resource)
+        return entity is not None and self._state.is_linked_id(entity, record_id)
+
+    def _sent(self, resource: str, seen: _Seen, key: str) -> bool:
+        """Whether this run created ``key`` (or may have): held while recent, else its link to a new id."""
+        if key in seen.sent_keys or key in seen.maybe_ours:
+            return True
+        entity = _entity(resource)
+        above = seen.watermark
+        return entity is not None and above is not None and self._state.key_linked_above(entity, key, above)
 
     def _note(self, resource: str, seen: _Seen, record: dict[str, Any]) -> None:
         record_id = _id(record)
@@ -170,7 +237,8 @@ class SecondInstallationGuard:
         if key:
             seen.by_key.setdefault(key, {})[record_id] = record
             seen.noted.add(key)
-        if record_id not in seen.ours:
+        if not self._ours(resource, seen, record_id):
+            seen.foreign.add(record_id)
             seen.foreign_seen = True
 
     def _read_newer(self, resource: str, seen: _Seen) -> None:
@@ -192,12 +260,12 @@ class SecondInstallationGuard:
         for key, copies in conflicts:
             keep = copies[0]  # the first copy Halo made stays; every side removes its own later ones
             for copy in copies[1:]:
-                if _id(copy) in seen.ours and self._remove(resource, _id(copy)):
+                if self._ours(resource, seen, _id(copy)) and self._remove(resource, _id(copy)):
                     removed.append(_id(copy))
                     seen.by_key[key].pop(_id(copy), None)
                 else:
                     left.append(f"{_shown(key, copies, resource)} (Halo ids {_id(keep)} and {_id(copy)})")
-        foreign = [r for _, copies in conflicts for r in copies if _id(r) not in seen.ours]
+        foreign = [r for _, copies in conflicts for r in copies if not self._ours(resource, seen, _id(r))]
         latest = max(foreign, key=_id) if foreign else conflicts[0][1][-1]
         when = _activity(latest)
         example = ", ".join(_shown(key, copies, resource) for key, copies in conflicts[:3])
@@ -231,6 +299,12 @@ def _key_field(resource: str) -> str | None:
     """Where Halo keeps the books' key on ``resource`` (halo/resources.py), None for one we do not write."""
     row = RESOURCES.get(resource)
     return row.key_field if row is not None else None
+
+
+def _entity(resource: str) -> str | None:
+    """The link entity of ``resource`` (its links say which ids are ours), None for one we do not sync."""
+    spec = BY_RESOURCE.get(resource)
+    return spec.name if spec is not None else None
 
 
 def _id(record: Mapping[str, Any]) -> int:

@@ -81,7 +81,10 @@ class HaloIndexes:
         self.state = state
         self._on_blind = on_blind  # Halo cannot show what was linked: the engine marks the run unfinished
         self._indexes: dict[str, HaloIndex] = {}
-        self._claimed: dict[str, set[int]] = {}  # Halo ids linked in this run, per resource
+        # Halo ids matched in this run whose write is not confirmed yet (or was refused), per resource; a
+        # confirmed one is answered by its link, saved with its batch (``claimed``): no run-long set.
+        self._unconfirmed: dict[str, set[int]] = {}
+        self._since = state.stamp()  # links saved from here on were saved by this run
         self._details: dict[
             tuple[str, int], dict[str, Any] | None
         ] = {}  # partial rows read in full (None: gone)
@@ -99,8 +102,26 @@ class HaloIndexes:
         self._indexes[resource] = index
 
     def claim(self, resource: str, halo_id: int) -> None:
-        """A Halo record linked in this run: no other record of the books may match it."""
-        self._claimed.setdefault(resource, set()).add(halo_id)
+        """A Halo record matched in this run, its write not confirmed yet: no other record may match it."""
+        self._unconfirmed.setdefault(resource, set()).add(halo_id)
+
+    def confirmed(self, resource: str, halo_id: int) -> None:
+        """A write to ``halo_id`` was confirmed and its link saved: the link now says it is claimed."""
+        unconfirmed = self._unconfirmed.get(resource)
+        if unconfirmed is not None:
+            unconfirmed.discard(halo_id)
+
+    def claimed(self, resource: str, halo_id: int) -> bool:
+        """Whether a record of the books was linked (or matched) to ``halo_id`` in this run.
+
+        Why from the state store: the links of a confirmed batch are saved before anything follows from
+        it, stamped this run, so they answer for every confirmed write; a set holding them all grew with
+        every record of a first sync. Only matches still waiting for (or refused) their write stay here.
+        """
+        if halo_id in self._unconfirmed.get(resource, ()):
+            return True
+        spec = BY_RESOURCE.get(resource)
+        return spec is not None and self.state.linked_since(spec.name, halo_id, self._since)
 
     def _load_index(self, resource: str) -> HaloIndex:
         row = halo_resource(resource)
@@ -223,15 +244,10 @@ class HaloIndexes:
         return index if index is not None else self._load_index(resource)
 
     def free(self, resource: str, records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-        claimed = self._claimed.get(resource, set())
-        return [r for r in records if r.get("id") and int(r["id"]) not in claimed]
+        return [r for r in records if r.get("id") and not self.claimed(resource, int(r["id"]))]
 
     def match_by_key(self, resource: str, key: str) -> dict[str, Any] | None:
         found = self.index(resource).by_key(key)
-        if (
-            found is not None
-            and found.get("id")
-            and int(found["id"]) not in self._claimed.get(resource, set())
-        ):
+        if found is not None and found.get("id") and not self.claimed(resource, int(found["id"])):
             return found
         return None

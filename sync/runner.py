@@ -228,7 +228,7 @@ def _run_locked(
                     dry_run=dry_run,
                 )
                 posting_run.recover()
-            guard = None if dry_run else SecondInstallationGuard(client)
+            guard = None if dry_run else SecondInstallationGuard(client, state)
             engine = SyncEngine(
                 settings,
                 state,

@@ -230,8 +230,33 @@ def _migrate_3(db: sqlite3.Connection) -> None:
     )
 
 
+def match_key(source_key: str) -> str:
+    """A books key as Halo matches it: trimmed and case-insensitive (sync.matching.normalise_key's rule)."""
+    return source_key.strip().casefold()
+
+
+def _migrate_4(db: sqlite3.Connection) -> None:
+    """Links can be found by their Halo id and by their key as matched, so the engine and the guard ask
+    the state store what this run linked or created instead of holding run-long sets (memory stays flat)."""
+    _run_script(db, "ALTER TABLE links ADD COLUMN match_key TEXT;")
+    rows = db.execute("SELECT rowid, source_key FROM links").fetchall()
+    db.executemany("UPDATE links SET match_key=? WHERE rowid=?", [(match_key(k), r) for r, k in rows])
+    _run_script(
+        db,
+        """
+        CREATE INDEX links_by_halo_id ON links (entity, direction, halo_id);
+        CREATE INDEX links_by_match_key ON links (entity, direction, match_key);
+        """,
+    )
+
+
 # Each entry moves the schema from version i to i+1; append only, never edit a shipped migration.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_1, _migrate_2, _migrate_3)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    _migrate_1,
+    _migrate_2,
+    _migrate_3,
+    _migrate_4,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -257,6 +282,7 @@ class StateStore:
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
         self._lock = threading.RLock()
+        self._last_stamp = _now()  # links are stamped monotonically: see ``stamp``
         if self.path != ":memory:":
             file = Path(self.path)
             ensure_private_dir(file.parent)
@@ -402,7 +428,7 @@ class StateStore:
         """
         if not links:
             return
-        now = _text(_now())
+        now = _text(self.stamp())
         rows = [
             (
                 link.entity,
@@ -413,6 +439,7 @@ class StateStore:
                 now,
                 link.name,
                 _text(link.source_modified),
+                match_key(link.source_key),
             )
             for link in links
         ]
@@ -422,7 +449,7 @@ class StateStore:
                 try:
                     self._db.executemany(
                         "INSERT INTO links (entity, direction, source_key, halo_id, content_hash, synced_at, "
-                        "name, source_modified) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                        "name, source_modified, match_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
                         "ON CONFLICT (entity, direction, source_key) DO UPDATE SET "
                         "halo_id=excluded.halo_id, content_hash=excluded.content_hash, "
                         "synced_at=excluded.synced_at, name=COALESCE(excluded.name, links.name), "
@@ -436,6 +463,46 @@ class StateStore:
                     raise
             except sqlite3.Error as exc:
                 raise state_error(exc, self.path) from exc
+
+    def stamp(self) -> datetime:
+        """Now, never earlier than a stamp this store gave before: a link saved after ``stamp()`` returned
+        carries a ``synced_at`` at or after it, even if the PC's clock is set back meanwhile."""
+        with self._lock:
+            self._last_stamp = max(self._last_stamp + timedelta(microseconds=1), _now())
+            return self._last_stamp
+
+    def linked_since(self, entity: str, halo_id: int, since: datetime, direction: str = TO_HALO) -> bool:
+        """Whether a link of ``entity`` to Halo record ``halo_id`` was saved at or after ``since``.
+
+        Why: "a Halo record linked in this run is not matched again" is answered here, from the links saved
+        per confirmed batch, rather than from a set that grows with every record of a first sync.
+        """
+        rows = self._fetchall(
+            "SELECT synced_at FROM links WHERE entity=? AND direction=? AND halo_id=?",
+            (entity, direction, int(halo_id)),
+        )
+        return any(datetime.fromisoformat(row[0]) >= since for row in rows)
+
+    def is_linked_id(self, entity: str, halo_id: int, direction: str = TO_HALO) -> bool:
+        """Whether some record of ``entity`` is linked to Halo record ``halo_id`` (it is ours)."""
+        row = self._fetchone(
+            "SELECT 1 FROM links WHERE entity=? AND direction=? AND halo_id=? LIMIT 1",
+            (entity, direction, int(halo_id)),
+        )
+        return row is not None
+
+    def key_linked_above(self, entity: str, key: str, above: int, direction: str = TO_HALO) -> bool:
+        """Whether ``key`` (as matched: trimmed, any case) is linked to a Halo id above ``above``.
+
+        Why: Halo numbers records as it creates them, so a link to an id above the highest one read at the
+        start of a run is a record this run created (or adopted as its own create): the second-installation
+        guard's "keys we created" without holding them all.
+        """
+        row = self._fetchone(
+            "SELECT 1 FROM links WHERE entity=? AND direction=? AND match_key=? AND halo_id>? LIMIT 1",
+            (entity, direction, match_key(key), int(above)),
+        )
+        return row is not None
 
     def drop_link(self, entity: str, source_key: str, direction: str = TO_HALO) -> None:
         self._execute(
@@ -743,10 +810,17 @@ class StateStore:
                     )
                     self._db.execute(
                         "INSERT INTO links (entity, direction, source_key, halo_id, content_hash, synced_at, "
-                        "name) VALUES ('invoices', ?, ?, ?, '', ?, ?) "
+                        "name, match_key) VALUES ('invoices', ?, ?, ?, '', ?, ?, ?) "
                         "ON CONFLICT (entity, direction, source_key) DO UPDATE SET halo_id=excluded.halo_id, "
                         "synced_at=excluded.synced_at, name=COALESCE(excluded.name, links.name)",
-                        (TO_BOOKS, books_key, int(halo_id), now, name or books_number or None),
+                        (
+                            TO_BOOKS,
+                            books_key,
+                            int(halo_id),
+                            now,
+                            name or books_number or None,
+                            match_key(books_key),
+                        ),
                     )
                     self._db.execute("COMMIT")
                 except BaseException:

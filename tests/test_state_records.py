@@ -8,8 +8,9 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
+import sync.state
 from sync.runner import open_state, run_sync
-from sync.state import SCHEMA_VERSION, StateStore, _migrate_1
+from sync.state import SCHEMA_VERSION, LinkWrite, StateStore, _migrate_1
 
 
 def test_a_schema_1_file_is_migrated_additively_and_its_links_kept(tmp_path):
@@ -81,3 +82,34 @@ def test_a_real_sync_keeps_skipped_records_with_their_reason_but_a_dry_run_write
     assert len(skipped) == summary.total("skipped") > 0
     assert all(row.reason for row in skipped)
     assert names and all(names.values())  # links carry the customer's name from the books
+
+
+def test_links_of_an_older_file_are_found_by_their_key_as_matched_and_by_halo_id(tmp_path):
+    """Schema 4 fills the key as matched (trimmed, any case) for links saved before it."""
+    path = tmp_path / "state.sqlite3"
+    raw = sqlite3.connect(path, isolation_level=None)
+    _migrate_1(raw)
+    raw.execute("PRAGMA user_version = 1")
+    raw.execute(
+        "INSERT INTO links VALUES ('customers', 'to_halo', 'Acme01 ', 12, 'hash', ?)",
+        (datetime.now(UTC).isoformat(),),
+    )
+    raw.close()
+    with StateStore(path) as store:
+        assert store.key_linked_above("customers", "acme01", 11)
+        assert not store.key_linked_above("customers", "acme01", 12)  # not created above that id
+        assert store.is_linked_id("customers", 12) and not store.is_linked_id("customers", 13)
+        assert not store.is_linked_id("sites", 12)
+
+
+def test_a_link_saved_after_the_clock_was_set_back_still_counts_as_saved_since_the_stamp(
+    tmp_path, monkeypatch
+):
+    with StateStore(tmp_path / "state.sqlite3") as store:
+        since = store.stamp()
+        monkeypatch.setattr(sync.state, "_now", lambda: since - timedelta(hours=1))
+        store.save_links([LinkWrite("customers", "ACME01", 7, "h")])
+        assert store.linked_since("customers", 7, since)
+        assert not store.linked_since("customers", 8, since)
+        later = store.stamp()
+        assert later > since and not store.linked_since("customers", 7, later)
