@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from connectors import sage50ca_writer
 from connectors.base import DEFAULT_PAGE_SIZE, ConnectionFactory, Connector
 from connectors.errors import error_from_odbc
 from core.books import BooksWriter
@@ -110,13 +111,22 @@ _WRITER_CLASSES: dict[str, tuple[str, str]] = {
     "quickbooks": ("connectors.quickbooks_writer", "QuickBooksWriter"),
     "sage50uk": ("connectors.sage50uk_sdo", "Sage50UKSDOWriter"),
 }
-# What to tell a user whose package has no writer here: the route, and what to do meanwhile.
+# What to tell a user whose package has no writer here: why not, and what to do meanwhile (the app shows it
+# beside the greyed-out choice; a run with posting on stops with it).
 _NO_WRITER: dict[str, str] = {
-    "sage50ca": "Sage 50 Canada offers no way in that LedgerBridge could confirm (docs/writing-sage.md).",
-    "odbc": "A generic ODBC source is read through the queries you gave; LedgerBridge has no way to write "
-    "invoices into it.",
-    "demo": "The demo company is opened read-only.",
+    "sage50ca": f"{sage50ca_writer.MESSAGE} {sage50ca_writer.WHAT_TO_DO_INSTEAD}",
+    "odbc": "A generic ODBC source is read only: LedgerBridge cannot know how your package takes invoices.",
+    "demo": "The demo company is read only: posting Halo's invoices needs QuickBooks Desktop or Sage 50 UK.",
 }
+
+
+def no_writer_reason(kind: str) -> str:
+    """'' when Halo's invoices can be posted into ``kind``; otherwise why not, for a person."""
+    if kind in _WRITER_CLASSES:
+        return ""
+    if not kind:
+        return "Choose the accounting package first."
+    return _NO_WRITER.get(kind, f"{DISPLAY_NAMES.get(kind, kind)} has no way in for invoices.")
 
 
 def writer_class(kind: str) -> WriterFactory:
@@ -125,7 +135,7 @@ def writer_class(kind: str) -> WriterFactory:
     if kind not in _WRITER_CLASSES:
         name = DISPLAY_NAMES.get(kind, kind or "this accounting package")
         raise ConfigError(
-            f"{name} cannot take invoices from Halo through LedgerBridge. {_NO_WRITER.get(kind, '')}".strip(),
+            f"{name} cannot take invoices from Halo through LedgerBridge. {no_writer_reason(kind)}",
             action="Untick Post Halo's invoices in Settings > Sync (posting.enabled = false); the books -> "
             "Halo sync is not affected. See docs/posting.md for what each package "
             "supports.",

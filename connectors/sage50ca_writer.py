@@ -9,37 +9,20 @@ document (core.books: ``post`` returns only once the books confirmed). Writing t
 directly corrupts it (ids from counters, no referential integrity: accounting-packages.md 2.1). The
 ODBC/MySQL connection stays read-only, as LedgerBridge uses it.
 
-The posting side calls ``open_writer()`` (or shows ``posting_unsupported_error()``) when [posting] enabled is
-on for ``sage50ca``, so the user reads this instead of a run that silently posts nothing.
+connectors/registry.py has no writer for ``sage50ca`` and gives these words as the reason: the app shows them
+beside the greyed-out *Halo to the books*, and a run with posting on stops with them (a ConfigError), so the
+user reads this instead of a run that silently posts nothing.
 """
 
 from __future__ import annotations
-
-from typing import NoReturn
-
-from core.errors import ConfigError
 
 MESSAGE = (
     "LedgerBridge cannot post Halo invoices into Sage 50 Canadian Edition: Sage's only ways in are its .NET "
     "SDK, which needs an app authorised by Sage, and a hand-run text import that LedgerBridge could not "
     "confirm; writing to the company database directly would damage it."
 )
-# What an office does instead (shown beside the greyed-out choice in the app, and in ACTION).
+# What an office does instead (shown beside the greyed-out choice in the app, and when a run stops).
 WHAT_TO_DO_INSTEAD = (
     "Enter Halo's invoices in Sage (Sales Invoices), or import them with Sage's File > Import/Export > "
     "Import Transactions, then mark them posted in Halo."
 )
-ACTION = (
-    "Untick Post Halo's invoices in Settings > Sync (or set [posting] enabled = false): LedgerBridge keeps "
-    f"reading Sage 50 into Halo. {WHAT_TO_DO_INSTEAD} See docs/writing-sage.md."
-)
-
-
-def posting_unsupported_error() -> ConfigError:
-    """The ConfigError the posting side reports when posting is turned on for Sage 50 Canada."""
-    return ConfigError(MESSAGE, action=ACTION, detail="source kind sage50ca has no BooksWriter")
-
-
-def open_writer() -> NoReturn:
-    """Where a Sage 50 Canada BooksWriter would be made: always the ConfigError above."""
-    raise posting_unsupported_error()

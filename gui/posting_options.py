@@ -3,7 +3,7 @@
 Why its own module: the books -> Halo choices are one checkbox per entity, but posting into the books is a
 rule (from a start date, approved only, which top levels, which number) and depends on what the chosen
 package can take. Keeping it here leaves gui/forms.py to the plain settings sections. The form only reads
-and writes ``Settings.posting``; what a package supports comes from ``sync.posting_routes``.
+and writes ``Settings.posting``; what a package supports comes from ``sync.runner.posting_route``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.widgets.inputs import ScrollSafeComboBox, ScrollSafeDateEdit
-from sync.posting_routes import posting_route
+from sync.runner import posting_route
 from sync.settings import ALL_ENTITIES, DEFAULT_ENTITIES, Settings
 
 NUMBER_CHOICES = (("halo", "Halo's invoice number"), ("books", "The books' next number"))

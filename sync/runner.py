@@ -19,6 +19,7 @@ from connectors.registry import (
     SourceConfig,
     create_connector,
     create_writer,
+    no_writer_reason,
     odbc_data_sources,
     odbc_drivers,
 )
@@ -81,6 +82,12 @@ def build_writer(settings: Settings, secrets: SecretStore) -> BooksWriter:
     cannot take invoices is a ConfigError saying so (connectors.registry.writer_class)."""
     password = secrets.get(SOURCE_PASSWORD) if settings.source.username else None
     return create_writer(source_config(settings.source, settings.posting.income_account), password)
+
+
+def posting_route(kind: str) -> str:
+    """'' when Halo's invoices can be posted into the package ``kind``; otherwise why not, for a person (the
+    app shows it beside the greyed-out choice; a run with posting on stops with the same words)."""
+    return no_writer_reason(kind)
 
 
 def odbc_inventory() -> tuple[list[str], dict[str, str]]:

@@ -8,7 +8,7 @@ from PySide6.QtCore import QDate, QPoint, Qt
 
 from gui.forms import SyncOptionsForm
 from gui.posting_options import parse_toplevels
-from sync.posting_routes import posting_route
+from sync.runner import posting_route
 from sync.settings import Settings
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support")

@@ -20,7 +20,11 @@ def test_quickbooks_has_a_writer_and_the_others_say_what_to_do():
     from connectors.quickbooks_writer import QuickBooksWriter
 
     assert writer_class("quickbooks") is QuickBooksWriter
-    for kind, words in (("odbc", "no way to write"), ("sage50ca", "writing-sage.md"), ("demo", "read-only")):
+    for kind, words in (
+        ("odbc", "read only"),
+        ("sage50ca", "Sage 50 Canadian Edition"),
+        ("demo", "read only"),
+    ):
         with pytest.raises(ConfigError) as raised:
             writer_class(kind)
         assert words in str(raised.value) and "posting.enabled" in raised.value.action
