@@ -349,12 +349,14 @@ class HaloSandbox:
             page_no = _optional_int(query, "page_no") or 1
             if page_size < 1 or page_no < 1:
                 raise _BadRequest("page_size and page_no must be 1 or more.")
-            total, page = self._store.select(resource, filters, (page_no - 1) * page_size, page_size)
+            total, page = self._store.select(
+                resource, filters, (page_no - 1) * page_size, page_size, copy=False
+            )
         else:
             count = _optional_int(query, "count")
             if count is not None and count < 0:
                 raise _BadRequest("count must be 0 or more.")
-            total, page = self._store.select(resource, filters, 0, count)
+            total, page = self._store.select(resource, filters, 0, count, copy=False)
         rows = [self._shown(resource, row, listed=True) for row in page]
         return _json_reply(200, {"record_count": total, RESOURCES[resource].list_key: rows})
 
@@ -372,7 +374,7 @@ class HaloSandbox:
             record_id = int(raw_id)
         except ValueError:
             return _error_reply(404, f"{resource} id {raw_id!r} is not a number.")
-        record = self._store.get(resource, record_id)
+        record = self._store.get(resource, record_id, copy=False)
         if record is None or self._hidden(resource, record_id):
             return _error_reply(404, f"There is no {resource} with id {record_id}.")
         return _json_reply(200, self._shown(resource, record, listed=False))
@@ -407,7 +409,7 @@ class HaloSandbox:
                 message = f"Record {index}: there is no {resource} with id {item['id']} to update."
                 return _error_reply(400, message, record_index=index, field="id")
         try:
-            saved = self._store.save_batch(resource, payload)
+            saved = self._store.save_batch(resource, payload, copy=False)
         except RecordProblem as problem:
             return _error_reply(400, problem.message, record_index=problem.record_index, field=problem.field)
         created = any(not isinstance(item, dict) or not item.get("id") for item in payload)
@@ -456,7 +458,7 @@ class HaloSandbox:
         if not isinstance(records, list) or not all(isinstance(item, dict) for item in records):
             return _error_reply(400, "Send a JSON array of records.")
         try:
-            saved = self._store.save_batch(resource, records, allow_explicit_ids=True)
+            saved = self._store.save_batch(resource, records, allow_explicit_ids=True, copy=False)
         except RecordProblem as problem:
             return _error_reply(400, problem.message, record_index=problem.record_index, field=problem.field)
         return _json_reply(201, saved)
