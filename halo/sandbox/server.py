@@ -32,6 +32,7 @@ from halo.sandbox.faults import SandboxFaults
 from halo.sandbox.page import render_page
 from halo.sandbox.schemas import RecordProblem, coerce_numeric_text
 from halo.sandbox.store import ListQuery, SandboxStore
+from halo.sandbox.wire import decode_body
 
 __all__ = ["HaloSandbox", "SandboxFaults"]
 
@@ -390,7 +391,7 @@ class HaloSandbox:
 
     def _post(self, resource: str, body: bytes) -> _Reply:
         try:
-            payload = json.loads(body.decode("utf-8"))
+            payload = decode_body(body)
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             return _error_reply(
                 400, f"The request body is not valid JSON ({error}).", record_index=None, field=None
@@ -452,7 +453,7 @@ class HaloSandbox:
                 404, f"There is no resource {name!r} to seed; use one of {', '.join(RESOURCES)}."
             )
         try:
-            records = json.loads(body.decode("utf-8") or "[]")
+            records = decode_body(body or b"[]")
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             return _error_reply(400, f"The request body is not valid JSON ({error}).")
         if not isinstance(records, list) or not all(isinstance(item, dict) for item in records):
