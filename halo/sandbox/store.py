@@ -8,6 +8,7 @@ are set by the server. Id lookups are dict lookups so 100,000 records stay fast;
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -20,6 +21,7 @@ from typing import Any
 
 from halo.resources import RESOURCES
 from halo.sandbox.schemas import RecordProblem, shared_validator
+from halo.sandbox.wire import decode_body, is_plain
 
 # Halo's own "last changed" field per record type, kept by the server.
 TIMESTAMP_FIELDS: dict[str, str] = {
@@ -109,6 +111,7 @@ class SandboxStore:
         self._unordered: set[str] = set()
         self._query_cache: OrderedDict[tuple[Any, ...], tuple[int, list[int]]] = OrderedDict()
         self._validators = {name: shared_validator(name) for name in RESOURCES}
+        self._plain = True
         self._db: sqlite3.Connection | None = None
         if db_path is not None:
             self._open_db(Path(db_path))
@@ -132,7 +135,8 @@ class SandboxStore:
                 "SELECT resource, id, body FROM records ORDER BY resource, id"
             ):
                 if resource in self._records:
-                    self._records[resource][record_id] = json.loads(body)
+                    self._records[resource][record_id], plain = decode_body(body)
+                    self._plain = self._plain and plain
             for name, next_id in self._db.execute("SELECT name, next_id FROM counters"):
                 if name in self._next_id:
                     self._next_id[name] = max(self._next_id[name], next_id)
@@ -174,6 +178,13 @@ class SandboxStore:
         with self._lock:
             record = self._records[resource].get(record_id)
             return None if record is None else self._present(resource, record, True, copy)
+
+    @property
+    def plain(self) -> bool:
+        """Whether every record stored so far was plain JSON (wire.is_plain), so that answers made of
+        them can be written by msgspec; once one was not (a NaN, a float overflowed to infinity), False
+        for good: a sticky flag costs nothing per answer, where a check would cost what msgspec saves."""
+        return self._plain
 
     def count(self, resource: str) -> int:
         with self._lock:
@@ -331,10 +342,17 @@ class SandboxStore:
             return True
 
     def save_batch(
-        self, resource: str, records: list[Any], allow_explicit_ids: bool = False, *, copy: bool = True
+        self,
+        resource: str,
+        records: list[Any],
+        allow_explicit_ids: bool = False,
+        *,
+        copy: bool = True,
+        known_plain: bool = False,
     ) -> list[dict[str, Any]]:
         """Create or update every record of one POST body, or none of them (raises RecordProblem); the
-        saved records as get() gives them (``copy`` as there)."""
+        saved records as get() gives them (``copy`` as there). ``known_plain``: the records are plain JSON
+        (wire.decode_body said so), so ``plain`` need not look at them again."""
         validator = self._validators[resource]
         for index, record in enumerate(records):
             validator.check(index, record)
@@ -349,6 +367,8 @@ class SandboxStore:
                 table[record_id] = body
                 self._versions[name] += 1
             self._next_id.update(plan.next_id)
+            if self._plain and not (plan.plain and (known_plain or is_plain(records))):
+                self._plain = False  # what is stored is the records' values, and ids, times and totals
             table = self._records[resource]
             return [self._present(resource, table[record_id], True, copy) for record_id in saved_ids]
 
@@ -361,6 +381,7 @@ class _BatchPlan:
         self._allow_explicit_ids = allow_explicit_ids
         self.pending: dict[tuple[str, int], dict[str, Any]] = {}
         self.next_id: dict[str, int] = dict(store._next_id)
+        self.plain = True  # whether every invoice total worked out here is finite
         self._now = server_timestamp()
 
     def lookup(self, resource: str, record_id: object) -> dict[str, Any] | None:
@@ -441,6 +462,7 @@ class _BatchPlan:
         else:
             merged.setdefault("lines", [])
         merged["total"] = invoice_total(merged["lines"])
+        self.plain = self.plain and math.isfinite(merged["total"])
 
     def _create_main_site(self, client: dict[str, Any]) -> None:
         site_id = self._new_id("Site")
