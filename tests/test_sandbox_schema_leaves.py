@@ -17,6 +17,7 @@ from halo.sandbox.schemas import (
     _FORMATS,
     RecordValidator,
     _HaloValidator,
+    _int_range,
     load_schema_document,
     shared_validator,
 )
@@ -152,6 +153,19 @@ def test_the_types_a_leaf_passes_unlooked_get_the_library_verdict(leaf):
             assert library(value), (leaf, value)
 
 
+@pytest.mark.parametrize("leaf", LEAVES, ids=lambda leaf: json.dumps(leaf, sort_keys=True)[:60])
+def test_the_range_a_leaf_puts_on_whole_numbers_gets_the_library_verdict(leaf):
+    """A whole number is judged by _int_range's bounds alone where the leaf has them: the library's verdict
+    on every whole number among the values and the leaf's edges."""
+    bounds = _int_range(leaf)
+    if bounds is None:
+        return
+    library = _HaloValidator({**leaf, "$defs": RecordValidator("Client")._defs}, format_checker=_FORMATS)
+    for value in [*VALUES, *edges(leaf), -(2**200), 2**200]:
+        if type(value) is int:
+            assert (bounds[0] <= value <= bounds[1]) == library.is_valid(value), (leaf, value)
+
+
 def test_plain_text_number_and_flag_fields_pass_unlooked():
     """The speed-up is real only if the common leaves have passing types."""
     validator = RecordValidator("Client")
@@ -163,6 +177,11 @@ def test_plain_text_number_and_flag_fields_pass_unlooked():
     }
     assert validator._passing_kinds({"type": "integer", "minimum": 0}) == set()
     assert validator._passing_kinds({"type": "string", "format": "date-time"}) == set()
+    assert _int_range({"format": "int32", "maximum": 2**31 - 1, "minimum": -(2**31), "type": "integer"}) == (
+        -(2**31),
+        2**31 - 1,
+    )
+    assert _int_range({"type": ["string", "null"]}) is None
 
 
 _TAKEN: dict[str, list[object]] = {}
@@ -202,3 +221,30 @@ def test_whole_records_get_the_library_verdict(data):
     if resource == "Invoice" and data.draw(st.booleans()):
         record["lines"] = [record_of("InvoiceDetail", "nope") for _ in range(data.draw(st.integers(0, 3)))]
     assert validator._is_valid(record) == validator._validator.is_valid(record), record
+
+
+@pytest.mark.parametrize(
+    "resource", ["Client", "Site", "Item", "Tax", "Invoice", "InvoicePayment", "Supplier"]
+)
+def test_every_field_of_a_record_gets_the_library_verdict_at_its_edges(resource):
+    """Each leaf field of the record (and of an invoice line) alone, with every value and the leaf's own
+    edges: the record check's shortcuts (passing types, whole-number ranges) and jsonschema agree."""
+    validator = shared_validator(resource)
+    definitions = load_schema_document()["$defs"]
+
+    def wrapped(schema_name: str) -> list[tuple[dict[str, Any], Any]]:
+        fields = []
+        for name, schema in definitions[schema_name]["properties"].items():
+            if "$ref" not in schema and "items" not in schema and "properties" not in schema:
+                fields.append((schema, lambda value, name=name: {name: value}))
+        return fields
+
+    cases = wrapped(validator.schema_name)
+    if resource == "Invoice":
+        cases += [
+            (schema, lambda value, f=f: {"lines": [f(value)]}) for schema, f in wrapped("InvoiceDetail")
+        ]
+    for schema, make in cases:
+        for value in [*VALUES, *edges(schema)]:
+            record = make(value)
+            assert validator._is_valid(record) == validator._validator.is_valid(record), record

@@ -8,6 +8,7 @@ Validators are built once per resource: the benchmark pushes ~100,000 records th
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
 import uuid
@@ -153,6 +154,12 @@ class RecordValidator:
             # Per field, the value types its leaf takes whatever the value ("string or null", say): most
             # fields of a record are decided by one set look-up instead of a call (_passing_kinds).
             passing = {field: self._passing_kinds(sub) for field, sub in schema["properties"].items()}
+            # And the range a whole number must be in, where that is all its leaf asks of one (int32 ids).
+            int_ranges = {
+                field: bounds
+                for field, sub in schema["properties"].items()
+                if (bounds := _int_range(sub)) is not None
+            }
             nullable_object: bool = schema["type"] == ["object", "null"]
 
             def check_object(value: object) -> bool:
@@ -164,7 +171,14 @@ class RecordValidator:
                     kinds = passing.get(field)
                     if kinds is None:
                         return False  # not a field of this object
-                    if type(item) not in kinds and not checks[field](item):
+                    kind = type(item)
+                    if kind in kinds:
+                        continue
+                    if kind is int and (bounds := int_ranges.get(field)) is not None:
+                        if bounds[0] <= item <= bounds[1]:
+                            continue
+                        return False
+                    if not checks[field](item):
                         return False
                 return True
 
@@ -284,6 +298,18 @@ def _leaf_terms(schema: dict[str, Any]) -> _LeafTerms | None:
         allowed = frozenset(kind for name in names for kind in _JSON_KINDS[name])
     format_check = _FORMAT_CHECKS.get(schema.get("format") or "")
     return allowed, schema.get("minimum"), schema.get("maximum"), schema.get("maxLength"), format_check
+
+
+def _int_range(schema: dict[str, Any]) -> tuple[float, float] | None:
+    """(minimum, maximum) that a whole number must be within for the leaf ``schema`` to take it, when that
+    is all the leaf asks of one (as check_leaf judges it); None otherwise."""
+    terms = _leaf_terms(schema)
+    if terms is None:
+        return None
+    allowed, minimum, maximum, _max_length, _format_check = terms
+    if allowed is not None and int not in allowed:
+        return None
+    return (-math.inf if minimum is None else minimum, math.inf if maximum is None else maximum)
 
 
 def _error_rank(error: ValidationError) -> tuple[int, str]:
