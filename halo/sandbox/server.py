@@ -409,10 +409,11 @@ class HaloSandbox:
         if self.faults.numbers_as_text:
             payload = [coerce_numeric_text(resource, item) for item in payload]
             plain = False  # "1" * 400 is a float too large to be finite: the store looks for itself
-        for index, item in enumerate(payload):
-            if isinstance(item, dict) and self._hidden(resource, item.get("id")):
-                message = f"Record {index}: there is no {resource} with id {item['id']} to update."
-                return _error_reply(400, message, record_index=index, field="id")
+        if resource == "Client" and self.faults.hidden_clients:  # else no record can be hidden (_hidden)
+            for index, item in enumerate(payload):
+                if isinstance(item, dict) and self._hidden(resource, item.get("id")):
+                    message = f"Record {index}: there is no {resource} with id {item['id']} to update."
+                    return _error_reply(400, message, record_index=index, field="id")
         try:
             saved = self._store.save_batch(resource, payload, copy=False, known_plain=plain)
         except RecordProblem as problem:
