@@ -423,3 +423,21 @@ def test_lists_follow_order_and_orderdesc(halo_sandbox, api):
         "Charlie",
         "Bravo",
     ]
+
+
+def test_helpers_hand_out_copies_while_answers_stay_the_stores(halo_sandbox, api) -> None:
+    """records() and seed() give deep copies (a test may change them); the server's answers, encoded
+    straight from the store's records without a copy, are unaffected by that."""
+    client = post(api, "Client", [{"name": "Acme"}]).json()[0]
+    lines = [{"item_shortdescription": "Widget", "net_amount": 10.0}]
+    invoice = post(api, "Invoice", [{"client_id": client["id"], "invoicenumber": "I-1", "lines": lines}])
+    invoice_id = invoice.json()[0]["id"]
+    held = halo_sandbox.records("Invoice")[0]
+    held["lines"][0]["item_shortdescription"] = "changed by a test"
+    held["lines"].append({"item_shortdescription": "added by a test"})
+    seeded = halo_sandbox.seed("Invoice", {"client_id": client["id"], "lines": [{"net_amount": 1.0}]})
+    seeded["lines"][0]["net_amount"] = 99.0
+    answer = api.get(f"{api.url}/Invoice/{invoice_id}", timeout=10).json()
+    assert [line["item_shortdescription"] for line in answer["lines"]] == ["Widget"]
+    assert halo_sandbox.records("Invoice")[1]["lines"][0]["net_amount"] == 1.0
+    assert halo_sandbox.records("Invoice")[0]["lines"] == answer["lines"]

@@ -8,6 +8,7 @@ Validators are built once per resource: the benchmark pushes ~100,000 records th
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
 import uuid
@@ -71,7 +72,8 @@ _FORMATS.checks("uuid")(_is_uuid)
 
 # What RecordValidator._leaf judges itself: the keywords of Halo's leaf schemas (readOnly only annotates).
 _FAST_LEAF_KEYS = frozenset({"type", "format", "minimum", "maximum", "maxLength", "readOnly"})
-_SCALAR_KINDS = frozenset({str, int, float, bool, type(None)})  # what json.loads makes, bar dicts and lists
+# What json.loads makes, bar dicts and lists.
+_SCALAR_KINDS: frozenset[type] = frozenset({str, int, float, bool, type(None)})
 # JSON type name -> the Python types json.loads gives it (integer: no bool, no 1.0, as _is_strict_integer).
 _JSON_KINDS: dict[str, tuple[type, ...]] = {
     "string": (str,),
@@ -149,6 +151,15 @@ class RecordValidator:
         keys = set(schema)
         if keys == {"type", "properties", "additionalProperties"} and schema["additionalProperties"] is False:
             checks = {field: self._compile(sub) for field, sub in schema["properties"].items()}
+            # Per field, the value types its leaf takes whatever the value ("string or null", say): most
+            # fields of a record are decided by one set look-up instead of a call (_passing_kinds).
+            passing = {field: self._passing_kinds(sub) for field, sub in schema["properties"].items()}
+            # And the range a whole number must be in, where that is all its leaf asks of one (int32 ids).
+            int_ranges = {
+                field: bounds
+                for field, sub in schema["properties"].items()
+                if (bounds := _int_range(sub)) is not None
+            }
             nullable_object: bool = schema["type"] == ["object", "null"]
 
             def check_object(value: object) -> bool:
@@ -157,8 +168,17 @@ class RecordValidator:
                 if not isinstance(value, dict):
                     return False
                 for field, item in value.items():
-                    check = checks.get(field)
-                    if check is None or not check(item):
+                    kinds = passing.get(field)
+                    if kinds is None:
+                        return False  # not a field of this object
+                    kind = type(item)
+                    if kind in kinds:
+                        continue
+                    if kind is int and (bounds := int_ranges.get(field)) is not None:
+                        if bounds[0] <= item <= bounds[1]:
+                            continue
+                        return False
+                    if not checks[field](item):
                         return False
                 return True
 
@@ -186,19 +206,10 @@ class RecordValidator:
         (tests/test_sandbox_schema_leaves.py holds the two to the same verdict on every leaf).
         """
         library = _HaloValidator({**schema, "$defs": self._defs}, format_checker=_FORMATS).is_valid
-        if not set(schema) <= _FAST_LEAF_KEYS:
+        terms = _leaf_terms(schema)
+        if terms is None:
             return library
-        declared = schema.get("type")
-        allowed: frozenset[type] | None = None  # None: any type
-        if declared is not None:
-            names = declared if isinstance(declared, list) else [declared]
-            if not set(names) <= set(_JSON_KINDS):
-                return library
-            allowed = frozenset(kind for name in names for kind in _JSON_KINDS[name])
-        minimum: float | None = schema.get("minimum")
-        maximum: float | None = schema.get("maximum")
-        max_length: int | None = schema.get("maxLength")
-        format_check = _FORMAT_CHECKS.get(schema.get("format") or "")
+        allowed, minimum, maximum, max_length, format_check = terms
 
         def check_leaf(value: object) -> bool:
             kind = type(value)
@@ -219,6 +230,21 @@ class RecordValidator:
             return True
 
         return check_leaf
+
+    def _passing_kinds(self, schema: dict[str, Any]) -> frozenset[type]:
+        """The JSON scalar types of which ``_leaf(schema)`` takes every value, without looking at it: the
+        declared types that no bound, length or checked format narrows. Empty for any other schema
+        (tests/test_sandbox_schema_leaves.py holds every leaf to the library's verdict on these too)."""
+        terms = _leaf_terms(schema)
+        if terms is None:
+            return frozenset()
+        allowed, minimum, maximum, max_length, format_check = terms
+        kinds: set[type] = set(_SCALAR_KINDS if allowed is None else allowed)
+        if minimum is not None or maximum is not None:
+            kinds -= {int, float}
+        if max_length is not None or format_check is not None:
+            kinds.discard(str)
+        return frozenset(kinds)
 
     def _describe(self, index: int, record: dict[str, Any], error: ValidationError) -> RecordProblem:
         path = list(error.absolute_path)
@@ -251,6 +277,39 @@ class RecordValidator:
         else:
             reason = error.message
         return RecordProblem(index, field, f"Record {index}: field {field!r} {reason}.")
+
+
+_LeafTerms = tuple[
+    frozenset[type] | None, float | None, float | None, int | None, Callable[[object], bool] | None
+]
+
+
+def _leaf_terms(schema: dict[str, Any]) -> _LeafTerms | None:
+    """(allowed types or None for any, minimum, maximum, maxLength, format check) of a leaf schema that
+    RecordValidator judges itself; None for one only the library judges (another keyword, an object)."""
+    if not set(schema) <= _FAST_LEAF_KEYS:
+        return None
+    declared = schema.get("type")
+    allowed: frozenset[type] | None = None  # None: any type
+    if declared is not None:
+        names = declared if isinstance(declared, list) else [declared]
+        if not set(names) <= set(_JSON_KINDS):
+            return None
+        allowed = frozenset(kind for name in names for kind in _JSON_KINDS[name])
+    format_check = _FORMAT_CHECKS.get(schema.get("format") or "")
+    return allowed, schema.get("minimum"), schema.get("maximum"), schema.get("maxLength"), format_check
+
+
+def _int_range(schema: dict[str, Any]) -> tuple[float, float] | None:
+    """(minimum, maximum) that a whole number must be within for the leaf ``schema`` to take it, when that
+    is all the leaf asks of one (as check_leaf judges it); None otherwise."""
+    terms = _leaf_terms(schema)
+    if terms is None:
+        return None
+    allowed, minimum, maximum, _max_length, _format_check = terms
+    if allowed is not None and int not in allowed:
+        return None
+    return (-math.inf if minimum is None else minimum, math.inf if maximum is None else maximum)
 
 
 def _error_rank(error: ValidationError) -> tuple[int, str]:

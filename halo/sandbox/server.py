@@ -32,6 +32,7 @@ from halo.sandbox.faults import SandboxFaults
 from halo.sandbox.page import render_page
 from halo.sandbox.schemas import RecordProblem, coerce_numeric_text
 from halo.sandbox.store import ListQuery, SandboxStore
+from halo.sandbox.wire import decode_body, encode_answer
 
 __all__ = ["HaloSandbox", "SandboxFaults"]
 
@@ -60,9 +61,11 @@ class _Reply:
     drop: bool = False
 
 
-def _json_reply(status: int, payload: Any, headers: dict[str, str] | None = None) -> _Reply:
-    body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-    return _Reply(status, body, headers=headers or {})
+def _json_reply(
+    status: int, payload: Any, headers: dict[str, str] | None = None, *, plain: bool = False
+) -> _Reply:
+    """A JSON answer; ``plain``: the payload is plain JSON (wire.is_plain), so msgspec may write it."""
+    return _Reply(status, encode_answer(payload, plain), headers=headers or {})
 
 
 def _error_reply(status: int, message: str, **extra: Any) -> _Reply:
@@ -349,14 +352,17 @@ class HaloSandbox:
             page_no = _optional_int(query, "page_no") or 1
             if page_size < 1 or page_no < 1:
                 raise _BadRequest("page_size and page_no must be 1 or more.")
-            total, page = self._store.select(resource, filters, (page_no - 1) * page_size, page_size)
+            total, page = self._store.select(
+                resource, filters, (page_no - 1) * page_size, page_size, copy=False
+            )
         else:
             count = _optional_int(query, "count")
             if count is not None and count < 0:
                 raise _BadRequest("count must be 0 or more.")
-            total, page = self._store.select(resource, filters, 0, count)
+            total, page = self._store.select(resource, filters, 0, count, copy=False)
         rows = [self._shown(resource, row, listed=True) for row in page]
-        return _json_reply(200, {"record_count": total, RESOURCES[resource].list_key: rows})
+        answer = {"record_count": total, RESOURCES[resource].list_key: rows}
+        return _json_reply(200, answer, plain=self._store.plain)
 
     def _shown(self, resource: str, record: dict[str, Any], *, listed: bool) -> dict[str, Any]:
         """A record as this sandbox's modes present it: lean in lists, numbers as text."""
@@ -372,10 +378,10 @@ class HaloSandbox:
             record_id = int(raw_id)
         except ValueError:
             return _error_reply(404, f"{resource} id {raw_id!r} is not a number.")
-        record = self._store.get(resource, record_id)
+        record = self._store.get(resource, record_id, copy=False)
         if record is None or self._hidden(resource, record_id):
             return _error_reply(404, f"There is no {resource} with id {record_id}.")
-        return _json_reply(200, self._shown(resource, record, listed=False))
+        return _json_reply(200, self._shown(resource, record, listed=False), plain=self._store.plain)
 
     def _hidden(self, resource: str, record_id: object) -> bool:
         return resource == "Client" and record_id in self.faults.hidden_clients
@@ -388,7 +394,7 @@ class HaloSandbox:
 
     def _post(self, resource: str, body: bytes) -> _Reply:
         try:
-            payload = json.loads(body.decode("utf-8"))
+            payload, plain = decode_body(body)
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             return _error_reply(
                 400, f"The request body is not valid JSON ({error}).", record_index=None, field=None
@@ -402,12 +408,14 @@ class HaloSandbox:
             )
         if self.faults.numbers_as_text:
             payload = [coerce_numeric_text(resource, item) for item in payload]
-        for index, item in enumerate(payload):
-            if isinstance(item, dict) and self._hidden(resource, item.get("id")):
-                message = f"Record {index}: there is no {resource} with id {item['id']} to update."
-                return _error_reply(400, message, record_index=index, field="id")
+            plain = False  # "1" * 400 is a float too large to be finite: the store looks for itself
+        if resource == "Client" and self.faults.hidden_clients:  # else no record can be hidden (_hidden)
+            for index, item in enumerate(payload):
+                if isinstance(item, dict) and self._hidden(resource, item.get("id")):
+                    message = f"Record {index}: there is no {resource} with id {item['id']} to update."
+                    return _error_reply(400, message, record_index=index, field="id")
         try:
-            saved = self._store.save_batch(resource, payload)
+            saved = self._store.save_batch(resource, payload, copy=False, known_plain=plain)
         except RecordProblem as problem:
             return _error_reply(400, problem.message, record_index=problem.record_index, field=problem.field)
         created = any(not isinstance(item, dict) or not item.get("id") for item in payload)
@@ -418,21 +426,22 @@ class HaloSandbox:
     def _post_answer(self, status: int, saved: list[dict[str, Any]]) -> _Reply:
         """The saved records in the answer shape ``post_answer`` asks for (Halo documents none)."""
         shape = self.faults.post_answer
+        plain = self._store.plain  # read after the save: it covers the saved records
         if shape == "object":
-            return _json_reply(status, saved[0] if saved else {})
+            return _json_reply(status, saved[0] if saved else {}, plain=plain)
         if shape == "first":
-            return _json_reply(status, saved[:1])
+            return _json_reply(status, saved[:1], plain=plain)
         if shape == "reversed":
-            return _json_reply(status, saved[::-1])
+            return _json_reply(status, saved[::-1], plain=plain)
         if shape == "shuffled":
-            return _json_reply(status, self.faults.shuffled(saved))
+            return _json_reply(status, self.faults.shuffled(saved), plain=plain)
         if shape == "truncated":
-            return _json_reply(status, saved[:-1])
+            return _json_reply(status, saved[:-1], plain=plain)
         if shape == "empty":
             return _Reply(status, b"")
         if shape == "true":
             return _json_reply(status, True)
-        return _json_reply(status, saved)
+        return _json_reply(status, saved, plain=plain)
 
     def _stats(self) -> dict[str, Any]:
         requests = {f"{method} {template}": n for (method, template), n in sorted(self.counts().items())}
@@ -450,16 +459,18 @@ class HaloSandbox:
                 404, f"There is no resource {name!r} to seed; use one of {', '.join(RESOURCES)}."
             )
         try:
-            records = json.loads(body.decode("utf-8") or "[]")
+            records, plain = decode_body(body or b"[]")
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             return _error_reply(400, f"The request body is not valid JSON ({error}).")
         if not isinstance(records, list) or not all(isinstance(item, dict) for item in records):
             return _error_reply(400, "Send a JSON array of records.")
         try:
-            saved = self._store.save_batch(resource, records, allow_explicit_ids=True)
+            saved = self._store.save_batch(
+                resource, records, allow_explicit_ids=True, copy=False, known_plain=plain
+            )
         except RecordProblem as problem:
             return _error_reply(400, problem.message, record_index=problem.record_index, field=problem.field)
-        return _json_reply(201, saved)
+        return _json_reply(201, saved, plain=self._store.plain)
 
     def _set_faults(self, body: bytes, peer: str) -> _Reply:
         if peer not in _LOOPBACK:
