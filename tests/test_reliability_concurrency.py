@@ -72,9 +72,15 @@ def test_a_scheduled_cli_sync_declines_while_the_apps_timer_run_is_going(
         controller.start()  # the timer, not a button, starts the app's run
         qtbot.waitUntil(controller.is_running, timeout=5000)
         qtbot.waitUntil(lambda: sum(sage_company.sandbox.counts().values()) > 0, timeout=10_000)
+        # Halo slows down while the CLI starts (a Python process: seconds on a busy machine), so the app's
+        # first run is still going when the CLI asks for the lock; it speeds up again once the CLI answered.
+        sage_company.sandbox.faults.latency = 0.5
         cli = _spawn(env, config)
         out, err = cli.communicate(timeout=120)
-        assert controller.is_running(), "the app's run ended before the CLI tried: no overlap was tested"
+        sage_company.sandbox.faults.latency = 0.03
+        assert controller.is_running() and not summaries, (
+            "the app's run ended before the CLI tried: no overlap was tested"
+        )
         assert cli.returncode == 2, out + err
         document = json.loads(out)
         assert document["status"] == "failed" and "Another sync is running" in document["error"]
