@@ -24,14 +24,14 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from connectors.base import Connector
 from core.errors import AuthError, CancelledError, LedgerBridgeError, RecordError, TransientError
-from core.records import ENTITY_ORDER, Record, SourceProblem, fall_back_widening, utc
+from core.records import ENTITY_ORDER, EntityName, Record, SourceProblem, fall_back_widening, utc
 from halo import payloads
 from halo.pacing import RequestBudget
 from halo.resources import resource as halo_resource
@@ -52,7 +52,7 @@ from sync.events import (
 )
 from sync.halo_index import HaloIndexes, HaloWriter
 from sync.links import PageLinks
-from sync.read_ahead import LockedConnector, read_ahead
+from sync.read_ahead import LockedConnector, in_turns, read_ahead
 from sync.settings import Settings
 from sync.state import Link, LinkWrite, StateStore, record_name
 
@@ -273,9 +273,7 @@ class SyncEngine:
             for dependency in spec.depends_on:
                 self._planners[dependency].prepare()
             planner = self._planners[entity]
-            pages = read_ahead(
-                self._books.read(entity, since), PLAN_PAGE, lock=self._books_lock, name=f"reading {entity}"
-            )
+            pages = self._pages_of(entity, since)
             with contextlib.closing(pages):  # stops the reader however the loop ends
                 for page in pages:
                     self._check_cancel()
@@ -324,6 +322,23 @@ class SyncEngine:
                         if ended_well:
                             raise
                         log.warning("The %s cursor could not be saved", entity, exc_info=True)
+
+    def _pages_of(
+        self, entity: EntityName, since: datetime | None
+    ) -> Generator[list[Record | SourceProblem], None, None]:
+        """The stream's records a page at a time: read a page ahead in a thread of its own, or in turns.
+
+        The connection is opened here, on the engine's thread, before the reader starts: connecting and
+        disconnecting stay on one thread, as Microsoft's desktop ODBC drivers ask (docs/connectors.md).
+        """
+        records = self._books.read(entity, since)
+        if not self.settings.source.read_ahead:
+            return in_turns(records, PLAN_PAGE)
+        connect = getattr(self._books, "connection", None)
+        if callable(connect):
+            with self._books_lock:
+                connect()
+        return read_ahead(records, PLAN_PAGE, lock=self._books_lock, name=f"reading {entity}")
 
     def _note_future(self, record: Record) -> None:
         """Remember a record dated after this run began (beyond the look-back's allowance for clock skew)."""
