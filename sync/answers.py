@@ -83,20 +83,23 @@ def agrees(resource: str, sent: Mapping[str, Any], answered: Mapping[str, Any]) 
 
     Only fields both sides carry are compared, so a lean answer (an id and a name) gives None, not False.
     """
-    verdicts: list[bool] = []
+    compared = False
     for name in identity_fields(resource):
-        if _present(sent.get(name)) and _present(answered.get(name)):
-            verdicts.append(_same(sent[name], answered[name]))
-    keyless = not (_present(sent.get("thirdpartyid")) and _present(answered.get("thirdpartyid")))
-    if resource == "InvoicePayment" and keyless and all(_present(answered.get(n)) for n in PAYMENT_FIELDS):
-        verdicts.append(
-            _same(sent.get("invoice_id"), answered["invoice_id"])
-            and _same(sent.get("amount"), answered["amount"])
-            and _same_day(sent.get("date"), answered["date"])
-        )
-    if not verdicts:
-        return None
-    return all(verdicts)
+        mine, theirs = sent.get(name), answered.get(name)
+        if mine is None or theirs is None or not (_present(mine) and _present(theirs)):
+            continue
+        if not _same(mine, theirs):
+            return False  # one field naming another record is enough
+        compared = True
+    if resource == "InvoicePayment":
+        keyless = not (_present(sent.get("thirdpartyid")) and _present(answered.get("thirdpartyid")))
+        if keyless and all(_present(answered.get(n)) for n in PAYMENT_FIELDS):
+            return (
+                _same(sent.get("invoice_id"), answered["invoice_id"])
+                and _same(sent.get("amount"), answered["amount"])
+                and _same_day(sent.get("date"), answered["date"])
+            )
+    return True if compared else None
 
 
 def pair_answer(
