@@ -28,16 +28,24 @@ def identity_fields(resource: str) -> tuple[str, ...]:
 
     A record on another parent (another client, another invoice) is another record.
     """
-    row = RESOURCES.get(resource)
-    if row is None:
-        return ()
-    parent = (row.parent[0],) if row.parent is not None else ()
-    return (row.key_field, *MORE_IDENTITY.get(resource, ()), *parent)
+    found = _IDENTITY_FIELDS.get(resource)
+    if found is None:
+        row = RESOURCES.get(resource)
+        if row is None:
+            return ()
+        parent = (row.parent[0],) if row.parent is not None else ()
+        found = _IDENTITY_FIELDS[resource] = (row.key_field, *MORE_IDENTITY.get(resource, ()), *parent)
+    return found
+
+
+_IDENTITY_FIELDS: dict[str, tuple[str, ...]] = {}  # per resource: asked for each record of every answer
 
 
 def halo_id(record: Mapping[str, Any]) -> int | None:
     """A record's Halo id as a positive int (Halo may answer ids as text), else None."""
     value = record.get("id")
+    if type(value) is int:  # what Halo sends almost always: no text round trip
+        return value if value > 0 else None
     if isinstance(value, bool) or value is None:
         return None
     try:
@@ -48,11 +56,16 @@ def halo_id(record: Mapping[str, Any]) -> int | None:
 
 
 def _present(value: object) -> bool:
+    if type(value) is str:
+        return not value.isspace() and value != ""
     return value is not None and str(value).strip() != ""
 
 
 def _same(sent: object, answered: object) -> bool:
     """Equal as keys (trimmed, case-insensitive) or as numbers ("12.50" is 12.5; Halo may answer text)."""
+    kind = type(sent)
+    if (kind is str or kind is int) and type(answered) is kind and sent == answered:
+        return True  # the answer echoes what was sent, as it mostly does: equal however compared
     if normalise_key(sent) == normalise_key(answered):
         return True
     try:
@@ -70,20 +83,23 @@ def agrees(resource: str, sent: Mapping[str, Any], answered: Mapping[str, Any]) 
 
     Only fields both sides carry are compared, so a lean answer (an id and a name) gives None, not False.
     """
-    verdicts: list[bool] = []
+    compared = False
     for name in identity_fields(resource):
-        if _present(sent.get(name)) and _present(answered.get(name)):
-            verdicts.append(_same(sent[name], answered[name]))
-    keyless = not (_present(sent.get("thirdpartyid")) and _present(answered.get("thirdpartyid")))
-    if resource == "InvoicePayment" and keyless and all(_present(answered.get(n)) for n in PAYMENT_FIELDS):
-        verdicts.append(
-            _same(sent.get("invoice_id"), answered["invoice_id"])
-            and _same(sent.get("amount"), answered["amount"])
-            and _same_day(sent.get("date"), answered["date"])
-        )
-    if not verdicts:
-        return None
-    return all(verdicts)
+        mine, theirs = sent.get(name), answered.get(name)
+        if mine is None or theirs is None or not (_present(mine) and _present(theirs)):
+            continue
+        if not _same(mine, theirs):
+            return False  # one field naming another record is enough
+        compared = True
+    if resource == "InvoicePayment":
+        keyless = not (_present(sent.get("thirdpartyid")) and _present(answered.get("thirdpartyid")))
+        if keyless and all(_present(answered.get(n)) for n in PAYMENT_FIELDS):
+            return (
+                _same(sent.get("invoice_id"), answered["invoice_id"])
+                and _same(sent.get("amount"), answered["amount"])
+                and _same_day(sent.get("date"), answered["date"])
+            )
+    return True if compared else None
 
 
 def pair_answer(
