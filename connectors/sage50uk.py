@@ -924,7 +924,7 @@ def _document_kind(value: object) -> str:
     """'invoice', 'credit' or 'other' (quote / pro-forma) from INVOICE_OR_CREDIT (text or code)."""
     if value is None:
         return "invoice"
-    if isinstance(value, int | float):
+    if type(value) is int or isinstance(value, int | float):  # the exact type first: quicker told
         return _DOCUMENT_CODES.get(value, "other")  # NaN / infinity / other codes: not an invoice
     word = text(value).lower()
     if word.startswith("cred"):
@@ -937,11 +937,15 @@ def _document_kind(value: object) -> str:
 def _references(inv_ref: object, isp: object) -> set[str]:
     """The invoice numbers a ledger header names: INV_REF (text), ISP_REFERENCE (an integer, 0 = none)."""
     found = {text(inv_ref)}
-    if isinstance(isp, int | float) and isp:
+    if type(isp) is int:  # what Sage's driver sends: the common case first
+        if isp:
+            found.add(str(isp))
+    elif isinstance(isp, int | float) and isp:
         found.add(str(int(isp)))
     elif isinstance(isp, str) and isp.strip() not in ("", "0"):
         found.add(isp.strip())
-    return {reference for reference in found if reference}
+    found.discard("")
+    return found
 
 
 def _number_order(value: str) -> tuple[int, str]:

@@ -238,3 +238,21 @@ def test_dates_and_times_survive_as_before():
     payment = _connector()._payment(tuple(row[column] for column in USAGE_COLUMNS), "1001", "C1", False)
     assert payment == reference_payment(row, "1001", "C1", False)
     assert payment.modified is not None and payment.modified.utcoffset() == timedelta(hours=1)
+
+
+def reference_references(inv_ref: object, isp: object) -> set[str]:
+    found = {text(inv_ref)}
+    if isinstance(isp, int | float) and isp:
+        found.add(str(int(isp)))
+    elif isinstance(isp, str) and isp.strip() not in ("", "0"):
+        found.add(isp.strip())
+    return {reference for reference in found if reference}
+
+
+@settings(max_examples=400, deadline=None)
+@given(inv_ref=text_cells, isp=st.one_of(number_cells, st.floats(), text_cells))
+def test_a_ledger_headers_references_are_what_they_were(inv_ref, isp):
+    from connectors.sage50uk import _references
+
+    found = outcome(lambda: sorted(_references(inv_ref, isp)))  # a set's repr follows its history
+    assert found == outcome(lambda: sorted(reference_references(inv_ref, isp)))
