@@ -736,7 +736,8 @@ class Sage50UKConnector(Connector):
         gross = _signed(_money(row, _I_GROSS, "gross total", foreign), is_credit)
         posted_code = row[_I_POSTED]
         posted = flag(posted_code) if posted_code is not None else True
-        invoice_lines = [self._line(line, foreign) for line in lines.get(number, ())]
+        line = self._line
+        invoice_lines = [line(cells, foreign) for cells in lines.get(number, ())]
         carriage = self._carriage(row, foreign, invoice_lines)
         if carriage is not None:
             invoice_lines.append(carriage)
@@ -749,7 +750,8 @@ class Sage50UKConnector(Connector):
         for header in ledger:
             for allocation in usage.get(header[_H_NUMBER], ()):
                 payments.append(self._payment(allocation, key, customer_key, foreign))
-        payments.sort(key=lambda payment: (payment.date, payment.key))
+        if len(payments) > 1:
+            payments.sort(key=lambda payment: (payment.date, payment.key))
         if ledger:
             # The ledger stores credit notes with negative amounts; the record carries them positive.
             sign = _MINUS if is_credit else _PLUS
@@ -762,7 +764,7 @@ class Sage50UKConnector(Connector):
             amount_paid = sign * paid_total
             outstanding: Decimal | None = sign * outstanding_total
         else:
-            amount_paid, outstanding = Decimal("0.00"), None
+            amount_paid, outstanding = _ZERO, None
         paid_date = max((p.date for p in payments), default=None) if outstanding == 0 and gross else None
         value = row[_I_DATE]
         # Positional, as in _line: the cells are still converted in the order they always were.
