@@ -4,7 +4,10 @@ Why: Sage's ODBC driver is the one free, supported way to read a UK company's bo
 keeps DOUBLE money and naive local timestamps, and calls a column TYPE or DATE. This module knows the real
 table and column names (accounting-packages.md section 1.2) and turns rows into canonical records, a page at
 a time: invoice lines, ledger headers and allocations are fetched per page of invoices with short IN (...)
-lists, so memory stays flat however large the books are.
+lists, so memory stays flat however large the books are. The invoice tables are read as values in the
+order of their SELECT (``ordered_rows``), not as a dict per row, and a cell's label for its error message is
+built only for a cell the quick conversions (``connectors.cells``) leave to the reference: converting rows,
+not the driver, was most of a large read's time (issue 16).
 
 How an invoice's paid state is found (stand-in semantics derived from the reference, to check on a real
 install): the invoicing-module INVOICE row reaches the ledger as an AUDIT_HEADER of TYPE 'SI' (credit note:
