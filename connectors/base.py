@@ -42,7 +42,7 @@ from connectors.common import (
     when,
 )
 from connectors.errors import error_from_odbc
-from connectors.sql import RESERVED_WORDS, iter_rows, name
+from connectors.sql import RESERVED_WORDS, iter_rows, iter_values, name
 from core.errors import LedgerBridgeError
 from core.records import EntityName, Record, SourceProblem
 
@@ -181,6 +181,34 @@ class Connector(ABC):
         for chunk in chunks(values, size):
             chunk_sql = sql.replace("<values>", placeholders(len(chunk)))
             yield from self.rows(chunk_sql, [*params, *chunk], during=during)
+
+    def ordered_rows(
+        self, sql: str, columns: Sequence[str], params: Sequence[Any] = (), *, during: str = ""
+    ) -> Iterator[Sequence[Any]]:
+        """``iter_values`` on this connector's connection: ``rows`` as values in ``columns`` order."""
+        return iter_values(
+            self.connection(),
+            sql,
+            columns,
+            params,
+            page_size=self.page_size,
+            package=self.kind,
+            during=during,
+        )
+
+    def ordered_rows_in(
+        self,
+        sql: str,
+        columns: Sequence[str],
+        values: Sequence[Any],
+        *,
+        during: str,
+        size: int = MAX_IN_LIST,
+    ) -> Iterator[Sequence[Any]]:
+        """``rows_in`` as ``ordered_rows``: a short IN list of ``values`` at a time."""
+        for chunk in chunks(values, size):
+            chunk_sql = sql.replace("<values>", placeholders(len(chunk)))
+            yield from self.ordered_rows(chunk_sql, columns, chunk, during=during)
 
     # --- reading a stream from its declaration -------------------------------------------------------------
 

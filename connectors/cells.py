@@ -7,6 +7,8 @@ as naive ``datetime``). These go straight to the answer for that type, with one 
 class, and hand every other value (NULL, text, bool, NaN, infinities, out-of-range numbers, a datetime with
 a fold or a zone of its own, a date read without a zone on a day the PC's clock changes) to the reference
 conversion: the result, and the error for a bad cell, is the reference's by construction.
+``quick_decimal`` / ``quick_aware`` are the quick answers alone (None where the reference must see the cell),
+so a hot row conversion builds a cell's label for its error message only for a cell that needs one.
 ``tests/test_connector_cells.py`` checks it on random values.
 """
 
@@ -44,7 +46,15 @@ _DAY_POINTS = (timedelta(0), timedelta(hours=12), timedelta(days=1, microseconds
 
 
 def decimal_cell(value: Any, places: Decimal = CENT) -> Decimal:
-    """``core.records.to_decimal(value, places)``, quick for the float, Decimal and int drivers send.
+    """``core.records.to_decimal(value, places)``, quick for the float, Decimal and int drivers send."""
+    found = quick_decimal(value, places)
+    return found if found is not None else to_decimal(value, places)
+
+
+def quick_decimal(value: Any, places: Decimal = CENT) -> Decimal | None:
+    """What ``to_decimal(value, places)`` gives for a float, Decimal or int it need not test case by case;
+    None for every other value (NULL, text, bools, NaN, infinities, huge numbers), which the reference must
+    see: the caller then words the error with the cell's label, built only for such a cell.
 
     A float goes through ``repr`` exactly as in the reference (Sage's DOUBLE 19.99 -> Decimal('19.99'));
     a Decimal is quantised as it is, never through ``str``.
@@ -70,11 +80,18 @@ def decimal_cell(value: Any, places: Decimal = CENT) -> Decimal:
                 pass  # more digits than the context holds: the reference words the error
     elif kind is int and -_QUICK_LIMIT < value < _QUICK_LIMIT:
         return Decimal(value).quantize(places, ROUND_HALF_UP)
-    return to_decimal(value, places)
+    return None
 
 
 def aware_cell(value: Any, zone: tzinfo | None) -> datetime | None:
-    """``core.records.aware(value, zone)``, quick for the naive datetime or date a driver sends.
+    """``core.records.aware(value, zone)``, quick for the naive datetime or date a driver sends."""
+    found = quick_aware(value, zone)
+    return found if found is not None else aware(value, zone)
+
+
+def quick_aware(value: Any, zone: tzinfo | None) -> datetime | None:
+    """What ``aware(value, zone)`` gives for a naive datetime or a date, None for every other value (NULL
+    included) and for those the reference must convert itself.
 
     A naive value gets ``zone`` with ``fold=0`` (the earlier instant of a repeated hour), as ``aware``
     gives it. Without a zone, the PC's offset for that day, found once per day (``_pc_zone_of_day``); on a
@@ -90,7 +107,7 @@ def aware_cell(value: Any, zone: tzinfo | None) -> datetime | None:
         day_zone = zone if zone is not None else _pc_zone_of_day(value.toordinal())
         if day_zone is not None:
             return datetime.combine(value, _MIDNIGHT, day_zone)
-    return aware(value, zone)
+    return None
 
 
 def _pc_zone_of_day(ordinal: int) -> tzinfo | None:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from connectors.cells import aware_cell, decimal_cell
+from connectors.cells import quick_aware, quick_decimal
 from connectors.sql import UndecodableText
 from core.records import (
     CENT,
@@ -23,7 +23,9 @@ from core.records import (
     EntityName,
     Record,
     SourceProblem,
+    aware,
     clean_text,
+    to_decimal,
 )
 
 T = TypeVar("T")
@@ -115,8 +117,11 @@ def amount(value: object, label: str, *, places: Decimal = CENT, default: Decima
         if default is not None:
             return default
         raise RowProblem(f"the {label} is empty")
+    found = quick_decimal(value, places)
+    if found is not None:
+        return found
     try:
-        return decimal_cell(value, places)
+        return to_decimal(value, places)
     except ValueError as exc:
         raise RowProblem(f"the {label} {_shown(value)} is not a number") from exc
 
@@ -131,8 +136,11 @@ def rate(value: object, label: str = "tax rate") -> Decimal:
 
 def when(value: object, local_zone: tzinfo | None, label: str) -> datetime | None:
     """A timezone-aware datetime; naive values are in the package's zone (``local_zone``)."""
+    found = quick_aware(value, local_zone)
+    if found is not None:
+        return found
     try:
-        return aware_cell(value, local_zone)
+        return aware(value, local_zone)
     except (ValueError, OverflowError) as exc:
         raise RowProblem(f"the {label} {_shown(value)} is not a date") from exc
 

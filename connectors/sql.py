@@ -1,14 +1,17 @@
 """Reading through any DB-API 2 connection a page at a time.
 
 Why: a full ``fetchall`` of 50,000 invoices would hold them all in memory; ``fetchmany`` keeps memory flat
-whatever the size of the books. Rows come out as dicts keyed by the column names the driver reports.
+whatever the size of the books. Rows come out as dicts keyed by the column names the driver reports
+(``iter_rows``), or, where a connector's conversion is hot, as values in the order of the columns it selected
+(``iter_values``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from operator import itemgetter
 from typing import Any
 
 from connectors.errors import error_from_odbc
@@ -96,6 +99,60 @@ def iter_rows(
     makes the query run again with tolerant text decoding (``decode_native_text``), skipping the rows
     already yielded, so one odd value never stops a stream. Queries should have an ORDER BY for that.
     """
+    for columns, page in _pages(connection, sql, params, page_size, package, during):
+        for row in page:
+            yield dict(zip(columns, row, strict=False))
+        del page  # let the page go before the next is fetched: one page in memory, not two
+
+
+def iter_values(
+    connection: Any,
+    sql: str,
+    columns: Sequence[str],
+    params: Sequence[Any] = (),
+    *,
+    page_size: int = 500,
+    package: str = "odbc",
+    during: str = "",
+) -> Iterator[Sequence[Any]]:
+    """``iter_rows`` without a dict per row: each row's values in the order of ``columns``.
+
+    Why: building a dict for every row was a fifth of a large read's Python time. ``row[i]`` is the value
+    ``iter_rows`` would give for ``columns[i]``: a name the driver reports twice gives its last value, a
+    name it does not report gives None. When the driver reports exactly ``columns`` (a SELECT of them), its
+    rows are handed on as they are.
+    """
+    wanted = list(columns)
+    for names, page in _pages(connection, sql, params, page_size, package, during):
+        pick = _picker(names, wanted)
+        if pick is None:
+            yield from page
+        else:
+            for row in page:
+                yield pick(row)
+        del page  # as in iter_rows: one page in memory
+
+
+def _picker(names: list[str], wanted: list[str]) -> Callable[[Sequence[Any]], Sequence[Any]] | None:
+    """None when rows already hold ``wanted`` in order, else what reorders one row (missing names: None)."""
+    if names == wanted:
+        return None
+    index = {name: position for position, name in enumerate(names)}  # the last of a repeated name wins
+    positions = [index.get(name) for name in wanted]
+    if None not in positions:
+        found = [position for position in positions if position is not None]  # all of them, for mypy
+        if len(found) == 1:
+            only = found[0]
+            return lambda row: (row[only],)
+        return itemgetter(*found)
+    return lambda row: tuple(None if position is None else row[position] for position in positions)
+
+
+def _pages(
+    connection: Any, sql: str, params: Sequence[Any], page_size: int, package: str, during: str
+) -> Iterator[tuple[list[str], Sequence[Sequence[Any]]]]:
+    """(the driver's column names, a page of rows) for ``iter_rows`` and ``iter_values``, with the tolerant
+    re-read: the next page is fetched only once the caller asked for it, so the last one was all taken."""
     tolerant = False
     try:
         cursor, columns = _open_cursor(connection, sql, params, tolerant=False)
@@ -128,8 +185,7 @@ def iter_rows(
                 raise error_from_odbc(exc, package=package, during=during) from exc
             if not page:
                 return
-            for row in page:
-                yield dict(zip(columns, row, strict=False))
+            yield columns, page
             yielded += len(page)  # the next fetch comes only once the whole page was taken
     finally:
         # A broken link cannot close a cursor either; there is nothing more to do then.

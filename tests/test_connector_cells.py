@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors.cells import aware_cell, decimal_cell
+from connectors.cells import aware_cell, decimal_cell, quick_aware, quick_decimal
 from connectors.common import RowProblem, amount, flag, text, when
 from core.records import CENT, RATE_PLACES, aware, clean_text, to_decimal
 
@@ -79,6 +79,27 @@ def test_decimal_cell_is_to_decimal(value, places):
 @given(value=times, zone=st.sampled_from(ZONES))
 def test_aware_cell_is_aware(value, zone):
     assert outcome(aware_cell, value, zone) == outcome(aware, value, zone)
+
+
+@settings(max_examples=600, deadline=None)
+@given(value=numbers, places=st.sampled_from(PLACES))
+def test_quick_decimal_is_to_decimal_or_leaves_the_cell_to_it(value, places):
+    """A quick answer is the reference's; None only where the reference is asked (and may raise)."""
+    quick = quick_decimal(value, places)
+    if quick is not None:
+        assert outcome(quick_decimal, value, places) == outcome(to_decimal, value, places)
+    if (type(value) is float and abs(value) < 1e15) or (type(value) is int and abs(value) < 10**15):
+        assert quick is not None  # what Sage and most drivers send never needs the reference
+
+
+@settings(max_examples=600, deadline=None)
+@given(value=times, zone=st.sampled_from(ZONES))
+def test_quick_aware_is_aware_or_leaves_the_cell_to_it(value, zone):
+    quick = quick_aware(value, zone)
+    if quick is not None:
+        assert outcome(quick_aware, value, zone) == outcome(aware, value, zone)
+    if type(value) is datetime and value.tzinfo is None and not value.fold and zone is not None:
+        assert quick is not None
 
 
 @pytest.mark.skipif(not hasattr(time, "tzset"), reason="the PC's zone can only be switched with tzset")

@@ -140,13 +140,18 @@ def test_incremental_reads_write_dates_as_literals_like_public_sage_queries(sage
     import connectors.base as base
 
     seen: list[tuple[str, tuple]] = []
-    real = base.iter_rows
+    real_rows, real_values = base.iter_rows, base.iter_values
 
     def recording(connection, sql, params=(), **kwargs):
         seen.append((sql, tuple(params)))
-        return real(connection, sql, params, **kwargs)
+        return real_rows(connection, sql, params, **kwargs)
 
-    monkeypatch.setattr(base, "iter_rows", recording)
+    def recording_values(connection, sql, columns, params=(), **kwargs):
+        seen.append((sql, tuple(params)))
+        return real_values(connection, sql, columns, params, **kwargs)
+
+    monkeypatch.setattr(base, "iter_rows", recording)  # the statements read as dicts
+    monkeypatch.setattr(base, "iter_values", recording_values)  # and those read as values (invoices)
     connector = _connector(sage50uk_company.connection_string)
     try:
         since = datetime(2024, 5, 3, 9, 0, tzinfo=ZoneInfo("Europe/London"))
