@@ -19,19 +19,18 @@ throttled to at most ~10 per second per entity.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from connectors.base import Connector
 from core.errors import AuthError, CancelledError, LedgerBridgeError, RecordError, TransientError
-from core.records import ENTITY_ORDER, EntityName, Record, SourceProblem, fall_back_widening, utc
+from core.records import ENTITY_ORDER, Record, SourceProblem, fall_back_widening, utc
 from halo import payloads
 from halo.pacing import RequestBudget
 from halo.resources import resource as halo_resource
@@ -52,7 +51,6 @@ from sync.events import (
 )
 from sync.halo_index import HaloIndexes, HaloWriter
 from sync.links import PageLinks
-from sync.read_ahead import LockedConnector, in_turns, read_ahead
 from sync.settings import Settings
 from sync.state import Link, LinkWrite, StateStore, record_name
 
@@ -136,11 +134,7 @@ class SyncEngine:
     ) -> None:
         self.settings = settings
         self.state = state
-        # The books are read a page ahead in a thread of their own (sync/read_ahead.py); any other read of
-        # them during a stream goes through the same lock, so the connection serves one thread at a time.
-        self._books_lock = threading.RLock()
-        self._books = connector
-        self.connector: Connector = cast(Connector, LockedConnector(connector, self._books_lock))
+        self.connector = connector
         self.client = client
         self.summary = summary
         self.listener = listener
@@ -273,20 +267,18 @@ class SyncEngine:
             for dependency in spec.depends_on:
                 self._planners[dependency].prepare()
             planner = self._planners[entity]
-            pages = self._pages_of(entity, since)
-            with contextlib.closing(pages):  # stops the reader however the loop ends
-                for page in pages:
-                    self._check_cancel()
-                    self.links.read_page(
-                        planner.linked_keys([r for r in page if not isinstance(r, SourceProblem)])
-                    )
-                    for record in page:
-                        if isinstance(record, SourceProblem):
-                            self._source_problem(entity, record)
-                        else:
-                            self._note_future(record)
-                            self.plan_guarded(entity, record)
-                    self._progress(entity, len(page))
+            for page in _pages(self.connector.read(entity, since), PLAN_PAGE):
+                self._check_cancel()
+                self.links.read_page(
+                    planner.linked_keys([r for r in page if not isinstance(r, SourceProblem)])
+                )
+                for record in page:
+                    if isinstance(record, SourceProblem):
+                        self._source_problem(entity, record)
+                    else:
+                        self._note_future(record)
+                        self.plan_guarded(entity, record)
+                self._progress(entity, len(page))
             self.estimate.read_to_the_end()
             planner.finish_reading()
             self.flush()
@@ -322,23 +314,6 @@ class SyncEngine:
                         if ended_well:
                             raise
                         log.warning("The %s cursor could not be saved", entity, exc_info=True)
-
-    def _pages_of(
-        self, entity: EntityName, since: datetime | None
-    ) -> Generator[list[Record | SourceProblem], None, None]:
-        """The stream's records a page at a time: read a page ahead in a thread of its own, or in turns.
-
-        The connection is opened here, on the engine's thread, before the reader starts: connecting and
-        disconnecting stay on one thread, as Microsoft's desktop ODBC drivers ask (docs/connectors.md).
-        """
-        records = self._books.read(entity, since)
-        if not self.settings.source.read_ahead:
-            return in_turns(records, PLAN_PAGE)
-        connect = getattr(self._books, "connection", None)
-        if callable(connect):
-            with self._books_lock:
-                connect()
-        return read_ahead(records, PLAN_PAGE, lock=self._books_lock, name=f"reading {entity}")
 
     def _note_future(self, record: Record) -> None:
         """Remember a record dated after this run began (beyond the look-back's allowance for clock skew)."""
@@ -860,6 +835,13 @@ class SyncEngine:
             self.fail(
                 pending.entity, pending.key, problem.message, problem.action, pending.modified, pending.stream
             )
+
+
+def _pages(records: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """``records`` in lists of ``size`` (the last one shorter), read lazily: one page in memory at a time."""
+    iterator = iter(records)
+    while page := list(itertools.islice(iterator, size)):
+        yield page
 
 
 def _label(resource: str) -> str:

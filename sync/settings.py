@@ -53,9 +53,6 @@ class SourceSettings(_Section):
     connection_string: str = ""  # ODBC, without the password (PWD comes from the keyring)
     username: str = ""
     timezone: str = ""  # IANA zone of the package's naive timestamps; blank = this PC's zone
-    # Read the next page of the books in a second thread while this one is planned and sent (off: one
-    # thread does both, in turns; for a driver that misbehaves when used from two threads).
-    read_ahead: bool = True
     # Generic ODBC only: one SELECT per entity and a column map {canonical field: source column}.
     queries: dict[str, str] = msgspec.field(default_factory=dict)
     columns: dict[str, dict[str, str]] = msgspec.field(default_factory=dict)
