@@ -542,6 +542,7 @@ class Sage50UKConnector(Connector):
             if since is not None:
                 already_read.update(text(row[_I_NUMBER]) for row in page)
             yield from self._invoice_page(page)
+            del page  # its rows are converted: not held while the next page's are fetched
         if since is None:
             return
         # Invoices not edited themselves but whose ledger entry or allocations changed (a new receipt).

@@ -279,6 +279,7 @@ class SyncEngine:
                         self._note_future(record)
                         self.plan_guarded(entity, record)
                 self._progress(entity, len(page))
+                del page  # not held while the next page is read: two pages of records were the peak
             self.estimate.read_to_the_end()
             planner.finish_reading()
             self.flush()
@@ -842,6 +843,7 @@ def _pages(records: Iterable[Any], size: int) -> Iterator[list[Any]]:
     iterator = iter(records)
     while page := list(itertools.islice(iterator, size)):
         yield page
+        del page  # the caller is done with it: let it go before the next one is read
 
 
 def _label(resource: str) -> str:

@@ -8,7 +8,8 @@ way (a record confirmed on a later page, a carried customer) is read on its own,
 batch's confirmation makes are saved in one transaction (``StateStore.save_links``) and remembered here, so
 what the engine reads back is what it saved.
 
-Memory stays flat: only the links of the last few pages are held (``KEEP``), never a whole entity's.
+Memory stays flat: only the links of the last few pages are held, at most ``KEEP`` once a page's are read
+(more only for the links a page's own writes save), never a whole entity's.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from datetime import UTC, datetime
 
 from sync.state import TO_HALO, Link, LinkWrite, StateStore
 
-KEEP = 5000  # links held at most; past it the older pages' are forgotten when the next page is read
+KEEP = 5000  # links held at most; the older pages' are forgotten when the next page's would pass it
 
 
 class PageLinks:
@@ -31,16 +32,24 @@ class PageLinks:
         self._known: dict[tuple[str, str], Link | None] = {}  # None: read, and there is no link
 
     def read_page(self, wanted: Mapping[str, Iterable[str]]) -> None:
-        """Read the links of a page of records (entity -> keys) at once; what is not found has none."""
-        if len(self._known) > self.keep:
-            self._known.clear()
-        for entity, keys in wanted.items():
-            unread = [key for key in dict.fromkeys(keys) if (entity, key) not in self._known]
+        """Read the links of a page of records (entity -> keys) at once; what is not found has none.
+
+        The older pages' links are forgotten first when this page's would take the view past ``keep``
+        (not once it already holds more): a page of a larger company names more distinct records (its
+        lines' items), and a view allowed ``keep`` plus a page grew with it.
+        """
+        page = {entity: list(dict.fromkeys(keys)) for entity, keys in wanted.items()}
+        known = self._known
+        new = sum(1 for entity, keys in page.items() for key in keys if (entity, key) not in known)
+        if new and len(known) + new > self.keep:
+            known.clear()
+        for entity, keys in page.items():
+            unread = [key for key in keys if (entity, key) not in known]
             if not unread:
                 continue
             found = self.state.links_for(entity, unread, self.direction)
             for key in unread:
-                self._known[(entity, key)] = found.get(key)
+                known[(entity, key)] = found.get(key)
 
     def get(self, entity: str, key: str) -> Link | None:
         """The link of one record: from the page read, else from the state store (then remembered)."""

@@ -53,7 +53,7 @@ def test_page_links_stay_bounded_and_see_what_was_saved(tmp_path):
         links = PageLinks(store, keep=100)
         for start in range(0, 300, 50):
             links.read_page({"customers": [f"C{n}" for n in range(start, start + 50)], "sites": ["C0"]})
-            assert len(links._known) <= 100 + 51
+            assert len(links._known) <= 100  # the older pages' go before a page's would pass keep
         assert links.get("customers", "C299") is not None and links.get("customers", "C0") is not None
         assert links.get("sites", "C0") is None
         links.save([LinkWrite("sites", "C0", 7, "s")])
@@ -62,6 +62,30 @@ def test_page_links_stay_bounded_and_see_what_was_saved(tmp_path):
         assert store.link("sites", "C0") is not None  # saved in the store, not only remembered
         links.drop("sites", "C0")
         assert links.get("sites", "C0") is None and store.link("sites", "C0") is None
+
+
+def test_page_links_keep_what_the_next_page_names_when_it_fits(tmp_path):
+    """A page whose links fit beside those held keeps them (no query for a record read again); one that
+    would pass ``keep`` starts from an empty view, so the view never holds ``keep`` plus a page."""
+    with StateStore(tmp_path / "state.sqlite3") as store:
+        store.save_links([LinkWrite("items", f"I{n}", n + 1, "h") for n in range(200)])
+        links = PageLinks(store, keep=100)
+        links.read_page({"items": [f"I{n}" for n in range(60)]})
+        queried: list[int] = []
+        real_links_for = store.links_for
+
+        def links_for(entity, keys, direction="to_halo"):
+            queried.append(len(keys))
+            return real_links_for(entity, keys, direction)
+
+        store.links_for = links_for  # type: ignore[method-assign]
+        links.read_page({"items": [f"I{n}" for n in range(30, 70)]})  # 10 new: 70 held
+        assert queried == [10] and len(links._known) == 70
+        links.read_page({"items": [f"I{n}" for n in range(60, 100)]})  # 30 new would make 100: fits
+        assert queried == [10, 30] and len(links._known) == 100
+        links.read_page({"items": [f"I{n}" for n in range(95, 101)]})  # 1 new would pass 100: all read
+        assert queried == [10, 30, 6] and len(links._known) == 6
+        assert links.get("items", "I100") is not None and links.get("items", "I200") is None
 
 
 def test_a_full_reread_reads_links_a_page_at_a_time(sage_company, monkeypatch):
