@@ -61,6 +61,39 @@ def content_hash(payload: Mapping[str, Any]) -> str:
 
 
 _CANONICAL = msgspec.json.Encoder(order="sorted")
+
+# What a payload is built from, hashed: the record and the Halo ids and labels its payload takes. Bump
+# PAYLOAD_VERSION whenever a payload builder here changes what it sends for the same inputs
+# (tests/test_input_fingerprints.py pins the builders' output and says so when it moves).
+PAYLOAD_VERSION = 1
+_INPUTS = msgspec.json.Encoder()
+FINGERPRINT_SEPARATOR = "/"
+
+
+def fingerprint(*inputs: object) -> str:
+    """sha256 of the payload's inputs (canonical records, Halo ids, labels) and PAYLOAD_VERSION.
+
+    Why: on a full re-read most records are unchanged, and building a payload only to find its content hash
+    unchanged was most of the engine's work. When a record's inputs hash as they did when it was last sent,
+    its payload would come out the same, so it is not built. msgspec writes a record's every field (Decimals
+    as their text, datetimes with their offset), so any change of a field, or of an id or label passed
+    here, changes the fingerprint; a change that does not change the payload only costs one rebuild.
+    """
+    return hashlib.sha256(_INPUTS.encode((PAYLOAD_VERSION, inputs))).hexdigest()
+
+
+def stored_hash(content_hash: str, inputs: str) -> str:
+    """What a link keeps: the payload's content hash and, after the separator, its inputs' fingerprint."""
+    return f"{content_hash}{FINGERPRINT_SEPARATOR}{inputs}" if inputs else content_hash
+
+
+def split_stored_hash(stored: str) -> tuple[str, str]:
+    """(content hash, inputs fingerprint) of a link's stored hash; ("", "") once "Sync this record again"
+    cleared it, (hash, "") for a link saved before fingerprints."""
+    content, _, inputs = stored.partition(FINGERPRINT_SEPARATOR)
+    return content, inputs
+
+
 _PLAIN_SCALARS = frozenset({str, int, bool, type(None)})
 # repr() (and so json.dumps) writes a float in [1e-4, 1e16) without an exponent; msgspec agrees there only.
 _FIXED_POINT_LOW, _FIXED_POINT_HIGH = 1e-4, 1e16

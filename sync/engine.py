@@ -158,6 +158,8 @@ class SyncEngine:
         self._progress_at = 0.0
         self.started = datetime.now(UTC)
         self._future: dict[str, datetime] = {}  # key -> modified, for records dated after the run began
+        # Unchanged records whose links get their inputs' fingerprint (entity, key, hash read, hash to keep).
+        self._fingerprints: list[tuple[str, str, str, str]] = []
         # One planner per entity for this run (entities that ride with another get the plain one).
         self._planners: dict[str, EntityPlanner] = {
             spec.name: (spec.planner or EntityPlanner)(self, spec) for spec in SPECS
@@ -278,11 +280,13 @@ class SyncEngine:
                     else:
                         self._note_future(record)
                         self.plan_guarded(entity, record)
+                self.save_fingerprints()
                 self._progress(entity, len(page))
                 del page  # not held while the next page is read: two pages of records were the peak
             self.estimate.read_to_the_end()
             planner.finish_reading()
             self.flush()
+            self.save_fingerprints()
             tracker.completed = True
             self._report_future(entity)
             ended_well = True
@@ -498,20 +502,34 @@ class SyncEngine:
         step: str = "",
         use_link: bool = True,
         known: int | None = None,
+        inputs: str = "",
     ) -> None:
         """Decide unchanged / update / link-to-existing / create for one record and queue the write.
 
         ``use_link=False``: the link is not consulted and the caller has matched the record already, to
-        ``known`` (None: create it).
+        ``known`` (None: create it). ``inputs``: the fingerprint of what the payload was built from
+        (``payloads.fingerprint``), kept with the content hash so the next run can skip building it.
         """
         entity, key = spec.name, record.key
         content_hash = payloads.content_hash(payload)
         link = self.links.get(entity, key) if use_link else None
         pending = Pending(
-            entity, key, record, payload, payload, content_hash, None, "created", stream, modified
+            entity,
+            key,
+            record,
+            payload,
+            payload,
+            payloads.stored_hash(content_hash, inputs),
+            None,
+            "created",
+            stream,
+            modified,
         )
         pending.create_extra, pending.step = create_extra, step
-        if link is not None and link.content_hash == content_hash:
+        if link is not None and payloads.split_stored_hash(link.content_hash)[0] == content_hash:
+            if inputs and link.content_hash != pending.content_hash and not self.dry_run:
+                # Unchanged, saved before its inputs were fingerprinted: keep them, so the next run skips it.
+                self._fingerprints.append((entity, key, link.content_hash, pending.content_hash))
             self._unchanged(entity, key, stream, modified)
             self._planners[entity].settled(pending, link.halo_id, {})
             return
@@ -528,6 +546,49 @@ class SyncEngine:
             pending.payload = {"id": halo_id, **payload}
             pending.halo_id, pending.outcome, pending.linked = halo_id, outcome, link is not None
         self.queue(pending)
+
+    def unchanged_inputs(
+        self,
+        spec: Spec,
+        record: Record,
+        inputs: str,
+        planned: dict[str, Any],
+        *,
+        stream: str,
+        modified: datetime | None,
+    ) -> bool:
+        """True (and the record is settled as unchanged) when its link holds the same inputs' fingerprint:
+        its payload would be the one Halo has, so it is not built. ``planned`` is what the entity's
+        ``settled`` reads of the payload (an invoice's client id, for its payments)."""
+        link = self.links.get(spec.name, record.key)
+        if link is None or not inputs or payloads.split_stored_hash(link.content_hash)[1] != inputs:
+            return False
+        pending = Pending(
+            spec.name,
+            record.key,
+            record,
+            {},
+            planned,
+            link.content_hash,
+            link.halo_id,
+            "unchanged",
+            stream,
+            modified,
+        )
+        self._unchanged(spec.name, record.key, stream, modified)
+        self._planners[spec.name].settled(pending, link.halo_id, {})
+        return True
+
+    def save_fingerprints(self) -> None:
+        """Store the inputs' fingerprints found for unchanged records (a page's at a time)."""
+        if not self._fingerprints:
+            return
+        by_entity: dict[str, list[tuple[str, str, str]]] = {}
+        for entity, key, old, new in self._fingerprints:
+            by_entity.setdefault(entity, []).append((key, old, new))
+        self._fingerprints.clear()
+        for entity, rows in by_entity.items():
+            self.state.add_fingerprints(entity, rows)
 
     def queue(self, pending: Pending) -> None:
         """Put a planned write in its resource's batch; a full batch is sent at once."""

@@ -506,6 +506,35 @@ class StateStore:
         )
         return row is not None
 
+    def add_fingerprints(
+        self, entity: str, hashes: Sequence[tuple[str, str, str]], direction: str = TO_HALO
+    ) -> None:
+        """Store (source key, hash as read, hash with its inputs' fingerprint) for unchanged records.
+
+        Only a link still holding the hash as read is changed: one that "Sync this record again" cleared, or
+        another write changed, meanwhile keeps what it has. Nothing else of the link moves (its
+        ``synced_at`` says when Halo last got the record, and nothing was sent).
+        """
+        if not hashes:
+            return
+        rows = [(new, entity, direction, key, old) for key, old, new in hashes]
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._db.executemany(
+                        "UPDATE links SET content_hash=? WHERE entity=? AND direction=? AND source_key=? "
+                        "AND content_hash=?",
+                        rows,
+                    )
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise state_error(exc, self.path) from exc
+
     def drop_link(self, entity: str, source_key: str, direction: str = TO_HALO) -> None:
         self._execute(
             "DELETE FROM links WHERE entity=? AND direction=? AND source_key=?",

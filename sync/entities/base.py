@@ -135,7 +135,19 @@ class Run(Protocol):
         step: str = "",
         use_link: bool = True,
         known: int | None = None,
+        inputs: str = "",
     ) -> None: ...
+
+    def unchanged_inputs(
+        self,
+        spec: Spec,
+        record: Record,
+        inputs: str,
+        planned: dict[str, Any],
+        *,
+        stream: str,
+        modified: datetime | None,
+    ) -> bool: ...
 
     def queue(self, pending: Pending) -> None: ...
 

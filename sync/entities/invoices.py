@@ -48,23 +48,33 @@ class InvoicePlanner(EntityPlanner):
             self._deferred.append(invoice)
             return
         codes = taxes(self.run)
-        lines = []
+        line_inputs: list[tuple[int | None, str, int | None]] = []
         for line in invoice.lines:
             item_id = self.run.halo_id_of("items", line.item_key) if line.item_key else None
             if line.item_key and item_id is None and ("items", line.item_key) in self.run.problems:
                 raise self.run.waiting_for("items", line.item_key, "item")
-            lines.append(
-                payloads.line_payload(
-                    line,
-                    is_credit=invoice.is_credit,
-                    item_code=line.item_key,
-                    item_id=item_id,
-                    tax_code=codes.code_label(line.tax_code),
-                    tax_id=codes.tax_id(line.tax_code),
-                )
+            line_inputs.append((item_id, codes.code_label(line.tax_code), codes.tax_id(line.tax_code)))
+        # Everything the payload below is built from; the record as a whole, so no field is left out.
+        inputs = payloads.fingerprint("invoice", invoice, client_id, line_inputs)
+        if self.run.unchanged_inputs(
+            self.spec, invoice, inputs, {"client_id": client_id}, stream="invoices", modified=invoice.modified
+        ):
+            return
+        lines = [
+            payloads.line_payload(
+                line,
+                is_credit=invoice.is_credit,
+                item_code=line.item_key,
+                item_id=item_id,
+                tax_code=tax_label,
+                tax_id=tax_id,
             )
+            for line, (item_id, tax_label, tax_id) in zip(invoice.lines, line_inputs, strict=True)
+        ]
         payload = payloads.invoice_payload(invoice, client_id=client_id, lines=lines)
-        self.run.plan(self.spec, invoice, payload, stream="invoices", modified=invoice.modified)
+        self.run.plan(
+            self.spec, invoice, payload, stream="invoices", modified=invoice.modified, inputs=inputs
+        )
 
     def _started_in_halo(self, invoice: Invoice) -> bool:
         """A books invoice LedgerBridge posted from Halo (a to_books link, sync/posting.py): it is that
@@ -115,11 +125,19 @@ class InvoicePlanner(EntityPlanner):
             return
         invoice: Invoice = pending.record
         client_id = int(pending.planned["client_id"])
+        source_kind = self.run.settings.source.kind
         for payment in invoice.payments:
+            inputs = payloads.fingerprint("payment", payment, halo_id, client_id, source_kind)
+            if self.run.unchanged_inputs(
+                PAYMENTS, payment, inputs, {}, stream="invoices", modified=invoice.modified
+            ):
+                continue
             payload = payloads.payment_payload(
-                payment, invoice_id=halo_id, client_id=client_id, source_kind=self.run.settings.source.kind
+                payment, invoice_id=halo_id, client_id=client_id, source_kind=source_kind
             )
-            self.run.plan(PAYMENTS, payment, payload, stream="invoices", modified=invoice.modified)
+            self.run.plan(
+                PAYMENTS, payment, payload, stream="invoices", modified=invoice.modified, inputs=inputs
+            )
 
     def _customer_for(self, invoice: Invoice) -> int | None:
         """The Halo id of the invoice's customer, carrying an inactive one into Halo if needed.
