@@ -10,6 +10,7 @@ import json
 import math
 from typing import Any
 
+import pytest
 import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -73,3 +74,39 @@ def test_a_body_in_another_declared_charset_is_decoded_in_that_charset() -> None
     # Bytes that are valid UTF-8 but declared Latin-1 read as Latin-1, as requests reads them.
     declared = _response('{"name": "Café"}'.encode(), "application/json; charset=ISO-8859-1")
     assert _json_or_none(declared) == _reference(declared) == {"name": "CafÃ©"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(_values)
+def test_a_body_is_written_as_the_standard_library_writes_it(value: object) -> None:
+    """The same JSON values (not bytes: msgspec leaves out spaces) on both roads."""
+    from halo.client import _json_bytes, _reference_json_bytes
+
+    try:
+        reference = _reference_json_bytes(value)
+    except (TypeError, ValueError):
+        reference = None
+    if reference is None:
+        with pytest.raises((TypeError, ValueError)):
+            _json_bytes(value)
+        return
+    assert json.loads(_json_bytes(value)) == json.loads(reference)
+
+
+def test_what_json_refuses_is_refused_as_before() -> None:
+    from decimal import Decimal
+
+    from halo.client import _json_bytes
+
+    with pytest.raises(ValueError):
+        _json_bytes([{"total": math.nan}])
+    with pytest.raises(ValueError):
+        _json_bytes([{"total": math.inf}])
+    with pytest.raises(ValueError):
+        _json_bytes([{"total": Decimal("NaN")}])
+    assert json.loads(_json_bytes({"total": Decimal("19.99"), "qty": Decimal("3")})) == {
+        "total": 19.99,
+        "qty": 3,
+    }
+    assert json.loads(_json_bytes({"note": None, "name": "Café"})) == {"note": None, "name": "Café"}
+    assert json.loads(_json_bytes({"big": 10**30})) == {"big": 10**30}
