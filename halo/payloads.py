@@ -79,7 +79,11 @@ def fingerprint(*inputs: object) -> str:
     as their text, datetimes with their offset), so any change of a field, or of an id or label passed
     here, changes the fingerprint; a change that does not change the payload only costs one rebuild.
     """
-    return hashlib.sha256(_INPUTS.encode((PAYLOAD_VERSION, inputs))).hexdigest()
+    try:
+        encoded = _INPUTS.encode((PAYLOAD_VERSION, inputs))
+    except (TypeError, ValueError, OverflowError, msgspec.EncodeError):
+        return ""  # an input msgspec cannot write: no fingerprint, the payload is built and hashed as before
+    return hashlib.sha256(encoded).hexdigest()
 
 
 def stored_hash(content_hash: str, inputs: str) -> str:

@@ -93,6 +93,10 @@ def test_any_change_of_an_input_changes_the_fingerprint(changed: tuple[object, .
     assert payloads.fingerprint(*BASE) == payloads.fingerprint(*BASE)
 
 
+def test_inputs_msgspec_cannot_write_give_no_fingerprint() -> None:
+    assert payloads.fingerprint("invoice", object()) == ""
+
+
 def test_a_stored_hash_splits_into_content_and_inputs() -> None:
     assert payloads.split_stored_hash(payloads.stored_hash("abc", "def")) == ("abc", "def")
     assert payloads.split_stored_hash("abc") == ("abc", "")  # a link saved before fingerprints
