@@ -13,7 +13,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -336,6 +336,23 @@ class StateStore:
         row = self._fetchone("PRAGMA user_version")
         return int(row[0]) if row else 0
 
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction, committed before this returns: all of it is kept, or (a failure, a
+        crash) none of it; a database error becomes the state error that says what to do."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    with contextlib.suppress(sqlite3.Error):  # a full disk may have ended it already
+                        self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise state_error(exc, self.path) from exc
+
     def _execute(self, sql: str, params: Sequence[object] = ()) -> sqlite3.Cursor:
         with self._lock:
             try:
@@ -445,26 +462,16 @@ class StateStore:
             )
             for link in links
         ]
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    self._db.executemany(
-                        "INSERT INTO links (entity, direction, source_key, halo_id, content_hash, synced_at, "
-                        "name, source_modified, match_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                        "ON CONFLICT (entity, direction, source_key) DO UPDATE SET "
-                        "halo_id=excluded.halo_id, content_hash=excluded.content_hash, "
-                        "synced_at=excluded.synced_at, name=COALESCE(excluded.name, links.name), "
-                        "source_modified=COALESCE(excluded.source_modified, links.source_modified)",
-                        rows,
-                    )
-                    self._db.execute("COMMIT")
-                except BaseException:
-                    with contextlib.suppress(sqlite3.Error):  # a full disk may have ended it already
-                        self._db.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise state_error(exc, self.path) from exc
+        with self._transaction():
+            self._db.executemany(
+                "INSERT INTO links (entity, direction, source_key, halo_id, content_hash, synced_at, "
+                "name, source_modified, match_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (entity, direction, source_key) DO UPDATE SET "
+                "halo_id=excluded.halo_id, content_hash=excluded.content_hash, "
+                "synced_at=excluded.synced_at, name=COALESCE(excluded.name, links.name), "
+                "source_modified=COALESCE(excluded.source_modified, links.source_modified)",
+                rows,
+            )
 
     def stamp(self) -> datetime:
         """Now, never earlier than a stamp this store gave before: a link saved after ``stamp()`` returned
@@ -518,22 +525,12 @@ class StateStore:
         if not hashes:
             return
         rows = [(new, entity, direction, key, old) for key, old, new in hashes]
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    self._db.executemany(
-                        "UPDATE links SET content_hash=? WHERE entity=? AND direction=? AND source_key=? "
-                        "AND content_hash=?",
-                        rows,
-                    )
-                    self._db.execute("COMMIT")
-                except BaseException:
-                    with contextlib.suppress(sqlite3.Error):
-                        self._db.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise state_error(exc, self.path) from exc
+        with self._transaction():
+            self._db.executemany(
+                "UPDATE links SET content_hash=? WHERE entity=? AND direction=? AND source_key=? "
+                "AND content_hash=?",
+                rows,
+            )
 
     def drop_link(self, entity: str, source_key: str, direction: str = TO_HALO) -> None:
         self._execute(
@@ -827,39 +824,29 @@ class StateStore:
         """The books confirmed the document: its row and its to_books link in ONE transaction, so the
         books -> Halo run can never meet the new books invoice without knowing it started in Halo."""
         now = _text(_now())
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    self._db.execute(
-                        "INSERT INTO postings (halo_id, reference, state, books_key, books_number, updated) "
-                        "VALUES (?, ?, 'written', ?, ?, ?) ON CONFLICT (halo_id) DO UPDATE SET "
-                        "state=CASE WHEN postings.state='marked' THEN 'marked' ELSE 'written' END, "
-                        "books_key=excluded.books_key, books_number=excluded.books_number, "
-                        "updated=excluded.updated, message=''",
-                        (int(halo_id), reference, books_key, books_number, now),
-                    )
-                    self._db.execute(
-                        "INSERT INTO links (entity, direction, source_key, halo_id, content_hash, synced_at, "
-                        "name, match_key) VALUES ('invoices', ?, ?, ?, '', ?, ?, ?) "
-                        "ON CONFLICT (entity, direction, source_key) DO UPDATE SET halo_id=excluded.halo_id, "
-                        "synced_at=excluded.synced_at, name=COALESCE(excluded.name, links.name)",
-                        (
-                            TO_BOOKS,
-                            books_key,
-                            int(halo_id),
-                            now,
-                            name or books_number or None,
-                            match_key(books_key),
-                        ),
-                    )
-                    self._db.execute("COMMIT")
-                except BaseException:
-                    with contextlib.suppress(sqlite3.Error):
-                        self._db.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise state_error(exc, self.path) from exc
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO postings (halo_id, reference, state, books_key, books_number, updated) "
+                "VALUES (?, ?, 'written', ?, ?, ?) ON CONFLICT (halo_id) DO UPDATE SET "
+                "state=CASE WHEN postings.state='marked' THEN 'marked' ELSE 'written' END, "
+                "books_key=excluded.books_key, books_number=excluded.books_number, "
+                "updated=excluded.updated, message=''",
+                (int(halo_id), reference, books_key, books_number, now),
+            )
+            self._db.execute(
+                "INSERT INTO links (entity, direction, source_key, halo_id, content_hash, synced_at, "
+                "name, match_key) VALUES ('invoices', ?, ?, ?, '', ?, ?, ?) "
+                "ON CONFLICT (entity, direction, source_key) DO UPDATE SET halo_id=excluded.halo_id, "
+                "synced_at=excluded.synced_at, name=COALESCE(excluded.name, links.name)",
+                (
+                    TO_BOOKS,
+                    books_key,
+                    int(halo_id),
+                    now,
+                    name or books_number or None,
+                    match_key(books_key),
+                ),
+            )
 
     def posting_marked(self, halo_id: int) -> None:
         """Halo now shows the document as posted (posted, dateposted, thirdpartyinvoicenumber)."""
