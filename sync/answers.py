@@ -28,17 +28,18 @@ def identity_fields(resource: str) -> tuple[str, ...]:
 
     A record on another parent (another client, another invoice) is another record.
     """
-    found = _IDENTITY_FIELDS.get(resource)
-    if found is None:
-        row = RESOURCES.get(resource)
-        if row is None:
-            return ()
-        parent = (row.parent[0],) if row.parent is not None else ()
-        found = _IDENTITY_FIELDS[resource] = (row.key_field, *MORE_IDENTITY.get(resource, ()), *parent)
-    return found
+    return _IDENTITY_FIELDS.get(resource, ())
 
 
-_IDENTITY_FIELDS: dict[str, tuple[str, ...]] = {}  # per resource: asked for each record of every answer
+# Worked out once from the resource table: asked for each record of every answer.
+_IDENTITY_FIELDS: dict[str, tuple[str, ...]] = {
+    name: (
+        row.key_field,
+        *MORE_IDENTITY.get(name, ()),
+        *((row.parent[0],) if row.parent is not None else ()),
+    )
+    for name, row in RESOURCES.items()
+}
 
 
 def halo_id(record: Mapping[str, Any]) -> int | None:
