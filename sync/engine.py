@@ -581,14 +581,9 @@ class SyncEngine:
 
     def save_fingerprints(self) -> None:
         """Store the inputs' fingerprints found for unchanged records (a page's at a time)."""
-        if not self._fingerprints:
-            return
-        by_entity: dict[str, list[tuple[str, str, str]]] = {}
-        for entity, key, old, new in self._fingerprints:
-            by_entity.setdefault(entity, []).append((key, old, new))
-        self._fingerprints.clear()
-        for entity, rows in by_entity.items():
-            self.state.add_fingerprints(entity, rows)
+        if self._fingerprints:
+            self.state.add_fingerprints(self._fingerprints)
+            self._fingerprints.clear()
 
     def queue(self, pending: Pending) -> None:
         """Put a planned write in its resource's batch; a full batch is sent at once."""

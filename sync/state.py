@@ -513,10 +513,8 @@ class StateStore:
         )
         return row is not None
 
-    def add_fingerprints(
-        self, entity: str, hashes: Sequence[tuple[str, str, str]], direction: str = TO_HALO
-    ) -> None:
-        """Store (source key, hash as read, hash with its inputs' fingerprint) for unchanged records.
+    def add_fingerprints(self, hashes: Sequence[tuple[str, str, str, str]], direction: str = TO_HALO) -> None:
+        """Store (entity, source key, hash as read, hash with its inputs' fingerprint) for unchanged records.
 
         Only a link still holding the hash as read is changed: one that "Sync this record again" cleared, or
         another write changed, meanwhile keeps what it has. Nothing else of the link moves (its
@@ -524,7 +522,7 @@ class StateStore:
         """
         if not hashes:
             return
-        rows = [(new, entity, direction, key, old) for key, old, new in hashes]
+        rows = [(new, entity, direction, key, old) for entity, key, old, new in hashes]
         with self._transaction():
             self._db.executemany(
                 "UPDATE links SET content_hash=? WHERE entity=? AND direction=? AND source_key=? "
