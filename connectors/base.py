@@ -178,8 +178,7 @@ class Connector(ABC):
         """The rows of ``sql`` (which holds ``IN_VALUES`` once) for ``values``, a short IN list at a time:
         some drivers (Sage's among them) are slow or fail with long parameter lists. ``params`` come
         before the values."""
-        for chunk in chunks(values, size):
-            chunk_sql = sql.replace("<values>", placeholders(len(chunk)))
+        for chunk_sql, chunk in _in_lists(sql, values, size):
             yield from self.rows(chunk_sql, [*params, *chunk], during=during)
 
     def ordered_rows(
@@ -206,8 +205,7 @@ class Connector(ABC):
         size: int = MAX_IN_LIST,
     ) -> Iterator[Sequence[Any]]:
         """``rows_in`` as ``ordered_rows``: a short IN list of ``values`` at a time."""
-        for chunk in chunks(values, size):
-            chunk_sql = sql.replace("<values>", placeholders(len(chunk)))
+        for chunk_sql, chunk in _in_lists(sql, values, size):
             yield from self.ordered_rows(chunk_sql, columns, chunk, during=during)
 
     # --- reading a stream from its declaration -------------------------------------------------------------
@@ -319,3 +317,9 @@ class Connector(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _in_lists(sql: str, values: Sequence[Any], size: int) -> Iterator[tuple[str, Sequence[Any]]]:
+    """``sql`` (holding ``IN_VALUES`` once) with one placeholder per value, for each chunk of ``values``."""
+    for chunk in chunks(values, size):
+        yield sql.replace("<values>", placeholders(len(chunk))), chunk
