@@ -818,7 +818,7 @@ _REQUEST_JSON = msgspec.json.Encoder(decimal_format="number")
 
 
 def _reference_json_bytes(value: Any) -> bytes:
-    """The standard library's JSON for a body msgspec's cannot stand for (a null, NaN, a type it lacks)."""
+    """The standard library's JSON, for a body msgspec cannot write as it is (a null, NaN, odd types)."""
 
     def default(item: object) -> object:
         if isinstance(item, Decimal):
