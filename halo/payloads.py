@@ -28,10 +28,31 @@ SAGE50_KINDS = frozenset({"sage50uk", "demo"})
 
 
 def number(value: Decimal) -> float | int:
-    """A Decimal as a JSON number at the edge: whole values as int, others via their printed text."""
+    """A Decimal as a JSON number at the edge: whole values as int, others via their printed text.
+
+    The answer depends only on the value (equal Decimals, "1.50" and "1.5", give the same number), and the
+    same amounts come back line after line (quantities, tax rates, an item's price), so finite ones are
+    remembered, at most ``NUMBERS_KEPT`` at a time.
+    """
+    if type(value) is Decimal and value.is_finite():
+        try:
+            return _NUMBERS[value]
+        except KeyError:
+            if len(_NUMBERS) >= NUMBERS_KEPT:
+                _NUMBERS.clear()
+            converted = _NUMBERS[value] = _number(value)
+            return converted
+    return _number(value)
+
+
+def _number(value: Decimal) -> float | int:
     if value == value.to_integral_value() and abs(value) < 2**53:
         return int(value)
     return float(str(value))
+
+
+NUMBERS_KEPT = 4096
+_NUMBERS: dict[Decimal, float | int] = {}
 
 
 def timestamp(value: datetime) -> str:
