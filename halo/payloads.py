@@ -73,7 +73,7 @@ def content_hash(payload: Mapping[str, Any]) -> str:
     takes json.dumps' own road, so the hash never changes with the road taken.
     """
     try:
-        plain = _without_ids(payload) if _holds_ids(payload) else payload
+        plain = _plain_without_ids(payload) if _holds_ids(payload) else payload
         canonical = _CANONICAL.encode(plain)
     except (_NotPlain, UnicodeEncodeError):
         canonical = json.dumps(
@@ -165,6 +165,20 @@ def _holds_ids(value: object) -> bool:
                 found = True
         return found
     raise _NotPlain
+
+
+def _plain_without_ids(value: Any) -> Any:
+    """A copy of a plain value (``_holds_ids`` said so) without ``id`` keys."""
+    if type(value) is dict:
+        return {
+            key: _plain_without_ids(item) if type(item) in _CONTAINERS else item
+            for key, item in value.items()
+            if key != "id"
+        }
+    return [_plain_without_ids(item) if type(item) in _CONTAINERS else item for item in value]
+
+
+_CONTAINERS = frozenset({dict, list, tuple})
 
 
 def _without_ids(value: Any) -> Any:
