@@ -30,18 +30,18 @@ SAGE50_KINDS = frozenset({"sage50uk", "demo"})
 def number(value: Decimal) -> float | int:
     """A Decimal as a JSON number at the edge: whole values as int, others via their printed text.
 
-    The answer depends only on the value (equal Decimals, "1.50" and "1.5", give the same number), and the
-    same amounts come back line after line (quantities, tax rates, an item's price), so finite ones are
-    remembered, at most ``NUMBERS_KEPT`` at a time.
+    The float of the printed text is worked out first, as most amounts need it: a value whose float has a
+    fraction is no whole number, and a whole one below 2**53 is its float exactly, so only a float without
+    a fraction is compared with the value (``_number`` is the rule as written; NaNs and what is not a
+    Decimal take it).
     """
     if type(value) is Decimal and value.is_finite():
-        try:
-            return _NUMBERS[value]
-        except KeyError:
-            if len(_NUMBERS) >= NUMBERS_KEPT:
-                _NUMBERS.clear()
-            converted = _NUMBERS[value] = _number(value)
-            return converted
+        converted = float(str(value))
+        if converted.is_integer() and -_WHOLE_LIMIT < converted < _WHOLE_LIMIT:
+            whole = int(converted)
+            if whole == value:
+                return whole
+        return converted
     return _number(value)
 
 
@@ -51,8 +51,7 @@ def _number(value: Decimal) -> float | int:
     return float(str(value))
 
 
-NUMBERS_KEPT = 4096
-_NUMBERS: dict[Decimal, float | int] = {}
+_WHOLE_LIMIT = float(2**53)
 
 
 def timestamp(value: datetime) -> str:

@@ -1,7 +1,7 @@
 """The quick paths in halo/payloads.py give what the plain rules give, on random values.
 
-Why: ``number`` remembers the numbers of recent amounts and ``content_hash`` writes a payload without ids as
-it is, without copying it; both run for every line of every record sent, and both must answer exactly as
+Why: ``number`` takes the float of an amount first and ``content_hash`` writes a payload without ids as it
+is, without copying it; both run for every line of every record sent, and both must answer exactly as
 the rule written in their docstrings does (a changed content hash re-sends everything once).
 """
 
@@ -15,7 +15,6 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -44,24 +43,25 @@ decimals = st.decimals(allow_nan=True, allow_infinity=True, places=None) | st.sa
 )
 
 
-@settings(max_examples=500, deadline=None)
-@given(st.lists(decimals, min_size=1, max_size=12))
-def test_number_remembered_is_number_worked_out(values: list[Decimal]) -> None:
-    """Equal values spelled otherwise ("1.50", "1.5") in any order, signalling NaNs included."""
-    for value in values:
-        assert _outcome(payloads.number, value) == _outcome(_plain_number, value)
+@settings(max_examples=3000, deadline=None)
+@given(decimals)
+def test_number_is_the_plain_rule(value: Decimal) -> None:
+    """Whole or not, near 2**53 or past it, many digits or few, signalling NaNs included."""
+    assert _outcome(payloads.number, value) == _outcome(_plain_number, value)
 
 
-def test_number_forgets_past_its_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(payloads, "NUMBERS_KEPT", 3)
-    payloads._NUMBERS.clear()
-    for n in range(10):
-        assert payloads.number(Decimal(n) / 4) == _plain_number(Decimal(n) / 4)
-        assert len(payloads._NUMBERS) <= 3
+@settings(max_examples=1000, deadline=None)
+@given(st.integers(-(2**54), 2**54), st.integers(0, 30), st.integers(-3, 3))
+def test_number_is_the_plain_rule_next_to_whole_values(whole: int, zeros: int, shift: int) -> None:
+    """Whole values spelled with trailing zeros, and values a tiny step off a whole one (whose float is
+    whole: 2.00000000000000001), on both sides of 2**53."""
+    spelled = Decimal(f"{whole}.{'0' * zeros}") if zeros else Decimal(whole)
+    assert _outcome(payloads.number, spelled) == _outcome(_plain_number, spelled)
+    off = spelled + Decimal(shift).scaleb(-zeros - 1)
+    assert _outcome(payloads.number, off) == _outcome(_plain_number, off)
 
 
 def test_number_of_what_is_not_a_decimal_is_left_to_the_plain_rule() -> None:
-    payloads.number(Decimal("5"))  # remembered: an int 5 equals it, hashes alike, and must not be answered
     for value in (5, 0.5, True):
         assert _outcome(payloads.number, value) == _outcome(_plain_number, value)
 
