@@ -28,10 +28,30 @@ SAGE50_KINDS = frozenset({"sage50uk", "demo"})
 
 
 def number(value: Decimal) -> float | int:
-    """A Decimal as a JSON number at the edge: whole values as int, others via their printed text."""
+    """A Decimal as a JSON number at the edge: whole values as int, others via their printed text.
+
+    The float of the printed text is worked out first, as most amounts need it: a value whose float has a
+    fraction is no whole number, and a whole one below 2**53 is its float exactly, so only a float without
+    a fraction is compared with the value (``_number`` is the rule as written; NaNs and what is not a
+    Decimal take it).
+    """
+    if type(value) is Decimal and value.is_finite():
+        converted = float(str(value))
+        if converted.is_integer() and -_WHOLE_LIMIT < converted < _WHOLE_LIMIT:
+            whole = int(converted)
+            if whole == value:
+                return whole
+        return converted
+    return _number(value)
+
+
+def _number(value: Decimal) -> float | int:
     if value == value.to_integral_value() and abs(value) < 2**53:
         return int(value)
     return float(str(value))
+
+
+_WHOLE_LIMIT = float(2**53)
 
 
 def timestamp(value: datetime) -> str:
@@ -52,7 +72,8 @@ def content_hash(payload: Mapping[str, Any]) -> str:
     takes json.dumps' own road, so the hash never changes with the road taken.
     """
     try:
-        canonical = _CANONICAL.encode(_plain_without_ids(payload))
+        plain = _plain_without_ids(payload) if _holds_ids(payload) else payload
+        canonical = _CANONICAL.encode(plain)
     except (_NotPlain, UnicodeEncodeError):
         canonical = json.dumps(
             _without_ids(payload), sort_keys=True, separators=(",", ":"), ensure_ascii=False
@@ -107,41 +128,56 @@ class _NotPlain(Exception):
     """A value msgspec might write otherwise than json.dumps does."""
 
 
-def _plain_float(value: float) -> float:
-    if value == 0.0 or _FIXED_POINT_LOW <= abs(value) < _FIXED_POINT_HIGH:
-        return value
-    raise _NotPlain
+def _holds_ids(value: object) -> bool:
+    """Whether ``value`` holds an ``id`` key at any depth; _NotPlain unless it is made of plain values only.
 
-
-def _plain_without_ids(value: object) -> object:
-    """A copy without ``id`` keys, made of plain values only (else _NotPlain): one loop, no call per value."""
+    Why a look, not a copy: most payloads (every create) carry no id, and msgspec writes them as they are;
+    copying each dict to leave out ids that are not there was most of the hash's cost. One loop per
+    container, no call per value.
+    """
     if type(value) is dict:
-        copy: dict[str, object] = {}
+        found = "id" in value
         for key, item in value.items():
-            if key == "id":
-                continue
             if type(key) is not str:
                 raise _NotPlain
-            item_kind = type(item)
-            if item_kind in _PLAIN_SCALARS:
-                copy[key] = item
-            elif item_kind is float:
-                copy[key] = _plain_float(item)
-            else:
-                copy[key] = _plain_without_ids(item)
-        return copy
+            kind = type(item)
+            if kind in _PLAIN_SCALARS:
+                continue
+            if kind is float:
+                if item == 0.0 or _FIXED_POINT_LOW <= abs(item) < _FIXED_POINT_HIGH:
+                    continue
+                raise _NotPlain
+            if _holds_ids(item):
+                found = True
+        return found
     if type(value) is list or type(value) is tuple:
-        items: list[object] = []
+        found = False
         for item in value:
-            item_kind = type(item)
-            if item_kind in _PLAIN_SCALARS:
-                items.append(item)
-            elif item_kind is float:
-                items.append(_plain_float(item))
-            else:
-                items.append(_plain_without_ids(item))
-        return items
+            kind = type(item)
+            if kind in _PLAIN_SCALARS:
+                continue
+            if kind is float:
+                if item == 0.0 or _FIXED_POINT_LOW <= abs(item) < _FIXED_POINT_HIGH:
+                    continue
+                raise _NotPlain
+            if _holds_ids(item):
+                found = True
+        return found
     raise _NotPlain
+
+
+def _plain_without_ids(value: Any) -> Any:
+    """A copy of a plain value (``_holds_ids`` said so) without ``id`` keys."""
+    if type(value) is dict:
+        return {
+            key: _plain_without_ids(item) if type(item) in _CONTAINERS else item
+            for key, item in value.items()
+            if key != "id"
+        }
+    return [_plain_without_ids(item) if type(item) in _CONTAINERS else item for item in value]
+
+
+_CONTAINERS = frozenset({dict, list, tuple})
 
 
 def _without_ids(value: Any) -> Any:

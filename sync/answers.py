@@ -58,7 +58,7 @@ def halo_id(record: Mapping[str, Any]) -> int | None:
 
 def _present(value: object) -> bool:
     if type(value) is str:
-        return not value.isspace() and value != ""
+        return value != "" and not value.isspace()
     return value is not None and str(value).strip() != ""
 
 
@@ -85,9 +85,20 @@ def agrees(resource: str, sent: Mapping[str, Any], answered: Mapping[str, Any]) 
     Only fields both sides carry are compared, so a lean answer (an id and a name) gives None, not False.
     """
     compared = False
-    for name in identity_fields(resource):
-        mine, theirs = sent.get(name), answered.get(name)
-        if mine is None or theirs is None or not (_present(mine) and _present(theirs)):
+    for name in _IDENTITY_FIELDS.get(resource, ()):
+        mine = sent.get(name)
+        if mine is None:
+            continue
+        theirs = answered.get(name)
+        if theirs is None:
+            continue
+        kind = type(mine)
+        if (kind is str or kind is int) and type(theirs) is kind and mine == theirs:
+            # Echoed, as it mostly is: the same however compared; compared unless it is blank text.
+            if kind is int or (mine != "" and not mine.isspace()):
+                compared = True
+            continue
+        if not (_present(mine) and _present(theirs)):
             continue
         if not _same(mine, theirs):
             return False  # one field naming another record is enough
@@ -117,26 +128,17 @@ def pair_answer(
     """
     answered = _Candidates(resource, answer)
     candidates: list[list[int]] = []
+    claims: dict[int, int] = {}  # how many sent records each answered record could be
     for record in sent:
         wanted_id = halo_id(record)
         found: list[int] = []
         for index in answered.for_record(record, wanted_id):
             verdict = agrees(resource, record, answer[index])
-            if wanted_id is not None:
-                if verdict is not False:
-                    found.append(index)
-            elif verdict is True:
+            if verdict is True or (wanted_id is not None and verdict is not False):
                 found.append(index)
+                claims[index] = claims.get(index, 0) + 1
         candidates.append(found)
-    claims: dict[int, int] = {}
-    for found in candidates:
-        for index in found:
-            claims[index] = claims.get(index, 0) + 1
-    paired: list[Mapping[str, Any] | None] = []
-    for found in candidates:
-        unique = [index for index in found if claims[index] == 1]
-        paired.append(answer[unique[0]] if len(found) == 1 and unique else None)
-    return paired
+    return [answer[found[0]] if len(found) == 1 and claims[found[0]] == 1 else None for found in candidates]
 
 
 class _Candidates:
@@ -155,6 +157,9 @@ class _Candidates:
         self.by_key: dict[str, list[int]] = {}
         self.by_number: dict[Decimal, list[int]] = {}
         self.keyless: list[int] = []
+        # A key as compared (normalised, and as a number), worked out once per text: the sent records'
+        # keys are mostly the answered ones, echoed.
+        self._spelled: dict[str, tuple[str, Decimal | None]] = {}
         for index, record in enumerate(answer):
             record_id = halo_id(record)
             if record_id is None:
@@ -165,10 +170,21 @@ class _Candidates:
             if not _present(key):
                 self.keyless.append(index)
                 continue
-            self.by_key.setdefault(normalise_key(key), []).append(index)
-            number = _number(key)
+            normalised, number = self._spelling(key)
+            self.by_key.setdefault(normalised, []).append(index)
             if number is not None:
                 self.by_number.setdefault(number, []).append(index)
+
+    def _spelling(self, key: object) -> tuple[str, Decimal | None]:
+        """``key`` normalised and as a number; remembered for text only (1, 1.0 and True are equal keys
+        of a dict, though not the same key here)."""
+        if type(key) is not str:
+            return normalise_key(key), _number(key)
+        try:
+            return self._spelled[key]
+        except KeyError:
+            spelled = self._spelled[key] = (normalise_key(key), _number(key))
+            return spelled
 
     def for_record(self, record: Mapping[str, Any], wanted_id: int | None) -> list[int]:
         """The answered records that could be ``record``, in the answer's order."""
@@ -177,18 +193,28 @@ class _Candidates:
         key = record.get(self.key_field) if self.key_field else None
         if not _present(key):
             return self.with_id
-        found = set(self.by_key.get(normalise_key(key), ()))
-        number = _number(key)
-        if number is not None:
-            found.update(self.by_number.get(number, ()))
-        found.update(self.keyless)
-        return sorted(found)
+        normalised, number = self._spelling(key)
+        by_key = self.by_key.get(normalised, [])
+        by_number = self.by_number.get(number, []) if number is not None else []
+        if not self.keyless and (not by_number or by_number == by_key):
+            return by_key  # each list is in the answer's order, without repeats: it is the union
+        if not by_key and not by_number:
+            return self.keyless
+        return sorted({*by_key, *by_number, *self.keyless})
+
+
+# No number's text starts with these (only a sign, a digit, ".", "_", or inf/infinity, nan, snan may):
+# answered right away, as most account keys ("C0001400") are, not by Decimal's failing.
+_NOT_A_NUMBER_START = frozenset("abcdefghjklmopqrtuvwxyzABCDEFGHJKLMOPQRTUVWXYZ")
 
 
 def _number(value: object) -> Decimal | None:
     """A key as the number ``_same`` would compare (None: not a number, or NaN, which equals nothing)."""
+    text = str(value).strip()
+    if text[:1] in _NOT_A_NUMBER_START:
+        return None
     try:
-        number = Decimal(str(value).strip())
+        number = Decimal(text)
     except (InvalidOperation, ValueError):
         return None
     return None if number.is_nan() else number

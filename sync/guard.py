@@ -25,6 +25,7 @@ linked to an id above the watermark is one this run created (ids grow).
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -59,18 +60,21 @@ class Recent(Generic[T]):
         self._values: dict[T, None] = {}
 
     def add(self, value: T) -> None:
-        self._values.pop(value, None)
-        self._values[value] = None
-        while len(self._values) > self.size:
-            del self._values[next(iter(self._values))]
+        self.update((value,))
 
     def fit(self, count: int) -> None:
         """Hold at least two batches of ``count``: a batch's ids are checked before the engine links them."""
         self.size = max(self.size, 2 * count)
 
     def update(self, values: Iterable[T]) -> None:
+        """As adding each in turn: the oldest beyond ``size`` go once all are in (the same ones go)."""
+        held = self._values
         for value in values:
-            self.add(value)
+            held.pop(value, None)
+            held[value] = None
+        if len(held) > self.size:
+            for old in list(itertools.islice(held, len(held) - self.size)):
+                del held[old]
 
     def __contains__(self, value: object) -> bool:
         return value in self._values
@@ -158,8 +162,9 @@ class SecondInstallationGuard:
                 seen.maybe_ours |= keys
             raise
         updated = {_id(r) for r in records if r.get("id")}
-        new = [r for r in saved if _id(r) and _id(r) not in updated]
-        new_ids = sorted(_id(r) for r in new)
+        answered = [(_id(r), r) for r in saved]
+        new = [r for record_id, r in answered if record_id and record_id not in updated]
+        new_ids = sorted(record_id for record_id, _ in answered if record_id and record_id not in updated)
         seen.ours.update(new_ids)
         # Halo may answer a save with the first record only, one object or nothing (docs/halo.md): a key the
         # answer does not show was created by us all the same, so one copy of it found later is ours.
@@ -193,8 +198,10 @@ class SecondInstallationGuard:
         the same verdict as looking at every sent key, at the cost of the batch, not of the run so far.
         """
         conflicts: list[tuple[str, list[dict[str, Any]]]] = []
-        for key in sorted(keys | {k for k in seen.noted if self._sent(resource, seen, k)}):
-            copies = seen.by_key.get(key, {})
+        checked = keys | {k for k in seen.noted if self._sent(resource, seen, k)}
+        # A key no copy of which was read above the watermark has nothing to say: not even sorted.
+        for key in sorted(k for k in checked if seen.by_key.get(k)):
+            copies = seen.by_key[key]
             foreign = [r for i, r in copies.items() if not self._ours(resource, seen, i)]
             if key in seen.maybe_ours and len(foreign) == 1 and len(foreign) == len(copies):
                 # our own create that landed unconfirmed: the engine links it
@@ -309,6 +316,8 @@ def _entity(resource: str) -> str | None:
 
 def _id(record: Mapping[str, Any]) -> int:
     """The record's Halo id (Halo may answer ids as text), 0 when it has none."""
+    if type(record) is dict:  # as answers are: no check against the Mapping ABC
+        return halo_id(record) or 0
     return (halo_id(record) or 0) if isinstance(record, Mapping) else 0
 
 

@@ -29,7 +29,9 @@ class PageLinks:
         self.state = state
         self.direction = direction
         self.keep = keep
-        self._known: dict[tuple[str, str], Link | None] = {}  # None: read, and there is no link
+        # None: read, and there is no link; (write, when): saved by this run, made a Link once asked for
+        # (most links a first sync saves are never read back, and a Link is dear to make).
+        self._known: dict[tuple[str, str], Link | tuple[LinkWrite, datetime] | None] = {}
 
     def read_page(self, wanted: Mapping[str, Iterable[str]]) -> None:
         """Read the links of a page of records (entity -> keys) at once; what is not found has none.
@@ -54,20 +56,27 @@ class PageLinks:
     def get(self, entity: str, key: str) -> Link | None:
         """The link of one record: from the page read, else from the state store (then remembered)."""
         try:
-            return self._known[(entity, key)]
+            known = self._known[(entity, key)]
         except KeyError:
             link = self.state.link(entity, key, self.direction)
             self._known[(entity, key)] = link
             return link
+        if isinstance(known, tuple):
+            write, when = known
+            link = Link(
+                write.entity, write.source_key, int(write.halo_id), write.content_hash, when, self.direction
+            )
+            self._known[(entity, key)] = link
+            return link
+        return known
 
     def save(self, writes: Sequence[LinkWrite]) -> None:
         """Save confirmed writes in one transaction, then remember them (only once they are committed)."""
         self.state.save_links(writes, self.direction)
         now = datetime.now(UTC)
+        known = self._known
         for write in writes:
-            self._known[(write.entity, write.source_key)] = Link(
-                write.entity, write.source_key, int(write.halo_id), write.content_hash, now, self.direction
-            )
+            known[(write.entity, write.source_key)] = (write, now)
 
     def drop(self, entity: str, key: str) -> None:
         """Forget a link (its Halo record is gone) in the state store and here."""

@@ -13,6 +13,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sync import answers
 from sync.answers import PAYMENT_FIELDS, _same, agrees, halo_id, identity_fields
 from sync.matching import normalise_key
 
@@ -83,3 +84,62 @@ def test_halo_id_is_a_positive_int_or_none(value: object) -> None:
             number = 0
         expected = number if number > 0 else None
     assert halo_id({"id": value}) == expected
+
+
+def _reference_number(value: object) -> Decimal | None:
+    try:
+        number = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    return None if number.is_nan() else number
+
+
+_key_texts = st.one_of(
+    st.text(max_size=8),
+    st.text(alphabet="0123456789.+-_eE ", max_size=8),
+    st.sampled_from(
+        ("inf", "Infinity", "-inf", "nan", "sNaN", "NaN1", "snan", "İnf", "١٢", "_1", "1_000", " 7 ", "C0001")
+    ),
+    st.sampled_from(("\u00a012", "e5", "E5", ".5", "x1", "N", "S", "i")),
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.one_of(_key_texts, _values))
+def test_number_decides_as_the_plain_rule(value: object) -> None:
+    """A key's number: text no number starts with is answered before Decimal is asked; nothing else moves."""
+    found, expected = answers._number(value), _reference_number(value)
+    assert (found is None) == (expected is None)
+    assert found == expected
+
+
+_answer_keys = st.one_of(st.none(), _key_texts, _values)
+_answered = st.fixed_dictionaries(
+    {"id": st.one_of(st.none(), st.integers(-1, 5), st.sampled_from(["3", "x", True]))},
+    optional={"accountsid": _answer_keys},
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(_answered, max_size=8), _answer_keys, st.one_of(st.none(), st.integers(1, 5)))
+def test_candidates_are_the_plain_union(
+    answer: list[dict[str, Any]], key: object, wanted_id: int | None
+) -> None:
+    """A create's candidates: the answered records with an id whose key is it as a key or as a number,
+    or that carry no key, in the answer's order; an update's: those of its id."""
+    with_id = [index for index, record in enumerate(answer) if halo_id(record) is not None]
+    if wanted_id is not None:
+        expected = [index for index in with_id if halo_id(answer[index]) == wanted_id]
+    elif not _present(key):
+        expected = with_id
+    else:
+        number = _reference_number(key)
+        expected = [
+            index
+            for index in with_id
+            if not _present(answer[index].get("accountsid"))
+            or normalise_key(answer[index]["accountsid"]) == normalise_key(key)
+            or (number is not None and _reference_number(answer[index]["accountsid"]) == number)
+        ]
+    candidates = answers._Candidates("Client", answer)
+    assert candidates.for_record({"accountsid": key}, wanted_id) == expected

@@ -64,6 +64,30 @@ def test_page_links_stay_bounded_and_see_what_was_saved(tmp_path):
         assert links.get("sites", "C0") is None and store.link("sites", "C0") is None
 
 
+def test_a_saved_link_read_back_is_the_link_the_store_holds(tmp_path):
+    """Saved links are made Link objects only when asked for: then with the saved fields, once, alike for
+    every write of the batch (one moment of saving), and a later save of the same record wins."""
+    with StateStore(tmp_path / "state.sqlite3") as store:
+        links = PageLinks(store)
+        links.save([LinkWrite("items", "A", 3, "h1", "Apple"), LinkWrite("payments", "P", 9, "h2")])
+        item, payment = links.get("items", "A"), links.get("payments", "P")
+        assert item is not None and payment is not None
+        stored = store.link("items", "A")
+        assert stored is not None
+        assert (item.entity, item.source_key, item.halo_id, item.content_hash, item.direction) == (
+            stored.entity,
+            stored.source_key,
+            stored.halo_id,
+            stored.content_hash,
+            stored.direction,
+        )
+        assert item.synced_at == payment.synced_at and item.synced_at.tzinfo is not None
+        assert links.get("items", "A") is item
+        links.save([LinkWrite("items", "A", 4, "h3")])
+        again = links.get("items", "A")
+        assert again is not None and (again.halo_id, again.content_hash) == (4, "h3")
+
+
 def test_page_links_keep_what_the_next_page_names_when_it_fits(tmp_path):
     """A page whose links fit beside those held keeps them (no query for a record read again); one that
     would pass ``keep`` starts from an empty view, so the view never holds ``keep`` plus a page."""
