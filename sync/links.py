@@ -31,7 +31,7 @@ class PageLinks:
         self.keep = keep
         # None: read, and there is no link; (write, when): saved by this run, made a Link once asked for
         # (most links a first sync saves are never read back, and a Link is dear to make).
-        self._known: dict[tuple[str, str], Link | tuple[LinkWrite, datetime] | None] = {}
+        self._known: dict[tuple[str, str], Link | _Saved | None] = {}
 
     def read_page(self, wanted: Mapping[str, Iterable[str]]) -> None:
         """Read the links of a page of records (entity -> keys) at once; what is not found has none.
@@ -61,8 +61,8 @@ class PageLinks:
             link = self.state.link(entity, key, self.direction)
             self._known[(entity, key)] = link
             return link
-        if isinstance(known, tuple):
-            write, when = known
+        if isinstance(known, _Saved):
+            write, when = known.write, known.when
             link = Link(
                 write.entity, write.source_key, int(write.halo_id), write.content_hash, when, self.direction
             )
@@ -76,9 +76,19 @@ class PageLinks:
         now = datetime.now(UTC)
         known = self._known
         for write in writes:
-            known[(write.entity, write.source_key)] = (write, now)
+            known[(write.entity, write.source_key)] = _Saved(write, now)
 
     def drop(self, entity: str, key: str) -> None:
         """Forget a link (its Halo record is gone) in the state store and here."""
         self.state.drop_link(entity, key, self.direction)
         self._known[(entity, key)] = None
+
+
+class _Saved:
+    """A write this run saved, kept as it is until planning reads it back as a Link."""
+
+    __slots__ = ("when", "write")
+
+    def __init__(self, write: LinkWrite, when: datetime) -> None:
+        self.write = write
+        self.when = when
