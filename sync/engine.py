@@ -527,9 +527,9 @@ class SyncEngine:
         )
         pending.create_extra, pending.step = create_extra, step
         if link is not None and payloads.split_stored_hash(link.content_hash)[0] == content_hash:
-            if inputs and link.content_hash != pending.content_hash and not self.dry_run:
+            if inputs and link.content_hash != pending.content_hash:
                 # Unchanged, saved before its inputs were fingerprinted: keep them, so the next run skips it.
-                self._fingerprints.append((entity, key, link.content_hash, pending.content_hash))
+                self.keep_fingerprint(entity, key, link.content_hash, pending.content_hash)
             self._unchanged(entity, key, stream, modified)
             self._planners[entity].settled(pending, link.halo_id, {})
             return
@@ -578,6 +578,12 @@ class SyncEngine:
         self._unchanged(spec.name, record.key, stream, modified)
         self._planners[spec.name].settled(pending, link.halo_id, {})
         return True
+
+    def keep_fingerprint(self, entity: str, key: str, read: str, kept: str) -> None:
+        """An unchanged record whose link holds ``read``: store ``kept`` (its content hash with its inputs'
+        fingerprint) instead, with the page's others, so the next run need not build its payload."""
+        if not self.dry_run:
+            self._fingerprints.append((entity, key, read, kept))
 
     def save_fingerprints(self) -> None:
         """Store the inputs' fingerprints found for unchanged records (a page's at a time)."""
