@@ -158,6 +158,7 @@ class SyncEngine:
         self._progress_at = 0.0
         self.started = datetime.now(UTC)
         self._future: dict[str, datetime] = {}  # key -> modified, for records dated after the run began
+        self._future_after = self.started  # later than this is "in the future" (set for each stream)
         # Unchanged records whose links get their inputs' fingerprint (entity, key, hash read, hash to keep).
         self._fingerprints: list[tuple[str, str, str, str]] = []
         # One planner per entity for this run (entities that ride with another get the plain one).
@@ -263,6 +264,7 @@ class SyncEngine:
         self._progress_done = 0
         self._progress_at = 0.0
         self._future.clear()
+        self._future_after = self.started + self._lookback()  # once, not once per record read
         self.estimate.start(entity)
         ended_well = False  # the stream's own failure wins over a failure to save its cursor
         try:
@@ -323,7 +325,7 @@ class SyncEngine:
     def _note_future(self, record: Record) -> None:
         """Remember a record dated after this run began (beyond the look-back's allowance for clock skew)."""
         modified = utc(getattr(record, "modified", None))
-        if modified is not None and modified > self.started + self._lookback():
+        if modified is not None and modified > self._future_after:
             self._future[record.key] = modified
 
     def _report_future(self, entity: str) -> None:
