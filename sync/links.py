@@ -36,13 +36,17 @@ class PageLinks:
 
         The older pages' links are forgotten first when this page's would take the view past ``keep``
         (not once it already holds more): a page of a larger company names more distinct records (its
-        lines' items), and a view allowed ``keep`` plus a page grew with it.
+        lines' items), and a view allowed ``keep`` plus a page grew with it. The links this page names
+        and the view holds are kept, not read again: every page of invoices names the same few items.
         """
         page = {entity: list(dict.fromkeys(keys)) for entity, keys in wanted.items()}
         known = self._known
         new = sum(1 for entity, keys in page.items() for key in keys if (entity, key) not in known)
         if new and len(known) + new > self.keep:
+            named = [(entity, key) for entity, keys in page.items() for key in keys]
+            held = {name: known[name] for name in named if name in known}
             known.clear()
+            known.update(held)
         for entity, keys in page.items():
             unread = [key for key in keys if (entity, key) not in known]
             if not unread:
