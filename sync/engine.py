@@ -211,6 +211,7 @@ class SyncEngine:
         self._progress_at = 0.0
         self.started = datetime.now(UTC)
         self._future: dict[str, datetime] = {}  # key -> modified, for records dated after the run began
+        self._future_after = self.started  # later than this is "in the future" (set for each stream)
         # Unchanged records whose links get their inputs' fingerprint (entity, key, hash read, hash to keep).
         self._fingerprints: list[tuple[str, str, str, str]] = []
         # While run() runs, a full batch's POST goes out from this thread and planning goes on meanwhile.
@@ -340,6 +341,7 @@ class SyncEngine:
         self._progress_done = 0
         self._progress_at = 0.0
         self._future.clear()
+        self._future_after = self.started + self._lookback()  # once, not once per record read
         self.estimate.start(entity)
         ended_well = False  # the stream's own failure wins over a failure to save its cursor
         try:
@@ -400,7 +402,7 @@ class SyncEngine:
     def _note_future(self, record: Record) -> None:
         """Remember a record dated after this run began (beyond the look-back's allowance for clock skew)."""
         modified = utc(getattr(record, "modified", None))
-        if modified is not None and modified > self.started + self._lookback():
+        if modified is not None and modified > self._future_after:
             self._future[record.key] = modified
 
     def _report_future(self, entity: str) -> None:
@@ -604,9 +606,9 @@ class SyncEngine:
         )
         pending.create_extra, pending.step = create_extra, step
         if link is not None and payloads.split_stored_hash(link.content_hash)[0] == content_hash:
-            if inputs and link.content_hash != pending.content_hash and not self.dry_run:
+            if inputs and link.content_hash != pending.content_hash:
                 # Unchanged, saved before its inputs were fingerprinted: keep them, so the next run skips it.
-                self._fingerprints.append((entity, key, link.content_hash, pending.content_hash))
+                self.keep_fingerprint(entity, key, link.content_hash, pending.content_hash)
             self._unchanged(entity, key, stream, modified)
             self._planners[entity].settled(pending, link.halo_id, {})
             return
@@ -655,6 +657,12 @@ class SyncEngine:
         self._unchanged(spec.name, record.key, stream, modified)
         self._planners[spec.name].settled(pending, link.halo_id, {})
         return True
+
+    def keep_fingerprint(self, entity: str, key: str, read: str, kept: str) -> None:
+        """An unchanged record whose link holds ``read``: store ``kept`` (its content hash with its inputs'
+        fingerprint) instead, with the page's others, so the next run need not build its payload."""
+        if not self.dry_run:
+            self._fingerprints.append((entity, key, read, kept))
 
     def save_fingerprints(self) -> None:
         """Store the inputs' fingerprints found for unchanged records (a page's at a time)."""

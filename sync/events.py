@@ -65,7 +65,9 @@ class RunSummary:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # entity -> outcome -> n
 
     def add(self, entity: str, outcome: Outcome, n: int = 1) -> None:
-        per_entity = self.counts.setdefault(entity, dict.fromkeys(OUTCOMES, 0))
+        per_entity = self.counts.get(entity)
+        if per_entity is None:  # not setdefault: its default, a new dict, would be built for every record
+            per_entity = self.counts[entity] = dict.fromkeys(OUTCOMES, 0)
         per_entity[outcome] += n
 
     def total(self, outcome: Outcome) -> int:

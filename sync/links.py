@@ -8,12 +8,14 @@ way (a record confirmed on a later page, a carried customer) is read on its own,
 batch's confirmation makes are saved in one transaction (``StateStore.save_links``) and remembered here, so
 what the engine reads back is what it saved.
 
-Memory stays flat: only the links of the last few pages are held, at most ``KEEP`` once a page's are read
-(more only for the links a page's own writes save), never a whole entity's.
+Memory stays flat: only the links of the last few pages are held (those named longest ago forgotten
+first), at most ``KEEP`` once a page's are read (more only for the links a page's own writes save, or a
+page that names more on its own), never a whole entity's.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
@@ -36,21 +38,34 @@ class PageLinks:
     def read_page(self, wanted: Mapping[str, Iterable[str]]) -> None:
         """Read the links of a page of records (entity -> keys) at once; what is not found has none.
 
-        The older pages' links are forgotten first when this page's would take the view past ``keep``
-        (not once it already holds more): a page of a larger company names more distinct records (its
-        lines' items), and a view allowed ``keep`` plus a page grew with it.
+        When this page's links would take the view past ``keep`` (not once it already holds more), the links
+        named longest ago are forgotten first, never this page's: a page of a larger company names more
+        distinct records (its lines' items), and a view allowed ``keep`` plus a page grew with it. Links a
+        page names again (its customers, its lines' items) move to the back, so a run of invoice pages
+        forgets the invoices and payments of older pages before the customers and items they share.
         """
-        page = {entity: list(dict.fromkeys(keys)) for entity, keys in wanted.items()}
         known = self._known
-        new = sum(1 for entity, keys in page.items() for key in keys if (entity, key) not in known)
-        if new and len(known) + new > self.keep:
-            known.clear()
-        for entity, keys in page.items():
-            unread = [key for key in keys if (entity, key) not in known]
-            if not unread:
+        unread: dict[str, list[str]] = {}
+        named = 0  # of this page's links the view holds already (moved to its back)
+        for entity, keys in wanted.items():
+            missing = unread[entity] = []
+            for key in dict.fromkeys(keys):
+                name = (entity, key)
+                if name in known:
+                    known[name] = known.pop(name)
+                    named += 1
+                else:
+                    missing.append(key)
+        new = sum(len(keys) for keys in unread.values())
+        excess = len(known) + new - self.keep
+        if new and excess > 0:
+            for name in list(itertools.islice(known, min(excess, len(known) - named))):
+                del known[name]
+        for entity, keys in unread.items():
+            if not keys:
                 continue
-            found = self.state.links_for(entity, unread, self.direction)
-            for key in unread:
+            found = self.state.links_for(entity, keys, self.direction)
+            for key in keys:
                 known[(entity, key)] = found.get(key)
 
     def get(self, entity: str, key: str) -> Link | None:

@@ -31,9 +31,10 @@ MAPPING_KINDS = ("customer", "tax")
 CURSOR_OWNER = {"payments": "invoices", "sites": "customers"}
 
 
-@dataclass(frozen=True, slots=True)
-class Link:
-    """One record's link (slots: a run holds thousands, and an instance dict was a third of each)."""
+class Link(NamedTuple):
+    """One record's link. A named tuple (as LinkWrite): immutable, without an instance dict (a run holds
+    thousands), and made in a third of a frozen dataclass's time, whose ``__init__`` sets each field through
+    ``object.__setattr__`` (a full re-read makes one for every link it reads, tens of thousands)."""
 
     entity: str
     source_key: str

@@ -90,7 +90,8 @@ def test_a_saved_link_read_back_is_the_link_the_store_holds(tmp_path):
 
 def test_page_links_keep_what_the_next_page_names_when_it_fits(tmp_path):
     """A page whose links fit beside those held keeps them (no query for a record read again); one that
-    would pass ``keep`` starts from an empty view, so the view never holds ``keep`` plus a page."""
+    would pass ``keep`` forgets the links named longest ago, never its own, so the view never holds
+    ``keep`` plus a page."""
     with StateStore(tmp_path / "state.sqlite3") as store:
         store.save_links([LinkWrite("items", f"I{n}", n + 1, "h") for n in range(200)])
         links = PageLinks(store, keep=100)
@@ -107,8 +108,13 @@ def test_page_links_keep_what_the_next_page_names_when_it_fits(tmp_path):
         assert queried == [10] and len(links._known) == 70
         links.read_page({"items": [f"I{n}" for n in range(60, 100)]})  # 30 new would make 100: fits
         assert queried == [10, 30] and len(links._known) == 100
-        links.read_page({"items": [f"I{n}" for n in range(95, 101)]})  # 1 new would pass 100: all read
-        assert queried == [10, 30, 6] and len(links._known) == 6
+        links.read_page({"items": ["I0", *(f"I{n}" for n in range(95, 101))]})  # 1 new would pass 100
+        assert queried == [10, 30, 1] and len(links._known) == 100  # one forgotten: the one named longest ago
+        assert ("items", "I0") in links._known and ("items", "I1") not in links._known  # I0 named again
+        links.read_page({"items": [f"I{n}" for n in range(101, 201)]})  # a page as large as the view
+        assert queried == [10, 30, 1, 100] and set(links._known) == {
+            ("items", f"I{n}") for n in range(101, 201)
+        }
         assert links.get("items", "I100") is not None and links.get("items", "I200") is None
 
 

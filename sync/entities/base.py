@@ -73,10 +73,13 @@ class Pending:
         modified: datetime | None,
         message: str = "",
         step: str = "",
+        inputs: str = "",
     ) -> Pending:
-        """A write to a Halo record whose id is known already (a main site, a follow-up deactivation)."""
+        """A write to a Halo record whose id is known already (a main site, a follow-up deactivation).
+
+        ``inputs``: the fingerprint of what the payload was built from, kept with its content hash."""
         body = {"id": halo_id, **payload}
-        content_hash = payloads.content_hash(payload)
+        content_hash = payloads.stored_hash(payloads.content_hash(payload), inputs)
         return cls(
             entity,
             record.key,
@@ -148,6 +151,8 @@ class Run(Protocol):
         stream: str,
         modified: datetime | None,
     ) -> bool: ...
+
+    def keep_fingerprint(self, entity: str, key: str, read: str, kept: str) -> None: ...
 
     def queue(self, pending: Pending) -> None: ...
 

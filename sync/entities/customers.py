@@ -4,6 +4,10 @@ Why these rules: Halo creates a client's main site itself, so the site is only e
 client is confirmed. An inactive customer is not created in Halo unless an invoice needs it ("carried":
 created active, then made inactive in a second write, so a create that may have landed is found by key
 even on a Halo whose lists leave inactive clients out).
+
+A customer or site whose inputs' fingerprint matches its link's is not rebuilt on a re-read (as invoices,
+halo/payloads.fingerprint); an unchanged customer still plans its site, so a site whose last write did not
+land is sent.
 """
 
 from __future__ import annotations
@@ -61,14 +65,22 @@ class CustomerPlanner(EntityPlanner):
             return
         tax_id = taxes(self.run).tax_id(customer.tax_code)
         inactive = self._inactive(customer)
+        create_extra = self._create_extra()
+        # Everything the payload is built from (the create extras too, though only a create sends them).
+        inputs = payloads.fingerprint("customer", customer, tax_id, inactive, create_extra)
+        if self.run.unchanged_inputs(
+            self.spec, customer, inputs, {}, stream="customers", modified=customer.modified
+        ):
+            return  # settled as unchanged: its main site is still planned (``settled``)
         self.run.plan(
             self.spec,
             customer,
             payloads.client_payload(customer, tax_id=tax_id, inactive=inactive),
             stream="customers",
             modified=customer.modified,
-            create_extra=self._create_extra(),
+            create_extra=create_extra,
             outcome="deactivated" if inactive else "updated",
+            inputs=inputs,
         )
 
     def linked_keys(self, records: Sequence[Any]) -> dict[str, list[str]]:
@@ -153,11 +165,23 @@ class CustomerPlanner(EntityPlanner):
         if site_id is None:
             log.info("Halo client %s has no main site: its address is not sent", client_id)
             return
-        payload = payloads.site_payload(customer, site_id=site_id, client_id=client_id, inactive=inactive)
-        content_hash = payloads.content_hash(payload)
-        if link is not None and link.halo_id == site_id and link.content_hash == content_hash:
+        # A site linked to this id whose inputs are those it was sent with would be sent as it is: not
+        # built. A link saved before fingerprints (or cleared by "Sync this record again") is compared by
+        # its content hash, and an unchanged one gets the fingerprint without a write to Halo.
+        stored = link.content_hash if link is not None and link.halo_id == site_id else None
+        stored_content, stored_inputs = payloads.split_stored_hash(stored or "")
+        inputs = payloads.fingerprint("site", customer, site_id, client_id, inactive)
+        if stored is not None and inputs and stored_inputs == inputs:
             self.run.solved("sites", customer.key)
             return  # counted with its customer; sites have no outcome of their own unless they change
+        payload = payloads.site_payload(customer, site_id=site_id, client_id=client_id, inactive=inactive)
+        content_hash = payloads.content_hash(payload)
+        if stored is not None and stored_content == content_hash:
+            kept = payloads.stored_hash(content_hash, inputs)
+            if kept != stored:
+                self.run.keep_fingerprint("sites", customer.key, stored, kept)
+            self.run.solved("sites", customer.key)
+            return
         site = Pending.update(
             "sites",
             customer,
@@ -166,6 +190,7 @@ class CustomerPlanner(EntityPlanner):
             outcome="updated",
             stream="customers",
             modified=customer.modified,
+            inputs=inputs,
         )
         self.run.queue(site)
 

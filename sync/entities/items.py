@@ -26,8 +26,12 @@ class ItemPlanner(EntityPlanner):
             item, not_created="Inactive or deleted in the books: not created in Halo.", left_alone=left_alone
         ):
             return
-        payload = payloads.item_payload(item, tax_id=taxes(self.run).tax_id(item.tax_code))
-        self.run.plan(self.spec, item, payload, stream="items", modified=item.modified)
+        tax_id = taxes(self.run).tax_id(item.tax_code)
+        inputs = payloads.fingerprint("item", item, tax_id)  # everything its payload is built from
+        if self.run.unchanged_inputs(self.spec, item, inputs, {}, stream="items", modified=item.modified):
+            return
+        payload = payloads.item_payload(item, tax_id=tax_id)
+        self.run.plan(self.spec, item, payload, stream="items", modified=item.modified, inputs=inputs)
 
 
 SPEC: Spec = EntitySpec(
