@@ -31,7 +31,7 @@ class PageLinks:
         self.state = state
         self.direction = direction
         self.keep = keep
-        # None: read, and there is no link; (write, when): saved by this run, made a Link once asked for
+        # None: read, and there is no link; _Saved: saved by this run, made a Link once asked for
         # (most links a first sync saves are never read back, and a Link is dear to make).
         self._known: dict[tuple[str, str], Link | _Saved | None] = {}
 
