@@ -23,8 +23,7 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,7 +32,6 @@ from connectors.base import Connector
 from core.errors import AuthError, CancelledError, LedgerBridgeError, RecordError, TransientError
 from core.records import ENTITY_ORDER, Record, SourceProblem, fall_back_widening, utc
 from halo import payloads
-from halo.client import RequestStats
 from halo.pacing import RequestBudget
 from halo.resources import resource as halo_resource
 from sync.answers import agrees, pair_answer
@@ -118,56 +116,6 @@ class Batches:
     updates: list[Pending] = field(default_factory=list)
 
 
-@dataclass
-class OnTheWire:
-    """A batch sent from the save thread whose answer is not read yet (a run has at most one)."""
-
-    resource: str
-    batch: list[Pending]
-    reconcile_round: int
-    answer: Future[list[dict[str, Any]]]
-
-
-class AnsweredFirst:
-    """The Halo client as the engine's own thread uses it: the batch on the wire is answered first.
-
-    Why: a batch's POST goes out from the save thread while the engine plans the next records, but every
-    other request (an index read, a look-up by id, a check after a refusal) waits until that answer is read
-    and its links are saved. So Halo sees the requests in the order a run without the save thread sends
-    them, no two at once, and nothing is matched against a Halo that holds records not linked yet.
-    """
-
-    def __init__(self, client: HaloWriter, answer_first: Callable[[], None]) -> None:
-        self._client = client
-        self._answer_first = answer_first
-
-    @property
-    def stats(self) -> RequestStats:
-        return self._client.stats
-
-    def iter_records(
-        self, resource: str, params: Mapping[str, Any] | None = None, *, page_size: int | None = None
-    ) -> Iterator[dict[str, Any]]:
-        self._answer_first()
-        records = self._client.iter_records(resource, params, page_size=page_size)
-        while True:
-            self._answer_first()  # between two pages too: planning may have sent a batch meanwhile
-            record = next(records, None)
-            if record is None:
-                return
-            yield record
-
-    def get_record(
-        self, resource: str, record_id: int, params: Mapping[str, Any] | None = None
-    ) -> dict[str, Any] | None:
-        self._answer_first()
-        return self._client.get_record(resource, record_id, params)
-
-    def save(self, resource: str, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        self._answer_first()
-        return self._client.save(resource, records)
-
-
 class SyncEngine:
     """Runs the selected entities once; fills ``summary``. Raises Config/Auth errors and CancelledError."""
 
@@ -187,8 +135,7 @@ class SyncEngine:
         self.settings = settings
         self.state = state
         self.connector = connector
-        self._writer = client  # used by _save only: on the save thread while a batch is on the wire
-        self.client: HaloWriter = AnsweredFirst(client, self.answer_on_the_wire)
+        self.client = client
         self.summary = summary
         self.listener = listener
         self.cancel = cancel or threading.Event()
@@ -201,7 +148,7 @@ class SyncEngine:
         self.wanted: frozenset[str] = frozenset()
         self._batches: dict[str, Batches] = {}
         self._trackers: dict[str, CursorTracker] = {}
-        self.halo = HaloIndexes(self.client, state, on_blind=self._blind)
+        self.halo = HaloIndexes(client, state, on_blind=self._blind)
         self.links = PageLinks(state)  # the links of the page being planned, and of this run's writes
         budget = getattr(client, "budget", None)  # the client's pacing (the guard passes it through)
         self._budget = budget if isinstance(budget, RequestBudget) and budget.enabled else None
@@ -214,10 +161,6 @@ class SyncEngine:
         self._future_after = self.started  # later than this is "in the future" (set for each stream)
         # Unchanged records whose links get their inputs' fingerprint (entity, key, hash read, hash to keep).
         self._fingerprints: list[tuple[str, str, str, str]] = []
-        # While run() runs, a full batch's POST goes out from this thread and planning goes on meanwhile.
-        self._save_thread: ThreadPoolExecutor | None = None
-        self._on_the_wire: OnTheWire | None = None
-        self._ending = False  # the run stops early: the answer on the wire is read, nothing more is sent
         # One planner per entity for this run (entities that ride with another get the plain one).
         self._planners: dict[str, EntityPlanner] = {
             spec.name: (spec.planner or EntityPlanner)(self, spec) for spec in SPECS
@@ -247,32 +190,12 @@ class SyncEngine:
         if self._budget is not None and not self.dry_run:
             self._count_rows(streams)
         try:
-            with ThreadPoolExecutor(1, thread_name_prefix="ledgerbridge-halo-save") as save_thread:
-                self._save_thread = save_thread
-                try:
-                    for entity in streams:
-                        self._check_cancel()
-                        self.emit(EntityStarted(entity))
-                        self._run_stream(BY_NAME[entity])
-                finally:
-                    self._end_the_wire()
-                    self._save_thread = None
+            for entity in streams:
+                self._check_cancel()
+                self.emit(EntityStarted(entity))
+                self._run_stream(BY_NAME[entity])
         finally:
             self._log_lookups()
-
-    def _end_the_wire(self) -> None:
-        """However the run ends, a batch still on the wire is answered and its confirmed links saved, so a
-        stop (a cancel, an error elsewhere) never leaves records in Halo that no link knows; what its
-        confirmation would queue next is not sent."""
-        if self._on_the_wire is None:
-            return
-        self._ending = True
-        try:
-            self.answer_on_the_wire()
-        except Exception:  # the error that ended the run is the one to report; this one is logged
-            log.warning("The last batch sent to Halo could not be settled", exc_info=True)
-        finally:
-            self._ending = False
 
     def _count_rows(self, streams: Sequence[str]) -> None:
         """Rows of each stream read in full (no cursor: a first sync), for the time-left estimate."""
@@ -704,10 +627,8 @@ class SyncEngine:
     def flush(self, resources: Sequence[str] | None = None) -> None:
         """Send what is queued (for ``resources`` only: a customer an invoice is about to need), parents
         first; their confirmations queue more (sites, payments): everything, or a few rounds of ``resources``.
-        Every batch sent is answered and confirmed before this returns.
         """
         for round_no in itertools.count(1):
-            self.answer_on_the_wire()  # its confirmations may queue follow-ups for this round
             sent = False
             for resource in list(self._batches) if resources is None else resources:
                 batches = self._batches.get(resource)
@@ -717,51 +638,18 @@ class SyncEngine:
                         del queue[: self.batch_size]
                         self._send(resource, chunk)
                         sent = True
-            if not sent:
-                return
-            if resources is not None and round_no >= FLUSH_ROUNDS:
-                self.answer_on_the_wire()
+            if not sent or (resources is not None and round_no >= FLUSH_ROUNDS):
                 return
 
     # --- applying -----------------------------------------------------------------------------------------
 
     def _send(self, resource: str, batch: list[Pending], reconcile_round: int = 0) -> None:
-        """Send one batch. In a run, from the save thread: planning goes on while Halo answers, and the
-        answer is read when the next request is due (``answer_on_the_wire``); one batch at a time."""
         if not batch:
             return
-        self.answer_on_the_wire()
-        if self._ending:
-            return  # the run stops: what was not sent yet is read and sent again on the next sync
         self._check_cancel()
         creating = batch[0].halo_id is None
-        payload_list = [p.payload for p in batch]
-        if self._save_thread is None:
-            self._answered(
-                resource, batch, reconcile_round, lambda: self._save(resource, payload_list, creating)
-            )
-            return
-        answer = self._save_thread.submit(self._save, resource, payload_list, creating)
-        self._on_the_wire = OnTheWire(resource, batch, reconcile_round, answer)
-
-    def answer_on_the_wire(self) -> None:
-        """Read the answer to the batch on the wire, if any, and confirm it (its links saved at once); its
-        confirmations may send another batch, which is answered here too: nothing is on the wire after."""
-        while (sent := self._on_the_wire) is not None:
-            self._on_the_wire = None
-            self._answered(sent.resource, sent.batch, sent.reconcile_round, sent.answer.result)
-
-    def _answered(
-        self,
-        resource: str,
-        batch: list[Pending],
-        reconcile_round: int,
-        answer: Callable[[], list[dict[str, Any]]],
-    ) -> None:
-        """Pair Halo's answer (or its refusal) with the batch and confirm, isolate or reconcile."""
-        creating = batch[0].halo_id is None
         try:
-            saved = answer()
+            saved = self._save(resource, [p.payload for p in batch], creating)
         except RecordError as exc:
             self._isolate(resource, batch, exc)
             return
@@ -801,14 +689,14 @@ class SyncEngine:
     def _save(self, resource: str, records: list[dict[str, Any]], creating: bool) -> list[dict[str, Any]]:
         """One POST; a transient failure that provably did not write gets one more try after a pause."""
         try:
-            return self._writer.save(resource, records)
+            return self.client.save(resource, records)
         except TransientError as exc:
             if creating and exc.maybe_written:
                 raise
             delay = min(BACKOFF_MAX, max(BACKOFF_MIN, exc.retry_after or 0.0))
             log.info("Halo is busy (%s); waiting %.0f s before one more try", exc.message, delay)
             self._pause(delay)
-            return self._writer.save(resource, records)
+            return self.client.save(resource, records)
 
     def _pause(self, seconds: float) -> None:
         if self._sleep is not None:
