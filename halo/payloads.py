@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -136,34 +136,26 @@ def _holds_ids(value: object) -> bool:
     container, no call per value.
     """
     if type(value) is dict:
-        found = "id" in value
-        for key, item in value.items():
+        for key in value:
             if type(key) is not str:
                 raise _NotPlain
-            kind = type(item)
-            if kind in _PLAIN_SCALARS:
+        found = "id" in value
+        items: Iterable[Any] = value.values()
+    elif type(value) is list or type(value) is tuple:
+        found, items = False, value
+    else:
+        raise _NotPlain
+    for item in items:
+        kind = type(item)
+        if kind in _PLAIN_SCALARS:
+            continue
+        if kind is float:
+            if item == 0.0 or _FIXED_POINT_LOW <= abs(item) < _FIXED_POINT_HIGH:
                 continue
-            if kind is float:
-                if item == 0.0 or _FIXED_POINT_LOW <= abs(item) < _FIXED_POINT_HIGH:
-                    continue
-                raise _NotPlain
-            if _holds_ids(item):
-                found = True
-        return found
-    if type(value) is list or type(value) is tuple:
-        found = False
-        for item in value:
-            kind = type(item)
-            if kind in _PLAIN_SCALARS:
-                continue
-            if kind is float:
-                if item == 0.0 or _FIXED_POINT_LOW <= abs(item) < _FIXED_POINT_HIGH:
-                    continue
-                raise _NotPlain
-            if _holds_ids(item):
-                found = True
-        return found
-    raise _NotPlain
+            raise _NotPlain
+        if _holds_ids(item):
+            found = True
+    return found
 
 
 def _plain_without_ids(value: Any) -> Any:

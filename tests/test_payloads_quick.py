@@ -7,8 +7,6 @@ the rule written in their docstrings does (a changed content hash re-sends every
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import OrderedDict
 from collections.abc import Mapping
 from decimal import Decimal
@@ -19,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from halo import payloads
+from tests.test_content_hash import json_dumps_hash
 
 
 def _plain_number(value: Decimal) -> float | int:
@@ -68,16 +67,7 @@ def test_number_of_what_is_not_a_decimal_is_left_to_the_plain_rule() -> None:
 
 def _reference_hash(payload: Mapping[str, Any]) -> str:
     """The hash as the project defined it: json.dumps of the payload without ids at any depth."""
-
-    def without_ids(value: Any) -> Any:
-        if isinstance(value, Mapping):
-            return {k: without_ids(v) for k, v in value.items() if k != "id"}
-        if isinstance(value, list | tuple):
-            return [without_ids(v) for v in value]
-        return value
-
-    text = json.dumps(without_ids(payload), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return json_dumps_hash(payload)
 
 
 class _Text(str):
