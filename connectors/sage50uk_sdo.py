@@ -24,9 +24,11 @@ import sys
 import threading
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
+
+import msgspec
 
 from connectors.registry import SourceConfig
 from connectors.sdo_helper.protocol import WRITES, decode, encode
@@ -174,7 +176,7 @@ class Sage50UKSDOWriter:
         return bool(self._call("has_customer", {"key": customer_key}))
 
     def create_customer(self, customer: Customer) -> str:
-        return str(self._call("create_customer", {"customer": _plain(asdict(customer))}))
+        return str(self._call("create_customer", {"customer": _plain(customer)}))
 
     def has_item(self, item_key: str) -> bool:
         return bool(self._call("has_item", {"key": item_key}))
@@ -182,8 +184,8 @@ class Sage50UKSDOWriter:
     def create_item(self, item: Item) -> str:
         """Create the stock record; an item without a nominal code of its own sells to the default one."""
         if not item.nominal_code.strip() and self._default_nominal_code:
-            item = replace(item, nominal_code=self._default_nominal_code)
-        return str(self._call("create_item", {"item": _plain(asdict(item))}))
+            item = msgspec.structs.replace(item, nominal_code=self._default_nominal_code)
+        return str(self._call("create_item", {"item": _plain(item)}))
 
     def close(self) -> None:
         process = self._process
@@ -377,7 +379,10 @@ def _keep_lines(stream: IO[bytes], kept: collections.deque[str]) -> None:
 
 
 def _plain(value: Any) -> Any:
-    """A dataclass's asdict() as JSON values: Decimal and dates as text, tuples as lists."""
+    """A record, or a dataclass's asdict(), as JSON values: fields by name, Decimal and dates as text, tuples
+    as lists."""
+    if isinstance(value, msgspec.Struct):
+        return {name: _plain(getattr(value, name)) for name in value.__struct_fields__}
     if isinstance(value, dict):
         return {key: _plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):

@@ -8,10 +8,11 @@ so they all convert to one shape here, with money as quantised ``Decimal``, date
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Literal
+
+import msgspec
 
 CENT = Decimal("0.01")
 RATE_PLACES = Decimal("0.0001")
@@ -148,8 +149,7 @@ def clean_text(value: object, max_length: int | None = None) -> str:
     return text
 
 
-@dataclass(frozen=True, slots=True)
-class Address:
+class Address(msgspec.Struct, frozen=True, gc=False):
     lines: tuple[str, ...] = ()
     city: str = ""
     region: str = ""
@@ -160,16 +160,14 @@ class Address:
         return not (any(self.lines) or self.city or self.region or self.postcode or self.country)
 
 
-@dataclass(frozen=True, slots=True)
-class TaxComponent:
+class TaxComponent(msgspec.Struct, frozen=True, gc=False):
     """One tax authority inside a code (Sage 50 Canada: 'GST @ 5%; QST @ 9.975%')."""
 
     authority: str
     rate: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class TaxRate:
+class TaxRate(msgspec.Struct, frozen=True, gc=False):
     key: str  # the source's own key, e.g. Sage 50 UK 'T1', QuickBooks ListID
     code: str  # what a person calls it ('T1', 'GQ', 'Tax')
     name: str
@@ -180,8 +178,7 @@ class TaxRate:
     modified: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Customer:
+class Customer(msgspec.Struct, frozen=True, gc=False):
     key: str  # Sage 50 UK ACCOUNT_REF, QuickBooks ListID, Sage 50 Canada lId
     name: str
     email: str = ""
@@ -189,8 +186,8 @@ class Customer:
     contact_name: str = ""
     tax_code: str = ""  # the TaxRate.key of the customer's default tax code, "" when none
     tax_number: str = ""  # VAT / GST registration
-    address: Address = field(default_factory=Address)
-    delivery_address: Address = field(default_factory=Address)
+    address: Address = msgspec.field(default_factory=Address)
+    delivery_address: Address = msgspec.field(default_factory=Address)
     website: str = ""
     currency: str = ""
     active: bool = True
@@ -198,8 +195,7 @@ class Customer:
     modified: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Supplier:
+class Supplier(msgspec.Struct, frozen=True, gc=False):
     """A supplier (vendor): Sage 50 UK PURCHASE_LEDGER, QuickBooks Vendor, Sage 50 Canada vendors."""
 
     key: str  # Sage 50 UK ACCOUNT_REF, QuickBooks ListID, Sage 50 Canada lId
@@ -209,7 +205,7 @@ class Supplier:
     contact_name: str = ""
     tax_code: str = ""  # the TaxRate.key of the supplier's default (purchase) tax code, "" when none
     tax_number: str = ""
-    address: Address = field(default_factory=Address)
+    address: Address = msgspec.field(default_factory=Address)
     website: str = ""
     currency: str = ""
     active: bool = True
@@ -217,8 +213,7 @@ class Supplier:
     modified: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Item:
+class Item(msgspec.Struct, frozen=True, gc=False):
     key: str  # STOCK_CODE, ListID, tinvent.lId
     code: str  # the part/stock code a person sees
     name: str
@@ -234,8 +229,7 @@ class Item:
     modified: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class InvoiceLine:
+class InvoiceLine(msgspec.Struct, frozen=True, gc=False):
     number: int
     description: str
     quantity: Decimal
@@ -249,8 +243,7 @@ class InvoiceLine:
     kind: LineKind = "item"
 
 
-@dataclass(frozen=True, slots=True)
-class Payment:
+class Payment(msgspec.Struct, frozen=True, gc=False):
     key: str  # unique per payment allocation in the source
     invoice_key: str
     customer_key: str
@@ -261,8 +254,7 @@ class Payment:
     modified: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Invoice:
+class Invoice(msgspec.Struct, frozen=True, gc=False):
     key: str  # unique across invoices and credit notes of the source
     number: str  # the document number the customer sees
     customer_key: str
@@ -289,8 +281,7 @@ class Invoice:
         return self.outstanding is not None and self.outstanding <= 0 and self.gross != 0
 
 
-@dataclass(frozen=True, slots=True)
-class SourceProblem:
+class SourceProblem(msgspec.Struct, frozen=True, gc=False):
     """A row a stream could not turn into a record: the rest of the stream goes on."""
 
     entity: EntityName

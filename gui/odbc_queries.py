@@ -8,13 +8,13 @@ the connector's own checks and reads the first rows through it, off the GUI thre
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import logging
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
@@ -67,8 +67,9 @@ def _shown(value: Any) -> str:
         return f"{value.normalize():f}"
     if isinstance(value, list | tuple):
         return f"{len(value)} line(s)" if value else ""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return ", ".join(_shown(v) for v in dataclasses.asdict(value).values() if v not in (None, "", ()))
+    if isinstance(value, msgspec.Struct):  # an Address
+        parts = (getattr(value, name) for name in value.__struct_fields__)
+        return ", ".join(_shown(v) for v in parts if v not in (None, "", ()))
     return str(value)
 
 
@@ -234,7 +235,7 @@ class OdbcQueriesEditor(QWidget):
             return
         problems = [r for r in records if isinstance(r, SourceProblem)]
         rows = [r for r in records if not isinstance(r, SourceProblem)]
-        names = [f.name for f in dataclasses.fields(rows[0])] if rows else []
+        names = list(rows[0].__struct_fields__) if rows else []
         names = [n for n in names if any(_shown(getattr(r, n)) for r in rows)]
         self.preview.clear()
         self.preview.setColumnCount(len(names))

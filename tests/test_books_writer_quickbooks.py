@@ -14,6 +14,7 @@ from decimal import Decimal
 
 import pyodbc
 import pytest
+from msgspec.structs import replace as replace_record
 
 from connectors.quickbooks import QuickBooksConnector
 from connectors.quickbooks_writer import QuickBooksWriter, write_error
@@ -324,7 +325,7 @@ def new_customer(**changes) -> Customer:
         ),
         delivery_address=Address(lines=("Back door",), city="London"),
     )
-    return replace(base, **changes)
+    return replace_record(base, **changes)
 
 
 def test_a_missing_customer_is_created_found_and_posted_to(company):
@@ -370,7 +371,9 @@ def test_an_item_is_created_with_its_price_and_income_account(company):
         nominal_code="Services Income",
         is_service=True,
     )
-    part = replace(service, code="USB Drive 1TB", name="USB Drive 1TB", is_service=False, nominal_code="")
+    part = replace_record(
+        service, code="USB Drive 1TB", name="USB Drive 1TB", is_service=False, nominal_code=""
+    )
     with company.writer(income_account="Hardware Sales") as writer:
         assert not writer.has_item("NOPE") and writer.has_item("I1")
         service_key = writer.create_item(service)
@@ -402,10 +405,10 @@ def test_an_item_without_an_existing_income_account_says_which_setting_to_fill(c
             and "Settings > Sync > Halo to the books" in no_account.value.action
         )
         with pytest.raises(RecordError) as unknown:
-            writer.create_item(replace(item, nominal_code="Widget Income"))
+            writer.create_item(replace_record(item, nominal_code="Widget Income"))
         assert "'Widget Income'" in unknown.value.message
         with pytest.raises(RecordError) as too_long:
-            writer.create_item(replace(item, code="y" * 32, nominal_code="Sales"))
+            writer.create_item(replace_record(item, code="y" * 32, nominal_code="Sales"))
         assert "31" in too_long.value.message
     assert company.rows("SELECT COUNT(*) FROM ItemNonInventory WHERE Name = 'Widget'") == [(0,)]
 

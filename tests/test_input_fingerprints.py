@@ -12,11 +12,11 @@ PAYLOAD_VERSION, so a builder that changes without a new version fails here.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from msgspec.structs import replace
 
 from core.records import Address, Customer, Invoice, InvoiceLine, Item, Payment
 from halo import payloads
