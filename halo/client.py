@@ -327,6 +327,12 @@ class HaloClient:
         # The configured proxy is passed with every request: requests lets environment proxies override a
         # session's own, and the user's explicit setting must win. Blank: environment / Windows settings.
         self._proxies = _checked_proxy(conn.proxy)
+        # requests would read the environment on every request (proxy variables, the Windows proxy settings,
+        # ~/.netrc: half a millisecond each) and a .netrc entry for the Halo host replaces the bearer token
+        # with Basic auth (documented in requests' "Authentication" page). A client lasts one run, so the
+        # environment's proxies are read once per server it talks to, and never the .netrc.
+        self._session.trust_env = False
+        self._proxies_by_origin: dict[tuple[str, str], dict[str, str]] = {}
         self._token: AccessToken | None = None
         self._signed_in_before = False  # every token after the first is a renewal, reported as a retry
         self._token_lock = threading.Lock()
@@ -488,6 +494,21 @@ class HaloClient:
                 _shape_name(body, saved),
             )
         return saved
+
+    def _proxies_for(self, url: str) -> dict[str, str]:
+        """The proxies for ``url``'s server: the Halo proxy setting, then the environment's (proxy variables,
+        and on Windows the system's settings, which also say which hosts go direct), as requests merges
+        them when it reads the environment itself."""
+        parts = urlsplit(url)
+        origin = (parts.scheme, parts.netloc)
+        found = self._proxies_by_origin.get(origin)
+        if found is None:
+            found = dict(self._proxies or {})
+            environment = requests.utils.get_environ_proxies(url, no_proxy=found.get("no_proxy"))
+            for scheme, address in environment.items():
+                found.setdefault(scheme, address)
+            self._proxies_by_origin[origin] = found
+        return found
 
     def close(self) -> None:
         self._watchdog.close()
@@ -707,7 +728,7 @@ class HaloClient:
                 timeout=self._timeout,
                 allow_redirects=False,
                 verify=True,
-                proxies=self._proxies,
+                proxies=self._proxies_for(url),
             )
         except requests.RequestException as exc:
             if self._watchdog.disarm(token):
