@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from types import MappingProxyType
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from halo import payloads
@@ -58,6 +58,32 @@ def test_number_is_the_plain_rule_next_to_whole_values(whole: int, zeros: int, s
     assert _outcome(payloads.number, spelled) == _outcome(_plain_number, spelled)
     off = spelled + Decimal(shift).scaleb(-zeros - 1)
     assert _outcome(payloads.number, off) == _outcome(_plain_number, off)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(decimals, st.integers(0, 8), st.booleans())
+def test_a_kept_number_is_the_plain_rule_for_every_spelling_of_the_value(
+    value: Decimal, zeros: int, negated_zero: bool
+) -> None:
+    """``number`` keeps the answers it worked out, keyed by value: the answer kept for 12.5 must be right
+    for 12.50, the one for 0 right for -0.00, the first call's and the second's alike."""
+    assume(value.is_finite())
+    with localcontext(prec=2000):
+        respelled = value + Decimal(0).scaleb(-zeros)  # same value, as many more places
+        if negated_zero and not value:
+            respelled = -respelled.copy_abs()
+    assume(respelled == value)
+    payloads._kept_numbers.clear()
+    for spelling in (value, respelled, value, respelled):
+        assert _outcome(payloads.number, spelling) == _outcome(_plain_number, spelling), spelling
+    assert len(payloads._kept_numbers) == 1
+
+
+def test_kept_numbers_stay_bounded() -> None:
+    payloads._kept_numbers.clear()
+    for cents in range(payloads._KEPT_NUMBERS + 100):
+        assert payloads.number(Decimal(cents).scaleb(-2)) == _plain_number(Decimal(cents).scaleb(-2))
+    assert len(payloads._kept_numbers) == payloads._KEPT_NUMBERS
 
 
 def test_number_of_what_is_not_a_decimal_is_left_to_the_plain_rule() -> None:
