@@ -3,6 +3,11 @@
 Why: connectors differ wildly (Sage's DOUBLE money, QuickBooks' offset timestamps, Sage 50 Canada's tax text),
 so they all convert to one shape here, with money as quantised ``Decimal``, dates timezone-aware and text as
 ``str``. The engine and the Halo mapping never see a driver's raw row.
+
+The records are frozen ``msgspec.Struct``s, not frozen dataclasses: a read builds hundreds of thousands of
+them, and a frozen dataclass sets each field through ``object.__setattr__`` (3.5 µs an invoice line on a
+slow machine, against 0.23 µs). ``gc=False``: a record holds only text, numbers, dates and tuples of
+records, so it can never be part of a reference cycle.
 """
 
 from __future__ import annotations
