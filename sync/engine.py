@@ -87,8 +87,14 @@ class CursorTracker:
     completed: bool = False  # read to the end and every queued write sent
 
     def ok(self, modified: datetime | None) -> None:
+        latest = self.latest_ok
+        # ``latest_ok`` is in UTC, so an aware time in any other zone compares with it by instant: it is
+        # converted only when it is the newest so far (most records are not), and a UTC one compares by
+        # its UTC wall clock, which is its instant.
+        if modified is None or (latest is not None and modified.tzinfo is not None and modified <= latest):
+            return
         moment = utc(modified)
-        if moment is not None and (self.latest_ok is None or moment > self.latest_ok):
+        if moment is not None and (latest is None or moment > latest):
             self.latest_ok = moment
 
     def failed(self, modified: datetime | None) -> None:
@@ -324,9 +330,12 @@ class SyncEngine:
 
     def _note_future(self, record: Record) -> None:
         """Remember a record dated after this run began (beyond the look-back's allowance for clock skew)."""
-        modified = utc(getattr(record, "modified", None))
-        if modified is not None and modified > self._future_after:
-            self._future[record.key] = modified
+        modified = getattr(record, "modified", None)
+        # ``_future_after`` is in UTC: an aware time compares with it by instant without converting it first.
+        if modified is not None and (modified.tzinfo is None or modified > self._future_after):
+            moment = utc(modified)
+            if moment is not None and moment > self._future_after:
+                self._future[record.key] = moment
 
     def _report_future(self, entity: str) -> None:
         """Say which records carry a date in the future: they are read again on every sync until it passes."""

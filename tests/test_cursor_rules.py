@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.records import aware, fall_back_widening, utc
 from sync.engine import CursorTracker
@@ -73,3 +76,38 @@ def test_a_saved_cursor_later_than_the_clock_means_one_full_read(sage_company):
     assert any("later than this PC's clock" in text for text in warnings)
     with sage_company.state() as state:
         assert state.cursor("customers") < datetime.now(UTC)
+
+
+_ZONES = (UTC, LONDON, ZoneInfo("America/Toronto"), ZoneInfo("UTC"), timezone(timedelta(hours=5, minutes=30)))
+# Times within hours of each other (around a clock change, in zones both sides of UTC): where a wall-clock
+# comparison and an instant comparison disagree.
+_around = st.sampled_from(
+    (datetime(2026, 10, 25, 1, 30), datetime(2026, 3, 29, 1, 30), datetime(2026, 6, 1, 12))
+)
+_moments = st.tuples(
+    st.integers(-12 * 60, 12 * 60), st.sampled_from((None, "naive", *_ZONES)), st.sampled_from((0, 1))
+)
+
+
+def _moment(around: datetime, minutes: int, zone: object, fold: int) -> datetime | None:
+    naive = around + timedelta(minutes=minutes)
+    if zone is None or zone == "naive":
+        return None if zone is None else naive
+    assert isinstance(zone, tzinfo)
+    return naive.replace(tzinfo=zone, fold=fold)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_around, st.lists(_moments, max_size=12))
+def test_the_newest_confirmed_time_is_the_latest_instant_whatever_the_zones(around, drawn):
+    """``ok`` converts a time to UTC only when it is the newest so far; the newest it keeps must be the
+    latest instant of all, repeated hours (fold=1), UTC itself, other zones and naive times (read as UTC)
+    included."""
+    times = [_moment(around, *parts) for parts in drawn]
+    tracker = CursorTracker()
+    for moment in times:
+        tracker.ok(moment)
+    instants = [utc(moment) for moment in times if moment is not None]
+    assert tracker.latest_ok == (max(instants) if instants else None)
+    if tracker.latest_ok is not None:
+        assert tracker.latest_ok.tzinfo is UTC
