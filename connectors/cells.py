@@ -83,6 +83,12 @@ def quick_decimal(value: Any, places: Decimal = CENT) -> Decimal | None:
     return None
 
 
+def kept_conversions(places: Decimal) -> dict[float, Decimal] | None:
+    """The bounded dict of floats already converted to ``places`` (what ``quick_decimal`` looks in first),
+    None for places that keep none: a column of floats can be looked up in it with ``map(kept.get, ...)``."""
+    return _kept_cents if places is CENT else _kept_fourths if places is RATE_PLACES else None
+
+
 def aware_cell(value: Any, zone: tzinfo | None) -> datetime | None:
     """``core.records.aware(value, zone)``, quick for the naive datetime or date a driver sends."""
     found = quick_aware(value, zone)

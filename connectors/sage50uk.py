@@ -27,6 +27,7 @@ from typing import Any
 
 from connectors.base import IN_VALUES, ConnectionCheck, Connector, StreamSpec, TableUse
 from connectors.cells import quick_aware, quick_decimal
+from connectors.columns import OFF, money_column, off_rows, quick_text, text_column, without_rows
 from connectors.common import (
     CONVERSION_ERRORS,
     QUANTITY_PLACES,
@@ -606,13 +607,16 @@ class Sage50UKConnector(Connector):
         lines = self._lines_for(numbers)
         headers = self._headers_for(numbers)
         usage = self._receipts_for([h[_H_NUMBER] for found in headers.values() for h in found])
+        prepared = self._prepared_lines(lines)
         for row in page:
             key = text(row[_I_NUMBER])
             kind = _document_kind(row[_I_KIND])
             if kind == "other":
                 continue  # quotes and pro-formas are not invoices yet
             try:
-                record: Record | SourceProblem = self._invoice(row, key, kind, lines, headers, usage)
+                record: Record | SourceProblem = self._invoice(
+                    row, key, kind, lines, headers, usage, prepared
+                )
             except CONVERSION_ERRORS as exc:
                 record = row_problem(
                     "invoices",
@@ -728,6 +732,7 @@ class Sage50UKConnector(Connector):
         lines: dict[int, list[_Row]],
         headers: dict[tuple[str, str], list[_Row]],
         usage: dict[Any, list[_Row]],
+        prepared: dict[int, tuple[InvoiceLine, ...]] | None = None,
     ) -> Invoice:
         number = row[_I_NUMBER]
         if not isinstance(number, int):
@@ -740,8 +745,12 @@ class Sage50UKConnector(Connector):
         gross = _signed(_money(row, _I_GROSS, "gross total", foreign), is_credit)
         posted_code = row[_I_POSTED]
         posted = flag(posted_code) if posted_code is not None else True
-        line = self._line
-        invoice_lines = [line(cells, foreign) for cells in lines.get(number, ())]
+        quick = None if foreign or prepared is None else prepared.get(number)
+        if quick is not None:  # each is what _line(cells, False) gives (``_quick_lines``)
+            invoice_lines = list(quick)
+        else:
+            line = self._line
+            invoice_lines = [line(cells, foreign) for cells in lines.get(number, ())]
         carriage = self._carriage(row, foreign, invoice_lines)
         if carriage is not None:
             invoice_lines.append(carriage)
@@ -817,6 +826,116 @@ class Sage50UKConnector(Connector):
             nominal_code=text(row[_I_CARRIAGE_NOMINAL]),
             kind="carriage",
         )
+
+    @staticmethod
+    def _quick_lines(rows: Sequence[_Row]) -> tuple[list[InvoiceLine | None], set[int]]:
+        """What ``_line(row, False)`` gives for each row the column converters can answer, None for the
+        rest (their positions are the set): the same records, a column at a time instead of a call per cell.
+
+        Every cell ``_line`` converts is converted here by its quick path or marked OFF; a row with an OFF
+        cell is left to ``_line``, so its error is ``_line``'s. Where ``_line`` reads a cell only sometimes
+        (TEXT, when DESCRIPTION is empty), so does this. A row converted here raised nothing in ``_line``
+        either (every cell took a quick path there too), so the order ``_line`` reads them in does not show.
+        """
+        count = len(rows)
+        if not count:
+            return [], set()
+        cells = list(zip(*rows, strict=True))
+        line_numbers = [
+            number if type(number) is int else 0 if number is None else OFF
+            for number in cells[_L_ITEM_NUMBER]
+        ]
+        nets = money_column(cells[_L_NET[False]])
+        stock_codes = text_column(cells[_L_STOCK_CODE])
+        descriptions = text_column(cells[_L_DESCRIPTION])
+        if "" in descriptions:  # ``text(DESCRIPTION) or text(TEXT)``: TEXT is read only for these lines
+            # (str == str, and OFF has no __eq__ of its own: this scan asks no ABC)
+            texts = cells[_L_TEXT]
+            descriptions = [
+                quick_text(texts[at]) if found == "" else found for at, found in enumerate(descriptions)
+            ]
+        quantities = money_column(cells[_L_QUANTITY], QUANTITY_PLACES)
+        unit_prices = money_column(cells[_L_UNIT_PRICE[False]])  # NULL: the net (per line, left to _line)
+        taxes = money_column(cells[_L_TAX[False]], empty=_ZERO)  # NULL: what amount's default gives
+        tax_codes = text_column(cells[_L_TAX_CODE])
+        tax_rates = money_column(cells[_L_TAX_RATE], RATE_PLACES, empty=None)  # NULL: no rate, no error
+        nominal_codes = text_column(cells[_L_NOMINAL_CODE])
+        columns = [
+            line_numbers,
+            descriptions,
+            quantities,
+            unit_prices,
+            nets,
+            taxes,
+            stock_codes,
+            tax_codes,
+            tax_rates,
+            nominal_codes,
+        ]
+        slow = off_rows(columns)
+        (
+            line_numbers,
+            descriptions,
+            quantities,
+            unit_prices,
+            nets,
+            taxes,
+            stock_codes,
+            tax_codes,
+            tax_rates,
+            nominal_codes,
+        ) = without_rows(columns, slow, count)
+        upper_codes = list(map(str.upper, stock_codes))
+        item_keys = (
+            stock_codes
+            if NON_STOCK_CODES.isdisjoint(upper_codes)
+            else [
+                "" if upper in NON_STOCK_CODES else code
+                for upper, code in zip(upper_codes, stock_codes, strict=True)
+            ]
+        )
+        if MESSAGE_CODE not in upper_codes and (not nets or min(nets) >= 0):
+            kinds = ["item"] * len(nets)  # no message line, no negative net: what _line's test gives each
+        else:
+            kinds = [
+                "text" if upper == MESSAGE_CODE and not net else "discount" if net < 0 else "item"
+                for upper, net in zip(upper_codes, nets, strict=True)
+            ]
+        lines = list(
+            map(
+                InvoiceLine,  # positional, in _line's order
+                line_numbers,
+                descriptions,
+                quantities,
+                unit_prices,
+                nets,
+                taxes,
+                item_keys,
+                list(map(str.upper, tax_codes)),
+                tax_rates,
+                nominal_codes,
+                kinds,
+            )
+        )
+        if not slow:
+            return list(lines), slow
+        quick = iter(lines)
+        return [None if at in slow else next(quick) for at in range(count)], slow
+
+    def _prepared_lines(self, lines: dict[int, list[_Row]]) -> dict[int, tuple[InvoiceLine, ...]]:
+        """The lines of each invoice whose every line ``_quick_lines`` converted (in the base currency);
+        the other invoices are not here, and ``_invoice`` converts their lines one by one as before."""
+        rows = [row for group in lines.values() for row in group]
+        converted, slow = self._quick_lines(rows)
+        left_out = {rows[at][_L_INVOICE_NUMBER] for at in slow}
+        prepared: dict[int, tuple[InvoiceLine, ...]] = {}
+        start = 0
+        for number, group in lines.items():
+            end = start + len(group)
+            if number not in left_out:
+                prepared[number] = tuple(converted[start:end])  # type: ignore[arg-type]  # no None here
+            start = end
+        return prepared
 
     def _line(self, row: _Row, foreign: bool) -> InvoiceLine:
         """One INVOICE_ITEM row. A cell's label (``line 3``) is built only when ``quick_decimal`` leaves the
