@@ -27,7 +27,15 @@ from typing import Any
 
 from connectors.base import IN_VALUES, ConnectionCheck, Connector, StreamSpec, TableUse
 from connectors.cells import quick_aware, quick_decimal
-from connectors.columns import OFF, money_column, off_rows, quick_text, text_column, without_rows
+from connectors.columns import (
+    OFF,
+    aware_column,
+    money_column,
+    off_rows,
+    quick_text,
+    text_column,
+    without_rows,
+)
 from connectors.common import (
     CONVERSION_ERRORS,
     QUANTITY_PLACES,
@@ -194,6 +202,12 @@ CURRENCY_COLUMNS = ("NUMBER", "CODE", "BASE_CURRENCY")
 # The invoices stream reads its rows as values in the order of the SELECT (``ordered_rows``), not as dicts:
 # where each column is. A money column that has a FOREIGN_ twin is a pair, indexed by ``foreign``.
 _Row = Sequence[Any]
+# An INVOICE row's own cells as _quick_invoices converts them (number, customer_key, gross, posted, carriage
+# net and tax, date, net, tax, due_date, reference, deleted, modified, currency), for _quick_invoice.
+_QuickInvoice = tuple[Any, ...]
+_ONLY_NULLS = {type(None)}
+_ONLY_TEXT = {str}
+_ONLY_INTS = {int}
 
 
 def _at(columns: tuple[str, ...], column: str) -> int:
@@ -608,15 +622,21 @@ class Sage50UKConnector(Connector):
         headers = self._headers_for(numbers)
         usage = self._receipts_for([h[_H_NUMBER] for found in headers.values() for h in found])
         prepared = self._prepared_lines(lines)
-        for row in page:
-            key = text(row[_I_NUMBER])
-            kind = _document_kind(row[_I_KIND])
+        keys, kinds, quick = self._quick_invoices(page)
+        for row, key, kind, cells in zip(page, keys, kinds, quick, strict=True):
+            if key is OFF:  # converted here, where it always was: an error here stops the page as before
+                key = text(row[_I_NUMBER])
+            if kind is OFF:
+                kind = _document_kind(row[_I_KIND])
             if kind == "other":
                 continue  # quotes and pro-formas are not invoices yet
             try:
-                record: Record | SourceProblem = self._invoice(
-                    row, key, kind, lines, headers, usage, prepared
-                )
+                if cells is not None and (cells[0] in prepared or cells[0] not in lines):
+                    record: Record | SourceProblem = self._quick_invoice(
+                        row, key, kind, cells, prepared.get(cells[0], ()), headers, usage
+                    )
+                else:
+                    record = self._invoice(row, key, kind, lines, headers, usage, prepared)
             except CONVERSION_ERRORS as exc:
                 record = row_problem(
                     "invoices",
@@ -626,6 +646,140 @@ class Sage50UKConnector(Connector):
                     modified=partial(when, row[_I_MODIFIED], self.local_zone, "modified date"),
                 )
             yield record
+
+    def _quick_invoices(self, page: list[_Row]) -> tuple[list[Any], list[Any], list[_QuickInvoice | None]]:
+        """For each INVOICE row: its key and document kind (OFF: ``_invoice_page`` works it out itself),
+        and its own cells as ``_invoice`` converts them in the base currency, or None where any of them is
+        off the quick paths, the currency is not the base one, or the invoice number is not a whole number:
+        those rows go through ``_invoice``.
+
+        A cell is converted here only as ``_invoice``'s quick path would, so what is here raised nothing in
+        ``_invoice`` either; its carriage, ledger and receipts are still converted by ``_invoice``'s code.
+        """
+        count = len(page)
+        cells = list(zip(*page, strict=True))
+        numbers = [number if type(number) is int else OFF for number in cells[_I_NUMBER]]
+        keys = text_column(cells[_I_NUMBER])
+        kinds = self._document_kinds(cells[_I_KIND])
+        currency_cells = cells[_I_CURRENCY]
+        if set(map(type, currency_cells)) == _ONLY_NULLS:
+            currencies: list[Any] = [None] * count  # no currency: the base one, as _document_currency says
+        else:
+            currencies = [None if self._in_base_currency(row) else OFF for row in page]
+        columns = [
+            numbers,
+            text_column(cells[_I_ACCOUNT]),  # customer_key, also required: "" goes to _invoice
+            money_column(cells[_I_GROSS[False]]),
+            [True if code is None else code != 0 if type(code) is int else OFF for code in cells[_I_POSTED]],
+            money_column(cells[_I_CARRIAGE_NET[False]], empty=_ZERO),
+            money_column(cells[_I_CARRIAGE_TAX[False]], empty=_ZERO),
+            aware_column(cells[_I_DATE], self.local_zone),
+            money_column(cells[_I_NET[False]]),
+            money_column(cells[_I_TAX[False]], empty=_ZERO),
+            aware_column(cells[_I_DUE_DATE], self.local_zone, empty=None),
+            text_column(cells[_I_ORDER_NUMBER]),
+            [
+                False if cell is None else cell != 0 if type(cell) is int else OFF
+                for cell in cells[_I_DELETED]
+            ],
+            aware_column(cells[_I_MODIFIED], self.local_zone, empty=None),
+            currencies,
+        ]
+        slow = off_rows(columns)
+        if "" in columns[1]:  # required_text: no account reference is _invoice's error to word
+            slow.update(at for at, account in enumerate(columns[1]) if account == "")
+        quick: list[_QuickInvoice | None] = list(zip(*columns, strict=True))
+        for at in slow:
+            quick[at] = None
+        return keys, kinds, quick
+
+    @staticmethod
+    def _document_kinds(cells: Sequence[Any]) -> list[Any]:
+        """``_document_kind`` of each cell, worked out once per distinct value when they are all printable
+        text or all whole numbers (it cannot fail on those); OFF where ``_invoice_page`` asks it per row."""
+        kinds = set(map(type, cells))
+        if (kinds == _ONLY_TEXT and all(map(str.isprintable, cells))) or kinds == _ONLY_INTS:
+            known = {value: _document_kind(value) for value in set(cells)}
+            return list(map(known.__getitem__, cells))
+        return [OFF] * len(cells)
+
+    def _in_base_currency(self, row: _Row) -> bool:
+        """Whether ``_document_currency`` gives ('', None) for the row without raising."""
+        try:
+            return self._document_currency(row) == ("", None)
+        except CONVERSION_ERRORS:
+            return False
+
+    def _quick_invoice(
+        self,
+        row: _Row,
+        key: str,
+        kind: str,
+        cells: _QuickInvoice,
+        invoice_lines: tuple[InvoiceLine, ...],
+        headers: dict[tuple[str, str], list[_Row]],
+        usage: dict[Any, list[_Row]],
+    ) -> Invoice:
+        """``_invoice`` for a base-currency row whose own cells ``_quick_invoices`` converted and whose lines
+        ``_quick_lines`` did. What could still fail (the carriage's codes, the ledger and its receipts) is
+        converted by ``_invoice``'s own code in ``_invoice``'s order, and nothing before it can fail, so
+        an error is the one ``_invoice`` raises first."""
+        (
+            _,
+            customer_key,
+            gross,
+            posted,
+            carriage_net,
+            carriage_tax,
+            date,
+            net,
+            tax,
+            due_date,
+            reference,
+            deleted,
+            modified,
+            _,
+        ) = cells
+        is_credit = kind == "credit"
+        gross = _signed(gross, is_credit)
+        lines = list(invoice_lines)
+        if carriage_net or carriage_tax:  # both zero: _carriage gives None without reading its codes
+            carriage = self._carriage(row, False, lines)
+            if carriage is not None:
+                lines.append(carriage)
+        ledger, payments, amount_paid, outstanding = self._ledger(
+            key, customer_key, is_credit, False, headers, usage
+        )
+        paid_date = max((p.date for p in payments), default=None) if outstanding == 0 and gross else None
+        if ledger or payments:
+            zone = self.local_zone
+            modified = latest(
+                modified,
+                *[_when(h[_H_MODIFIED], zone, "ledger modified date") for h in ledger],
+                *[p.modified for p in payments],
+            )
+        return Invoice(
+            key,
+            key,  # number
+            customer_key,
+            date,
+            tuple(lines),
+            _signed(net, is_credit),
+            _signed(tax, is_credit),
+            gross,
+            due_date,
+            is_credit,
+            amount_paid,
+            outstanding,
+            paid_date,
+            "",  # currency: the base one
+            None,  # exchange_rate
+            posted,
+            reference,
+            tuple(payments),
+            deleted,
+            modified,
+        )
 
     def _currencies(self) -> dict[int, tuple[str, bool]]:
         """CURRENCY.NUMBER -> (ISO code, is the base currency); empty when the table cannot be read."""
@@ -754,30 +908,9 @@ class Sage50UKConnector(Connector):
         carriage = self._carriage(row, foreign, invoice_lines)
         if carriage is not None:
             invoice_lines.append(carriage)
-        ledger = [
-            h
-            for h in headers.get((customer_key.upper(), key), ())
-            if text(h[_H_TYPE]).upper() == ("SC" if is_credit else "SI")
-        ]
-        payments: list[Payment] = []
-        for header in ledger:
-            for allocation in usage.get(header[_H_NUMBER], ()):
-                payments.append(self._payment(allocation, key, customer_key, foreign))
-        if len(payments) > 1:
-            payments.sort(key=lambda payment: (payment.date, payment.key))
-        if ledger:
-            # The ledger stores credit notes with negative amounts; the record carries them positive.
-            sign = _MINUS if is_credit else _PLUS
-            paid_at, outstanding_at = _H_PAID[foreign], _H_OUTSTANDING[foreign]
-            paid_total = outstanding_total = _ZERO
-            for h in ledger:
-                paid_total += amount(h[paid_at], "amount paid")
-            for h in ledger:
-                outstanding_total += amount(h[outstanding_at], "outstanding amount")
-            amount_paid = sign * paid_total
-            outstanding: Decimal | None = sign * outstanding_total
-        else:
-            amount_paid, outstanding = _ZERO, None
+        ledger, payments, amount_paid, outstanding = self._ledger(
+            key, customer_key, is_credit, foreign, headers, usage
+        )
         paid_date = max((p.date for p in payments), default=None) if outstanding == 0 and gross else None
         value = row[_I_DATE]
         # Positional, as in _line: the cells are still converted in the order they always were.
@@ -807,6 +940,42 @@ class Sage50UKConnector(Connector):
                 *[p.modified for p in payments],
             ),
         )
+
+    def _ledger(
+        self,
+        key: str,
+        customer_key: str,
+        is_credit: bool,
+        foreign: bool,
+        headers: dict[tuple[str, str], list[_Row]],
+        usage: dict[Any, list[_Row]],
+    ) -> tuple[list[_Row], list[Payment], Decimal, Decimal | None]:
+        """An invoice's ledger headers, its receipts and the paid and outstanding amounts they give.
+
+        One method for ``_invoice`` and ``_quick_invoice``: both convert the ledger's cells with this code, in
+        this order, so a bad ledger cell gives the same error whichever way the invoice row went."""
+        ledger = [
+            h
+            for h in headers.get((customer_key.upper(), key), ())
+            if text(h[_H_TYPE]).upper() == ("SC" if is_credit else "SI")
+        ]
+        payments: list[Payment] = []
+        for header in ledger:
+            for allocation in usage.get(header[_H_NUMBER], ()):
+                payments.append(self._payment(allocation, key, customer_key, foreign))
+        if len(payments) > 1:
+            payments.sort(key=lambda payment: (payment.date, payment.key))
+        if not ledger:
+            return ledger, payments, _ZERO, None
+        # The ledger stores credit notes with negative amounts; the record carries them positive.
+        sign = _MINUS if is_credit else _PLUS
+        paid_at, outstanding_at = _H_PAID[foreign], _H_OUTSTANDING[foreign]
+        paid_total = outstanding_total = _ZERO
+        for h in ledger:
+            paid_total += amount(h[paid_at], "amount paid")
+        for h in ledger:
+            outstanding_total += amount(h[outstanding_at], "outstanding amount")
+        return ledger, payments, sign * paid_total, sign * outstanding_total
 
     @staticmethod
     def _carriage(row: _Row, foreign: bool, lines: list[InvoiceLine]) -> InvoiceLine | None:

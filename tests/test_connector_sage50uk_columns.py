@@ -44,6 +44,9 @@ class PerRow(Sage50UKConnector):
     def _prepared_lines(self, lines: dict[int, list[Any]]) -> dict[int, tuple[InvoiceLine, ...]]:
         return {}
 
+    def _quick_invoices(self, page: list[Any]) -> tuple[list[Any], list[Any], list[Any]]:
+        return [OFF] * len(page), [OFF] * len(page), [None] * len(page)
+
 
 # --- random cells -------------------------------------------------------------------------------------------
 
