@@ -22,7 +22,7 @@ from itertools import compress, repeat
 from operator import attrgetter, is_
 from typing import Any, Final
 
-from connectors.cells import kept_conversions, quick_aware, quick_decimal
+from connectors.cells import kept_conversions, quick_aware, quick_decimal, quick_floats
 from core.records import CENT
 
 
@@ -61,7 +61,12 @@ def money_column(cells: Sequence[Any], places: Decimal = CENT, empty: Any = OFF)
     kept = kept_conversions(places)
     if kept is not None and set(map(type, cells)) == _ONLY_FLOATS:
         found = list(map(kept.get, cells))
-        if holds(found, None):  # never kept yet (or not to be: zero, NaN, huge): quick_decimal decides
+        if holds(found, None):  # never kept yet (or not to be: zero, NaN, huge)
+            misses = [cell for cell, hit in zip(cells, found, strict=True) if hit is None]
+            fresh = quick_floats(misses, places)
+            if fresh is not None:  # each what quick_decimal gives that float, in the order of the misses
+                converted = iter(fresh)
+                return [hit if hit is not None else next(converted) for hit in found]
             found = [
                 hit if hit is not None else _decimal_or_off(cell, places)
                 for cell, hit in zip(cells, found, strict=True)

@@ -292,3 +292,17 @@ def test_the_per_row_errors_stay_the_per_row_codes():
     assert kind == "records" and "Invoice(key='1'" in records[0]
     assert "Invoice 2 was not read: the net amount of line 3 'lots' is not a number." in records[1]
     assert (kind, records) == read_page(PerRow, tables, LONDON)
+
+
+def test_the_kept_conversions_stay_bounded_and_never_keep_zero():
+    """A column of fresh floats fills the kept conversions as ``quick_decimal`` would: up to its bound."""
+    from connectors.cells import _KEPT_PER_PLACES, kept_conversions
+
+    kept = kept_conversions(CENT)
+    assert kept is not None
+    cells = [0.0, -0.0, *(n + 0.25 for n in range(2 * _KEPT_PER_PLACES))]
+    found = money_column(cells)
+    assert [repr(value) for value in found[:3]] == ["Decimal('0.00')", "Decimal('-0.00')", "Decimal('0.25')"]
+    assert len(kept) <= _KEPT_PER_PLACES and 0.0 not in kept
+    assert repr(money_column([-0.0])[0]) == "Decimal('-0.00')"
+    assert all(kept[value] == quick_decimal(value) for value in list(kept)[:50])
