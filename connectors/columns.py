@@ -42,6 +42,7 @@ _NONE_TYPE: Final = type(None)
 _ONLY_FLOATS: Final = {float}
 _ONLY_TEXT: Final = {str}
 _ONLY_NULLS: Final = {_NONE_TYPE}
+_ONLY_INTS: Final = {int}
 _ONLY_DATETIMES: Final = {datetime}
 _ONLY_NAIVE: Final = {None}
 _zone_of = attrgetter("tzinfo")
@@ -92,6 +93,8 @@ def text_column(cells: Sequence[Any]) -> list[Any]:
         return list(map(str.strip, cells))
     if kinds == _ONLY_NULLS:
         return [""] * len(cells)
+    if kinds == _ONLY_INTS:  # a numeric key: text gives its digits
+        return list(map(str, cells))
     return list(map(quick_text, cells))
 
 
