@@ -306,3 +306,37 @@ def test_the_kept_conversions_stay_bounded_and_never_keep_zero():
     assert len(kept) <= _KEPT_PER_PLACES and 0.0 not in kept
     assert repr(money_column([-0.0])[0]) == "Decimal('-0.00')"
     assert all(kept[value] == quick_decimal(value) for value in list(kept)[:50])
+
+
+def test_a_page_longer_than_one_batch_is_what_the_per_row_code_reads():
+    """Invoices are converted a batch at a time (``_AT_ONCE``): records and problems either side of a
+    batch's end, an invoice number met twice, lines of invoices in other batches."""
+    from connectors.sage50uk import _AT_ONCE
+
+    invoice = dict.fromkeys(INVOICE_COLUMNS)
+    invoice.update(INVOICE_OR_CREDIT="Invoice", ACCOUNT_REF="C1", INVOICE_NET=10.0, INVOICE_TAX=2.0)
+    invoice["INVOICE_DATE"] = invoice["RECORD_MODIFY_DATE"] = datetime(2024, 5, 1, 9)
+    count = 2 * _AT_ONCE + 7
+    numbers = [*range(1, count), _AT_ONCE]  # the last one again, in another batch
+    page = []
+    for at, number in enumerate(numbers):
+        cells = {**invoice, "INVOICE_NUMBER": number, "INVOICE_GROSS": 12.0 + at / 100}
+        if at in (_AT_ONCE - 1, _AT_ONCE + 1):
+            cells["ACCOUNT_REF"] = UndecodableText("C\ufffd")
+        if at == _AT_ONCE:
+            cells.update(CARR_NET=1.5, CARR_TAX_CODE="t1")
+        page.append(tuple(cells[column] for column in INVOICE_COLUMNS))
+    line = (1, 1, "ITEM1", "Widget", None, 2.0, 5.0, 10.0, 2.0, "T1", 20.0, "4000", None, None, None)
+    lines = [(number, item, *line[2:]) for number in range(count, 0, -1) for item in (1, 2)]
+    lines[5] = (*lines[5][:7], "lots", *lines[5][8:])
+    tables = {
+        INVOICE_COLUMNS: page,
+        LINE_COLUMNS: lines,
+        HEADER_COLUMNS: [],
+        SPLIT_COLUMNS: [],
+        USAGE_COLUMNS: [],
+    }
+    kind, records = read_page(Sage50UKConnector, tables, LONDON)
+    assert kind == "records" and len(records) == len(numbers)
+    assert sum("was not read" in record for record in records) == 3
+    assert (kind, records) == read_page(PerRow, tables, LONDON)
