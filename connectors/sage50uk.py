@@ -7,7 +7,9 @@ a time: invoice lines, ledger headers and allocations are fetched per page of in
 lists, so memory stays flat however large the books are. The invoice tables are read as values in the
 order of their SELECT (``ordered_rows``), not as a dict per row, and a cell's label for its error message is
 built only for a cell the quick conversions (``connectors.cells``) leave to the reference: converting rows,
-not the driver, was most of a large read's time (issue 16).
+not the driver, was most of a large read's time (issue 16). A hundred invoices and their lines at a time
+are converted a column at a time (``connectors.columns``); a row with a cell off the quick paths goes
+through the per-row code (``_invoice``, ``_line``), which stays the definition of every record and error.
 
 How an invoice's paid state is found (stand-in semantics derived from the reference, to check on a real
 install): the invoicing-module INVOICE row reaches the ledger as an AUDIT_HEADER of TYPE 'SI' (credit note:
