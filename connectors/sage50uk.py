@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, tzinfo
 from decimal import Decimal
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from connectors.base import IN_VALUES, ConnectionCheck, Connector, StreamSpec, TableUse
 from connectors.cells import quick_aware, quick_decimal
@@ -207,6 +207,24 @@ _Row = Sequence[Any]
 # An INVOICE row's own cells as _quick_invoices converts them (number, customer_key, gross, posted, carriage
 # net and tax, date, net, tax, due_date, reference, deleted, modified, currency), for _quick_invoice.
 _QuickInvoice = tuple[Any, ...]
+
+
+class _LineColumns(NamedTuple):
+    """The INVOICE_ITEM cells ``_quick_lines`` converts, a list per column, a row's cells at one position
+    (``OFF`` where the row is ``_line``'s)."""
+
+    line_numbers: list[Any]
+    descriptions: list[Any]
+    quantities: list[Any]
+    unit_prices: list[Any]
+    nets: list[Any]
+    taxes: list[Any]
+    stock_codes: list[Any]
+    tax_codes: list[Any]
+    tax_rates: list[Any]
+    nominal_codes: list[Any]
+
+
 # This many invoices (and their lines) are converted a column at a time together: enough cells a column for
 # ``map`` to pay, few enough values held at once (a whole page's made the read's peak a third higher).
 _AT_ONCE = 100
@@ -1017,12 +1035,6 @@ class Sage50UKConnector(Connector):
         if not count:
             return [], set()
         cells = list(zip(*rows, strict=True))
-        line_numbers = [
-            number if type(number) is int else 0 if number is None else OFF
-            for number in cells[_L_ITEM_NUMBER]
-        ]
-        nets = money_column(cells[_L_NET[False]])
-        stock_codes = text_column(cells[_L_STOCK_CODE])
         descriptions = text_column(cells[_L_DESCRIPTION])
         if "" in descriptions:  # ``text(DESCRIPTION) or text(TEXT)``: TEXT is read only for these lines
             # (str == str, and OFF has no __eq__ of its own: this scan asks no ABC)
@@ -1030,37 +1042,25 @@ class Sage50UKConnector(Connector):
             descriptions = [
                 quick_text(texts[at]) if found == "" else found for at, found in enumerate(descriptions)
             ]
-        quantities = money_column(cells[_L_QUANTITY], QUANTITY_PLACES)
-        unit_prices = money_column(cells[_L_UNIT_PRICE[False]])  # NULL: the net (per line, left to _line)
-        taxes = money_column(cells[_L_TAX[False]], empty=_ZERO)  # NULL: what amount's default gives
-        tax_codes = text_column(cells[_L_TAX_CODE])
-        tax_rates = money_column(cells[_L_TAX_RATE], RATE_PLACES, empty=None)  # NULL: no rate, no error
-        nominal_codes = text_column(cells[_L_NOMINAL_CODE])
-        columns = [
-            line_numbers,
-            descriptions,
-            quantities,
-            unit_prices,
-            nets,
-            taxes,
-            stock_codes,
-            tax_codes,
-            tax_rates,
-            nominal_codes,
-        ]
+        columns = _LineColumns(
+            line_numbers=[
+                number if type(number) is int else 0 if number is None else OFF
+                for number in cells[_L_ITEM_NUMBER]
+            ],
+            descriptions=descriptions,
+            quantities=money_column(cells[_L_QUANTITY], QUANTITY_PLACES),
+            # NULL unit price: the net (per line, left to _line)
+            unit_prices=money_column(cells[_L_UNIT_PRICE[False]]),
+            nets=money_column(cells[_L_NET[False]]),
+            taxes=money_column(cells[_L_TAX[False]], empty=_ZERO),  # NULL: what amount's default gives
+            stock_codes=text_column(cells[_L_STOCK_CODE]),
+            tax_codes=text_column(cells[_L_TAX_CODE]),
+            tax_rates=money_column(cells[_L_TAX_RATE], RATE_PLACES, empty=None),  # NULL: no rate, no error
+            nominal_codes=text_column(cells[_L_NOMINAL_CODE]),
+        )
         slow = off_rows(columns)
-        (
-            line_numbers,
-            descriptions,
-            quantities,
-            unit_prices,
-            nets,
-            taxes,
-            stock_codes,
-            tax_codes,
-            tax_rates,
-            nominal_codes,
-        ) = without_rows(columns, slow, count)
+        quick = _LineColumns(*without_rows(list(columns), slow, count))
+        stock_codes, nets = quick.stock_codes, quick.nets
         upper_codes = list(map(str.upper, stock_codes))
         item_keys = (
             stock_codes
@@ -1077,26 +1077,26 @@ class Sage50UKConnector(Connector):
                 "text" if upper == MESSAGE_CODE and not net else "discount" if net < 0 else "item"
                 for upper, net in zip(upper_codes, nets, strict=True)
             ]
-        lines = list(
+        lines: list[InvoiceLine | None] = list(
             map(
                 InvoiceLine,  # positional, in _line's order
-                line_numbers,
-                descriptions,
-                quantities,
-                unit_prices,
+                quick.line_numbers,
+                quick.descriptions,
+                quick.quantities,
+                quick.unit_prices,
                 nets,
-                taxes,
+                quick.taxes,
                 item_keys,
-                list(map(str.upper, tax_codes)),
-                tax_rates,
-                nominal_codes,
+                list(map(str.upper, quick.tax_codes)),
+                quick.tax_rates,
+                quick.nominal_codes,
                 kinds,
             )
         )
         if not slow:
-            return list(lines), slow
-        quick = iter(lines)
-        return [None if at in slow else next(quick) for at in range(count)], slow
+            return lines, slow
+        built = iter(lines)
+        return [None if at in slow else next(built) for at in range(count)], slow
 
     def _prepared_lines(self, lines: dict[int, list[_Row]]) -> dict[int, tuple[InvoiceLine, ...]]:
         """The lines of each invoice whose every line ``_quick_lines`` converted (in the base currency);
