@@ -772,10 +772,9 @@ class Sage50UKConnector(Connector):
             carriage = self._carriage(row, False, lines)
             if carriage is not None:
                 lines.append(carriage)
-        ledger, payments, amount_paid, outstanding = self._ledger(
-            key, customer_key, is_credit, False, headers, usage
+        ledger, payments, amount_paid, outstanding, paid_date = self._ledger(
+            key, customer_key, is_credit, False, gross, headers, usage
         )
-        paid_date = max((p.date for p in payments), default=None) if outstanding == 0 and gross else None
         if ledger or payments:
             zone = self.local_zone
             modified = latest(
@@ -933,10 +932,9 @@ class Sage50UKConnector(Connector):
         carriage = self._carriage(row, foreign, invoice_lines)
         if carriage is not None:
             invoice_lines.append(carriage)
-        ledger, payments, amount_paid, outstanding = self._ledger(
-            key, customer_key, is_credit, foreign, headers, usage
+        ledger, payments, amount_paid, outstanding, paid_date = self._ledger(
+            key, customer_key, is_credit, foreign, gross, headers, usage
         )
-        paid_date = max((p.date for p in payments), default=None) if outstanding == 0 and gross else None
         value = row[_I_DATE]
         # Positional, as in _line: the cells are still converted in the order they always were.
         return Invoice(
@@ -972,10 +970,12 @@ class Sage50UKConnector(Connector):
         customer_key: str,
         is_credit: bool,
         foreign: bool,
+        gross: Decimal,
         headers: dict[tuple[str, str], list[_Row]],
         usage: dict[Any, list[_Row]],
-    ) -> tuple[list[_Row], list[Payment], Decimal, Decimal | None]:
-        """An invoice's ledger headers, its receipts and the paid and outstanding amounts they give.
+    ) -> tuple[list[_Row], list[Payment], Decimal, Decimal | None, datetime | None]:
+        """An invoice's ledger headers, its receipts, the paid and outstanding amounts they give, and the
+        date it was paid in full (its last receipt's) if it was.
 
         One method for ``_invoice`` and ``_quick_invoice``: both convert the ledger's cells with this code, in
         this order, so a bad ledger cell gives the same error whichever way the invoice row went."""
@@ -991,7 +991,7 @@ class Sage50UKConnector(Connector):
         if len(payments) > 1:
             payments.sort(key=lambda payment: (payment.date, payment.key))
         if not ledger:
-            return ledger, payments, _ZERO, None
+            return ledger, payments, _ZERO, None, None  # nothing outstanding is known: not paid in full
         # The ledger stores credit notes with negative amounts; the record carries them positive.
         sign = _MINUS if is_credit else _PLUS
         paid_at, outstanding_at = _H_PAID[foreign], _H_OUTSTANDING[foreign]
@@ -1000,7 +1000,9 @@ class Sage50UKConnector(Connector):
             paid_total += amount(h[paid_at], "amount paid")
         for h in ledger:
             outstanding_total += amount(h[outstanding_at], "outstanding amount")
-        return ledger, payments, sign * paid_total, sign * outstanding_total
+        outstanding = sign * outstanding_total
+        paid_date = max((p.date for p in payments), default=None) if outstanding == 0 and gross else None
+        return ledger, payments, sign * paid_total, outstanding, paid_date
 
     @staticmethod
     def _carriage(row: _Row, foreign: bool, lines: list[InvoiceLine]) -> InvoiceLine | None:
