@@ -39,10 +39,11 @@ class _Off:
 OFF: Final[Any] = _Off()
 
 _NONE_TYPE: Final = type(None)
+# The set of types a column of one kind holds (``set(map(type, cells))``), for the callers' own tests too.
 _ONLY_FLOATS: Final = {float}
-_ONLY_TEXT: Final = {str}
-_ONLY_NULLS: Final = {_NONE_TYPE}
-_ONLY_INTS: Final = {int}
+ONLY_TEXT: Final = {str}
+ONLY_NULLS: Final = {_NONE_TYPE}
+ONLY_INTS: Final = {int}
 _ONLY_DATETIMES: Final = {datetime}
 _ONLY_NAIVE: Final = {None}
 _zone_of = attrgetter("tzinfo")
@@ -89,11 +90,11 @@ def text_column(cells: Sequence[Any]) -> list[Any]:
     other type are left to ``text``, which cleans them or raises.
     """
     kinds = set(map(type, cells))
-    if kinds == _ONLY_TEXT and all(map(str.isprintable, cells)):
+    if kinds == ONLY_TEXT and all(map(str.isprintable, cells)):
         return list(map(str.strip, cells))
-    if kinds == _ONLY_NULLS:
+    if kinds == ONLY_NULLS:
         return [""] * len(cells)
-    if kinds == _ONLY_INTS:  # a numeric key: text gives its digits
+    if kinds == ONLY_INTS:  # a numeric key: text gives its digits
         return list(map(str, cells))
     return list(map(quick_text, cells))
 

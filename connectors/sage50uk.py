@@ -31,6 +31,9 @@ from connectors.base import IN_VALUES, ConnectionCheck, Connector, StreamSpec, T
 from connectors.cells import quick_aware, quick_decimal
 from connectors.columns import (
     OFF,
+    ONLY_INTS,
+    ONLY_NULLS,
+    ONLY_TEXT,
     aware_column,
     money_column,
     off_rows,
@@ -228,9 +231,6 @@ class _LineColumns(NamedTuple):
 # This many invoices (and their lines) are converted a column at a time together: enough cells a column for
 # ``map`` to pay, few enough values held at once (a whole page's made the read's peak a third higher).
 _AT_ONCE = 100
-_ONLY_NULLS = {type(None)}
-_ONLY_TEXT = {str}
-_ONLY_INTS = {int}
 
 
 def _at(columns: tuple[str, ...], column: str) -> int:
@@ -687,7 +687,7 @@ class Sage50UKConnector(Connector):
         keys = text_column(cells[_I_NUMBER])
         kinds = self._document_kinds(cells[_I_KIND])
         currency_cells = cells[_I_CURRENCY]
-        if set(map(type, currency_cells)) == _ONLY_NULLS:
+        if set(map(type, currency_cells)) == ONLY_NULLS:
             currencies: list[Any] = [None] * count  # no currency: the base one, as _document_currency says
         else:
             currencies = [None if self._in_base_currency(row) else OFF for row in page]
@@ -723,7 +723,7 @@ class Sage50UKConnector(Connector):
         """``_document_kind`` of each cell, worked out once per distinct value when they are all printable
         text or all whole numbers (it cannot fail on those); OFF where ``_invoice_page`` asks it per row."""
         kinds = set(map(type, cells))
-        if (kinds == _ONLY_TEXT and all(map(str.isprintable, cells))) or kinds == _ONLY_INTS:
+        if (kinds == ONLY_TEXT and all(map(str.isprintable, cells))) or kinds == ONLY_INTS:
             known = {value: _document_kind(value) for value in set(cells)}
             return list(map(known.__getitem__, cells))
         return [OFF] * len(cells)
