@@ -57,7 +57,10 @@ from sync.state import Link, LinkWrite, StateStore, record_name
 log = logging.getLogger("ledgerbridge.sync")
 
 PROGRESS_INTERVAL = 0.1  # seconds: at most ~10 Progress events per second
-PLAN_PAGE = 500  # records read from the books, then planned with their links read in one query per entity
+# Records read from the books, then planned with their links read in one query per entity. 100, not 500:
+# a page's records are the peak of a run's memory, and a page of a larger company holds more distinct
+# amounts (docs/architecture.md); the same instructions either way.
+PLAN_PAGE = 100
 RECONCILE_ROUNDS = 3
 FLUSH_ROUNDS = 3  # a confirmed create queues its follow-ups (deactivation, site): at most two more rounds
 KEPT = "Everything confirmed so far is kept; the rest is sent on the next sync."
