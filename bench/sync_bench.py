@@ -436,28 +436,29 @@ def main(argv: list[str] | None = None) -> int:
             compare_modes(db, folder)
             return 0
 
-        raw_rows, raw_seconds, raw_cpu = raw_fetch(db)
-        read_records, read_seconds, read_cpu = connector_read(db)
-        print(f"\n== raw fetch: {raw_rows:,} rows in {raw_seconds:.2f} s (plain pyodbc fetchmany)")
-        print(f"== connector read: {read_records:,} records in {read_seconds:.2f} s (four streams)")
+        raw_turns, read_turns = [raw_fetch(db)], [connector_read(db)]  # (count, wall, CPU) of each turn
+        raw_rows, read_records = raw_turns[0][0], read_turns[0][0]
+        print(f"\n== raw fetch: {raw_rows:,} rows in {raw_turns[0][1]:.2f} s (plain pyodbc fetchmany)")
+        print(f"== connector read: {read_records:,} records in {read_turns[0][1]:.2f} s (four streams)")
 
         paths = app_paths(folder / "home-timed").ensure()
         with SandboxProcess() as sandbox:
             first = run_phase("first sync", sandbox, paths, db)
             second = run_phase("no-change resync", sandbox, paths, db)
             clear_cursors(paths)
-            full = run_phase("no-change full re-read (cursors cleared)", sandbox, paths, db)
-            full_cpu, first_cpu = full["cpu"], first["cpu"]
+            full_turns = [run_phase("no-change full re-read (cursors cleared)", sandbox, paths, db)]
+            first_turns = [first]
             for turn in range(1, args.repeat):  # the machine may be shared: the best of each, in turns
-                _rows, raw_again, raw_cpu_again = raw_fetch(db)
-                raw_seconds, raw_cpu = min(raw_seconds, raw_again), min(raw_cpu, raw_cpu_again)
-                _records, read_again, read_cpu_again = connector_read(db)
-                read_seconds, read_cpu = min(read_seconds, read_again), min(read_cpu, read_cpu_again)
+                raw_turns.append(raw_fetch(db))
+                read_turns.append(connector_read(db))
                 clear_cursors(paths)
-                again = run_phase("no-change full re-read, again", sandbox, paths, db, quiet=True)
-                full, full_cpu = min(full, again, key=_elapsed), min(full_cpu, again["cpu"])
-                first_again = fresh_first_sync(db, folder, turn)
-                first, first_cpu = min(first, first_again, key=_elapsed), min(first_cpu, first_again["cpu"])
+                full_turns.append(run_phase("no-change full re-read, again", sandbox, paths, db, quiet=True))
+                first_turns.append(fresh_first_sync(db, folder, turn))
+            # The best wall time and the best CPU time of each step (not always of the same turn).
+            raw_seconds, raw_cpu = min(t[1] for t in raw_turns), min(t[2] for t in raw_turns)
+            read_seconds, read_cpu = min(t[1] for t in read_turns), min(t[2] for t in read_turns)
+            full, full_cpu = min(full_turns, key=_elapsed), min(f["cpu"] for f in full_turns)
+            first, first_cpu = min(first_turns, key=_elapsed), min(f["cpu"] for f in first_turns)
             print(
                 f"\n== best of {args.repeat}: raw fetch {raw_seconds:.2f} s, "
                 f"connector read {read_seconds:.2f} s, full re-read {full['elapsed']:.2f} s, "
