@@ -203,12 +203,23 @@ def _connector(db: Path) -> Sage50UKConnector:
     )
 
 
+def _clocks() -> tuple[float, float]:
+    """Now, by the wall clock and by this process's CPU time (both are printed for every timed step)."""
+    return time.perf_counter(), time.process_time()
+
+
+def _spent(since: tuple[float, float]) -> tuple[float, float]:
+    """Wall and CPU seconds since ``since`` (``_clocks()``)."""
+    wall, cpu = _clocks()
+    return wall - since[0], cpu - since[1]
+
+
 def raw_fetch(db: Path) -> tuple[int, float, float]:
     """Every table and column the connector declares, with nothing but execute + fetchmany: the floor."""
     connector = _connector(db)
     connection = connector.connection()  # opened outside the timing, as the connector's read below
     rows = 0
-    started, cpu_started = time.perf_counter(), time.process_time()
+    started = _clocks()
     for use in connector.tables():
         names = ", ".join(f'"{column}"' for column in use.columns)
         cursor = connection.cursor()
@@ -216,7 +227,7 @@ def raw_fetch(db: Path) -> tuple[int, float, float]:
         while page := cursor.fetchmany(PAGE_SIZE):
             rows += len(page)
         cursor.close()
-    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    elapsed, cpu = _spent(started)
     connector.close()
     return rows, elapsed, cpu
 
@@ -226,11 +237,11 @@ def connector_read(db: Path) -> tuple[int, float, float]:
     connector = _connector(db)
     connector.connection()
     records = 0
-    started, cpu_started = time.perf_counter(), time.process_time()
+    started = _clocks()
     for stream in STREAMS:
         for _record in connector.read(stream):
             records += 1
-    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    elapsed, cpu = _spent(started)
     connector.close()
     return records, elapsed, cpu
 
@@ -243,9 +254,9 @@ def run_phase(
     connector = _connector(db)
     sandbox_before = sandbox.cpu_seconds()
     with MemoryWatch(traced) as memory:  # its full collection on entering is not the phase's: not timed
-        started, cpu_started = time.perf_counter(), time.process_time()
+        started = _clocks()
         summary = run_sync(settings, secrets, paths=paths, connector=connector, client=client)
-        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        elapsed, cpu = _spent(started)
     sandbox_cpu = sandbox.cpu_seconds() - sandbox_before
     connector.close()
     client.close()
