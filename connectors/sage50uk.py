@@ -642,7 +642,7 @@ class Sage50UKConnector(Connector):
             self._currency_list = self._currencies()
         numbers = [row[_I_NUMBER] for row in page if isinstance(row[_I_NUMBER], int)]
         lines = self._lines_for(numbers)
-        headers = self._headers_for(numbers)
+        headers, unreadable = self._headers_for(numbers)
         usage = self._receipts_for([h[_H_NUMBER] for found in headers.values() for h in found])
         for start in range(0, len(page), _AT_ONCE):
             batch = page[start : start + _AT_ONCE]
@@ -656,6 +656,8 @@ class Sage50UKConnector(Connector):
                 if kind == "other":
                     continue  # quotes and pro-formas are not invoices yet
                 try:
+                    if key in unreadable:  # whose ledger entry it is cannot be told: not read, not guessed
+                        raise RowProblem(unreadable[key])
                     if cells is not None and (cells[0] in prepared or cells[0] not in lines):
                         record: Record | SourceProblem = self._quick_invoice(
                             row, key, kind, cells, prepared.get(cells[0], ()), headers, usage
@@ -851,16 +853,21 @@ class Sage50UKConnector(Connector):
             found[row[_L_INVOICE_NUMBER]].append(row)
         return found
 
-    def _headers_for(self, numbers: list[int]) -> dict[tuple[str, str], list[_Row]]:
-        """AUDIT_HEADER rows (SI/SC, not deleted) by (ACCOUNT_REF, the invoice number they refer to).
+    def _headers_for(self, numbers: list[int]) -> tuple[dict[tuple[str, str], list[_Row]], dict[str, str]]:
+        """AUDIT_HEADER rows (SI/SC, not deleted) by (ACCOUNT_REF, the invoice number they refer to), and
+        the problem of each invoice a header with an unreadable ACCOUNT_REF refers to.
 
         One statement per chunk covers both look-ups: ``INV_REF IN (text values) OR ISP_REFERENCE IN
         (integers)``, each column compared with values of its own type (INV_REF is VARCHAR, ISP_REFERENCE
         INTEGER), each list at most ``MAX_IN_LIST`` values as before. A header both look-ups find comes once
         (it is kept by HEADER_NUMBER). Keyed by account too: another customer's entry with the same reference
-        is not this invoice's.
+        is not this invoice's. So a header whose account cannot be read (text in no character set we can
+        decode) cannot be told to be the invoice's or another customer's: the invoices it refers to are
+        row problems (read again once it is corrected), rather than invoices read without their ledger,
+        which would show them unpaid, or a whole stream stopped.
         """
         found: dict[tuple[str, str], dict[Any, _Row]] = defaultdict(dict)
+        unreadable: dict[str, str] = {}  # invoice number -> why it cannot be read
         document_types = ", ".join(f"'{kind}'" for kind in DOCUMENT_TYPES)
         wanted = {str(number) for number in numbers}
         select = (
@@ -874,10 +881,17 @@ class Sage50UKConnector(Connector):
             for row in self.ordered_rows(sql, HEADER_COLUMNS, values, during="reading ledger entries"):
                 if flag_or_false(row[_H_DELETED]):
                     continue
-                account = text(row[_H_ACCOUNT]).upper()
-                for reference in _references(row[_H_INV_REF], row[_H_ISP_REFERENCE]) & wanted:
+                references = _references(row[_H_INV_REF], row[_H_ISP_REFERENCE]) & wanted
+                try:
+                    account = text(row[_H_ACCOUNT]).upper()
+                except RowProblem as exc:
+                    problem = f"its ledger entry (audit trail transaction {row[_H_NUMBER]}): {exc}"
+                    for reference in references:
+                        unreadable.setdefault(reference, problem)
+                    continue
+                for reference in references:
                     found[(account, reference)][row[_H_NUMBER]] = row
-        return {reference: list(rows.values()) for reference, rows in found.items()}
+        return {reference: list(rows.values()) for reference, rows in found.items()}, unreadable
 
     def _receipts_for(self, header_numbers: list[Any]) -> dict[Any, list[_Row]]:
         """Receipt allocations (AUDIT_USAGE) by the ledger header of the invoice they pay."""
@@ -1244,8 +1258,15 @@ def _document_kind(value: object) -> str:
 
 
 def _references(inv_ref: object, isp: object) -> set[str]:
-    """The invoice numbers a ledger header names: INV_REF (text), ISP_REFERENCE (an integer, 0 = none)."""
-    found = {text(inv_ref)}
+    """The invoice numbers a ledger header names: INV_REF (text), ISP_REFERENCE (an integer, 0 = none).
+
+    An INV_REF in no character set we can decode names no invoice (an invoice number is digits), so it is
+    left out rather than stopping the read: the header is still found by its ISP_REFERENCE.
+    """
+    try:
+        found = {text(inv_ref)}
+    except RowProblem:
+        found = set()
     if type(isp) is int:  # what Sage's driver sends: the common case first
         if isp:
             found.add(str(isp))

@@ -241,7 +241,10 @@ def test_dates_and_times_survive_as_before():
 
 
 def reference_references(inv_ref: object, isp: object) -> set[str]:
-    found = {text(inv_ref)}
+    try:
+        found = {text(inv_ref)}
+    except RowProblem:  # text in no character set we can read names no invoice (a number is digits)
+        found = set()
     if isinstance(isp, int | float) and isp:
         found.add(str(int(isp)))
     elif isinstance(isp, str) and isp.strip() not in ("", "0"):
