@@ -104,6 +104,18 @@ def text(value: object, max_length: int | None = None) -> str:
     return clean_text(value, max_length)
 
 
+def readable_text(value: object) -> str | None:
+    """``text(value)``, or None for text in no character set we can read (``text`` makes that a row problem).
+
+    For keys that group child rows under their parent (an invoice's lines by invoice number): a child whose
+    key cannot be read is left out, as its parent's key is the same unreadable text and the parent is a row
+    problem of its own; a whole page is not lost over it.
+    """
+    if isinstance(value, UndecodableText):
+        return None
+    return text(value)
+
+
 def required_text(value: object, label: str) -> str:
     result = text(value)
     if not result:
@@ -234,7 +246,8 @@ def row_problem(
     """The SourceProblem for a row whose conversion raised ``exc``: readers that convert in their own loop
     (no closure per row) call this from their ``except CONVERSION_ERRORS``, worded as ``convert_row``."""
     reason = str(exc) if isinstance(exc, RowProblem) else f"a value could not be read ({exc})"
-    label = f"{what} {key}" if key else f"A {what.lower()} without a key"
+    article = "An" if what[:1].lower() in "aeiou" else "A"
+    label = f"{what} {key}" if key else f"{article} {what.lower()} without a key"
     stamp: datetime | None = None
     if modified is not None:
         try:

@@ -32,6 +32,7 @@ from connectors.common import (
     optional_amount,
     pages,
     rate,
+    readable_text,
     required_text,
     required_when,
     since_parameter,
@@ -343,7 +344,9 @@ class GenericODBCConnector(Connector):
         wanted = [key for key in dict.fromkeys(keys) if key is not None]
         sql = f"SELECT * FROM ({self.queries[LINES]}) q WHERE {column} {IN_VALUES}"
         for row in self.rows_in(sql, wanted, during="reading invoice lines"):
-            found[text(self._value(LINES, row, "invoice_key"))].append(row)
+            parent = readable_text(self._value(LINES, row, "invoice_key"))
+            if parent is not None:  # unreadable: the invoice with that key is a row problem of its own
+                found[parent].append(row)
         return found
 
     def _active(self, entity: str, row: Mapping[str, Any]) -> bool:

@@ -47,6 +47,7 @@ from connectors.common import (
     pages,
     placeholders,
     rate,
+    readable_text,
     required_text,
     row_problem,
     text,
@@ -69,6 +70,7 @@ from core.records import (
     Supplier,
     TaxComponent,
     TaxRate,
+    clean_text,
 )
 
 PACKAGE = "quickbooks"
@@ -440,25 +442,28 @@ class QuickBooksConnector(Connector):
             "ORDER BY c.ListID"
         )
         for row in self.rows(sql, during="reading sales tax codes"):
-            key = text(row.get("ListID"))
-            code = text(row.get("Name"))
-            if (
-                flag(row.get("IsTaxable"))
-                and key
-                and (row.get("ItemSalesTaxRefListID") is None or row.get("TaxRate") is None)
-            ):
-                yield SourceProblem(
-                    "tax_rates",
-                    key,
-                    f"QuickBooks sales tax code {code!r} is taxable but has no sales tax item with a rate "
-                    "(QuickBooks US takes the rate from each customer's tax item).",
-                    action="Map this tax code to a Halo tax by hand in Mappings > Tax codes.",
-                )
-                continue
+            # Text that cannot be read, even the id or the name, is this row's problem, not the stream's.
+            key = code = ""
             try:
-                record: Record | SourceProblem = self._tax_rate(row, key, code)
+                key = text(row.get("ListID"))
+                code = text(row.get("Name"))
+                if (
+                    flag(row.get("IsTaxable"))
+                    and key
+                    and (row.get("ItemSalesTaxRefListID") is None or row.get("TaxRate") is None)
+                ):
+                    record: Record | SourceProblem = SourceProblem(
+                        "tax_rates",
+                        key,
+                        f"QuickBooks sales tax code {code!r} is taxable but has no sales tax item with a "
+                        "rate (QuickBooks US takes the rate from each customer's tax item).",
+                        action="Map this tax code to a Halo tax by hand in Mappings > Tax codes.",
+                    )
+                else:
+                    record = self._tax_rate(row, key, code)
             except CONVERSION_ERRORS as exc:
-                record = row_problem("tax_rates", key, exc, what=f"QuickBooks sales tax code {code!r}")
+                what = f"QuickBooks sales tax code {code!r}" if code else "QuickBooks sales tax code"
+                record = row_problem("tax_rates", key, exc, what=what)
             yield record
 
     def _tax_rate(self, row: dict[str, Any], key: str, code: str) -> TaxRate:
@@ -620,7 +625,13 @@ class QuickBooksConnector(Connector):
     def _document_page(
         self, page: list[dict[str, Any]], since: datetime | None, *, credit: bool
     ) -> Iterator[Record | SourceProblem]:
-        ids = [text(row.get("TxnID")) for row in page if row.get("TxnID") is not None]
+        # A child row (line, payment) whose parent id cannot be read is left out: its parent's id is that
+        # same text, and the parent is a row problem of its own (``readable_text``).
+        ids = [
+            found
+            for row in page
+            if row.get("TxnID") is not None and (found := readable_text(row.get("TxnID"))) is not None
+        ]
         prefix = "CreditMemoLine" if credit else "InvoiceLine"
         columns = CREDIT_MEMO_LINE_COLUMNS if credit else INVOICE_LINE_COLUMNS
         lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -631,8 +642,11 @@ class QuickBooksConnector(Connector):
         for row in self.rows_in(
             line_sql, ids, during=f"reading {'credit memo' if credit else 'invoice'} lines"
         ):
+            parent = readable_text(row.get("TxnID"))
+            if parent is None:
+                continue
             # One spelling for both tables: InvoiceLineAmount / CreditMemoLineAmount -> LineAmount.
-            lines[text(row.get("TxnID"))].append(
+            lines[parent].append(
                 {"Line" + column.removeprefix(prefix): value for column, value in row.items()}
             )
         if not credit:
@@ -641,22 +655,28 @@ class QuickBooksConnector(Connector):
                 f"WHERE AppliedToTxnTxnID {IN_VALUES} ORDER BY TxnID"
             )
             for row in self.rows_in(payment_sql, ids, during="reading payments"):
-                payments[text(row.get("AppliedToTxnTxnID"))].append(row)
-        item_kinds = self._line_item_kinds(
-            {text(line.get("LineItemRefListID")) for found in lines.values() for line in found} - {""}
-        )
+                parent = readable_text(row.get("AppliedToTxnTxnID"))
+                if parent is not None:
+                    payments[parent].append(row)
+        # An item id that cannot be read is its line's problem, found when the line is converted.
+        item_ids = {
+            readable_text(line.get("LineItemRefListID")) for found in lines.values() for line in found
+        }
+        item_kinds = self._line_item_kinds({item for item in item_ids if item})
         for header in page:
-            key = text(header.get("TxnID"))
+            key = ""  # an id that cannot be read: "An invoice ... without a key was not read: ..."
             try:
+                key = text(header.get("TxnID"))
                 record: Record | SourceProblem = self._document(
                     header, key, lines.get(key, []), payments.get(key, []), item_kinds, credit=credit
                 )
             except CONVERSION_ERRORS as exc:
+                number = clean_text(header.get("RefNumber"), 40)  # shown as read: never an error of its own
                 record = row_problem(
                     "invoices",
                     key,
                     exc,
-                    what=f"{'Credit memo' if credit else 'Invoice'} {text(header.get('RefNumber'))!r}",
+                    what=f"{'Credit memo' if credit else 'Invoice'} {number!r}",
                     modified=partial(self._modified, header.get("TimeModified")),
                 )
             if changed_since(record, since):
@@ -670,7 +690,9 @@ class QuickBooksConnector(Connector):
                 sql = f"SELECT ListID FROM {table} WHERE ListID IN ({placeholders(len(chunk))})"
                 try:
                     for row in self.rows(sql, chunk, during=f"reading {table}"):
-                        kinds[text(row.get("ListID"))] = kind
+                        found = readable_text(row.get("ListID"))
+                        if found is not None:
+                            kinds[found] = kind
                 except ConfigError:
                     break  # a company file without that list has no such lines
         return kinds

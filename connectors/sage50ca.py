@@ -46,6 +46,7 @@ from connectors.common import (
     changed_since,
     flag,
     flag_or_false,
+    readable_text,
     required_text,
     row_problem,
     text,
@@ -580,9 +581,12 @@ class Sage50CAConnector(Connector):
             f"WHERE h.sSource1 {IN_VALUES} ORDER BY h.lId"
         )
         for row in self.rows_in(sql, self._sources(page), during="reading reposted invoices"):
+            number = readable_text(row["sSource1"])
+            if number is None:  # the page's invoice with that number is a row problem of its own
+                continue
             if flag_or_false(row.get("bReversal")) or flag_or_false(row.get("bReversed")):
                 continue
-            live[(_key(row["lVenCusId"]), text(row["sSource1"]))] = row["lId"]
+            live[(_key(row["lVenCusId"]), number)] = row["lId"]
         return live
 
     def _details_for(self, page: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
@@ -597,7 +601,10 @@ class Sage50CAConnector(Connector):
             "ORDER BY d.lId, x.nLineNum"
         )
         for row in self.rows_in(sql, self._sources(page), during="reading receivables"):
-            found = documents[(_key(row["lCusId"]), text(row["sSource"]))]
+            number = readable_text(row["sSource"])
+            if number is None:  # as in _live_entries: its invoice is a row problem of its own
+                continue
+            found = documents[(_key(row["lCusId"]), number)]
             found.setdefault(row["docId"], []).append(row)
         return {key: found[max(found)] for key, found in documents.items()}
 
