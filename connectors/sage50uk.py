@@ -54,6 +54,7 @@ from connectors.common import (
     pages,
     placeholders,
     rate,
+    readable_text,
     required_text,
     required_when,
     row_problem,
@@ -1263,10 +1264,8 @@ def _references(inv_ref: object, isp: object) -> set[str]:
     An INV_REF in no character set we can decode names no invoice (an invoice number is digits), so it is
     left out rather than stopping the read: the header is still found by its ISP_REFERENCE.
     """
-    try:
-        found = {text(inv_ref)}
-    except RowProblem:
-        found = set()
+    reference = readable_text(inv_ref)
+    found = {reference} if reference is not None else set()
     if type(isp) is int:  # what Sage's driver sends: the common case first
         if isp:
             found.add(str(isp))
