@@ -13,6 +13,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -267,6 +268,28 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+WAL_SWITCH_WAIT = 30.0  # seconds, as the connection's own busy timeout
+
+
+def _wal_mode(db: sqlite3.Connection) -> None:
+    """Switch to WAL, waiting while another process opening the same new file holds it.
+
+    Why not the busy timeout alone: switching a new file to WAL means promoting a shared lock, and two
+    connections promoting at once could deadlock, so SQLite answers SQLITE_BUSY at once instead of calling
+    the busy handler (sqlite.org/c3ref/busy_handler.html). The app and a scheduled sync starting together
+    on a fresh install met that; they now take turns.
+    """
+    deadline = time.monotonic() + WAL_SWITCH_WAIT
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                raise
+        time.sleep(0.02)
+
+
 def _text(value: datetime | None) -> str | None:
     if value is None:
         return None
@@ -295,7 +318,7 @@ class StateStore:
         except sqlite3.Error as exc:
             raise state_error(exc, self.path) from exc
         try:
-            self._db.execute("PRAGMA journal_mode=WAL")
+            _wal_mode(self._db)
             # NORMAL in WAL mode: a commit survives a crash of this program; only an OS crash/power cut can
             # lose the last commits, and the accountsid lookup before every create covers that.
             self._db.execute("PRAGMA synchronous=NORMAL")

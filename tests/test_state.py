@@ -176,3 +176,23 @@ def test_two_processes_opening_a_new_state_file_together_both_succeed(tmp_path):
             out, err = process.communicate(timeout=60)
             assert process.returncode == 0, err.decode()
             assert out.decode().strip() == str(SCHEMA_VERSION)
+
+
+def test_opening_waits_while_another_connection_writes_to_a_new_file(tmp_path):
+    """The deterministic form of the race above: a new file another process is writing to (its first
+    migration) cannot be switched to WAL until it commits, and SQLite says so at once, without waiting its
+    busy timeout. The store waits its turn instead of failing."""
+    path = tmp_path / "state.sqlite3"
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("CREATE TABLE started (x)")
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO started VALUES (1)")
+    with pytest.raises(sqlite3.OperationalError, match="locked"):  # what SQLite does on its own
+        sqlite3.connect(path, isolation_level=None, timeout=30).execute("PRAGMA journal_mode=WAL")
+    done = threading.Timer(0.3, lambda: writer.execute("COMMIT"))
+    done.start()
+    store = StateStore(path)
+    done.join()
+    assert store.schema_version == SCHEMA_VERSION
+    store.close()
+    writer.close()
