@@ -172,8 +172,8 @@ def test_two_processes_opening_a_new_state_file_together_both_succeed(tmp_path):
             )
             for _ in range(4)
         ]
-        for process in processes:
-            out, err = process.communicate(timeout=60)
+        answers = [(process, *process.communicate(timeout=60)) for process in processes]  # all ended
+        for process, out, err in answers:
             assert process.returncode == 0, err.decode()
             assert out.decode().strip() == str(SCHEMA_VERSION)
 
