@@ -7,11 +7,12 @@
 - a first sync into the local sandbox (an empty Halo, pacing off), then a no-change and a 1% resync;
 
 and the ratios to the connector read (targets: full re-read <= 1.5x, first sync <= 3x; each step is the
-best of --repeat turns, as the machine may be shared), in wall time and in this process's CPU time (which
-leaves out the sandbox's work and the wait for it, and moves less with the machine's load), the CPU the
-sandbox's own process used during the first sync (it runs in its own process, so the engine's figures are
-its own), and peak memory (RSS, and tracemalloc unless --no-tracemalloc) of the first sync and the full
-re-read for the company and for one --factor times larger (target: within 10%).
+best of --repeat turns, as the machine may be shared, and the median of each turn's own ratios is printed
+too, as a machine whose speed changes between turns moves it less), in wall time and in this process's
+CPU time (which leaves out the sandbox's work and the wait for it, and moves less with the machine's load),
+the CPU the sandbox's own process used during the first sync (it runs in its own process, so the engine's
+figures are its own), and peak memory (RSS, and tracemalloc unless --no-tracemalloc) of the first sync and
+the full re-read for the company and for one --factor times larger (target: within 10%).
 
 The stand-in's rows all carry one modify date; the bench spreads them over the year before it (as real books
 look) so an incremental read after the first sync only reads what changed since.
@@ -36,6 +37,7 @@ import gc
 import multiprocessing
 import os
 import sqlite3
+import statistics
 import sys
 import tempfile
 import threading
@@ -512,6 +514,18 @@ def main(argv: list[str] | None = None) -> int:
     print(
         "   (wall: the best of each step's turns; CPU: this process's, the best of each step's turns, so the "
         "sandbox's own work and any wait for it are left out)"
+    )
+    paired = [  # each turn's steps ran one after another, minutes apart at most
+        (read[1] / raw[1], full_turn["elapsed"] / read[1], first_turn["elapsed"] / read[1])
+        for raw, read, full_turn, first_turn in zip(
+            raw_turns, read_turns, full_turns, first_turns, strict=True
+        )
+    ]
+    medians = [statistics.median(ratios) for ratios in zip(*paired, strict=True)]
+    print(
+        f"   each turn's own ratios, the median of {len(paired)} (a machine that changes speed between turns "
+        f"moves these less): read / raw {medians[0]:.2f}x, re-read / read {medians[1]:.2f}x, "
+        f"first sync / read {medians[2]:.2f}x"
     )
     print(
         f"   the sandbox's own process used {first['sandbox_cpu']:.2f} s CPU during the first sync "
