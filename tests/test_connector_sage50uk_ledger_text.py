@@ -27,6 +27,7 @@ from connectors.sage50uk import (
 )
 from connectors.sql import UndecodableText
 from core.records import Invoice, SourceProblem
+from tests.test_connector_sage50uk_columns import SPLIT_COLUMNS, _serving
 
 LONDON = ZoneInfo("Europe/London")
 UNREADABLE = UndecodableText("C\ufffd")
@@ -68,20 +69,16 @@ def _header(number: int, account: str, inv_ref: str, isp: int, outstanding: floa
 
 
 def _answering(tables: dict[tuple[str, ...], list[tuple[Any, ...]]]) -> Sage50UKConnector:
-    """A connector whose queries are answered from ``tables`` by the columns they select."""
+    """A connector whose queries are answered from ``tables`` (``_serving``); the receipt look-ups of the
+    changed-ledger search (``rows`` / ``rows_in``) find none."""
     connector = Sage50UKConnector(lambda: None, local_zone=LONDON)
-
-    def ordered_rows(sql: str, columns: Sequence[str], *args: Any, **kwargs: Any) -> Iterator[Any]:
-        return iter(tables.get(tuple(columns), []))
+    _serving(connector, {SPLIT_COLUMNS: [], **tables})
 
     def no_rows(*args: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
         return iter([])
 
-    connector.ordered_rows = ordered_rows  # type: ignore[method-assign]
-    connector.ordered_rows_in = ordered_rows  # type: ignore[method-assign]
     connector.rows = no_rows  # type: ignore[method-assign]
     connector.rows_in = no_rows  # type: ignore[method-assign]
-    connector._currencies = dict  # type: ignore[method-assign]
     return connector
 
 
