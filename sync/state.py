@@ -268,7 +268,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-WAL_SWITCH_WAIT = 30.0  # seconds, as the connection's own busy timeout
+BUSY_TIMEOUT = 30.0  # seconds a connection waits for another's lock, the WAL switch included
 
 
 def _wal_mode(db: sqlite3.Connection) -> None:
@@ -279,7 +279,7 @@ def _wal_mode(db: sqlite3.Connection) -> None:
     the busy handler (sqlite.org/c3ref/busy_handler.html). The app and a scheduled sync starting together
     on a fresh install met that; they now take turns.
     """
-    deadline = time.monotonic() + WAL_SWITCH_WAIT
+    deadline = time.monotonic() + BUSY_TIMEOUT
     while True:
         try:
             db.execute("PRAGMA journal_mode=WAL")
@@ -314,7 +314,9 @@ class StateStore:
             ensure_private_dir(file.parent)
             _create_private(file)
         try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30.0)
+            self._db = sqlite3.connect(
+                self.path, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT
+            )
         except sqlite3.Error as exc:
             raise state_error(exc, self.path) from exc
         try:
