@@ -119,21 +119,43 @@ class HaloPage(QWizardPage):
         row.addWidget(self.recheck_button)
         layout.addLayout(row)
         self.keyring_ok: bool | None = None
+        self._keyring_asked = 0  # the number of the latest keyring check: only its answer counts
 
     def initializePage(self) -> None:
         self.check_keyring()
 
     def check_keyring(self) -> None:
-        """Find out (off the GUI thread: a keyring may talk to D-Bus) whether secrets can be kept safely."""
+        """Find out (off the GUI thread: a keyring may talk to D-Bus) whether secrets can be kept safely.
+
+        Only the latest check's answer counts: ticking the plain-text box starts a check while the page's
+        first one may still be running in another pool thread, and that first answer ("no safe keyring")
+        must not arrive last and undo the tick.
+        """
         allow = self.plaintext_box.isChecked()
         self.keyring_ok = None
-        self._wizard.tasks.submit(
-            lambda: KeyringSecretStore(allow_plaintext=allow).check(),
-            self._keyring_fine,
-            self._keyring_problem,
-        )
+        self._keyring_asked += 1
+        asked = self._keyring_asked
 
-    def _keyring_fine(self, _: object) -> None:
+        def check() -> tuple[int, BaseException | None]:
+            try:
+                KeyringSecretStore(allow_plaintext=allow).check()
+            except Exception as exc:  # the answer, with the check's number: shown by _keyring_answer
+                log.debug("The keyring check failed", exc_info=True)
+                return asked, exc
+            return asked, None
+
+        self._wizard.tasks.submit(check, self._keyring_answer)
+
+    def _keyring_answer(self, answer: tuple[int, BaseException | None]) -> None:
+        asked, error = answer
+        if asked != self._keyring_asked:
+            return  # a later check is on its way; its answer is the one to show
+        if error is None:
+            self._keyring_fine()
+        else:
+            self._keyring_problem(error)
+
+    def _keyring_fine(self) -> None:
         self.keyring_ok = True
         self.keyring_label.setVisible(self.plaintext_box.isChecked())
         if self.plaintext_box.isChecked():

@@ -57,6 +57,32 @@ def fill_halo(page, sandbox, secret: str) -> None:
     page.form.client_secret.setText(secret)
 
 
+def test_the_plain_text_tick_is_not_undone_by_the_first_check_answering_after_it(qtbot, wizard, monkeypatch):
+    """The page checks the keyring when it opens, and again when the plain-text box is ticked, each in a
+    pool thread: when the first check (no tick: "no safe keyring") answers after the second, the tick must
+    still stand. The first check is held here until the second has answered."""
+    import threading
+
+    release = threading.Event()
+    real_check = KeyringSecretStore.check
+
+    def check(store: KeyringSecretStore) -> None:
+        if not store.allow_plaintext:
+            release.wait(10)
+        real_check(store)
+
+    monkeypatch.setattr(KeyringSecretStore, "check", check)
+    click(qtbot, wizard.intro_page.setup_button)
+    halo = wizard.halo_page
+    halo.plaintext_box.setVisible(True)  # as the first answer would show it; that answer is held back
+    halo.plaintext_box.setChecked(True)
+    qtbot.waitUntil(lambda: halo.keyring_ok is True, timeout=10_000)
+    release.set()  # now the first check answers, last
+    qtbot.waitUntil(lambda: wizard.tasks.pending == 0, timeout=10_000)
+    assert halo.keyring_ok is True and halo.isComplete() is False  # complete once the form is filled
+    assert "plain-text file, as you chose" in halo.keyring_label.text()
+
+
 def test_the_wizard_saves_a_working_configuration(qtbot, wizard, sage_company):
     sandbox = sage_company.sandbox
     zed = sandbox.seed("Client", {"name": "Zeds Last Customer Limited"})
