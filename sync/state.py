@@ -254,12 +254,33 @@ def _migrate_4(db: sqlite3.Connection) -> None:
     )
 
 
+def _migrate_5(db: sqlite3.Connection) -> None:
+    """A count of the changes that can make a record kept as unchanged need sending again although its rows
+    did not change: a link pointed at another Halo record, a link dropped, a link's hash cleared ("Sync
+    this record again"), a mapping set or removed. Triggers keep it, so no write path can forget to; the
+    digests of unchanged rows (sync/known_rows.py) are salted with it and so are all void after any."""
+    bump = "BEGIN UPDATE changes SET count = count + 1; END"
+    db.execute("CREATE TABLE changes (count INTEGER NOT NULL)")
+    db.execute("INSERT INTO changes (count) VALUES (0)")
+    for trigger in (  # executed one by one: a trigger's body holds a ';' that _run_script would split at
+        f"links_repointed AFTER UPDATE OF halo_id ON links WHEN old.halo_id IS NOT new.halo_id {bump}",
+        "links_hash_cleared AFTER UPDATE OF content_hash ON links "
+        f"WHEN new.content_hash = '' AND old.content_hash != '' {bump}",
+        f"links_dropped AFTER DELETE ON links {bump}",
+        f"mappings_added AFTER INSERT ON mappings {bump}",
+        f"mappings_changed AFTER UPDATE ON mappings {bump}",
+        f"mappings_dropped AFTER DELETE ON mappings {bump}",
+    ):
+        db.execute(f"CREATE TRIGGER {trigger}")
+
+
 # Each entry moves the schema from version i to i+1; append only, never edit a shipped migration.
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _migrate_1,
     _migrate_2,
     _migrate_3,
     _migrate_4,
+    _migrate_5,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -442,6 +463,29 @@ class StateStore:
                 found[key] = Link(
                     entity, key, int(halo_id), content_hash, datetime.fromisoformat(synced), direction
                 )
+        return found
+
+    def changes(self) -> int:
+        """How many changes that void the digests of unchanged rows this store has seen (``_migrate_5``)."""
+        row = self._fetchone("SELECT count FROM changes")
+        return int(row[0]) if row is not None else 0
+
+    def kept_rows(self, entity: str, keys: Collection[str]) -> dict[str, str]:
+        """key -> stored hash, for those of ``keys`` whose link (to Halo) keeps its rows' digest (a stored
+        hash of three parts, ``sync.known_rows``). A books invoice posted from Halo has none: it is never
+        sent from the books, so its rows are always read."""
+        wanted = list(dict.fromkeys(keys))
+        found: dict[str, str] = {}
+        for start in range(0, len(wanted), LINKS_PER_QUERY):
+            chunk = wanted[start : start + LINKS_PER_QUERY]
+            rows = self._fetchall(
+                "SELECT source_key, content_hash FROM links WHERE entity=? AND direction=? AND "
+                f"source_key IN ({','.join('?' * len(chunk))}) AND content_hash LIKE '%/%/%' AND NOT EXISTS "
+                "(SELECT 1 FROM links AS posted WHERE posted.entity=links.entity AND posted.direction=? "
+                "AND posted.source_key=links.source_key)",
+                (entity, TO_HALO, *chunk, TO_BOOKS),
+            )
+            found.update(rows)
         return found
 
     def save_link(
