@@ -35,6 +35,7 @@ from connectors.common import (
     MAX_IN_LIST,
     changed_since,
     chunks,
+    pages,
     placeholders,
     row_problem,
     since_parameter,
@@ -43,6 +44,7 @@ from connectors.common import (
 )
 from connectors.errors import error_from_odbc
 from connectors.sql import RESERVED_WORDS, iter_rows, iter_values, name
+from connectors.unchanged import KnownRows, ReadItem, Unchanged, digest
 from core.errors import LedgerBridgeError
 from core.records import EntityName, Record, SourceProblem
 
@@ -52,7 +54,7 @@ IN_VALUES = "IN (<values>)"
 # A row (column -> value) and its key -> the canonical record; raises RowProblem/ValueError when it cannot.
 RowConverter = Callable[[dict[str, Any], str], Record]
 # One stream's reader: since -> records and problems.
-StreamReader = Callable[[datetime | None], Iterator[Record | SourceProblem]]
+StreamReader = Callable[[datetime | None], Iterator[ReadItem]]
 
 DEFAULT_PAGE_SIZE = 500
 
@@ -104,6 +106,10 @@ class Connector(ABC):
     # True where the SQL since-filter is deliberately wide (QuickBooks' offsets, Sage 50 CA's split stamp):
     # the exact test is repeated in Python on each record.
     exact_since_in_python: ClassVar[bool] = False
+    # True where every conversion this connector's streams make reads only the row's cells (and child rows
+    # it digests with them) and ``conversion_context``: such a connector may yield ``Unchanged`` for rows
+    # the engine knows (``read_skipping``). Each package opts in once its converters have been checked.
+    skips_unchanged_rows: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -116,6 +122,7 @@ class Connector(ABC):
         self.local_zone = local_zone
         self.page_size = page_size
         self._connection: Any = None
+        self._known: KnownRows | None = None  # set by read_skipping for the stream being read
 
     # --- what every connector declares ---------------------------------------------------------------------
 
@@ -124,12 +131,41 @@ class Connector(ABC):
         """The streams this package offers, in dependency order."""
 
     @abstractmethod
-    def read(self, stream: EntityName, since: datetime | None = None) -> Iterator[Record | SourceProblem]:
+    def read(self, stream: EntityName, since: datetime | None = None) -> Iterator[ReadItem]:
         """Yield the stream's records changed since ``since`` (all when None), a page at a time."""
 
     @abstractmethod
     def test_connection(self) -> ConnectionCheck:
         """Open the source for real and say, in the user's words, whether it works and what to fix."""
+
+    def read_skipping(
+        self, stream: EntityName, since: datetime | None, known: KnownRows
+    ) -> Iterator[Record | SourceProblem | Unchanged]:
+        """``read``, but a row ``known`` holds the digest of comes as ``Unchanged``, not converted.
+
+        A connector that has not opted in (``skips_unchanged_rows``) yields every record, as ``read``."""
+        if not self.skips_unchanged_rows:
+            yield from self.read(stream, since)
+            return
+        self._known = known
+        try:
+            yield from self.read(stream, since)
+        finally:
+            self._known = None
+
+    def conversion_context(self) -> object:
+        """What this connector's conversions read besides the rows (its package, zone, driver): part of
+        every row digest's salt, so a change there converts every row again."""
+        driver = ""
+        getinfo = getattr(self.connection(), "getinfo", None)  # opened here if not yet: the same either way
+        if getinfo is not None:
+            try:
+                import pyodbc
+
+                driver = f"{getinfo(pyodbc.SQL_DRIVER_NAME)} {getinfo(pyodbc.SQL_DRIVER_VER)}"
+            except Exception:  # a driver that cannot say: the rest of the context still holds
+                driver = ""
+        return (self.kind, repr(self.local_zone), driver)
 
     # --- what the doctor asks ------------------------------------------------------------------------------
 
@@ -217,7 +253,7 @@ class Connector(ABC):
         convert: RowConverter,
         what: str,
         since: datetime | None,
-    ) -> Iterator[Record | SourceProblem]:
+    ) -> Iterator[ReadItem]:
         """Read ``stream`` as its ``StreamSpec`` declares it: ``columns`` of its table, changed since
         ``since`` by its replication key, in key order, each row a record or a problem naming its key."""
         spec = self.stream(stream)
@@ -261,20 +297,56 @@ class Connector(ABC):
         convert: RowConverter,
         what: str,
         since: datetime | None = None,
-    ) -> Iterator[Record | SourceProblem]:
+    ) -> Iterator[Record | SourceProblem | Unchanged]:
         """Each row as a record, or a ``SourceProblem`` naming its key (the stream goes on after a bad row);
-        with ``since``, only what changed at/after it (or is undated): the exact test after a wide SQL one."""
-        entity = spec.name
+        with ``since``, only what changed at/after it (or is undated): the exact test after a wide SQL one.
+        While ``read_skipping``, a row whose digest the engine knows comes as ``Unchanged``."""
+        known = self._known
+        if known is not None and known.entity == spec.name and since is None:
+            for page in pages(rows, self.page_size):
+                yield from self._records_skipping(spec, page, convert, what, known)
+            return
         for row in rows:
-            key = ""  # a key that cannot be read itself: "A customer without a key was not read: ..."
-            try:
-                key = self.key_of(spec, row)
-                record: Record | SourceProblem = convert(row, key)
-            except CONVERSION_ERRORS as exc:
-                stamp = partial(self.modified_of, spec, row)  # only a bad row needs its stamp
-                record = row_problem(entity, key, exc, what=what, modified=stamp)
+            record = self._record(spec, row, convert, what)
             if since is None or changed_since(record, since):
                 yield record
+
+    def _record(
+        self, spec: StreamSpec, row: dict[str, Any], convert: RowConverter, what: str
+    ) -> Record | SourceProblem:
+        key = ""  # a key that cannot be read itself: "A customer without a key was not read: ..."
+        try:
+            key = self.key_of(spec, row)
+            return convert(row, key)
+        except CONVERSION_ERRORS as exc:
+            stamp = partial(self.modified_of, spec, row)  # only a bad row needs its stamp
+            return row_problem(spec.name, key, exc, what=what, modified=stamp)
+
+    def _records_skipping(
+        self,
+        spec: StreamSpec,
+        page: list[dict[str, Any]],
+        convert: RowConverter,
+        what: str,
+        known: KnownRows,
+    ) -> Iterator[Record | SourceProblem | Unchanged]:
+        """``records`` for one page, its rows' digests compared with the ones the engine kept."""
+        keyed: list[tuple[str, str]] = []  # (key, digest); ("", "") where the key cannot be read
+        for row in page:
+            try:
+                key = self.key_of(spec, row)
+            except CONVERSION_ERRORS:
+                keyed.append(("", ""))
+                continue
+            keyed.append((key, digest(known.salt, list(row.values()))))
+        kept = known.kept([key for key, row_digest in keyed if row_digest])
+        for row, (key, row_digest) in zip(page, keyed, strict=True):
+            if row_digest and kept.get(key) == row_digest:
+                yield Unchanged(spec.name, key)
+                continue
+            record = self._record(spec, row, convert, what)
+            known.note(key, row_digest)
+            yield record
 
     def stream(self, name: EntityName) -> StreamSpec:
         for spec in self.streams():

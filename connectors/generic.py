@@ -41,6 +41,7 @@ from connectors.common import (
 )
 from connectors.errors import error_from_odbc
 from connectors.sql import iter_rows, quote
+from connectors.unchanged import ReadItem
 from core.errors import ConfigError, LedgerBridgeError
 from core.records import (
     ENTITY_ORDER,
@@ -50,8 +51,6 @@ from core.records import (
     Invoice,
     InvoiceLine,
     Item,
-    Record,
-    SourceProblem,
     Supplier,
     TaxRate,
 )
@@ -277,7 +276,7 @@ class GenericODBCConnector(Connector):
 
     # --- reading ------------------------------------------------------------------------------------------
 
-    def read(self, stream: EntityName, since: datetime | None = None) -> Iterator[Record | SourceProblem]:
+    def read(self, stream: EntityName, since: datetime | None = None) -> Iterator[ReadItem]:
         if stream not in self.queries or stream == LINES:
             raise ConfigError(
                 f"No query is set for {stream} in the ODBC source.",
@@ -313,7 +312,7 @@ class GenericODBCConnector(Connector):
     def modified_of(self, spec: StreamSpec, row: dict[str, Any]) -> datetime | None:
         return when(self._value(spec.name, row, "modified"), self.local_zone, "modified date")
 
-    def _read(self, entity: EntityName, since: datetime | None) -> Iterator[Record | SourceProblem]:
+    def _read(self, entity: EntityName, since: datetime | None) -> Iterator[ReadItem]:
         if entity != "invoices":
             converters: dict[str, RowConverter] = {
                 "tax_rates": self._tax_rate,
@@ -324,7 +323,7 @@ class GenericODBCConnector(Connector):
             return self.read_declared(entity, (), converters[entity], _WHAT[entity], since)
         return self._read_invoices(since)
 
-    def _read_invoices(self, since: datetime | None) -> Iterator[Record | SourceProblem]:
+    def _read_invoices(self, since: datetime | None) -> Iterator[ReadItem]:
         spec = self.stream("invoices")
         rows = self.declared_rows(spec, (), since, during="reading invoices")
         for page in pages(rows, self.page_size):

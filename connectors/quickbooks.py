@@ -55,6 +55,7 @@ from connectors.common import (
     when,
 )
 from connectors.errors import error_from_odbc, sqlstate_of
+from connectors.unchanged import ReadItem
 from core.errors import ConfigError, LedgerBridgeError
 from core.records import (
     Address,
@@ -385,7 +386,7 @@ class QuickBooksConnector(Connector):
 
     # --- reading ------------------------------------------------------------------------------------------
 
-    def read(self, stream: EntityName, since: datetime | None = None) -> Iterator[Record | SourceProblem]:
+    def read(self, stream: EntityName, since: datetime | None = None) -> Iterator[ReadItem]:
         readers: dict[str, StreamReader] = {
             "tax_rates": self._read_tax_rates,
             "customers": partial(
@@ -433,7 +434,7 @@ class QuickBooksConnector(Connector):
 
     # tax codes -------------------------------------------------------------------------------------------
 
-    def _read_tax_rates(self, since: datetime | None) -> Iterator[Record | SourceProblem]:
+    def _read_tax_rates(self, since: datetime | None) -> Iterator[ReadItem]:
         sql = (
             f"SELECT c.ListID, c.Name, c.{self.identifier('Desc')} AS CodeDesc, c.IsTaxable, c.IsActive, "
             "c.TimeModified, c.ItemSalesTaxRefListID, t.Name AS RateName, t.TaxRate, "
@@ -535,7 +536,7 @@ class QuickBooksConnector(Connector):
 
     # items -----------------------------------------------------------------------------------------------
 
-    def _read_items(self, since: datetime | None) -> Iterator[Record | SourceProblem]:
+    def _read_items(self, since: datetime | None) -> Iterator[ReadItem]:
         if all(self._has_table(table) for table in SPECIFIC_ITEM_TABLES):
             queries = [
                 ("ItemService", f"SELECT {', '.join(_SALES_OR_PURCHASE_COLUMNS)} FROM ItemService", ""),
@@ -596,7 +597,7 @@ class QuickBooksConnector(Connector):
 
     # invoices and credit memos ---------------------------------------------------------------------------
 
-    def _read_invoices(self, since: datetime | None) -> Iterator[Record | SourceProblem]:
+    def _read_invoices(self, since: datetime | None) -> Iterator[ReadItem]:
         """Invoices, then credit memos (credit notes); both keyed by TxnID, unique across transactions."""
         already_read: set[str] = set()
         select = f"SELECT {', '.join(INVOICE_COLUMNS)} FROM Invoice"
@@ -624,7 +625,7 @@ class QuickBooksConnector(Connector):
 
     def _document_page(
         self, page: list[dict[str, Any]], since: datetime | None, *, credit: bool
-    ) -> Iterator[Record | SourceProblem]:
+    ) -> Iterator[ReadItem]:
         # A child row (line, payment) whose parent id cannot be read is left out: its parent's id is that
         # same text, and the parent is a row problem of its own (``readable_text``).
         ids = [

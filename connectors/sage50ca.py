@@ -52,6 +52,7 @@ from connectors.common import (
     text,
 )
 from connectors.errors import error_from_odbc, sqlstate_of
+from connectors.unchanged import ReadItem
 from core.errors import LedgerBridgeError, TransientError
 from core.records import (
     CENT,
@@ -333,7 +334,7 @@ class Sage50CAConnector(Connector):
 
     # --- reading --------------------------------------------------------------------------------------------
 
-    def read(self, stream: EntityName, since: datetime | None = None) -> Iterator[Record | SourceProblem]:
+    def read(self, stream: EntityName, since: datetime | None = None) -> Iterator[ReadItem]:
         readers: dict[str, StreamReader] = {
             "tax_rates": self._read_tax_rates,
             "customers": partial(
@@ -402,7 +403,7 @@ class Sage50CAConnector(Connector):
                 names[name.upper()] = name
         return names
 
-    def _read_tax_rates(self, since: datetime | None) -> Iterator[Record | SourceProblem]:
+    def _read_tax_rates(self, since: datetime | None) -> Iterator[ReadItem]:
         authorities = self._authorities()
         sql = "SELECT lId, sCode, sDesc, bHidden FROM ttaxcode ORDER BY lId"
         for row in self.rows(sql, during="reading tax codes"):
@@ -515,7 +516,7 @@ class Sage50CAConnector(Connector):
 
     # invoices ----------------------------------------------------------------------------------------------
 
-    def _read_invoices(self, since: datetime | None) -> Iterator[Record | SourceProblem]:
+    def _read_invoices(self, since: datetime | None) -> Iterator[ReadItem]:
         rates = self._tax_rate_by_key()
         select = (
             "SELECT h.lId, h.lVenCusId, h.dtJournal, h.sSource1, h.sComment, h.dFreight, h.dInvAmt, "

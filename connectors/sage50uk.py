@@ -20,6 +20,7 @@ split and whose TYPE is 'SR' (receipt) or 'SA' (payment on account) is one payme
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, tzinfo
@@ -65,6 +66,7 @@ from connectors.common import (
 )
 from connectors.errors import error_from_odbc
 from connectors.sql import name
+from connectors.unchanged import KnownRows, ReadItem, Unchanged, digest
 from core.errors import ConfigError, LedgerBridgeError
 from core.records import (
     RATE_PLACES,
@@ -383,6 +385,9 @@ class Sage50UKConnector(Connector):
 
     kind = "sage50uk"
     display_name = "Sage 50 UK"
+    # Its conversions read the rows (an invoice's with its lines, ledger entries and receipts, which
+    # ``_digests`` takes together), the zone and the currency list (salted in): checked for read_skipping.
+    skips_unchanged_rows = True
     _currency_list: dict[int, tuple[str, bool]] | None = None  # read once per invoice read
 
     def streams(self) -> tuple[StreamSpec, ...]:
@@ -484,7 +489,7 @@ class Sage50UKConnector(Connector):
 
     # --- streams ------------------------------------------------------------------------------------------
 
-    def read(self, stream: EntityName, since: datetime | None = None) -> Iterator[Record | SourceProblem]:
+    def read(self, stream: EntityName, since: datetime | None = None) -> Iterator[ReadItem]:
         if stream == "tax_rates":
             return self._read_tax_rates()
         if stream == "customers":
@@ -501,7 +506,7 @@ class Sage50UKConnector(Connector):
             "invoices).",
         )
 
-    def _read_tax_rates(self) -> Iterator[Record | SourceProblem]:
+    def _read_tax_rates(self) -> Iterator[ReadItem]:
         sql = f"SELECT {_columns(TAX_COLUMNS)} FROM {quote('TAX_CODE')} ORDER BY {quote('TAX_CODE')}"
         for row in self.rows(sql, during="reading tax codes"):
             key = text(row.get("TAX_CODE")).upper()
@@ -568,7 +573,7 @@ class Sage50UKConnector(Connector):
 
     # --- invoices -----------------------------------------------------------------------------------------
 
-    def _read_invoices(self, since: datetime | None) -> Iterator[Record | SourceProblem]:
+    def _read_invoices(self, since: datetime | None) -> Iterator[ReadItem]:
         self._currency_list = None
         where = self._since(since)
         sql = (
@@ -635,7 +640,7 @@ class Sage50UKConnector(Connector):
             references.update(_references(row[0], row[1]))
         return references
 
-    def _invoice_page(self, page: list[_Row]) -> Iterator[Record | SourceProblem]:
+    def _invoice_page(self, page: list[_Row]) -> Iterator[ReadItem]:
         """Convert one page of INVOICE rows, fetching their lines, ledger headers and receipts in bulk."""
         if not page:
             return
@@ -645,6 +650,20 @@ class Sage50UKConnector(Connector):
         lines = self._lines_for(numbers)
         headers, unreadable = self._headers_for(numbers)
         usage = self._receipts_for([h[_H_NUMBER] for found in headers.values() for h in found])
+        known = self._known if self._known is not None and self._known.entity == "invoices" else None
+        digests: dict[str, str] = {}  # invoice number -> digest of its rows
+        if known is not None:
+            digests = self._digests(page, lines, headers, usage, unreadable, known)
+            kept = known.kept(list(digests))
+            unchanged = {key for key, row_digest in digests.items() if kept.get(key) == row_digest}
+            if unchanged:
+                for key in unchanged:
+                    yield Unchanged("invoices", key)
+                page = [
+                    row
+                    for row in page
+                    if type(row[_I_NUMBER]) is not int or str(row[_I_NUMBER]) not in unchanged
+                ]
         for start in range(0, len(page), _AT_ONCE):
             batch = page[start : start + _AT_ONCE]
             prepared = self._prepared_lines(_lines_of(batch, lines))
@@ -673,7 +692,48 @@ class Sage50UKConnector(Connector):
                         what="Invoice" if kind != "credit" else "Credit note",
                         modified=partial(when, row[_I_MODIFIED], self.local_zone, "modified date"),
                     )
+                if known is not None and key in digests:
+                    known.note(key, digests[key])
                 yield record
+
+    def _digests(
+        self,
+        page: list[_Row],
+        lines: dict[int, list[_Row]],
+        headers: dict[tuple[str, str], list[_Row]],
+        usage: dict[Any, list[_Row]],
+        unreadable: dict[str, str],
+        known: KnownRows,
+    ) -> dict[str, str]:
+        """The digest of each invoice row of ``page`` by its number: the invoice's own cells, its line
+        rows, the ledger entries ``_ledger`` looks at (by account and number) and their receipts, salted
+        with the currency list. A row whose number or account cannot be read gets none (it is converted)."""
+        salt = hashlib.blake2b(
+            known.salt + repr(sorted((self._currency_list or {}).items())).encode(), digest_size=32
+        ).digest()
+        found: dict[str, str] = {}
+        for row in page:
+            number = row[_I_NUMBER]
+            if type(number) is not int:
+                continue
+            key = str(number)
+            if key in unreadable:
+                continue
+            try:
+                account = text(row[_I_ACCOUNT]).upper()
+            except CONVERSION_ERRORS:
+                continue
+            entries = headers.get((account, key), ())
+            cells = (
+                tuple(row),
+                [tuple(line) for line in lines.get(number, ())],
+                [tuple(entry) for entry in entries],
+                [[tuple(receipt) for receipt in usage.get(entry[_H_NUMBER], ())] for entry in entries],
+            )
+            row_digest = digest(salt, cells)
+            if row_digest:
+                found[key] = row_digest
+        return found
 
     def _quick_invoices(self, page: list[_Row]) -> tuple[list[Any], list[Any], list[_QuickInvoice | None]]:
         """For each INVOICE row: its key and document kind (OFF: ``_invoice_page`` works it out itself),

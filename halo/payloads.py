@@ -127,7 +127,8 @@ def stored_hash(content_hash: str, inputs: str) -> str:
 def split_stored_hash(stored: str) -> tuple[str, str]:
     """(content hash, inputs fingerprint) of a link's stored hash; ("", "") once "Sync this record again"
     cleared it, (hash, "") for a link saved before fingerprints."""
-    content, _, inputs = stored.partition(FINGERPRINT_SEPARATOR)
+    content, _, rest = stored.partition(FINGERPRINT_SEPARATOR)
+    inputs, _, _rows = rest.partition(FINGERPRINT_SEPARATOR)  # the rows' digest, if kept: sync/known_rows
     return content, inputs
 
 

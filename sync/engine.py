@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.base import Connector
+from connectors.unchanged import Unchanged
 from core.errors import AuthError, CancelledError, LedgerBridgeError, RecordError, TransientError
 from core.records import ENTITY_ORDER, Record, SourceProblem, fall_back_widening, utc
 from halo import payloads
@@ -50,6 +51,7 @@ from sync.events import (
     RunSummary,
 )
 from sync.halo_index import HaloIndexes, HaloWriter
+from sync.known_rows import InStep, StreamRows, stored_with_rows, stored_without_rows, stream_salt
 from sync.links import PageLinks
 from sync.settings import Settings
 from sync.state import Link, LinkWrite, StateStore, record_name
@@ -170,6 +172,8 @@ class SyncEngine:
         self._future_after = self.started  # later than this is "in the future" (set for each stream)
         # Unchanged records whose links get their inputs' fingerprint (entity, key, hash read, hash to keep).
         self._fingerprints: list[tuple[str, str, str, str]] = []
+        self._rows: StreamRows | None = None  # the stream's rows known unchanged (sync/known_rows.py)
+        self._settling: InStep | None = None  # the record whose riders are being planned (known_rows)
         # One planner per entity for this run (entities that ride with another get the plain one).
         self._planners: dict[str, EntityPlanner] = {
             spec.name: (spec.planner or EntityPlanner)(self, spec) for spec in SPECS
@@ -280,17 +284,30 @@ class SyncEngine:
             for dependency in spec.depends_on:
                 self._planners[dependency].prepare()
             planner = self._planners[entity]
-            for page in _pages(self.connector.read(entity, since), PLAN_PAGE):
+            rows = self._rows = self._stream_rows(entity, planner)
+            read = (
+                self.connector.read(entity, since)
+                if rows is None
+                else self.connector.read_skipping(entity, since, rows.known)
+            )
+            for page in _pages(read, PLAN_PAGE):
                 self._check_cancel()
                 self.links.read_page(
-                    planner.linked_keys([r for r in page if not isinstance(r, SourceProblem)])
+                    planner.linked_keys([r for r in page if not isinstance(r, SourceProblem | Unchanged)])
                 )
                 for record in page:
+                    if isinstance(record, Unchanged):
+                        self._unchanged_row(entity, record.key)
+                        continue
+                    if rows is not None:
+                        self._forget_rows(entity, record.key)
                     if isinstance(record, SourceProblem):
                         self._source_problem(entity, record)
                     else:
-                        self._note_future(record)
+                        self._note_future(record.key, getattr(record, "modified", None))
                         self.plan_guarded(entity, record)
+                    if rows is not None:
+                        rows.noted(record.key)  # a digest planning did not take is not held
                 self.save_fingerprints()
                 self._progress(entity, len(page))
                 del page  # not held while the next page is read: two pages of records were the peak
@@ -318,6 +335,9 @@ class SyncEngine:
             tracker.interrupted = True
             raise
         finally:
+            if self._rows is not None:
+                self._rows.clear()
+                self._rows = None
             # However the stream ended (an AuthError, a second Ctrl-C, a bug), an unfinished stream keeps its
             # cursor: `completed` is only set once everything read was sent and settled.
             self.emit(Progress(entity, self._progress_done, self._progress_done, *self._left()))
@@ -331,14 +351,65 @@ class SyncEngine:
                             raise
                         log.warning("The %s cursor could not be saved", entity, exc_info=True)
 
-    def _note_future(self, record: Record) -> None:
+    def _stream_rows(self, entity: str, planner: EntityPlanner) -> StreamRows | None:
+        """The rows of ``entity`` known unchanged, where its planner keeps them and its connector reads
+        through ``read_skipping``; None reads every row as a record."""
+        if not planner.keeps_rows or not isinstance(self.connector, Connector):
+            return None
+        if not self.connector.skips_unchanged_rows:
+            return None
+        changes = self.state.changes()
+        context = self.connector.conversion_context()
+        salt = stream_salt(self.settings, context, planner.spec.name, changes)
+        return StreamRows(self.state, planner.spec.name, salt, changes)
+
+    def _unchanged_row(self, entity: str, key: str) -> None:
+        """A row whose digest its link keeps: settled as unchanged, with the riders that were in step."""
+        kept = self._rows.take(key) if self._rows is not None else None
+        modified = kept.modified if kept is not None else None
+        self._note_future(key, modified)
+        self._unchanged(entity, key, entity, modified)
+        self._planners[entity].unchanged_row(key, kept.riders if kept is not None else 0)
+
+    def _forget_rows(self, entity: str, key: str) -> None:
+        """A row to be converted and planned: the digest its link keeps from before is dropped first. Its
+        rows changed, and its link must not say later, should they change back, that it is what Halo has;
+        a new digest is kept only once it is in step again (``_kept_if_in_step``)."""
+        kept = self._rows.take(key) if self._rows is not None else None
+        if kept is not None:
+            self.keep_fingerprint(entity, key, kept.stored, stored_without_rows(kept.stored))
+
+    def _settle(self, pending: Pending, halo_id: int, answer: dict[str, Any], in_step: InStep | None) -> None:
+        """The entity's ``settled``, with what it queues riding on ``in_step`` (known_rows.InStep)."""
+        outer, self._settling = self._settling, in_step
+        opened = in_step is not None and not in_step.settling
+        if in_step is not None:
+            in_step.settling = True
+        try:
+            self._planners[pending.entity].settled(pending, halo_id, answer)
+        finally:
+            self._settling = outer
+            if in_step is not None and opened:
+                in_step.settling = False
+        if in_step is not None:
+            self._kept_if_in_step(in_step)
+
+    def _kept_if_in_step(self, in_step: InStep) -> None:
+        """Keep the rows' digest of a record now in step with all its riders (once)."""
+        if not in_step.ready():
+            return
+        in_step.done = True
+        kept = stored_with_rows(in_step.stored, in_step.digest, in_step.riders, in_step.modified)
+        if kept != in_step.stored:
+            self.keep_fingerprint(in_step.entity, in_step.key, in_step.stored, kept)
+
+    def _note_future(self, key: str, modified: datetime | None) -> None:
         """Remember a record dated after this run began (beyond the look-back's allowance for clock skew)."""
-        modified = getattr(record, "modified", None)
         # ``_future_after`` is in UTC: an aware time compares with it by instant without converting it first.
         if modified is not None and (modified.tzinfo is None or modified > self._future_after):
             moment = utc(modified)
             if moment is not None and moment > self._future_after:
-                self._future[record.key] = moment
+                self._future[key] = moment
 
     def _report_future(self, entity: str) -> None:
         """Say which records carry a date in the future: they are read again on every sync until it passes."""
@@ -422,9 +493,22 @@ class SyncEngine:
                 self.state.clear_problem(entity, key)
 
     def _unchanged(self, entity: str, key: str, stream: str, modified: datetime | None) -> None:
+        if self._settling is not None:
+            self._settling.riders += 1
         self._count(entity, "unchanged")
         self._trackers[stream].ok(modified)
         self.solved(entity, key)
+
+    def keep_no_rows(self) -> None:
+        """What the record settling now depends on is not a link or a mapping (a Halo client without a
+        main site, asked of Halo): its link keeps no rows' digest, so it is planned again next time."""
+        if self._settling is not None:
+            self._settling.done = True
+
+    def unchanged_riders(self, entity: str, count: int) -> None:
+        """Records riding with a row known unchanged (an invoice's payments): counted unchanged with it."""
+        for _ in range(count):
+            self._count(entity, "unchanged")
 
     def kept(self, entity: str, key: str, stream: str, modified: datetime | None) -> None:
         """A record whose Halo twin is left as it is on purpose (an invoice that started in Halo):
@@ -443,6 +527,8 @@ class SyncEngine:
         self, entity: str, key: str, message: str, action: str, modified: datetime | None, stream: str
     ) -> None:
         log.warning("Problem with %s %s: %s %s", entity, key, message, action)
+        if self._settling is not None:
+            self._settling.done = True  # a rider failed: its record keeps no digest
         self._count(entity, "failed")
         self._trackers[stream].failed(modified)
         self.problems[(entity, key)] = message
@@ -517,12 +603,15 @@ class SyncEngine:
         use_link: bool = True,
         known: int | None = None,
         inputs: str = "",
+        keep_rows: bool = False,
     ) -> None:
         """Decide unchanged / update / link-to-existing / create for one record and queue the write.
 
         ``use_link=False``: the link is not consulted and the caller has matched the record already, to
         ``known`` (None: create it). ``inputs``: the fingerprint of what the payload was built from
         (``payloads.fingerprint``), kept with the content hash so the next run can skip building it.
+        ``keep_rows``: as for ``unchanged_inputs``; the digest is kept once the write and its riders are
+        confirmed.
         """
         entity, key = spec.name, record.key
         content_hash = payloads.content_hash(payload)
@@ -540,12 +629,15 @@ class SyncEngine:
             modified,
         )
         pending.create_extra, pending.step = create_extra, step
+        rows = self._rows
+        if rows is not None and keep_rows and inputs and not self.dry_run:
+            pending.rows = rows.in_step(entity, key, pending.content_hash, modified)
         if link is not None and payloads.split_stored_hash(link.content_hash)[0] == content_hash:
             if inputs and link.content_hash != pending.content_hash:
                 # Unchanged, saved before its inputs were fingerprinted: keep them, so the next run skips it.
                 self.keep_fingerprint(entity, key, link.content_hash, pending.content_hash)
             self._unchanged(entity, key, stream, modified)
-            self._planners[entity].settled(pending, link.halo_id, {})
+            self._settle(pending, link.halo_id, {}, pending.rows)
             return
         if link is not None:
             halo_id: int | None = link.halo_id
@@ -570,10 +662,15 @@ class SyncEngine:
         *,
         stream: str,
         modified: datetime | None,
+        keep_rows: bool = False,
     ) -> bool:
         """True (and the record is settled as unchanged) when its link holds the same inputs' fingerprint:
         its payload would be the one Halo has, so it is not built. ``planned`` is what the entity's
-        ``settled`` reads of the payload (an invoice's client id, for its payments)."""
+        ``settled`` reads of the payload (an invoice's client id, for its payments).
+
+        ``keep_rows``: the inputs are all links and mappings (``sync/known_rows.py``); if the record and
+        all its riders are in step, its link keeps its rows' digest, so the next read need not convert it.
+        """
         link = self.links.get(spec.name, record.key)
         if link is None or not inputs or payloads.split_stored_hash(link.content_hash)[1] != inputs:
             return False
@@ -590,7 +687,13 @@ class SyncEngine:
             modified,
         )
         self._unchanged(spec.name, record.key, stream, modified)
-        self._planners[spec.name].settled(pending, link.halo_id, {})
+        rows = self._rows
+        in_step = (
+            rows.in_step(spec.name, record.key, link.content_hash, modified)
+            if rows is not None and keep_rows and not self.dry_run
+            else None
+        )
+        self._settle(pending, link.halo_id, {}, in_step)
         return True
 
     def keep_fingerprint(self, entity: str, key: str, read: str, kept: str) -> None:
@@ -607,6 +710,9 @@ class SyncEngine:
 
     def queue(self, pending: Pending) -> None:
         """Put a planned write in its resource's batch; a full batch is sent at once."""
+        if self._settling is not None and pending.rider_of is None:
+            pending.rider_of = self._settling
+            self._settling.waiting += 1
         if self.dry_run:
             self._dry_outcome(pending)
             return
@@ -658,6 +764,15 @@ class SyncEngine:
     def _send(self, resource: str, batch: list[Pending], reconcile_round: int = 0) -> None:
         if not batch:
             return
+        # A batch sent while a record settles (a full batch of its riders) is not that record's doing:
+        # what it confirms settles under its own records (``_confirm``), a failure in it under none.
+        outer, self._settling = self._settling, None
+        try:
+            self._send_batch(resource, batch, reconcile_round)
+        finally:
+            self._settling = outer
+
+    def _send_batch(self, resource: str, batch: list[Pending], reconcile_round: int) -> None:
         self._check_cancel()
         creating = batch[0].halo_id is None
         try:
@@ -734,7 +849,7 @@ class SyncEngine:
                         pending.entity,
                         pending.key,
                         halo_id,
-                        pending.content_hash,
+                        self._confirmed_hash(pending),
                         record_name(pending.payload),
                         pending.modified,
                     )
@@ -752,7 +867,23 @@ class SyncEngine:
             self.emit(
                 RecordOutcome(pending.entity, pending.key, pending.outcome, pending.message, halo_id=halo_id)
             )
-            self._planners[pending.entity].settled(pending, halo_id, record)
+            own, parent = pending.rows, pending.rider_of
+            if own is not None:
+                own.stored = pending.content_hash  # as saved above
+            self._settle(pending, halo_id, record, own if own is not None else parent)
+            if parent is not None and own is None:
+                parent.waiting -= 1
+                parent.riders += 1
+                self._kept_if_in_step(parent)
+
+    def _confirmed_hash(self, pending: Pending) -> str:
+        """The hash a confirmed write's link keeps: with its rows' digest at once when nothing rides with
+        it (``rides_alone``), else as planned (the digest follows its riders, ``_kept_if_in_step``)."""
+        own = pending.rows
+        if own is None or not self._planners[pending.entity].rides_alone(pending.record):
+            return pending.content_hash
+        own.done = True
+        return stored_with_rows(pending.content_hash, own.digest, 0, own.modified)
 
     def _reconcile(
         self, resource: str, batch: list[Pending], round_no: int, cause: TransientError | None

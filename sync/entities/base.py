@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from connectors.base import Connector
 from core.errors import AuthError
@@ -20,6 +20,7 @@ from core.specs import EntitySpec, MatchRules
 from halo import payloads
 from halo.resources import resource
 from sync.events import Event, Outcome
+from sync.known_rows import InStep
 from sync.settings import Settings
 from sync.state import Link, StateStore
 
@@ -59,6 +60,8 @@ class Pending:
     create_extra: dict[str, Any] | None = None
     linked: bool = False  # it updates a linked record (gone from Halo: relinked by key and planned again)
     step: str = ""  # the entity's own word for what follows its confirmation ("carry": customers.py)
+    rows: InStep | None = None  # keeps its rows' digest once it and its riders are confirmed (known_rows)
+    rider_of: InStep | None = None  # the record it rides with, whose digest waits for it
 
     @classmethod
     def update(
@@ -139,6 +142,7 @@ class Run(Protocol):
         use_link: bool = True,
         known: int | None = None,
         inputs: str = "",
+        keep_rows: bool = False,
     ) -> None: ...
 
     def unchanged_inputs(
@@ -150,7 +154,12 @@ class Run(Protocol):
         *,
         stream: str,
         modified: datetime | None,
+        keep_rows: bool = False,
     ) -> bool: ...
+
+    def unchanged_riders(self, entity: str, count: int) -> None: ...
+
+    def keep_no_rows(self) -> None: ...
 
     def keep_fingerprint(self, entity: str, key: str, read: str, kept: str) -> None: ...
 
@@ -186,6 +195,10 @@ class EntityPlanner:
 
     The defaults suit a plain entity: matched by the spec's rules, nothing follows its confirmation.
     """
+
+    # True where ``plan`` passes ``keep_rows`` to ``unchanged_inputs``: the engine may then have the
+    # connector skip the rows it knows unchanged (sync/known_rows.py), and ``unchanged_row`` settles them.
+    keeps_rows: ClassVar[bool] = False
 
     def __init__(self, run: Run, spec: Spec) -> None:
         self.run = run
@@ -226,6 +239,15 @@ class EntityPlanner:
 
     def settled(self, pending: Pending, halo_id: int, answer: dict[str, Any]) -> None:
         """The write was confirmed (or the link found it unchanged: ``answer`` is then empty)."""
+
+    def rides_alone(self, record: Any) -> bool:
+        """Whether nothing rides with ``record`` once confirmed (no payments, no site): its link is then
+        saved with its rows' digest at once, rather than updated once its riders are confirmed too."""
+        return False
+
+    def unchanged_row(self, key: str, riders: int) -> None:
+        """A row known unchanged was not converted: what ``settled`` does for an unchanged record, without
+        the record (``riders``: how many records riding with it were in step when it was kept)."""
 
     def prepare(self) -> None:
         """Before a stream that depends on this entity is read (no read nested inside another)."""

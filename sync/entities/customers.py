@@ -35,6 +35,8 @@ LEFT_ALONE = (
 class CustomerPlanner(EntityPlanner):
     """Plans customers and their main sites; holds back inactive ones until an invoice needs them."""
 
+    keeps_rows = True
+
     def __init__(self, run: Run, spec: Spec) -> None:
         super().__init__(run, spec)
         self.held: dict[str, Customer] = {}  # inactive/deleted in the books, not in Halo
@@ -68,8 +70,15 @@ class CustomerPlanner(EntityPlanner):
         create_extra = self._create_extra()
         # Everything the payload is built from (the create extras too, though only a create sends them).
         inputs = payloads.fingerprint("customer", customer, tax_id, inactive, create_extra)
+        by_link = taxes(self.run).by_link(customer.tax_code)
         if self.run.unchanged_inputs(
-            self.spec, customer, inputs, {}, stream="customers", modified=customer.modified
+            self.spec,
+            customer,
+            inputs,
+            {},
+            stream="customers",
+            modified=customer.modified,
+            keep_rows=by_link,
         ):
             return  # settled as unchanged: its main site is still planned (``settled``)
         self.run.plan(
@@ -81,6 +90,7 @@ class CustomerPlanner(EntityPlanner):
             create_extra=create_extra,
             outcome="deactivated" if inactive else "updated",
             inputs=inputs,
+            keep_rows=by_link,
         )
 
     def linked_keys(self, records: Sequence[Any]) -> dict[str, list[str]]:
@@ -120,6 +130,10 @@ class CustomerPlanner(EntityPlanner):
                 step=CARRIED,
             )
             self.run.queue(deactivation)
+
+    def unchanged_row(self, key: str, riders: int) -> None:
+        """Its main site was in step with it when its rows' digest was kept, as ``_plan_site`` finds it."""
+        self.run.solved("sites", key)
 
     def carry(self, customer: Customer) -> None:
         """Put an inactive customer into Halo because an invoice needs it: matched, else created inactive.
@@ -164,6 +178,7 @@ class CustomerPlanner(EntityPlanner):
             site_id = int(record["main_site_id"]) if record.get("main_site_id") else None
         if site_id is None:
             log.info("Halo client %s has no main site: its address is not sent", client_id)
+            self.run.keep_no_rows()  # Halo may give it one: the customer is planned again next time
             return
         # A site linked to this id whose inputs are those it was sent with would be sent as it is: not
         # built. A link saved before fingerprints (or cleared by "Sync this record again") is compared by

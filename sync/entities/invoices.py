@@ -26,6 +26,8 @@ CARRY_LIMIT = 5000  # invoices held back in memory while their inactive customer
 class InvoicePlanner(EntityPlanner):
     """Plans invoices (lines, customer, item and tax ids) and, once each is confirmed, its payments."""
 
+    keeps_rows = True
+
     def __init__(self, run: Run, spec: Spec) -> None:
         super().__init__(run, spec)
         self._deferred: list[Invoice] = []  # waiting for a customer the run has not read
@@ -56,8 +58,19 @@ class InvoicePlanner(EntityPlanner):
             line_inputs.append((item_id, codes.code_label(line.tax_code), codes.tax_id(line.tax_code)))
         # Everything the payload below is built from; the record as a whole, so no field is left out.
         inputs = payloads.fingerprint("invoice", invoice, client_id, line_inputs)
+        # Its rows' digest may be kept only if every id above is a link or a mapping (sync/known_rows.py).
+        by_links = all(
+            (item_id is not None or not line.item_key) and codes.by_link(line.tax_code)
+            for line, (item_id, _, _) in zip(invoice.lines, line_inputs, strict=True)
+        )
         if self.run.unchanged_inputs(
-            self.spec, invoice, inputs, {"client_id": client_id}, stream="invoices", modified=invoice.modified
+            self.spec,
+            invoice,
+            inputs,
+            {"client_id": client_id},
+            stream="invoices",
+            modified=invoice.modified,
+            keep_rows=by_links,
         ):
             return
         lines = [
@@ -73,7 +86,13 @@ class InvoicePlanner(EntityPlanner):
         ]
         payload = payloads.invoice_payload(invoice, client_id=client_id, lines=lines)
         self.run.plan(
-            self.spec, invoice, payload, stream="invoices", modified=invoice.modified, inputs=inputs
+            self.spec,
+            invoice,
+            payload,
+            stream="invoices",
+            modified=invoice.modified,
+            inputs=inputs,
+            keep_rows=by_links,
         )
 
     def _started_in_halo(self, invoice: Invoice) -> bool:
@@ -138,6 +157,14 @@ class InvoicePlanner(EntityPlanner):
             self.run.plan(
                 PAYMENTS, payment, payload, stream="invoices", modified=invoice.modified, inputs=inputs
             )
+
+    def rides_alone(self, record: Any) -> bool:
+        invoice: Invoice = record
+        return not (invoice.payments and self.run.settings.sync.sync_payments)
+
+    def unchanged_row(self, key: str, riders: int) -> None:
+        """Its payments were in step with it when its rows' digest was kept: they are counted so again."""
+        self.run.unchanged_riders("payments", riders)
 
     def _customer_for(self, invoice: Invoice) -> int | None:
         """The Halo id of the invoice's customer, carrying an inactive one into Halo if needed.

@@ -16,6 +16,11 @@ from sync.entities.tax_rates import taxes
 
 
 class ItemPlanner(EntityPlanner):
+    keeps_rows = True
+
+    def rides_alone(self, record: Any) -> bool:
+        return True
+
     def plan(self, record: Any) -> None:
         item: Item = record
         left_alone = (
@@ -28,10 +33,15 @@ class ItemPlanner(EntityPlanner):
             return
         tax_id = taxes(self.run).tax_id(item.tax_code)
         inputs = payloads.fingerprint("item", item, tax_id)  # everything its payload is built from
-        if self.run.unchanged_inputs(self.spec, item, inputs, {}, stream="items", modified=item.modified):
+        by_link = taxes(self.run).by_link(item.tax_code)
+        if self.run.unchanged_inputs(
+            self.spec, item, inputs, {}, stream="items", modified=item.modified, keep_rows=by_link
+        ):
             return
         payload = payloads.item_payload(item, tax_id=tax_id)
-        self.run.plan(self.spec, item, payload, stream="items", modified=item.modified, inputs=inputs)
+        self.run.plan(
+            self.spec, item, payload, stream="items", modified=item.modified, inputs=inputs, keep_rows=by_link
+        )
 
 
 SPEC: Spec = EntitySpec(

@@ -41,6 +41,7 @@ class TaxRatePlanner(EntityPlanner):
         self._failures: dict[str, PlanProblem] = {}
         self.refusal: PlanProblem | None = None  # Halo refused /Tax (403) this run
         self._source: dict[str, TaxRate] | None = None
+        self._by_link: set[str] = set()  # codes whose Halo tax is the user's mapping or a link
 
     # --- the tax codes other entities refer to ----------------------------------------------------------
 
@@ -55,6 +56,8 @@ class TaxRatePlanner(EntityPlanner):
         halo_id = self.run.state.mapping("tax", tax_key)
         if halo_id is None:
             halo_id = self.run.halo_id_of("tax_rates", tax_key)
+        if halo_id is not None:
+            self._by_link.add(tax_key)
         if halo_id is None:
             source = self.source_rates().get(tax_key)
             if source is not None:
@@ -67,6 +70,11 @@ class TaxRatePlanner(EntityPlanner):
             raise problem
         self._ids[tax_key] = halo_id
         return halo_id
+
+    def by_link(self, tax_key: str) -> bool:
+        """Whether the code's Halo tax (``tax_id`` asked first) is the user's mapping or a link, which only
+        a counted change can move (sync/known_rows.py), rather than one found in Halo's list by its rate."""
+        return not tax_key or tax_key in self._by_link
 
     def _unmapped(self, tax_key: str) -> PlanProblem:
         code = self.source_rates().get(tax_key)

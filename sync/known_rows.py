@@ -1,0 +1,175 @@
+"""The engine's half of not converting unchanged rows: what a link keeps of its rows, and their salt.
+
+Why: a full re-read (after *Retry these*, a cursor reset, a source without reliable modified dates) used
+to convert every row and build every record only to find it unchanged. A record found in step with Halo
+(it and everything riding with it: an invoice's payments, a customer's main site) keeps, in its link, the
+digest of the rows it was read from, how many riders were in step with it, and its modified date:
+``<content hash>/<inputs' fingerprint>/<digest>;<riders>;<modified>``. On the next read the connector
+yields ``Unchanged`` for a row with that digest (``connectors.unchanged``), and the engine counts it, and
+its riders, unchanged without converting or planning it.
+
+What else a record's payload depends on is in the salt, so any change there converts every row again:
+- the code that converts and plans (the project's source, or the installed build);
+- the settings, the connector's context (its package, zone, driver) and the entity;
+- the state store's count of changes that can move a record's Halo ids without its rows changing (a link
+  re-pointed, dropped or cleared, a mapping set: ``StateStore.changes``), looked at again for every page.
+A record is kept this way only when everything it was built from is a link or a mapping (not a tax found
+by its rate in Halo's list, not an item that had no link), so nothing but those can have moved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+
+import msgspec
+
+from connectors.unchanged import KnownRows
+from halo import payloads
+from sync.settings import Settings
+from sync.state import StateStore
+
+ROWS_SEPARATOR = ";"
+# The packages whose code converts rows or plans records: a change to any of them voids every digest.
+CODE_PACKAGES = ("connectors", "core", "halo", "sync")
+
+
+@dataclass(slots=True, eq=False)
+class InStep:
+    """A record whose link keeps its rows' digest once it and every record riding with it are in step.
+
+    Riders queued while it settles (its payments, its main site) are counted in ``waiting`` and out again
+    as Halo confirms each; a failure while it settles breaks it. Only a record with none waiting, none
+    failed, and its own settling over keeps a digest: anything else (a refusal, a replan, a stop) leaves
+    its link without one, and its rows are converted on the next read.
+    """
+
+    entity: str
+    key: str
+    stored: str  # its link's stored hash, as the digest is to be added to
+    digest: str
+    modified: datetime | None
+    riders: int = 0  # riders in step so far (unchanged, or confirmed)
+    waiting: int = 0
+    settling: bool = False
+    done: bool = False  # kept, or broken: nothing more to do
+
+    def ready(self) -> bool:
+        return not (self.done or self.settling or self.waiting)
+
+
+@dataclass(frozen=True, slots=True)
+class KeptRows:
+    """What a link keeps of the rows its record was last found in step with Halo from."""
+
+    stored: str  # the link's whole stored hash
+    digest: str
+    riders: int  # records riding with it that were in step too (an invoice's payments)
+    modified: datetime | None
+
+
+def stored_with_rows(stored: str, digest: str, riders: int, modified: datetime | None) -> str:
+    """``stored`` (content hash and inputs' fingerprint) with the rows' digest, riders and modified date."""
+    content, inputs = payloads.split_stored_hash(stored)
+    when = modified.isoformat() if modified is not None else ""
+    rows = ROWS_SEPARATOR.join((digest, str(riders), when))
+    return payloads.FINGERPRINT_SEPARATOR.join((content, inputs, rows))
+
+
+def stored_without_rows(stored: str) -> str:
+    """``stored`` as it was before its rows' digest was kept."""
+    content, inputs = payloads.split_stored_hash(stored)
+    return payloads.stored_hash(content, inputs)
+
+
+def kept_rows(stored: str) -> KeptRows | None:
+    """The rows part of a stored hash; None when it has none or it cannot be read."""
+    parts = stored.split(payloads.FINGERPRINT_SEPARATOR)
+    if len(parts) != 3 or not parts[1]:
+        return None
+    fields = parts[2].split(ROWS_SEPARATOR)
+    if len(fields) != 3 or not fields[0] or not fields[1].isdigit():
+        return None
+    try:
+        modified = datetime.fromisoformat(fields[2]) if fields[2] else None
+    except ValueError:
+        return None
+    if modified is not None and modified.tzinfo is None:
+        return None
+    return KeptRows(stored, fields[0], int(fields[1]), modified)
+
+
+@cache
+def code_digest() -> bytes:
+    """A digest of the code that converts and plans: its source files, or the installed build's program."""
+    hasher = hashlib.blake2b(digest_size=32)
+    root = Path(__file__).resolve().parent.parent
+    sources = sorted(path for package in CODE_PACKAGES for path in (root / package).rglob("*.py"))
+    for path in sources:
+        try:
+            hasher.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+        except OSError:
+            continue
+    if not sources:  # a frozen build holds its code in the program: a new build is a new program
+        status = os.stat(sys.executable)
+        hasher.update(f"{sys.executable}\0{status.st_size}\0{status.st_mtime_ns}".encode())
+    return hasher.digest()
+
+
+def stream_salt(settings: Settings, context: object, entity: str, changes: int) -> bytes:
+    """The salt of a stream's row digests: everything besides the rows that conversion and planning read."""
+    chosen = msgspec.msgpack.encode((settings.halo, settings.source, settings.sync, settings.posting))
+    parts = repr((payloads.PAYLOAD_VERSION, entity, changes, context)).encode()
+    return hashlib.blake2b(code_digest() + chosen + parts, digest_size=32).digest()
+
+
+class StreamRows:
+    """One stream's known rows: the ``KnownRows`` its connector asks, and the engine's side of each."""
+
+    def __init__(self, state: StateStore, entity: str, salt: bytes, changes: int) -> None:
+        self._state = state
+        self._changes = changes
+        self._kept: dict[str, KeptRows] = {}
+        self.void = False  # a change counted since the salt was taken: no row is skipped any more
+        self.known = KnownRows(entity, salt, self._lookup)
+
+    def _lookup(self, keys: Sequence[str]) -> dict[str, str]:
+        if self.void or self._state.changes() != self._changes:
+            self.void = True
+            return {}
+        found: dict[str, str] = {}
+        for key, stored in self._state.kept_rows(self.known.entity, keys).items():
+            kept = kept_rows(stored)
+            if kept is not None:
+                self._kept[key] = kept
+                found[key] = kept.digest
+        return found
+
+    def take(self, key: str) -> KeptRows | None:
+        """What the link of ``key``'s row keeps (looked up for this page), forgotten here."""
+        return self._kept.pop(key, None)
+
+    def noted(self, key: str) -> str:
+        """The digest of ``key``'s row, converted this read ("" when the connector noted none)."""
+        return self.known.take(key)
+
+    def in_step(self, entity: str, key: str, stored: str, modified: datetime | None) -> InStep | None:
+        """What keeps ``key``'s rows' digest once it is in step (None when its row gave none). ``stored``
+        is its link's hash as planning read it: one with an old digest was stripped of it first."""
+        if entity != self.known.entity:
+            return None
+        row_digest = self.noted(key)
+        if not row_digest:
+            return None
+        base = stored_without_rows(stored) if kept_rows(stored) is not None else stored
+        return InStep(entity, key, base, row_digest, modified)
+
+    def clear(self) -> None:
+        self._kept.clear()
+        self.known.noted.clear()

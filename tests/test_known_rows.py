@@ -1,0 +1,395 @@
+"""Rows known unchanged are not converted again, and nothing that changed is missed for it (issue 16).
+
+The real Sage 50 UK stand-in through unixODBC and the SQLite driver, the real engine and a real Halo
+sandbox over HTTP. Conversions are counted by wrapping the connector's own converters (they still run);
+nothing is mocked. Each way a record can need sending while its rows stay as they were is tried: a link
+pointed at another Halo record, a mapping set, "Sync this record again" on a rider, a rider Halo refused.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from connectors.sage50uk import Sage50UKConnector
+from connectors.unchanged import KnownRows, Unchanged, digest
+from core.records import ENTITY_ORDER, Customer
+from halo import payloads
+from sync.known_rows import kept_rows, stored_with_rows, stored_without_rows
+from sync.state import StateStore
+from tests.standins.sage50uk import BASE, invoice_split, touch
+
+CONVERTERS = ("_customer", "_item", "_invoice", "_quick_invoice")
+
+
+@pytest.fixture
+def conversions(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """How often each of the Sage 50 UK connector's record converters ran (they still run as they are)."""
+    counted: Counter[str] = Counter()
+    for name in CONVERTERS:
+        real = getattr(Sage50UKConnector, name)
+
+        def counting(self: Any, *args: Any, _real: Callable[..., Any] = real, _name: str = name) -> Any:
+            counted[_name] += 1
+            return _real(self, *args)
+
+        monkeypatch.setattr(Sage50UKConnector, name, counting)
+    return counted
+
+
+def _full_read(company: Any) -> None:
+    """Forget every cursor: the next run reads every row of every stream."""
+    with company.state() as state:
+        for entity in ENTITY_ORDER:
+            state.save_cursor(entity, None)
+
+
+def _converted(conversions: Counter[str]) -> int:
+    return sum(conversions.values())
+
+
+def _not_in_step(summary: Any) -> int:
+    """Rows of the streams the connector skips in that were not in step: rows that could not be read
+    (the stand-in holds some on purpose) and records skipped as inactive. They keep no digest."""
+    return sum(
+        summary.counts.get(entity, {}).get(outcome, 0)
+        for entity in ("customers", "items", "invoices")
+        for outcome in ("failed", "skipped")
+    )
+
+
+class SlowConnector(Sage50UKConnector):
+    """The same connector without skipping: what every run did before (and the reference here)."""
+
+    skips_unchanged_rows = False
+
+
+def _slow(company: Any) -> SlowConnector:
+    same = company.connector()
+    return SlowConnector(same._connect, local_zone=same.local_zone)
+
+
+def test_a_full_re_read_converts_no_row_it_knows_and_counts_what_a_converting_read_counts(
+    sage_company, conversions
+):
+    sage_company.run()
+    _full_read(sage_company)
+    reference = sage_company.run(connector=_slow(sage_company))
+    converted_by_reference = _converted(conversions)
+    assert converted_by_reference > 0
+    conversions.clear()
+    posts = sage_company.posts()
+
+    _full_read(sage_company)
+    summary = sage_company.run()
+
+    assert 0 < _converted(conversions) == _not_in_step(summary) < converted_by_reference
+    assert sage_company.posts() == posts
+    assert summary.status == reference.status
+    assert summary.counts == reference.counts
+    assert summary.total("unchanged") > 0 and summary.counts["payments"]["unchanged"] > 0
+
+
+def test_the_first_full_re_read_after_a_first_sync_converts_nothing_either(sage_company, conversions):
+    """A first sync keeps each record's rows' digest once it and its riders are confirmed."""
+    sage_company.run()
+    with sage_company.state() as state:
+        invoice = state.link("invoices", "1002")
+        customer = state.link("customers", "OBRIEN")
+    assert invoice is not None and kept_rows(invoice.content_hash) is not None
+    assert customer is not None and kept_rows(customer.content_hash) is not None
+    conversions.clear()
+    _full_read(sage_company)
+    summary = sage_company.run()
+    assert _converted(conversions) == _not_in_step(summary)
+    assert summary.total("created") == summary.total("updated") == 0
+
+
+def test_a_changed_row_is_converted_and_sent_and_its_neighbours_are_not(sage_company, conversions):
+    sage_company.run()
+    touch(sage_company.path, "SALES_LEDGER", "ACCOUNT_REF", "OBRIEN", BASE, NAME="O'Brien & Sons")
+    conversions.clear()
+    posts = sage_company.posts()
+    _full_read(sage_company)
+    summary = sage_company.run()
+    assert conversions["_customer"] == 1 + summary.counts["customers"].get("failed", 0) + summary.counts[
+        "customers"
+    ].get("skipped", 0)
+    assert _converted(conversions) == 1 + _not_in_step(summary)
+    assert summary.counts["customers"]["updated"] == 1
+    after = sage_company.posts()
+    assert {
+        path: after[path] - posts.get(path, 0) for path in after if after[path] != posts.get(path, 0)
+    } == {"/api/Client": 1}
+    client = next(c for c in sage_company.sandbox.records("Client") if c.get("accountsid") == "OBRIEN")
+    assert client["name"] == "O'Brien & Sons"
+
+    conversions.clear()
+    _full_read(sage_company)
+    summary = sage_company.run()
+    assert _converted(conversions) == _not_in_step(summary)  # its new digest was kept with the update
+
+
+def test_a_link_pointed_at_another_halo_record_sends_the_invoices_that_name_it(sage_company, conversions):
+    sage_company.run()
+    other = sage_company.sandbox.seed("Client", {"name": "O'Brien (new record)", "accountsid": "OBRIEN-2"})
+    with sage_company.state() as state:
+        link = state.link("customers", "OBRIEN")
+        assert link is not None
+        state.save_link("customers", "OBRIEN", int(other["id"]), link.content_hash)
+    conversions.clear()
+    _full_read(sage_company)
+    sage_company.run()
+    assert conversions["_quick_invoice"] + conversions["_invoice"] > 0  # every digest is void now
+    theirs = _invoice_keys_of(sage_company, "OBRIEN")
+    clients = {
+        i["client_id"] for i in sage_company.sandbox.records("Invoice") if i.get("accountsid") in theirs
+    }
+    assert theirs and clients == {int(other["id"])}
+
+
+def _invoice_keys_of(company: Any, customer_key: str) -> set[str]:
+    return {i.key for i in company.source()["invoices"] if i.customer_key == customer_key}
+
+
+def test_a_tax_mapping_set_sends_the_invoices_whose_lines_take_it(sage_company, conversions):
+    sage_company.run()
+    tax = sage_company.sandbox.seed("Tax", {"name": "Standard (mapped)", "code": "S20", "value": 20})
+    with sage_company.state() as state:
+        state.set_mapping("tax", "T1", int(tax["id"]))
+    conversions.clear()
+    _full_read(sage_company)
+    summary = sage_company.run()
+    assert conversions["_quick_invoice"] + conversions["_invoice"] > 0
+    assert summary.counts["invoices"]["updated"] > 0
+    lines = [line for i in sage_company.sandbox.records("Invoice") for line in i.get("lines", [])]
+    assert any(line.get("item_tax_code") == int(tax["id"]) for line in lines)
+
+
+def test_sync_this_record_again_on_a_payment_sends_it_although_its_invoice_rows_are_known(
+    sage_company,
+):
+    sage_company.run()
+    with sage_company.state() as state:
+        payment_key = next(iter(state.links("payments")))
+        stream = state.resync_record("payments", payment_key)
+    assert stream == "invoices"
+    posts = sage_company.posts()
+    summary = sage_company.run()
+    assert summary.counts["payments"]["updated"] == 1
+    assert sage_company.posts()["/api/InvoicePayment"] == posts["/api/InvoicePayment"] + 1
+
+
+def test_an_invoice_whose_payment_halo_refused_keeps_no_digest_and_its_payment_is_sent_next_time(
+    sage_company, monkeypatch
+):
+    from core.errors import RecordError
+    from halo.client import HaloClient
+
+    connection = sqlite3.connect(sage_company.path)
+    try:
+        from resources.demo.sage50uk_schema import SageLedger
+
+        SageLedger(connection).add_receipt(
+            invoice_split=invoice_split(connection, 1002),
+            account_ref="OBRIEN",
+            when=BASE + timedelta(days=40),
+            amount=55.0,
+            reference="REFUSED ONCE",
+            touch_invoice=False,
+        )
+        connection.commit()
+    finally:
+        connection.close()
+    real_save = HaloClient.save
+
+    def refuse_that_payment(self: HaloClient, resource: str, records: list[dict[str, Any]]) -> Any:
+        for index, record in enumerate(records):
+            if resource == "InvoicePayment" and record.get("sage50_reference") == "REFUSED ONCE":
+                raise RecordError(f"Halo refused the payment (record {index}).")
+        return real_save(self, resource, records)
+
+    monkeypatch.setattr(HaloClient, "save", refuse_that_payment)  # a refusal at the client's edge
+    sage_company.run()
+    with sage_company.state() as state:
+        invoice = state.link("invoices", "1002")
+    assert invoice is not None and kept_rows(invoice.content_hash) is None
+
+    monkeypatch.setattr(HaloClient, "save", real_save)
+    _full_read(sage_company)
+    summary = sage_company.run()
+    assert summary.counts["payments"]["created"] == 1
+    paid = sage_company.sandbox.records("InvoicePayment")
+    assert any(p.get("sage50_reference") == "REFUSED ONCE" for p in paid)
+    with sage_company.state() as state:
+        invoice = state.link("invoices", "1002")
+    assert invoice is not None and kept_rows(invoice.content_hash) is not None
+
+
+def test_a_dry_run_keeps_no_digest(sage_company):
+    summary = sage_company.run(dry_run=True)
+    assert summary.total("created") > 0
+    with sage_company.state() as state:
+        assert not any(kept_rows(link.content_hash) for link in state.links("invoices").values())
+
+
+# --- the pieces ----------------------------------------------------------------------------------------
+
+
+def test_a_kept_digest_round_trips_and_leaves_the_content_hash_and_fingerprint_as_they_were():
+    when = datetime(2026, 3, 4, 9, 30, tzinfo=UTC)
+    stored = payloads.stored_hash("c" * 64, "f" * 64)
+    kept = stored_with_rows(stored, "d" * 32, 2, when)
+    assert payloads.split_stored_hash(kept) == ("c" * 64, "f" * 64)
+    found = kept_rows(kept)
+    assert found is not None and (found.digest, found.riders, found.modified) == ("d" * 32, 2, when)
+    assert stored_without_rows(kept) == stored
+    assert kept_rows(stored) is None and kept_rows("") is None
+    assert kept_rows(stored + "/d;x;") is None  # unreadable: no digest, the row is converted
+
+
+def test_the_state_store_counts_every_change_that_voids_the_digests(tmp_path):
+    with StateStore(tmp_path / "state.db") as state:
+        start = state.changes()
+        state.save_link("customers", "A", 1, "h")
+        state.save_link("customers", "A", 1, "h2")  # a new hash for the same Halo record
+        assert state.changes() == start
+        steps: list[Callable[[], object]] = [
+            lambda: state.save_link("customers", "A", 2, "h2"),  # pointed at another Halo record
+            lambda: state.resync_record("customers", "A"),  # "Sync this record again"
+            lambda: state.drop_link("customers", "A"),
+            lambda: state.set_mapping("tax", "T1", 7),
+            lambda: state.set_mapping("tax", "T1", 8),
+            lambda: state.set_mapping("tax", "T1", None),
+        ]
+        for number, step in enumerate(steps, start=1):
+            state.save_link("customers", "A", 2, "h3") if number == 2 else None
+            before = state.changes()
+            step()
+            assert state.changes() > before, number
+
+
+def test_a_cell_the_encoder_cannot_write_gives_no_digest_and_its_row_is_converted():
+    class Odd:
+        pass
+
+    assert digest(b"salt", [1, "A", Odd()]) == ""
+    assert digest(b"salt", [1, "A"]) == digest(b"salt", [1, "A"]) != digest(b"other", [1, "A"])
+    assert digest(b"salt", [1, "A"]) != digest(b"salt", ["1", "A"])
+
+
+def test_a_connector_that_has_not_opted_in_reads_every_row(sage_company):
+    looked_up: list[list[str]] = []
+    known = KnownRows("customers", b"salt", lambda keys: looked_up.append(list(keys)) or {})
+    with _slow(sage_company) as connector:
+        read = list(connector.read_skipping("customers", None, known))
+    assert read and not any(isinstance(r, Unchanged) for r in read) and not looked_up
+
+
+def test_a_row_whose_digest_is_known_comes_as_unchanged_and_the_others_as_records(sage_company):
+    with sage_company.connector() as connector:
+        first = KnownRows("customers", b"salt", lambda keys: {})
+        records = list(connector.read_skipping("customers", None, first))
+        digests = dict(first.noted)
+    assert set(digests) == {r.key for r in records}
+    known_key = "OBRIEN"
+
+    def lookup(keys: Iterator[str] | list[str]) -> dict[str, str]:
+        return {key: digests[key] for key in keys if key == known_key}
+
+    with sage_company.connector() as connector:
+        again = list(connector.read_skipping("customers", None, KnownRows("customers", b"salt", lookup)))
+    assert [r for r in again if isinstance(r, Unchanged)] == [Unchanged("customers", known_key)]
+    assert len(again) == len(records)
+    with sage_company.connector() as connector:
+        salted = list(connector.read_skipping("customers", None, KnownRows("customers", b"pepper", lookup)))
+    assert not any(isinstance(r, Unchanged) for r in salted)
+
+
+def test_a_customer_whose_tax_halo_matched_by_its_rate_keeps_no_digest(sage_company, conversions):
+    """A tax found in Halo's list (no link, no mapping) can change with Halo's list: planned every time."""
+    sandbox = sage_company.sandbox
+    sandbox.seed("Tax", {"name": "Zero", "code": "T0", "value": 0})
+    sandbox.seed("Tax", {"name": "Standard", "code": "T1", "value": 20})
+    sage_company.run(entities=["customers"])
+    with sage_company.connector() as connector:
+        taxed = {r.key for r in connector.read("customers") if isinstance(r, Customer) and r.tax_code}
+    with sage_company.state() as state:
+        links = {key: link for key, link in state.links("customers").items() if key in taxed}
+    assert links and not any(kept_rows(link.content_hash) for link in links.values())
+    conversions.clear()
+    _full_read(sage_company)
+    sage_company.run(entities=["customers"])
+    assert conversions["_customer"] >= len(links)
+
+
+def test_a_row_converted_again_loses_the_digest_its_link_kept(sage_company, conversions):
+    """A row changed so that it cannot be read: its old digest goes, so the row is converted from then on
+    until its record is found in step again, even if its cells change back to what they were."""
+    sage_company.run()
+    with sage_company.connector() as connector:
+        customer = next(r for r in connector.read("customers") if r.key == "OBRIEN")
+    connection = sqlite3.connect(sage_company.path)
+    try:
+        (modified,) = connection.execute(
+            'SELECT "RECORD_MODIFY_DATE" FROM "SALES_LEDGER" WHERE "ACCOUNT_REF" = ?', ("OBRIEN",)
+        ).fetchone()
+        connection.execute('UPDATE "SALES_LEDGER" SET "NAME" = ? WHERE "ACCOUNT_REF" = ?', ("", "OBRIEN"))
+        connection.commit()
+        _full_read(sage_company)
+        summary = sage_company.run()
+        assert any(e.key == "OBRIEN" for e in sage_company.outcomes("failed", "customers"))
+        with sage_company.state() as state:
+            link = state.link("customers", "OBRIEN")
+        assert link is not None and kept_rows(link.content_hash) is None
+        assert summary.counts["customers"]["failed"] >= 1
+        connection.execute(
+            'UPDATE "SALES_LEDGER" SET "NAME" = ?, "RECORD_MODIFY_DATE" = ? WHERE "ACCOUNT_REF" = ?',
+            (customer.name, modified, "OBRIEN"),
+        )
+        connection.commit()
+    finally:
+        connection.close()
+    conversions.clear()
+    _full_read(sage_company)
+    sage_company.run()
+    assert conversions["_customer"] >= 1 + 1  # OBRIEN, found in step again, and the stand-in's bad row
+    with sage_company.state() as state:
+        link = state.link("customers", "OBRIEN")
+    assert link is not None and kept_rows(link.content_hash) is not None
+
+
+def test_a_customer_whose_site_halo_refused_keeps_no_digest_and_its_site_is_sent_next_time(
+    sage_company, monkeypatch
+):
+    from core.errors import RecordError
+    from halo.client import HaloClient
+
+    real_save = HaloClient.save
+
+    def refuse_acme_site(self: HaloClient, resource: str, records: list[dict[str, Any]]) -> Any:
+        if resource == "Site" and any(r.get("accountsid") == "ACME01" for r in records):
+            raise RecordError("Halo refused the site.")
+        return real_save(self, resource, records)
+
+    monkeypatch.setattr(HaloClient, "save", refuse_acme_site)  # a refusal at the client's edge
+    sage_company.run()
+    with sage_company.state() as state:
+        customer = state.link("customers", "ACME01")
+        other = state.link("customers", "OBRIEN")
+    assert customer is not None and kept_rows(customer.content_hash) is None
+    assert other is not None and kept_rows(other.content_hash) is not None
+
+    monkeypatch.setattr(HaloClient, "save", real_save)
+    _full_read(sage_company)
+    sage_company.run()
+    sites = [s for s in sage_company.sandbox.records("Site") if s.get("accountsid") == "ACME01"]
+    assert sites and sites[0].get("phonenumber")
+    with sage_company.state() as state:
+        customer = state.link("customers", "ACME01")
+    assert customer is not None and kept_rows(customer.content_hash) is not None
