@@ -44,8 +44,9 @@ import pyodbc  # noqa: E402
 import tomli_w  # noqa: E402
 
 from connectors.sage50uk import Sage50UKConnector  # noqa: E402
-from core.records import Customer, Invoice, Item, TaxRate  # noqa: E402
+from core.records import ENTITY_ORDER, Customer, Invoice, Item, TaxRate  # noqa: E402
 from halo.sandbox.server import HaloSandbox  # noqa: E402
+from sync.state import StateStore  # noqa: E402
 from tests.standins.sage50uk import make_large, odbc_connection_string  # noqa: E402
 
 FULL = {"customers": 2_000, "items": 400, "invoices": 4_000, "lines_per_inv": 2}
@@ -267,6 +268,11 @@ class CrashFigures:
     posts: int = 0
     rerun_exit: int | None = None  # one more run after the verification: it must find nothing to send
     rerun_posts: int = -1
+    # Full re-reads after it (cursors cleared): with the rows' digests the links kept, and with every digest
+    # void (as after an upgrade), so every row is converted. Both must find nothing to send: what the first
+    # settled without converting agrees with what converting finds.
+    full_read_posts: int = -1
+    converting_read_posts: int = -1
     seconds: float = 0.0
     verdict: Verdict = field(default_factory=Verdict)
 
@@ -391,9 +397,25 @@ def crash_test(
         again = run_main(setup.env, "sync", "--config", str(setup.config))
         figures.rerun_exit = again.returncode
         figures.rerun_posts = post_count(sandbox) - figures.posts
+        figures.full_read_posts = full_read_posts(setup, sandbox, void_digests=False)
+        figures.converting_read_posts = full_read_posts(setup, sandbox, void_digests=True)
         return figures
     finally:
         sandbox.stop()
+
+
+def full_read_posts(setup: Setup, sandbox: HaloSandbox, *, void_digests: bool) -> int:
+    """POSTs of one run that reads every row (cursors cleared); ``void_digests``: as a changed mapping does,
+    so every row is converted (sync/known_rows.py). -1 when the run did not exit 0."""
+    with StateStore(setup.state_file) as state:
+        for entity in ENTITY_ORDER:
+            state.save_cursor(entity, None)
+        if void_digests:
+            state.set_mapping("tax", "CRASH-TEST-VOID", 1)
+            state.set_mapping("tax", "CRASH-TEST-VOID", None)
+    before = post_count(sandbox)
+    run = run_main(setup.env, "sync", "--config", str(setup.config))
+    return post_count(sandbox) - before if run.returncode == 0 else -1
 
 
 def print_figures(figures: CrashFigures) -> None:
@@ -407,6 +429,8 @@ def print_figures(figures: CrashFigures) -> None:
     print(f"runs that finished unkilled   {figures.runs_finished_unkilled}")
     print(f"final clean run exit code     {figures.final_exit}")
     print(f"a further run: exit {figures.rerun_exit}, POSTs {figures.rerun_posts}")
+    print(f"a full re-read: POSTs {figures.full_read_posts}")
+    print(f"  ...converting every row:    POSTs {figures.converting_read_posts}")
     print(f"POST requests in all          {figures.posts:,}")
     print(f"Halo records                  {verdict.halo_records}")
     print(f"state-store links             {verdict.links:,}")
