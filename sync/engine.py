@@ -299,15 +299,13 @@ class SyncEngine:
                     if isinstance(record, Unchanged):
                         self._unchanged_row(entity, record.key)
                         continue
-                    if rows is not None:
-                        self._forget_rows(entity, record.key)
                     if isinstance(record, SourceProblem):
                         self._source_problem(entity, record)
                     else:
                         self._note_future(record.key, getattr(record, "modified", None))
                         self.plan_guarded(entity, record)
                     if rows is not None:
-                        rows.noted(record.key)  # a digest planning did not take is not held
+                        self._forget_rows(entity, record.key)
                 self.save_fingerprints()
                 self._progress(entity, len(page))
                 del page  # not held while the next page is read: two pages of records were the peak
@@ -372,12 +370,18 @@ class SyncEngine:
         self._planners[entity].unchanged_row(key, kept.riders if kept is not None else 0)
 
     def _forget_rows(self, entity: str, key: str) -> None:
-        """A row to be converted and planned: the digest its link keeps from before is dropped first. Its
-        rows changed, and its link must not say later, should they change back, that it is what Halo has;
-        a new digest is kept only once it is in step again (``_kept_if_in_step``)."""
-        kept = self._rows.take(key) if self._rows is not None else None
-        if kept is not None:
-            self.keep_fingerprint(entity, key, kept.stored, stored_without_rows(kept.stored))
+        """A row converted and planned: the digest its link kept from before is dropped unless a new one
+        took its place. Its rows changed, and its link must not say later, should they change back, that it
+        is what Halo has; a new digest is kept only once the record is in step (``_kept_if_in_step``), and
+        then in place of the stripped hash."""
+        found = self._rows.forget(key) if self._rows is not None else None
+        if found is None:
+            return
+        old, in_step = found
+        stripped = stored_without_rows(old.stored)
+        self.keep_fingerprint(entity, key, old.stored, stripped)
+        if in_step is not None and in_step.stored == old.stored:
+            in_step.stored = stripped
 
     def _settle(self, pending: Pending, halo_id: int, answer: dict[str, Any], in_step: InStep | None) -> None:
         """The entity's ``settled``, with what it queues riding on ``in_step`` (known_rows.InStep)."""
@@ -398,7 +402,7 @@ class SyncEngine:
         """Keep the rows' digest of a record now in step with all its riders (once)."""
         if not in_step.ready():
             return
-        in_step.done = True
+        in_step.done = in_step.kept = True
         kept = stored_with_rows(in_step.stored, in_step.digest, in_step.riders, in_step.modified)
         if kept != in_step.stored:
             self.keep_fingerprint(in_step.entity, in_step.key, in_step.stored, kept)
@@ -882,7 +886,7 @@ class SyncEngine:
         own = pending.rows
         if own is None or not self._planners[pending.entity].rides_alone(pending.record):
             return pending.content_hash
-        own.done = True
+        own.done = own.kept = True
         return stored_with_rows(pending.content_hash, own.digest, 0, own.modified)
 
     def _reconcile(

@@ -52,13 +52,14 @@ class InStep:
 
     entity: str
     key: str
-    stored: str  # its link's stored hash, as the digest is to be added to
+    stored: str  # its link's stored hash as it is when the digest is added (the UPDATE's condition)
     digest: str
     modified: datetime | None
     riders: int = 0  # riders in step so far (unchanged, or confirmed)
     waiting: int = 0
     settling: bool = False
     done: bool = False  # kept, or broken: nothing more to do
+    kept: bool = False  # its digest was kept
 
     def ready(self) -> bool:
         return not (self.done or self.settling or self.waiting)
@@ -136,6 +137,7 @@ class StreamRows:
         self._state = state
         self._changes = changes
         self._kept: dict[str, KeptRows] = {}
+        self._opened: dict[str, InStep] = {}  # the page's records waiting to keep a digest, by key
         self.void = False  # a change counted since the salt was taken: no row is skipped any more
         self.known = KnownRows(entity, salt, self._lookup)
 
@@ -161,15 +163,27 @@ class StreamRows:
 
     def in_step(self, entity: str, key: str, stored: str, modified: datetime | None) -> InStep | None:
         """What keeps ``key``'s rows' digest once it is in step (None when its row gave none). ``stored``
-        is its link's hash as planning read it: one with an old digest was stripped of it first."""
+        is its link's hash as planning read it (``forget`` strips an old digest of it if need be)."""
         if entity != self.known.entity:
             return None
         row_digest = self.noted(key)
         if not row_digest:
             return None
-        base = stored_without_rows(stored) if kept_rows(stored) is not None else stored
-        return InStep(entity, key, base, row_digest, modified)
+        in_step = InStep(entity, key, stored, row_digest, modified)
+        self._opened[key] = in_step
+        return in_step
+
+    def forget(self, key: str) -> tuple[KeptRows, InStep | None] | None:
+        """After ``key``'s row was converted and planned: the digest its link kept before, if it still
+        has to be dropped (no new one was kept in its place), and what waits to keep the new one."""
+        self.noted(key)  # a digest planning did not take is not held
+        in_step = self._opened.pop(key, None)
+        old = self._kept.pop(key, None)
+        if old is None or (in_step is not None and in_step.kept):
+            return None
+        return old, in_step
 
     def clear(self) -> None:
         self._kept.clear()
+        self._opened.clear()
         self.known.noted.clear()
