@@ -53,6 +53,8 @@ IN_VALUES = "IN (<values>)"
 
 # A row (column -> value) and its key -> the canonical record; raises RowProblem/ValueError when it cannot.
 RowConverter = Callable[[dict[str, Any], str], Record]
+# A row and its key -> the other rows its record is built from (an invoice's lines), as cells to digest.
+ChildCells = Callable[[dict[str, Any], str], Any]
 # One stream's reader: since -> records and problems.
 StreamReader = Callable[[datetime | None], Iterator[ReadItem]]
 
@@ -297,14 +299,16 @@ class Connector(ABC):
         convert: RowConverter,
         what: str,
         since: datetime | None = None,
+        children: ChildCells | None = None,
     ) -> Iterator[Record | SourceProblem | Unchanged]:
         """Each row as a record, or a ``SourceProblem`` naming its key (the stream goes on after a bad row);
         with ``since``, only what changed at/after it (or is undated): the exact test after a wide SQL one.
-        While ``read_skipping``, a row whose digest the engine knows comes as ``Unchanged``."""
+        While ``read_skipping``, a row whose digest the engine knows comes as ``Unchanged``; ``children``
+        gives the other rows ``convert`` builds its record from, so the digest covers them too."""
         known = self._known
         if known is not None and known.entity == spec.name and since is None:
             for page in pages(rows, self.page_size):
-                yield from self._records_skipping(spec, page, convert, what, known)
+                yield from self._records_skipping(spec, page, convert, what, known, children)
             return
         for row in rows:
             record = self._record(spec, row, convert, what)
@@ -329,6 +333,7 @@ class Connector(ABC):
         convert: RowConverter,
         what: str,
         known: KnownRows,
+        children: ChildCells | None,
     ) -> Iterator[Record | SourceProblem | Unchanged]:
         """``records`` for one page, its rows' digests compared with the ones the engine kept."""
         keyed: list[tuple[str, str]] = []  # (key, digest); ("", "") where the key cannot be read
@@ -338,7 +343,10 @@ class Connector(ABC):
             except CONVERSION_ERRORS:
                 keyed.append(("", ""))
                 continue
-            keyed.append((key, digest(known.salt, list(row.values()))))
+            cells: list[Any] = list(row.values())
+            if children is not None:
+                cells.append(children(row, key))
+            keyed.append((key, digest(known.salt, cells)))
         kept = known.kept([key for key, row_digest in keyed if row_digest])
         for row, (key, row_digest) in zip(page, keyed, strict=True):
             if row_digest and kept.get(key) == row_digest:

@@ -150,6 +150,9 @@ class GenericODBCConnector(Connector):
 
     kind = "odbc"
     display_name = "ODBC data source"
+    # Its conversions read the row, an invoice's line rows (digested with it, ``_line_cells``), the column
+    # maps, the queries and the columns each query returns (``conversion_context``): read_skipping is safe.
+    skips_unchanged_rows = True
 
     def __init__(
         self,
@@ -251,6 +254,19 @@ class GenericODBCConnector(Connector):
             self._result_columns[entity] = by_lower
         self._validated = True
 
+    def conversion_context(self) -> object:
+        """The base's, with the queries, the column maps and the columns each query returns, in order: a
+        row's cells are digested by position, so a query returning its columns otherwise converts again."""
+        if not self._validated:
+            self.validate()
+        returned = {entity: list(columns.values()) for entity, columns in self._result_columns.items()}
+        return (
+            super().conversion_context(),
+            sorted(self.queries.items()),
+            sorted((entity, sorted(mapping.items())) for entity, mapping in self.columns.items()),
+            sorted(returned.items()),
+        )
+
     # --- test connection --------------------------------------------------------------------------------
 
     def test_connection(self) -> ConnectionCheck:
@@ -328,7 +344,13 @@ class GenericODBCConnector(Connector):
         rows = self.declared_rows(spec, (), since, during="reading invoices")
         for page in pages(rows, self.page_size):
             lines = self._lines_for([self._value("invoices", row, "key") for row in page])
-            yield from self.records(spec, page, partial(self._invoice_of_page, lines), "Invoice")
+            yield from self.records(
+                spec,
+                page,
+                partial(self._invoice_of_page, lines),
+                "Invoice",
+                children=partial(_line_cells, lines),
+            )
 
     def _invoice_of_page(
         self, lines: dict[str, list[dict[str, Any]]], row: dict[str, Any], key: str
@@ -483,3 +505,8 @@ class GenericODBCConnector(Connector):
             tax_rate=None if tax_rate_value is None else rate(tax_rate_value, f"tax rate of {label}"),
             nominal_code=text(get("nominal_code")),
         )
+
+
+def _line_cells(lines: dict[str, list[dict[str, Any]]], row: dict[str, Any], key: str) -> list[list[Any]]:
+    """The cells of an invoice's line rows, as ``_invoice_of_page`` finds them: part of its digest."""
+    return [list(line.values()) for line in lines.get(key, ())]

@@ -12,6 +12,7 @@ import pytest
 
 from connectors.generic import GenericODBCConnector
 from connectors.registry import SourceConfig, configure_odbc_connection, create_connector
+from connectors.unchanged import KnownRows, Unchanged
 from core.errors import ConfigError
 from core.records import Customer, Invoice, Item, SourceProblem, TaxRate
 from tests.fixtures_odbc import build_sqlite_odbc
@@ -200,3 +201,45 @@ def test_created_through_the_registry(source):
     with create_connector(settings, None, page_size=1) as odbc:
         assert isinstance(odbc, GenericODBCConnector)
         assert len([c for c in odbc.read("customers") if isinstance(c, Customer)]) == 4
+
+
+def _known_from_a_first_read(odbc: GenericODBCConnector, stream: str) -> tuple[dict[str, str], list]:
+    """The digests a first read notes for ``stream``'s rows (what the engine keeps once they are in step)."""
+    first = KnownRows(stream, b"salt", lambda keys: {})
+    records = list(odbc.read_skipping(stream, None, first))
+    return dict(first.noted), records
+
+
+def test_rows_known_unchanged_are_not_converted_and_an_invoice_whose_line_changed_is(source, tmp_path):
+    with connector(source) as odbc:
+        noted, first = _known_from_a_first_read(odbc, "invoices")
+    assert [r.key for r in first if isinstance(r, Invoice)] == ["7001", "7002"]
+    # The engine keeps the digests of records in step: here both invoices, never the row it could not read.
+    digests = {key: noted[key] for key in ("7001", "7002")}
+    known = KnownRows("invoices", b"salt", lambda keys: {k: digests[k] for k in keys if k in digests})
+    with connector(source) as odbc:
+        again = list(odbc.read_skipping("invoices", None, known))
+    assert {r.key for r in again if isinstance(r, Unchanged)} == {"7001", "7002"}
+    assert [r.key for r in again if isinstance(r, SourceProblem)] == ["7003"]
+
+    # Only a line changes: its invoice's own row is as it was, the digest covers its lines too.
+    books = sqlite3.connect(tmp_path / "books.sqlite")
+    try:
+        books.execute("UPDATE bill_lines SET txt = 'Toner (black)' WHERE bill = 7001 AND pos = 2")
+        books.commit()
+    finally:
+        books.close()
+    known = KnownRows("invoices", b"salt", lambda keys: {k: digests[k] for k in keys if k in digests})
+    with connector(source) as odbc:
+        changed = list(odbc.read_skipping("invoices", None, known))
+    assert {r.key for r in changed if isinstance(r, Unchanged)} == {"7002"}
+    invoice = next(r for r in changed if isinstance(r, Invoice) and r.key == "7001")
+    assert [line.description for line in invoice.lines] == ["Paper", "Toner (black)"]
+
+
+def test_a_query_returning_its_columns_in_another_order_changes_the_conversion_context(source):
+    with connector(source) as odbc:
+        before = odbc.conversion_context()
+    reordered = {**QUERIES, "items": "SELECT vat, changed, unit_price, title, sku FROM products"}
+    with connector(source, queries=reordered) as odbc:
+        assert odbc.conversion_context() != before

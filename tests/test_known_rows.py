@@ -393,3 +393,62 @@ def test_a_customer_whose_site_halo_refused_keeps_no_digest_and_its_site_is_sent
     with sage_company.state() as state:
         customer = state.link("customers", "ACME01")
     assert customer is not None and kept_rows(customer.content_hash) is not None
+
+
+def test_the_generic_odbc_connector_skips_known_rows_and_sends_an_invoice_whose_line_changed(
+    tmp_path, halo_sandbox, make_halo_client, monkeypatch
+):
+    """The user's own SELECTs (a source that may have no modified column, so every sync reads it all)."""
+    from connectors.generic import GenericODBCConnector
+    from sync.engine import SyncEngine
+    from sync.events import RunSummary
+    from sync.settings import Settings
+    from tests.fixtures_odbc import build_sqlite_odbc
+    from tests.test_connector_generic import SCRIPT
+    from tests.test_connector_generic import connector as generic_connector
+
+    converted: Counter[str] = Counter()
+    real_invoice = GenericODBCConnector._invoice
+
+    def counting(self: GenericODBCConnector, *args: Any) -> Any:
+        converted["invoices"] += 1
+        return real_invoice(self, *args)
+
+    monkeypatch.setattr(GenericODBCConnector, "_invoice", counting)
+    source = build_sqlite_odbc(tmp_path / "books.sqlite", SCRIPT)
+    settings = Settings()
+    settings.source.kind = "odbc"
+    state = StateStore(tmp_path / "state.sqlite")
+    client = make_halo_client(halo_sandbox)
+
+    def full_run() -> Any:
+        for entity in ENTITY_ORDER:
+            state.save_cursor(entity, None)
+        summary = RunSummary(run_id=0, started=datetime.now(UTC))
+        with generic_connector(source) as books:
+            SyncEngine(settings, state, books, client, summary=summary).run(
+                ["tax_rates", "customers", "items", "invoices"]
+            )
+        return summary
+
+    try:
+        first = full_run()
+        assert first.counts["invoices"]["created"] == 2
+        converted.clear()
+        again = full_run()
+        assert converted["invoices"] == 1  # 7003, which cannot be read; 7001 and 7002 are known
+        assert again.counts["invoices"]["unchanged"] == 2 and again.total("updated") == 0
+
+        books = sqlite3.connect(tmp_path / "books.sqlite")
+        try:
+            books.execute("UPDATE bill_lines SET txt = 'Toner (black)' WHERE bill = 7001 AND pos = 2")
+            books.commit()
+        finally:
+            books.close()
+        converted.clear()
+        changed = full_run()
+        assert converted["invoices"] == 2 and changed.counts["invoices"]["updated"] == 1
+        invoice = next(i for i in halo_sandbox.records("Invoice") if i.get("accountsid") == "7001")
+        assert "Toner (black)" in [line.get("item_shortdescription") for line in invoice["lines"]]
+    finally:
+        state.close()
