@@ -450,20 +450,29 @@ class StateStore:
         Why: the engine plans a page of records at a time and reads their links together; a round trip per
         record was a tenth of a no-change sync.
         """
-        wanted = list(dict.fromkeys(keys))
         found: dict[str, Link] = {}
+        sql = (
+            "SELECT source_key, halo_id, content_hash, synced_at FROM links WHERE entity=? AND "
+            "direction=? AND source_key IN (<keys>)"
+        )
+        for key, halo_id, content_hash, synced in self._for_keys(sql, (entity, direction), keys):
+            found[key] = Link(
+                entity, key, int(halo_id), content_hash, datetime.fromisoformat(synced), direction
+            )
+        return found
+
+    def _for_keys(
+        self, sql: str, params: Sequence[Any], keys: Collection[str], after: Sequence[Any] = ()
+    ) -> list[Any]:
+        """The rows of ``sql`` (holding ``IN (<keys>)`` once) for ``keys``, LINKS_PER_QUERY at a time."""
+        wanted = list(dict.fromkeys(keys))
+        rows: list[Any] = []
         for start in range(0, len(wanted), LINKS_PER_QUERY):
             chunk = wanted[start : start + LINKS_PER_QUERY]
-            rows = self._fetchall(
-                "SELECT source_key, halo_id, content_hash, synced_at FROM links WHERE entity=? AND "
-                f"direction=? AND source_key IN ({','.join('?' * len(chunk))})",
-                (entity, direction, *chunk),
+            rows += self._fetchall(
+                sql.replace("<keys>", ",".join("?" * len(chunk))), (*params, *chunk, *after)
             )
-            for key, halo_id, content_hash, synced in rows:
-                found[key] = Link(
-                    entity, key, int(halo_id), content_hash, datetime.fromisoformat(synced), direction
-                )
-        return found
+        return rows
 
     def changes(self) -> int:
         """How many changes that void the digests of unchanged rows this store has seen (``_migrate_5``)."""
@@ -474,19 +483,13 @@ class StateStore:
         """key -> stored hash, for those of ``keys`` whose link (to Halo) keeps its rows' digest (a stored
         hash of three parts, ``sync.known_rows``). A books invoice posted from Halo has none: it is never
         sent from the books, so its rows are always read."""
-        wanted = list(dict.fromkeys(keys))
-        found: dict[str, str] = {}
-        for start in range(0, len(wanted), LINKS_PER_QUERY):
-            chunk = wanted[start : start + LINKS_PER_QUERY]
-            rows = self._fetchall(
-                "SELECT source_key, content_hash FROM links WHERE entity=? AND direction=? AND "
-                f"source_key IN ({','.join('?' * len(chunk))}) AND content_hash LIKE '%/%/%' AND NOT EXISTS "
-                "(SELECT 1 FROM links AS posted WHERE posted.entity=links.entity AND posted.direction=? "
-                "AND posted.source_key=links.source_key)",
-                (entity, TO_HALO, *chunk, TO_BOOKS),
-            )
-            found.update(rows)
-        return found
+        sql = (
+            "SELECT source_key, content_hash FROM links WHERE entity=? AND direction=? AND "
+            "source_key IN (<keys>) AND content_hash LIKE '%/%/%' AND NOT EXISTS "
+            "(SELECT 1 FROM links AS posted WHERE posted.entity=links.entity AND posted.direction=? "
+            "AND posted.source_key=links.source_key)"
+        )
+        return dict(self._for_keys(sql, (entity, TO_HALO), keys, (TO_BOOKS,)))
 
     def save_link(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pyodbc
@@ -203,6 +204,16 @@ def test_created_through_the_registry(source):
         assert len([c for c in odbc.read("customers") if isinstance(c, Customer)]) == 4
 
 
+def retitle_a_line(books_file: Path) -> None:
+    """Change one line of invoice 7001 and nothing else (its invoice row keeps its cells and date)."""
+    books = sqlite3.connect(books_file)
+    try:
+        books.execute("UPDATE bill_lines SET txt = 'Toner (black)' WHERE bill = 7001 AND pos = 2")
+        books.commit()
+    finally:
+        books.close()
+
+
 def _known_from_a_first_read(odbc: GenericODBCConnector, stream: str) -> tuple[dict[str, str], list]:
     """The digests a first read notes for ``stream``'s rows (what the engine keeps once they are in step)."""
     first = KnownRows(stream, b"salt", lambda keys: {})
@@ -223,12 +234,7 @@ def test_rows_known_unchanged_are_not_converted_and_an_invoice_whose_line_change
     assert [r.key for r in again if isinstance(r, SourceProblem)] == ["7003"]
 
     # Only a line changes: its invoice's own row is as it was, the digest covers its lines too.
-    books = sqlite3.connect(tmp_path / "books.sqlite")
-    try:
-        books.execute("UPDATE bill_lines SET txt = 'Toner (black)' WHERE bill = 7001 AND pos = 2")
-        books.commit()
-    finally:
-        books.close()
+    retitle_a_line(tmp_path / "books.sqlite")
     known = KnownRows("invoices", b"salt", lambda keys: {k: digests[k] for k in keys if k in digests})
     with connector(source) as odbc:
         changed = list(odbc.read_skipping("invoices", None, known))

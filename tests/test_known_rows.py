@@ -404,7 +404,7 @@ def test_the_generic_odbc_connector_skips_known_rows_and_sends_an_invoice_whose_
     from sync.events import RunSummary
     from sync.settings import Settings
     from tests.fixtures_odbc import build_sqlite_odbc
-    from tests.test_connector_generic import SCRIPT
+    from tests.test_connector_generic import SCRIPT, retitle_a_line
     from tests.test_connector_generic import connector as generic_connector
 
     converted: Counter[str] = Counter()
@@ -439,12 +439,7 @@ def test_the_generic_odbc_connector_skips_known_rows_and_sends_an_invoice_whose_
         assert converted["invoices"] == 1  # 7003, which cannot be read; 7001 and 7002 are known
         assert again.counts["invoices"]["unchanged"] == 2 and again.total("updated") == 0
 
-        books = sqlite3.connect(tmp_path / "books.sqlite")
-        try:
-            books.execute("UPDATE bill_lines SET txt = 'Toner (black)' WHERE bill = 7001 AND pos = 2")
-            books.commit()
-        finally:
-            books.close()
+        retitle_a_line(tmp_path / "books.sqlite")
         converted.clear()
         changed = full_run()
         assert converted["invoices"] == 2 and changed.counts["invoices"]["updated"] == 1
