@@ -657,8 +657,9 @@ class Sage50UKConnector(Connector):
             kept = known.kept(list(digests))
             unchanged = {key for key, row_digest in digests.items() if kept.get(key) == row_digest}
             if unchanged:
-                for key in unchanged:
-                    yield Unchanged("invoices", key)
+                for key in digests:  # in the page's order
+                    if key in unchanged:
+                        yield Unchanged("invoices", key)
                 page = [
                     row
                     for row in page
