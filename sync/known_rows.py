@@ -110,16 +110,16 @@ def kept_rows(stored: str) -> KeptRows | None:
 def code_digest() -> bytes:
     """A digest of the code that converts and plans: its source files, or the installed build's program."""
     hasher = hashlib.blake2b(digest_size=32)
+    if getattr(sys, "frozen", False):  # an installed build holds its code in the program: a new build is a
+        status = os.stat(sys.executable)  # new program (any .py files beside it are not what runs)
+        hasher.update(f"{sys.executable}\0{status.st_size}\0{status.st_mtime_ns}".encode())
+        return hasher.digest()
     root = Path(__file__).resolve().parent.parent
-    sources = sorted(path for package in CODE_PACKAGES for path in (root / package).rglob("*.py"))
-    for path in sources:
+    for path in sorted(path for package in CODE_PACKAGES for path in (root / package).rglob("*.py")):
         try:
             hasher.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
         except OSError:
             continue
-    if not sources:  # a frozen build holds its code in the program: a new build is a new program
-        status = os.stat(sys.executable)
-        hasher.update(f"{sys.executable}\0{status.st_size}\0{status.st_mtime_ns}".encode())
     return hasher.digest()
 
 

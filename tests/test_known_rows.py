@@ -557,3 +557,21 @@ def test_after_any_edits_a_run_that_converts_every_row_finds_nothing_the_skippin
         converting = sage_company.run()
         assert sage_company.posts() == posts, f"step {step} ({done}): converting found something to send"
         assert converting.counts == skipping.counts, f"step {step} ({done})"
+
+
+def test_the_code_is_told_apart_by_its_sources_or_an_installed_build_by_its_program(tmp_path, monkeypatch):
+    """A new version converts every row once: its sources (or its program) give another salt."""
+    import sys
+
+    from sync.known_rows import code_digest
+
+    from_sources = code_digest.__wrapped__()
+    assert from_sources == code_digest.__wrapped__()
+    program = tmp_path / "LedgerBridge.exe"
+    program.write_bytes(b"build 1")
+    monkeypatch.setattr(sys, "frozen", True, raising=False)  # as PyInstaller sets it
+    monkeypatch.setattr(sys, "executable", str(program))
+    installed = code_digest.__wrapped__()
+    assert installed != from_sources
+    program.write_bytes(b"build 2, a little longer")
+    assert code_digest.__wrapped__() != installed
