@@ -123,9 +123,25 @@ def code_digest() -> bytes:
     return hasher.digest()
 
 
+def _what_records_depend_on(settings: Settings) -> bytes:
+    """The settings, less those that only say how and when a sync runs (so changing the interval, a
+    timeout or the pace does not make the next full read convert every row); any other setting may."""
+    halo = msgspec.structs.replace(
+        settings.halo,
+        proxy="",
+        ca_bundle="",
+        page_size=0,
+        batch_size=0,
+        timeout_seconds=0.0,
+        requests_per_5_minutes=0,
+    )
+    sync = msgspec.structs.replace(settings.sync, interval_minutes=0, lookback_minutes=0)
+    return msgspec.msgpack.encode((halo, settings.source, sync, settings.posting))
+
+
 def stream_salt(settings: Settings, context: object, entity: str, changes: int) -> bytes:
     """The salt of a stream's row digests: everything besides the rows that conversion and planning read."""
-    chosen = msgspec.msgpack.encode((settings.halo, settings.source, settings.sync, settings.posting))
+    chosen = _what_records_depend_on(settings)
     parts = repr((payloads.PAYLOAD_VERSION, entity, changes, context)).encode()
     return hashlib.blake2b(code_digest() + chosen + parts, digest_size=32).digest()
 

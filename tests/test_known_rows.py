@@ -575,3 +575,34 @@ def test_the_code_is_told_apart_by_its_sources_or_an_installed_build_by_its_prog
     assert installed != from_sources
     program.write_bytes(b"build 2, a little longer")
     assert code_digest.__wrapped__() != installed
+
+
+def test_settings_that_only_say_how_a_sync_runs_keep_the_salt_and_the_others_change_it():
+    from sync.known_rows import stream_salt
+    from sync.settings import Settings
+
+    def salt(change: Callable[[Settings], None] | None = None) -> bytes:
+        settings = Settings()
+        if change is not None:
+            change(settings)
+        return stream_salt(settings, ("sage50uk", "Europe/London", ""), "invoices", 0)
+
+    same = salt()
+    for how in (
+        lambda s: setattr(s.sync, "interval_minutes", 15),
+        lambda s: setattr(s.sync, "lookback_minutes", 30),
+        lambda s: setattr(s.halo, "timeout_seconds", 5.0),
+        lambda s: setattr(s.halo, "batch_size", 10),
+        lambda s: setattr(s.halo, "requests_per_5_minutes", 100),
+    ):
+        assert salt(how) == same
+    for what in (
+        lambda s: setattr(s.source, "timezone", "Europe/Paris"),
+        lambda s: setattr(s.sync, "sync_payments", False),
+        lambda s: setattr(s.sync, "deactivate_deleted", True),
+        lambda s: setattr(s.sync, "toplevel_id", 7),
+        lambda s: setattr(s.halo, "resource_server", "https://other.example"),
+    ):
+        assert salt(what) != same
+    assert stream_salt(Settings(), (), "invoices", 1) != stream_salt(Settings(), (), "invoices", 0)
+    assert stream_salt(Settings(), (), "customers", 0) != stream_salt(Settings(), (), "invoices", 0)
