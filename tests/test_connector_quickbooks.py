@@ -235,3 +235,25 @@ def test_quickbooks_not_running_says_open_the_company_file():
     assert "Open the company file in QuickBooks" in check.action
     with pytest.raises(TransientError):
         list(connector.read("invoices"))
+
+
+def test_known_customer_rows_are_not_converted_and_the_other_streams_still_are(company):
+    """Customers go through the declared loop, which skips rows whose digest is known; items and invoices
+    have readers of their own, which convert every row whatever the engine knows."""
+    from connectors.unchanged import KnownRows, Unchanged
+
+    with connector_for(company[1]) as connector:
+        first = KnownRows("customers", b"salt", lambda keys: {})
+        records = list(connector.read_skipping("customers", None, first))
+    digests = {r.key: first.noted[r.key] for r in records if isinstance(r, Customer)}
+    assert digests
+
+    def lookup(keys):
+        return {key: digests[key] for key in keys if key in digests}
+
+    with connector_for(company[1]) as connector:
+        again = list(connector.read_skipping("customers", None, KnownRows("customers", b"salt", lookup)))
+        items = list(connector.read_skipping("items", None, KnownRows("items", b"salt", lambda keys: {})))
+    assert {r.key for r in again if isinstance(r, Unchanged)} == set(digests)
+    assert all(isinstance(r, SourceProblem) for r in again if not isinstance(r, Unchanged))
+    assert items and not any(isinstance(r, Unchanged) for r in items)
