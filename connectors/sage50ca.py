@@ -272,6 +272,14 @@ class Sage50CAConnector(Connector):
     kind: ClassVar[str] = "sage50ca"
     display_name: ClassVar[str] = "Sage 50 Canada"
     exact_since_in_python: ClassVar[bool] = True  # the stamp is a date and a time of day in two columns
+    # Its customers and items go through the declared loop, whose converters read the row and the zone
+    # (``conversion_context`` names the one in use): those rows are skipped when known. Its tax codes and
+    # invoices have readers of their own (authorities, ledger tables) and are converted every time.
+    skips_unchanged_rows: ClassVar[bool] = True
+
+    def conversion_context(self) -> object:
+        """The base's, with the zone stamps are read in: this PC's when none is set, which can change."""
+        return (super().conversion_context(), repr(self._zone))
 
     # --- declaration --------------------------------------------------------------------------------------
 

@@ -349,3 +349,37 @@ def test_reserved_words_take_the_drivers_own_quote_character(company):
         assert quoted == expected
         rows = list(connector.rows(f"SELECT 1 AS {quoted}", during="checking quoting"))
         assert rows[0]["Desc"] == 1
+
+
+def test_known_customer_and_item_rows_are_not_converted_and_invoices_still_are(company):
+    """Customers and items go through the declared loop, which skips rows whose digest is known; invoices
+    have a reader of its own, which converts every row whatever the engine knows."""
+    from connectors.unchanged import KnownRows, Unchanged
+
+    for stream, kind in (("customers", Customer), ("items", Item)):
+        with connector_for(company[0]) as connector:
+            first = KnownRows(stream, b"salt", lambda keys: {})
+            records = list(connector.read_skipping(stream, None, first))
+        digests = {r.key: first.noted[r.key] for r in records if isinstance(r, kind)}
+        assert digests, stream
+
+        def lookup(keys, digests=digests):
+            return {key: digests[key] for key in keys if key in digests}
+
+        with connector_for(company[0]) as connector:
+            again = list(connector.read_skipping(stream, None, KnownRows(stream, b"salt", lookup)))
+        assert {r.key for r in again if isinstance(r, Unchanged)} == set(digests), stream
+    with connector_for(company[0]) as connector:
+        invoices = list(
+            connector.read_skipping("invoices", None, KnownRows("invoices", b"salt", lambda k: {}))
+        )
+    assert invoices and not any(isinstance(r, Unchanged) for r in invoices)
+
+
+def test_the_zone_stamps_are_read_in_is_part_of_the_conversion_context(company):
+    with connector_for(company[0]) as toronto:
+        in_toronto = toronto.conversion_context()
+    with Sage50CAConnector(
+        lambda: pyodbc.connect(company[0]), local_zone=ZoneInfo("America/Vancouver")
+    ) as other:
+        assert other.conversion_context() != in_toronto
