@@ -13,7 +13,8 @@ What else a record's payload depends on is in the salt, so any change there conv
 - the settings (less those that only say how and when a sync runs), the connector's context (its
   package, zone, driver, and what else its converters read) and the entity;
 - the state store's count of changes that can move a record's Halo ids without its rows changing (a link
-  re-pointed, dropped or cleared, a mapping set: ``StateStore.changes``), looked at again for every page.
+  re-pointed or dropped, a rider's hash cleared, a mapping set: ``StateStore.changes``), looked at again
+  for every page.
 A record is kept this way only when everything it was built from is a link or a mapping (not a tax found
 by its rate in Halo's list, not an item that had no link), so nothing but those can have moved.
 """

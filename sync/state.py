@@ -254,18 +254,39 @@ def _migrate_4(db: sqlite3.Connection) -> None:
     )
 
 
+# Entities whose records ride with another's (sync/entities), with the entity of the record they ride
+# with when it has the same key (a main site and its customer); None when the state cannot tell it (a
+# payment's invoice). The rider's digest is kept in that record's link.
+RIDING_ENTITIES: dict[str, str | None] = {"payments": None, "sites": "customers"}
+
+
 def _migrate_5(db: sqlite3.Connection) -> None:
     """A count of the changes that can make a record kept as unchanged need sending again although its rows
-    did not change: a link pointed at another Halo record, a link dropped, a link's hash cleared ("Sync
-    this record again"), a mapping set or removed. Triggers keep it, so no write path can forget to; the
-    digests of unchanged rows (sync/known_rows.py) are salted with it and so are all void after any."""
+    did not change: a link pointed at another Halo record, a link dropped, a rider's link's hash cleared
+    ("Sync this record again" on a payment, or on a site alone), a mapping set or removed. Triggers keep
+    it, so no write path can forget to; the digests of unchanged rows (sync/known_rows.py) are salted with
+    it and so are all void after any."""
     bump = "BEGIN UPDATE changes SET count = count + 1; END"
+    # A cleared hash voids every digest only for a record that rides with another, while the record it
+    # rides with may still keep a digest (a site cleared with its customer, as "Sync this record again"
+    # does, is not counted). Any other record's digest is in its own link's hash, cleared with it, and no
+    # other record's payload takes its hash, only its Halo id (re-pointed or dropped: counted below).
+    cleared = "AFTER UPDATE OF content_hash ON links WHEN new.content_hash = '' AND old.content_hash != ''"
+    riders = []
+    for number, (entity, parent) in enumerate(RIDING_ENTITIES.items()):
+        condition = f"new.entity = '{entity}'"
+        if parent is not None:
+            condition += (
+                f" AND EXISTS (SELECT 1 FROM links AS parent WHERE parent.entity = '{parent}' AND "
+                "parent.direction = new.direction AND parent.source_key = new.source_key AND "
+                "parent.content_hash LIKE '%/%/%')"
+            )
+        riders.append(f"rider_hash_cleared_{number} {cleared} AND {condition} {bump}")
     db.execute("CREATE TABLE changes (count INTEGER NOT NULL)")
     db.execute("INSERT INTO changes (count) VALUES (0)")
     for trigger in (  # executed one by one: a trigger's body holds a ';' that _run_script would split at
         f"links_repointed AFTER UPDATE OF halo_id ON links WHEN old.halo_id IS NOT new.halo_id {bump}",
-        "links_hash_cleared AFTER UPDATE OF content_hash ON links "
-        f"WHEN new.content_hash = '' AND old.content_hash != '' {bump}",
+        *riders,
         f"links_dropped AFTER DELETE ON links {bump}",
         f"mappings_added AFTER INSERT ON mappings {bump}",
         f"mappings_changed AFTER UPDATE ON mappings {bump}",

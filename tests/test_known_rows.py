@@ -185,6 +185,25 @@ def test_sync_this_record_again_on_a_payment_sends_it_although_its_invoice_rows_
     assert sage_company.posts()["/api/InvoicePayment"] == posts["/api/InvoicePayment"] + 1
 
 
+def test_sync_this_record_again_on_an_invoice_sends_it_and_the_other_rows_stay_known(
+    sage_company, conversions
+):
+    sage_company.run()
+    with sage_company.state() as state:
+        stream = state.resync_record("invoices", "1002")
+    assert stream == "invoices"
+    conversions.clear()
+    _full_read(sage_company)
+    summary = sage_company.run()
+    assert summary.counts["invoices"]["updated"] == 1
+    assert conversions["_quick_invoice"] + conversions["_invoice"] == 1 + summary.counts["invoices"].get(
+        "failed", 0
+    )
+    assert conversions["_customer"] == summary.counts["customers"].get("failed", 0) + summary.counts[
+        "customers"
+    ].get("skipped", 0)
+
+
 def test_an_invoice_whose_payment_halo_refused_keeps_no_digest_and_its_payment_is_sent_next_time(
     sage_company, monkeypatch
 ):
@@ -259,19 +278,45 @@ def test_the_state_store_counts_every_change_that_voids_the_digests(tmp_path):
         state.save_link("customers", "A", 1, "h")
         state.save_link("customers", "A", 1, "h2")  # a new hash for the same Halo record
         assert state.changes() == start
+        state.save_link("payments", "P", 5, "p")
         steps: list[Callable[[], object]] = [
             lambda: state.save_link("customers", "A", 2, "h2"),  # pointed at another Halo record
-            lambda: state.resync_record("customers", "A"),  # "Sync this record again"
+            lambda: state.resync_record("payments", "P"),  # "Sync this record again" on a rider
             lambda: state.drop_link("customers", "A"),
             lambda: state.set_mapping("tax", "T1", 7),
             lambda: state.set_mapping("tax", "T1", 8),
             lambda: state.set_mapping("tax", "T1", None),
         ]
         for number, step in enumerate(steps, start=1):
-            state.save_link("customers", "A", 2, "h3") if number == 2 else None
             before = state.changes()
             step()
             assert state.changes() > before, number
+        # "Sync this record again" on a record that rides on nothing: its own digest goes with its hash,
+        # and no other record's payload takes its hash (only its Halo id), so the others' digests stay.
+        # A customer's main site is cleared with it, and the customer then keeps no digest for it either.
+        kept = stored_with_rows("c/f", "d" * 32, 1, None)
+        for entity, key in (("invoices", "1001"), ("customers", "B")):
+            state.save_link(entity, key, 9, kept)
+            if entity == "customers":
+                state.save_link("sites", key, 10, "s/f")
+            before = state.changes()
+            state.resync_record(entity, key)
+            assert state.changes() == before, entity
+            link = state.link(entity, key)
+            assert link is not None and kept_rows(link.content_hash) is None
+        # A site cleared alone, while its customer keeps a digest that says the site was in step: counted.
+        state.save_link("customers", "C", 11, kept)
+        state.save_link("sites", "C", 12, "s/f")
+        before = state.changes()
+        state.resync_record("sites", "C")
+        assert state.changes() > before
+
+
+def test_the_riding_entities_are_the_ones_the_specs_say_ride_with_another():
+    from sync.entities import SPECS
+    from sync.state import RIDING_ENTITIES
+
+    assert set(RIDING_ENTITIES) == {spec.name for spec in SPECS if spec.rides_with}
 
 
 def test_a_cell_the_encoder_cannot_write_gives_no_digest_and_its_row_is_converted():
