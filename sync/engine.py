@@ -383,6 +383,15 @@ class SyncEngine:
         if in_step is not None and in_step.stored == old.stored:
             in_step.stored = stripped
 
+    def _in_step(
+        self, entity: str, key: str, stored: str, modified: datetime | None, keep_rows: bool
+    ) -> InStep | None:
+        """What keeps a record's rows' digest once it is in step: only for a record of the stream being
+        read whose inputs are all links and mappings (``keep_rows``), and never in a dry run."""
+        if self._rows is None or not keep_rows or self.dry_run:
+            return None
+        return self._rows.in_step(entity, key, stored, modified)
+
     def _settle(self, pending: Pending, halo_id: int, answer: dict[str, Any], in_step: InStep | None) -> None:
         """The entity's ``settled``, with what it queues riding on ``in_step`` (known_rows.InStep)."""
         outer, self._settling = self._settling, in_step
@@ -633,9 +642,7 @@ class SyncEngine:
             modified,
         )
         pending.create_extra, pending.step = create_extra, step
-        rows = self._rows
-        if rows is not None and keep_rows and inputs and not self.dry_run:
-            pending.rows = rows.in_step(entity, key, pending.content_hash, modified)
+        pending.rows = self._in_step(entity, key, pending.content_hash, modified, keep_rows and bool(inputs))
         if link is not None and payloads.split_stored_hash(link.content_hash)[0] == content_hash:
             if inputs and link.content_hash != pending.content_hash:
                 # Unchanged, saved before its inputs were fingerprinted: keep them, so the next run skips it.
@@ -691,12 +698,7 @@ class SyncEngine:
             modified,
         )
         self._unchanged(spec.name, record.key, stream, modified)
-        rows = self._rows
-        in_step = (
-            rows.in_step(spec.name, record.key, link.content_hash, modified)
-            if rows is not None and keep_rows and not self.dry_run
-            else None
-        )
+        in_step = self._in_step(spec.name, record.key, link.content_hash, modified, keep_rows)
         self._settle(pending, link.halo_id, {}, in_step)
         return True
 
